@@ -1,0 +1,373 @@
+"""Typed Bybit v5 payloads: frozen dataclasses with Decimal money, parsed from the wire's strings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from tradebot.errors import ExchangeError
+from tradebot.instruments import Instrument
+
+ZERO = Decimal(0)
+
+
+def dec(value: Any, default: Decimal | None = ZERO) -> Decimal | None:
+    """Parse a Bybit numeric string; '' or missing → ``default``. Rejects NaN/inf and garbage."""
+    if value is None or value == "":
+        return default
+    try:
+        d = Decimal(str(value))
+    except InvalidOperation as exc:
+        raise ExchangeError(f"malformed number from Bybit: {value!r}") from exc
+    if not d.is_finite():
+        raise ExchangeError(f"malformed number from Bybit: {value!r}")
+    return d
+
+
+def req_dec(value: Any, field: str) -> Decimal:
+    """A numeric field that must be present."""
+    d = dec(value, None)
+    if d is None:
+        raise ExchangeError(f"Bybit response is missing {field}")
+    return d
+
+
+def opt_price(value: Any) -> Decimal | None:
+    """TP/SL/trailing fields: '0', '0.00' or '' mean 'not set' → None."""
+    d = dec(value, None)
+    return d if d else None
+
+
+def ms(value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError) as exc:
+        raise ExchangeError(f"malformed timestamp from Bybit: {value!r}") from exc
+
+
+def field(row: dict[str, Any], name: str) -> Any:
+    if name not in row:
+        raise ExchangeError(f"Bybit response is missing {name}")
+    return row[name]
+
+
+@dataclass(frozen=True, slots=True)
+class Kline:
+    start_ms: int
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+    turnover: Decimal
+
+    @classmethod
+    def from_api(cls, row: list[str]) -> Kline:
+        if len(row) < 6:
+            raise ExchangeError(f"malformed kline row from Bybit: {row!r}")
+        o, h, low, c, v = (req_dec(x, "kline") for x in row[1:6])
+        turnover = dec(row[6]) if len(row) > 6 else ZERO
+        return cls(ms(row[0]), o, h, low, c, v, turnover or ZERO)
+
+    def as_row(self) -> tuple[int, Decimal, Decimal, Decimal, Decimal, Decimal]:
+        return (self.start_ms, self.open, self.high, self.low, self.close, self.volume)
+
+
+@dataclass(frozen=True, slots=True)
+class Ticker:
+    symbol: str
+    last_price: Decimal
+    mark_price: Decimal
+    index_price: Decimal
+    bid1: Decimal | None
+    ask1: Decimal | None
+    funding_rate: Decimal | None
+    volume_24h: Decimal
+
+    @classmethod
+    def from_api(cls, row: dict[str, Any]) -> Ticker:
+        return cls(
+            symbol=field(row, "symbol"),
+            last_price=req_dec(field(row, "lastPrice"), "lastPrice"),
+            mark_price=dec(row.get("markPrice")) or req_dec(row["lastPrice"], "lastPrice"),
+            index_price=dec(row.get("indexPrice")) or ZERO,
+            bid1=dec(row.get("bid1Price"), None),
+            ask1=dec(row.get("ask1Price"), None),
+            funding_rate=dec(row.get("fundingRate"), None),
+            volume_24h=dec(row.get("volume24h")) or ZERO,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class OrderBook:
+    symbol: str
+    bids: tuple[tuple[Decimal, Decimal], ...]  # price descending
+    asks: tuple[tuple[Decimal, Decimal], ...]  # price ascending
+    ts_ms: int
+
+    @classmethod
+    def from_api(cls, res: dict[str, Any]) -> OrderBook:
+        def side(levels: list[list[str]]) -> tuple[tuple[Decimal, Decimal], ...]:
+            return tuple((req_dec(p, "book price"), req_dec(s, "book size")) for p, s, *_ in levels)
+
+        return cls(field(res, "s"), side(field(res, "b")), side(field(res, "a")), ms(res.get("ts")))
+
+
+def instrument_from_api(row: dict[str, Any]) -> Instrument:
+    """instruments-info row → Instrument rules (tickSize, qtyStep, min/max qty, min notional, leverage)."""
+    price = field(row, "priceFilter")
+    lot = field(row, "lotSizeFilter")
+    lev = row.get("leverageFilter") or {}
+    max_qty = req_dec(lot.get("maxOrderQty"), "maxOrderQty")
+    return Instrument(
+        symbol=field(row, "symbol"),
+        tick_size=req_dec(price.get("tickSize"), "tickSize"),
+        qty_step=req_dec(lot.get("qtyStep"), "qtyStep"),
+        min_qty=req_dec(lot.get("minOrderQty"), "minOrderQty"),
+        max_qty=max_qty,
+        max_mkt_qty=dec(lot.get("maxMktOrderQty"), None) or max_qty,
+        min_notional=dec(lot.get("minNotionalValue")) or ZERO,
+        max_leverage=dec(lev.get("maxLeverage"), None) or Decimal(100),
+        min_leverage=dec(lev.get("minLeverage"), None) or Decimal(1),
+        leverage_step=dec(lev.get("leverageStep"), None) or Decimal("0.01"),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class OrderAck:
+    """What order create/cancel return: ids only. Accepted is not filled."""
+
+    order_id: str
+    order_link_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    order_id: str
+    order_link_id: str
+    symbol: str
+    side: str
+    order_type: str
+    status: str
+    price: Decimal
+    qty: Decimal
+    avg_price: Decimal | None  # None until something filled
+    cum_exec_qty: Decimal
+    cum_exec_value: Decimal
+    cum_exec_fee: Decimal
+    leaves_qty: Decimal
+    take_profit: Decimal | None
+    stop_loss: Decimal | None
+    reduce_only: bool
+    stop_order_type: str
+    reject_reason: str
+    created_ms: int
+    updated_ms: int
+
+    FINAL = frozenset({"Filled", "Cancelled", "Rejected", "Deactivated", "PartiallyFilledCanceled"})
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in self.FINAL
+
+    @classmethod
+    def from_api(cls, row: dict[str, Any]) -> Order:
+        fee_detail = row.get("cumFeeDetail") or {}
+        fee = dec(row.get("cumExecFee"), None)
+        if fee is None and fee_detail:
+            fee = sum((req_dec(v, "cumFeeDetail") for v in fee_detail.values()), ZERO)
+        return cls(
+            order_id=field(row, "orderId"),
+            order_link_id=row.get("orderLinkId", ""),
+            symbol=field(row, "symbol"),
+            side=field(row, "side"),
+            order_type=row.get("orderType", ""),
+            status=field(row, "orderStatus"),
+            price=dec(row.get("price")) or ZERO,
+            qty=req_dec(row.get("qty"), "qty"),
+            avg_price=opt_price(row.get("avgPrice")),
+            cum_exec_qty=dec(row.get("cumExecQty")) or ZERO,
+            cum_exec_value=dec(row.get("cumExecValue")) or ZERO,
+            cum_exec_fee=fee or ZERO,
+            leaves_qty=dec(row.get("leavesQty")) or ZERO,
+            take_profit=opt_price(row.get("takeProfit")),
+            stop_loss=opt_price(row.get("stopLoss")),
+            reduce_only=bool(row.get("reduceOnly", False)),
+            stop_order_type=row.get("stopOrderType", "") or "",
+            reject_reason=row.get("rejectReason", "") or "",
+            created_ms=ms(row.get("createdTime")),
+            updated_ms=ms(row.get("updatedTime")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Execution:
+    exec_id: str
+    order_id: str
+    order_link_id: str
+    symbol: str
+    side: str
+    exec_type: str  # Trade, Funding, BustTrade, AdlTrade, ...
+    exec_price: Decimal
+    exec_qty: Decimal
+    exec_value: Decimal
+    exec_fee: Decimal
+    fee_rate: Decimal
+    is_maker: bool
+    closed_size: Decimal
+    stop_order_type: str  # TakeProfit / StopLoss / TrailingStop / "" ...
+    order_type: str
+    exec_time_ms: int
+
+    @classmethod
+    def from_api(cls, row: dict[str, Any]) -> Execution:
+        return cls(
+            exec_id=field(row, "execId"),
+            order_id=row.get("orderId", ""),
+            order_link_id=row.get("orderLinkId", ""),
+            symbol=field(row, "symbol"),
+            side=row.get("side", ""),
+            exec_type=row.get("execType", "Trade"),
+            exec_price=dec(row.get("execPrice")) or ZERO,
+            exec_qty=dec(row.get("execQty")) or ZERO,
+            exec_value=dec(row.get("execValue")) or ZERO,
+            exec_fee=dec(row.get("execFee")) or ZERO,
+            fee_rate=dec(row.get("feeRate")) or ZERO,
+            is_maker=bool(row.get("isMaker", False)),
+            closed_size=dec(row.get("closedSize")) or ZERO,
+            stop_order_type=row.get("stopOrderType", "") or "",
+            order_type=row.get("orderType", "") or "",
+            exec_time_ms=ms(row.get("execTime")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    symbol: str
+    side: str  # "Buy" long, "Sell" short, "" flat
+    size: Decimal
+    avg_price: Decimal
+    mark_price: Decimal
+    liq_price: Decimal | None
+    take_profit: Decimal | None
+    stop_loss: Decimal | None
+    trailing_stop: Decimal | None  # a price DISTANCE, not a price
+    unrealised_pnl: Decimal
+    cur_realised_pnl: Decimal
+    cum_realised_pnl: Decimal
+    leverage: Decimal
+    position_idx: int
+    position_value: Decimal
+    status: str
+    updated_ms: int
+    open_time_ms: int
+
+    @property
+    def is_open(self) -> bool:
+        return self.size > 0 and self.side in ("Buy", "Sell")
+
+    @classmethod
+    def from_api(cls, row: dict[str, Any]) -> Position:
+        size = dec(row.get("size")) or ZERO
+        side = row.get("side", "") or ""
+        if side == "None":  # classic accounts
+            side = ""
+        return cls(
+            symbol=field(row, "symbol"),
+            side=side,
+            size=size,
+            avg_price=dec(row.get("avgPrice", row.get("entryPrice"))) or ZERO,
+            mark_price=dec(row.get("markPrice")) or ZERO,
+            liq_price=opt_price(row.get("liqPrice")),
+            take_profit=opt_price(row.get("takeProfit")),
+            stop_loss=opt_price(row.get("stopLoss")),
+            trailing_stop=opt_price(row.get("trailingStop")),
+            unrealised_pnl=dec(row.get("unrealisedPnl")) or ZERO,
+            cur_realised_pnl=dec(row.get("curRealisedPnl")) or ZERO,
+            cum_realised_pnl=dec(row.get("cumRealisedPnl")) or ZERO,
+            leverage=dec(row.get("leverage")) or ZERO,
+            position_idx=int(row.get("positionIdx", 0) or 0),
+            position_value=dec(row.get("positionValue")) or ZERO,
+            status=row.get("positionStatus", "Normal") or "Normal",
+            updated_ms=ms(row.get("updatedTime")),
+            open_time_ms=ms(row.get("openTime")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedPnl:
+    symbol: str
+    order_id: str  # the closing order
+    side: str  # the closing order's side (Sell closes a long)
+    qty: Decimal
+    closed_size: Decimal
+    avg_entry_price: Decimal
+    avg_exit_price: Decimal
+    closed_pnl: Decimal  # net of open and close fees
+    open_fee: Decimal
+    close_fee: Decimal
+    exec_type: str
+    order_type: str
+    leverage: Decimal
+    created_ms: int
+    updated_ms: int
+
+    @property
+    def position_side(self) -> str:
+        return "Buy" if self.side == "Sell" else "Sell"
+
+    @classmethod
+    def from_api(cls, row: dict[str, Any]) -> ClosedPnl:
+        return cls(
+            symbol=field(row, "symbol"),
+            order_id=field(row, "orderId"),
+            side=field(row, "side"),
+            qty=dec(row.get("qty")) or ZERO,
+            closed_size=dec(row.get("closedSize")) or ZERO,
+            avg_entry_price=req_dec(row.get("avgEntryPrice"), "avgEntryPrice"),
+            avg_exit_price=req_dec(row.get("avgExitPrice"), "avgExitPrice"),
+            closed_pnl=req_dec(row.get("closedPnl"), "closedPnl"),
+            open_fee=dec(row.get("openFee")) or ZERO,
+            close_fee=dec(row.get("closeFee")) or ZERO,
+            exec_type=row.get("execType", "") or "",
+            order_type=row.get("orderType", "") or "",
+            leverage=dec(row.get("leverage")) or ZERO,
+            created_ms=ms(row.get("createdTime")),
+            updated_ms=ms(row.get("updatedTime")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Wallet:
+    """UNIFIED account balance. ``available`` is what new orders may use (USD ≈ USDT)."""
+
+    total_equity: Decimal
+    wallet_balance: Decimal
+    available: Decimal
+    initial_margin: Decimal
+    maintenance_margin: Decimal
+    unrealised_pnl: Decimal
+    coin: str
+    coin_wallet_balance: Decimal
+    coin_equity: Decimal
+
+    @classmethod
+    def from_api(cls, res: dict[str, Any], coin: str = "USDT") -> Wallet:
+        accounts = res.get("list") or []
+        if not accounts:
+            raise ExchangeError("wallet-balance returned no account")
+        acct = accounts[0]
+        coins = {c.get("coin"): c for c in acct.get("coin") or []}
+        c = coins.get(coin, {})
+        return cls(
+            total_equity=dec(acct.get("totalEquity")) or ZERO,
+            wallet_balance=dec(acct.get("totalWalletBalance")) or ZERO,
+            available=dec(acct.get("totalAvailableBalance")) or ZERO,
+            initial_margin=dec(acct.get("totalInitialMargin")) or ZERO,
+            maintenance_margin=dec(acct.get("totalMaintenanceMargin")) or ZERO,
+            unrealised_pnl=dec(acct.get("totalPerpUPL")) or ZERO,
+            coin=coin,
+            coin_wallet_balance=dec(c.get("walletBalance")) or ZERO,
+            coin_equity=dec(c.get("equity")) or ZERO,
+        )
