@@ -1,0 +1,70 @@
+"""Entry point: `python bot.py` (Telegram bot + trading loop), `--demo`, `backtest`, `download`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from dotenv import load_dotenv
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="bot.py", description="Telegram-controlled trading bot for Bybit v5 linear perps")
+    p.add_argument("--config", help="TOML config file (default: $CONFIG_FILE, else ./config.toml, else defaults)")
+    p.add_argument("--demo", action="store_true",
+                   help="run fully offline: in-process simulator, bundled candles, the chat in this terminal")
+    p.add_argument("--demo-seconds", type=float, default=60.0, help="with --demo: stop after this many seconds")
+    sub = p.add_subparsers(dest="command")
+    bt = sub.add_parser("backtest", help="replay history through the live strategy and risk code")
+    bt.add_argument("--symbol", default="BTCUSDT")
+    bt.add_argument("--interval", default=None, help="candle interval in minutes (default: from config)")
+    src = bt.add_mutually_exclusive_group()
+    src.add_argument("--data", help="candle CSV: timestamp,open,high,low,close,volume")
+    src.add_argument("--days", type=int, help="download/cached days from Bybit's public klines")
+    bt.add_argument("--from", dest="date_from", help="start date (UTC, YYYY-MM-DD)")
+    bt.add_argument("--to", dest="date_to", help="end date (UTC, YYYY-MM-DD, exclusive)")
+    bt.add_argument("--json", dest="json_out", help="write the report as JSON here")
+    bt.add_argument("--plot", help="write the equity + drawdown PNG here")
+    bt.add_argument("--trades-csv", help="write the trade list as CSV here")
+    bt.add_argument("--balance", default="10000", help="starting balance in USDT")
+    bt.add_argument("--no-progress", action="store_true")
+    dl = sub.add_parser("download", help="download candles from Bybit's public kline endpoint into data/cache/")
+    dl.add_argument("--symbol", default="BTCUSDT")
+    dl.add_argument("--interval", default="15")
+    dl.add_argument("--days", type=int, default=90)
+    dl.add_argument("--out", default=None, help="CSV path (default data/cache/SYMBOL_INTERVAL.csv)")
+    dl.add_argument("--base-url", default=None, help="Bybit base URL (default mainnet; the simulator in tests)")
+    dl.add_argument("--no-progress", action="store_true")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    load_dotenv()
+    from tradebot.config import ConfigErrors, load_config
+    from tradebot.logs import setup_logging
+
+    offline = args.demo or args.command in ("backtest", "download")
+    try:
+        cfg = load_config(config_path=args.config, demo=offline)
+    except ConfigErrors as exc:
+        print("Configuration error — the bot did not start:", file=sys.stderr)
+        for e in exc.errors:
+            print(f"  {e.key} = {e.value!r}: {e.allowed}", file=sys.stderr)
+        return 2
+    setup_logging(cfg.env.LOG_LEVEL if not args.demo else "WARNING", cfg.secrets())
+    if args.command == "backtest":
+        from tradebot.backtest.cli import run_backtest_cli
+
+        return run_backtest_cli(args, cfg)
+    if args.command == "download":
+        from tradebot.backtest.download import run_download_cli
+
+        return run_download_cli(args)
+    from handlers.app import run
+
+    return run(cfg, demo=args.demo, demo_seconds=args.demo_seconds)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,233 @@
+"""Configuration: secrets from the environment/.env, strategy and risk from a TOML file, all validated at start."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from tradebot.errors import ConfigError
+from tradebot.risk import RiskParams
+from tradebot.strategy.params import StrategyParams
+
+INTERVALS = ("1", "3", "5", "15", "30", "60", "120", "240", "360", "720", "D")
+ENV_NAMES = ("paper", "mainnet", "testnet", "demo")
+_SYMBOL = re.compile(r"^[A-Z0-9]{2,20}USDT$")
+
+
+class AlertSettings(BaseModel):
+    """Which alert types are pushed to the chat."""
+
+    model_config = ConfigDict(extra="forbid")
+    signal: bool = True
+    filled: bool = True
+    stop_moved: bool = True
+    closed: bool = True
+    protection: bool = True
+    error: bool = True
+    lifecycle: bool = True
+    health: bool = True
+
+
+class BotSettings(BaseModel):
+    """The ``[bot]`` table: what to trade and how the loop behaves."""
+
+    model_config = ConfigDict(extra="forbid")
+    symbols: list[str] = Field(default_factory=lambda: ["BTCUSDT"], min_length=1, max_length=50)
+    interval: Literal["1", "3", "5", "15", "30", "60", "120", "240", "360", "720", "D"] = "15"
+    loop_seconds: float = Field(60.0, ge=1, le=3600, description="seconds between trading ticks")
+    candles: int = Field(300, ge=100, le=1000, description="candles fetched per tick")
+    mode: Literal["confirm", "auto"] = "confirm"
+    confirmation_expiry_seconds: int = Field(300, ge=30, le=86400)
+    max_price_drift_atr: float = Field(0.5, gt=0, le=10, description="re-ask on Approve if price moved more")
+    reconcile_minutes: float = Field(5, ge=0.1, le=1440)
+    unknown_position: Literal["adopt", "close", "ignore"] = "adopt"
+    unknown_position_wait_seconds: int = Field(120, ge=0, le=86400)
+    digest_utc: str | None = Field(None, description="HH:MM for a daily digest, or unset")
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
+
+    @field_validator("symbols")
+    @classmethod
+    def _symbols(cls, v: list[str]) -> list[str]:
+        out = [s.strip().upper() for s in v]
+        bad = [s for s in out if not _SYMBOL.match(s)]
+        if bad:
+            raise ValueError(f"each symbol must be a Bybit linear USDT perpetual like BTCUSDT, got {bad}")
+        if len(set(out)) != len(out):
+            raise ValueError("symbols must not repeat")
+        return out
+
+    @field_validator("digest_utc")
+    @classmethod
+    def _digest(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", v):
+            raise ValueError("must be HH:MM (UTC, 24h), e.g. 08:00")
+        return v
+
+
+class FileConfig(BaseModel):
+    """Everything from the TOML config file."""
+
+    model_config = ConfigDict(extra="forbid")
+    bot: BotSettings = Field(default_factory=BotSettings)
+    risk: RiskParams = Field(default_factory=RiskParams)
+    strategy: StrategyParams = Field(default_factory=StrategyParams)
+
+
+class EnvSettings(BaseModel):
+    """Secrets and deployment settings from the environment (never from the config file)."""
+
+    model_config = ConfigDict(extra="ignore")
+    BYBIT_API_KEY: SecretStr | None = None
+    BYBIT_API_SECRET: SecretStr | None = None
+    TELEGRAM_BOT_TOKEN: SecretStr | None = None
+    TELEGRAM_ALLOWED_CHAT_IDS: list[int] = Field(default_factory=list)
+    DATABASE_URL: str = "sqlite:///tradebot.db"
+    BYBIT_ENV: str = "paper"
+    LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("TELEGRAM_ALLOWED_CHAT_IDS", mode="before")
+    @classmethod
+    def _ids(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            parts = [p.strip() for p in v.replace(";", ",").split(",") if p.strip()]
+            if not all(re.fullmatch(r"-?\d+", p) for p in parts):
+                raise ValueError("must be comma-separated numeric Telegram chat/user ids, e.g. 12345,-100987")
+            return [int(p) for p in parts]
+        return v
+
+    @field_validator("BYBIT_ENV")
+    @classmethod
+    def _env(cls, v: str) -> str:
+        v = v.strip()
+        if v.lower() in ENV_NAMES:
+            return v.lower()
+        if re.fullmatch(r"https?://[^\s/]+(:\d+)?/?", v):
+            return v.rstrip("/")
+        raise ValueError("must be paper, mainnet, testnet, demo or a base URL like http://127.0.0.1:8900")
+
+    @field_validator("DATABASE_URL")
+    @classmethod
+    def _db(cls, v: str) -> str:
+        if not re.match(r"^(sqlite|postgres|postgresql)(\+\w+)?://", v):
+            raise ValueError("must be a sqlite:///path or postgresql://user@host/db URL")
+        return v
+
+
+@dataclass(frozen=True)
+class Config:
+    """The validated configuration the whole app runs on."""
+
+    env: EnvSettings
+    file: FileConfig
+    source: str  # where the file config came from (path or "defaults")
+    demo: bool = False
+
+    @property
+    def bot(self) -> BotSettings:
+        return self.file.bot
+
+    @property
+    def risk(self) -> RiskParams:
+        return self.file.risk
+
+    @property
+    def strategy(self) -> StrategyParams:
+        return self.file.strategy
+
+    @property
+    def exchange_env(self) -> str:
+        return "paper" if self.demo else self.env.BYBIT_ENV
+
+    def secrets(self) -> list[str]:
+        """Every secret value, for log redaction."""
+        vals = [self.env.BYBIT_API_KEY, self.env.BYBIT_API_SECRET, self.env.TELEGRAM_BOT_TOKEN]
+        return [s.get_secret_value() for s in vals if s is not None and s.get_secret_value()]
+
+
+def _errors(exc: ValidationError, prefix: str = "") -> list[ConfigError]:
+    out = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
+        value = err.get("input")
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling against config.example.toml)"
+        elif err["type"] == "missing":
+            value = "<missing>"
+        if isinstance(value, dict | list) and len(repr(value)) > 80:
+            value = type(value).__name__
+        out.append(ConfigError(f"{prefix}{key}" if key else prefix.rstrip("."), value, msg))
+    return out
+
+
+def load_file_config(path: Path | None) -> tuple[FileConfig, str]:
+    if path is None:
+        return FileConfig(), "defaults"
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigErrors([ConfigError("CONFIG_FILE", str(path), "file not found")]) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigErrors([ConfigError("CONFIG_FILE", str(path), f"not valid TOML: {exc}")]) from exc
+    try:
+        return FileConfig.model_validate(raw), str(path)
+    except ValidationError as exc:
+        raise ConfigErrors(_errors(exc)) from exc
+
+
+class ConfigErrors(Exception):
+    """One or more configuration problems, each naming its key, value and what is allowed."""
+
+    def __init__(self, errors: list[ConfigError]) -> None:
+        self.errors = errors
+        super().__init__("\n".join(str(e) for e in errors))
+
+
+def load_config(environ: Mapping[str, str] | None = None, config_path: str | None = None,
+                *, demo: bool = False) -> Config:
+    """Validate environment + config file. Raises ConfigErrors listing every problem found."""
+    environ = dict(os.environ if environ is None else environ)
+    errors: list[ConfigError] = []
+    env = None
+    try:
+        env = EnvSettings.model_validate({k: v for k, v in environ.items() if k in EnvSettings.model_fields})
+    except ValidationError as exc:
+        errors += _errors(exc)
+    path_str = config_path or environ.get("CONFIG_FILE")
+    if path_str is None and Path("config.toml").exists():
+        path_str = "config.toml"
+    file_cfg = None
+    try:
+        file_cfg, source = load_file_config(Path(path_str) if path_str else None)
+    except ConfigErrors as exc:
+        errors += exc.errors
+    if env is not None and not demo:
+        errors += _check_deployment(env)
+    if errors:
+        raise ConfigErrors(errors)
+    assert env is not None and file_cfg is not None
+    return Config(env=env, file=file_cfg, source=source, demo=demo)
+
+
+def _check_deployment(env: EnvSettings) -> list[ConfigError]:
+    errs = []
+    if env.TELEGRAM_BOT_TOKEN is None or not env.TELEGRAM_BOT_TOKEN.get_secret_value():
+        errs.append(ConfigError("TELEGRAM_BOT_TOKEN", "<missing>", "required (from @BotFather); or run --demo"))
+    elif not re.fullmatch(r"\d+:[A-Za-z0-9_-]{20,}", env.TELEGRAM_BOT_TOKEN.get_secret_value()):
+        errs.append(ConfigError("TELEGRAM_BOT_TOKEN", "<hidden>", "must look like 123456789:AA... from @BotFather"))
+    if not env.TELEGRAM_ALLOWED_CHAT_IDS:
+        errs.append(ConfigError("TELEGRAM_ALLOWED_CHAT_IDS", "<missing>",
+                                "at least one chat id; nobody else can use the bot"))
+    if env.BYBIT_ENV != "paper":
+        for key in ("BYBIT_API_KEY", "BYBIT_API_SECRET"):
+            val = getattr(env, key)
+            if val is None or not val.get_secret_value():
+                errs.append(ConfigError(key, "<missing>", f"required when BYBIT_ENV={env.BYBIT_ENV}"))
+    return errs
