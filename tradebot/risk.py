@@ -1,0 +1,267 @@
+"""Risk parameters and ATR-based position sizing with stop-loss/take-profit levels, all in exact Decimals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, Decimal, localcontext
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from tradebot.errors import OrderRuleError
+from tradebot.instruments import (
+    Instrument,
+    Side,
+    as_decimal,
+    check_order,
+    format_decimal,
+    round_price,
+    round_qty,
+    side_sign,
+    stop_price,
+    take_profit_price,
+)
+
+ZERO = Decimal("0")
+HUNDRED = Decimal("100")
+DEFAULT_MMR = Decimal("0.005")
+
+
+class RiskParams(BaseModel):
+    """Per-trade risk, stop placement, leverage and account protections (all percents are 0-100)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    risk_pct: Decimal = Field(
+        Decimal("1.0"), gt=0, le=10, description="% of balance lost if the stop-loss hits"
+    )
+    sl_atr: Decimal = Field(Decimal("1.5"), gt=0, le=50, description="stop-loss distance in ATRs")
+    tp_atr: Decimal = Field(Decimal("3.0"), gt=0, le=100, description="take-profit distance in ATRs")
+    breakeven_trigger_atr: Decimal = Field(
+        Decimal("1.0"), gt=0, le=100, description="favourable move in ATRs that moves the SL to break-even"
+    )
+    breakeven_offset_atr: Decimal = Field(
+        Decimal("0.1"), ge=0, le=10, description="break-even SL = entry ± this many ATRs (covers fees)"
+    )
+    trail_trigger_atr: Decimal = Field(
+        Decimal("1.5"), gt=0, le=100, description="favourable move that starts trailing"
+    )
+    trail_atr: Decimal = Field(Decimal("1.0"), gt=0, le=50, description="trailing distance in ATRs")
+    trailing_mode: Literal["exchange", "bot"] = Field(
+        "exchange", description="'exchange' = Bybit trailingStop; 'bot' = the bot moves the SL"
+    )
+    leverage: Decimal = Field(Decimal("5"), ge=1, le=100, description="leverage set on the symbol")
+    max_open_positions: int = Field(3, ge=1, le=100, description="max simultaneously open positions")
+    max_position_pct: Decimal = Field(
+        Decimal("100"), gt=0, le=100, description="cap on notional as % of available balance × leverage"
+    )
+    daily_loss_limit_pct: Decimal = Field(
+        Decimal("5"),
+        gt=0,
+        le=100,
+        description="pause entries for the UTC day after losing this % of the day's start",
+    )
+    cooldown_minutes: int = Field(
+        30, ge=0, le=10080, description="no new entry on a symbol this long after a loss"
+    )
+    max_consecutive_losses: int = Field(
+        4, ge=0, le=1000, description="pause after this many losses in a row; 0 = off"
+    )
+    maker_fee_rate: Decimal = Field(
+        Decimal("0.0002"), ge=0, lt=Decimal("0.01"), description="for estimates only"
+    )
+    taker_fee_rate: Decimal = Field(
+        Decimal("0.00055"), ge=0, lt=Decimal("0.01"), description="for estimates only"
+    )
+
+    @model_validator(mode="after")
+    def _breakeven_offset_below_trigger(self) -> RiskParams:
+        if self.breakeven_offset_atr >= self.breakeven_trigger_atr:
+            raise ValueError(
+                f"breakeven_offset_atr ({self.breakeven_offset_atr}) must be below breakeven_trigger_atr "
+                f"({self.breakeven_trigger_atr}), or the break-even stop would sit beyond the price "
+                "that triggers it"
+            )
+        return self
+
+
+@dataclass(frozen=True)
+class Sizing:
+    """Result of size_position. ``refused`` says why no order should be sent (then qty = 0)."""
+
+    side: Side
+    entry_price: Decimal
+    qty: Decimal
+    notional: Decimal
+    margin: Decimal
+    risk_usdt: Decimal  # loss at SL including estimated taker fees on entry and exit
+    risk_pct_of_balance: Decimal  # risk_usdt as % of the risk base (wallet_equity, else available balance)
+    sl: Decimal
+    tp: Decimal
+    reward_risk: Decimal  # |tp - entry| / |entry - sl|, prices only
+    liq_price_estimate: Decimal
+    refused: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.refused is None
+
+
+def liquidation_price_estimate(
+    side: Side, entry: Decimal, leverage: Decimal, mmr: Decimal = DEFAULT_MMR
+) -> Decimal:
+    """ESTIMATE of an isolated-margin liquidation price: entry × (1 ∓ 1/leverage ± mmr), no fees or tiers.
+
+    Bybit's real value depends on the risk tier, fees and (cross margin) the whole wallet: a sanity bound.
+    """
+    s = side_sign(side)
+    entry, leverage, mmr = (
+        as_decimal("entry", entry),
+        as_decimal("leverage", leverage),
+        as_decimal("mmr", mmr),
+    )
+    if entry <= 0 or leverage <= 0:
+        raise ValueError(f"entry and leverage must be > 0, got {entry} and {leverage}")
+    return max(ZERO, entry * (1 - s * (1 / leverage - mmr)))
+
+
+def _approx(d: Decimal) -> str:
+    """Eight significant digits, for messages."""
+    with localcontext() as ctx:
+        ctx.prec = 8
+        return format_decimal(+d)
+
+
+def _refuse(side: Side, entry: Decimal, reason: str, sl: Decimal = ZERO, tp: Decimal = ZERO) -> Sizing:
+    return Sizing(side, entry, ZERO, ZERO, ZERO, ZERO, ZERO, sl, tp, ZERO, ZERO, reason)
+
+
+def _levels(
+    s: int, side: Side, entry: Decimal, atr: Decimal, inst: Instrument, params: RiskParams
+) -> tuple[Decimal, Decimal, str | None]:
+    """(sl, tp, reason): tick-rounded levels at least one tick on the losing / winning side of entry."""
+    tick = inst.tick_size
+    sl = stop_price(entry - s * params.sl_atr * atr, inst, side)
+    tp = take_profit_price(entry + s * params.tp_atr * atr, inst, side)
+    if (
+        s * (entry - sl) < tick
+    ):  # stop closer than one tick (tiny ATR): one tick beyond entry, rounded outward
+        sl = round_price(entry - s * tick, inst, "down" if s > 0 else "up")
+    if s * (tp - entry) < tick:
+        tp = round_price(entry + s * tick, inst, "up" if s > 0 else "down")
+    if sl <= 0:
+        return (
+            sl,
+            tp,
+            f"stop-loss {format_decimal(sl)} would be at or below zero (ATR {format_decimal(atr)} too large)",
+        )
+    if tp <= 0:
+        return (
+            sl,
+            tp,
+            f"take-profit {format_decimal(tp)} would be at or below zero "
+            f"(ATR {format_decimal(atr)} too large)",
+        )
+    return sl, tp, None
+
+
+def size_position(
+    *,
+    side: Side,
+    entry_price: Decimal,
+    atr: Decimal,
+    available_balance: Decimal,
+    inst: Instrument,
+    params: RiskParams,
+    wallet_equity: Decimal | None = None,
+) -> Sizing:
+    """Size a market entry so that a stop-out loses ``risk_pct`` % of the balance (before fees).
+
+    qty = (risk base × risk_pct/100) / (ATR × sl_atr): USDT at risk over the USDT-per-coin stop distance,
+    so it does not depend on the price. The risk base is ``wallet_equity`` when given, else
+    ``available_balance``. If the tick-rounded stop had to be pushed beyond sl_atr×ATR (ATR under one tick)
+    the wider distance is used.
+    The qty is then capped so notional ≤ available × leverage × max_position_pct/100 and so margin plus the
+    estimated taker fees to open and close fit in ``available_balance``, rounded DOWN to qty_step, and refused
+    below min qty / min notional. ``risk_usdt`` adds those fee estimates, so it may exceed the budget by them.
+    """
+    s = side_sign(side)
+    entry = as_decimal("entry_price", entry_price)
+    atr = as_decimal("atr", atr)
+    available = as_decimal("available_balance", available_balance)
+    base = available if wallet_equity is None else as_decimal("wallet_equity", wallet_equity)
+    fmt, sym = format_decimal, inst.symbol
+    if entry <= 0:
+        return _refuse(side, entry, f"entry price {fmt(entry)} must be greater than 0")
+    if atr <= 0:
+        return _refuse(
+            side, entry, f"ATR is {fmt(atr)}: cannot place a stop-loss without volatility (need ATR > 0)"
+        )
+    if available <= 0 or base <= 0:
+        return _refuse(side, entry, f"balance {fmt(min(available, base))} USDT leaves nothing to trade with")
+    if params.leverage > inst.max_leverage or params.leverage < inst.min_leverage:
+        return _refuse(
+            side,
+            entry,
+            f"leverage {fmt(params.leverage)} is outside {sym}'s allowed "
+            f"{fmt(inst.min_leverage)}-{fmt(inst.max_leverage)}",
+        )
+    sl, tp, why = _levels(s, side, entry, atr, inst, params)
+    if why:
+        return _refuse(side, entry, why, sl, tp)
+    liq = round_price(liquidation_price_estimate(side, entry, params.leverage), inst, "nearest")
+    if s * (liq - sl) >= 0:
+        return _refuse(
+            side,
+            entry,
+            f"estimated liquidation {fmt(liq)} comes before the stop-loss {fmt(sl)} at "
+            f"{fmt(params.leverage)}x leverage; lower the leverage or tighten sl_atr",
+            sl,
+            tp,
+        )
+
+    fee = params.taker_fee_rate
+    with localcontext() as ctx:  # round the sizing maths DOWN so the risk can only come out smaller
+        ctx.prec, ctx.rounding = 50, ROUND_DOWN
+        budget = base * params.risk_pct / HUNDRED
+        stop_distance = max(params.sl_atr * atr, s * (entry - sl))
+        raw_qty = budget / stop_distance
+        max_value = available * params.leverage * params.max_position_pct / HUNDRED
+        max_value_by_margin = available * params.leverage / (1 + 2 * fee * params.leverage)
+        cap_qty = min(max_value, max_value_by_margin) / entry
+    sized = min(raw_qty, cap_qty)
+    qty = round_qty(sized, inst, market=True)
+    context = (
+        f"risking {_approx(budget)} USDT over a {fmt(s * (entry - sl))} stop"
+        f"{', capped by balance × leverage' if cap_qty < raw_qty else ''}"
+    )
+    if qty < inst.min_qty:
+        return _refuse(
+            side,
+            entry,
+            f"qty {_approx(sized)} is below {sym}'s minimum order qty {fmt(inst.min_qty)} ({context})",
+            sl,
+            tp,
+        )
+    try:
+        check_order(qty, entry, inst, market=True)
+    except OrderRuleError as exc:
+        return _refuse(side, entry, f"{exc} ({context})", sl, tp)
+
+    notional = qty * entry
+    fees = qty * (entry + sl) * fee
+    risk_usdt = qty * s * (entry - sl) + fees
+    return Sizing(
+        side=side,
+        entry_price=entry,
+        qty=qty,
+        notional=notional,
+        margin=notional / params.leverage,
+        risk_usdt=risk_usdt,
+        risk_pct_of_balance=risk_usdt / base * HUNDRED,
+        sl=sl,
+        tp=tp,
+        reward_risk=(s * (tp - entry)) / (s * (entry - sl)),
+        liq_price_estimate=liq,
+        refused=None,
+    )
