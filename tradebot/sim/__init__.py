@@ -1,0 +1,54 @@
+"""Bybit v5 (linear USDT perpetual) exchange simulator: a faithful REST stand-in for paper, demo and tests.
+
+Any standard Bybit v5 client works against it unchanged except for the base URL.
+
+Facade
+------
+``Simulator(symbols=["BTCUSDT"], price=None, balance=Decimal("10000"), candles=None, seed=0,
+api_key="sim-key", api_secret="sim-secret", fees=Fees(), rate_limits=True, state_file=None,
+book=BookParams(), leverage=10, warmup=0, start_ms=None, funding_rate=0)``
+
+- ``candles``: ``{symbol: csv path | DataFrame | rows}`` (timestamp_ms,open,high,low,close,volume) to replay;
+  symbols without candles follow a seeded random walk (5m candles, 1000 back-filled history candles) around
+  ``price`` (a Decimal for the first symbol or a ``{symbol: price}`` dict; default: a built-in price).
+- ``warmup``: replay candles already closed at start (history for indicators).
+- ``.transport()`` / ``.sync_transport()``: in-process ``httpx`` transports (no sockets).
+- ``.serve(host="127.0.0.1", port=0)`` -> handle with ``.url``, ``.port``, ``.close()`` (HTTP/1.1 keep-alive).
+- ``.step(n=1) -> int`` candles stepped (0 when the replay is exhausted); ``.set_price(symbol, price)``;
+  ``.state() -> dict``; ``.faults.configure(**cfg)`` / ``.faults.clear()``; ``.exchange`` (the engine).
+
+Stepping (the backtest must match): the forming candle k has reached its open. ``step()`` walks the rest of
+its :func:`candle_path` (bullish/flat open→low→high→close, bearish open→high→low→close), closes it, then
+jumps to candle k+1's open (a gap segment: stops crossed by it fill at the gapped open). Market orders fill
+at the last price walked through :func:`market_fill_price`. All business timestamps use the market clock
+(the time of the current path point: open, +1/3, +2/3, end-1ms of the candle); auth and the envelope
+``time`` use the wall clock.
+
+Control API (JSON, no auth, never subject to faults): ``POST /sim/price {"symbol","price"}``,
+``POST /sim/step {"n"}``, ``GET /sim/state``, ``POST /sim/faults {...}`` (``{}`` clears). Fault keys:
+latency_ms, latency_prob (0 = always when latency_ms set), http5xx_prob, rate_limit_prob, drop_prob,
+lost_response_prob, next_n {kind: N} (kinds http5xx, rate_limit, drop, lost_response), paths [...], seed,
+lost_sleep_s. Faults apply to every /v5 path (including /v5/market/time) unless ``paths`` narrows them;
+latency sleeps after executing, before answering. 5xx / 10006 / drop are not executed; lost_response is executed and then the connection is
+dropped (HTTP server; after sleeping lost_sleep_s if set) or ``httpx.ReadTimeout`` is raised (in-process).
+
+Rate limits: per API key, per endpoint, rolling 1 s (Bybit's default table; unlisted private endpoints 10/s);
+public market endpoints are not limited; ``rate_limits=False`` disables enforcement (headers still sent).
+
+Not simulated: hedge mode, Partial TP/SL, conditional (triggerPrice) orders, liquidation, kline intervals finer
+than the feed's base candles (10001). Funding is off unless ``funding_rate`` is set (every 8 h of market time).
+
+Auth: missing key/sign/timestamp headers or unknown key -> retCode 10003 (HTTP 200); bad signature -> 10004;
+timestamp outside ``[server - recv_window, server + 1000)`` -> 10002. Unknown path -> HTTP 404.
+
+Persistence: with ``state_file`` the wallet, positions, orders, executions, closed pnl, leverage and feed
+cursor are written (atomically) after every mutating request, every step/price move and on close, and
+restored at start.
+"""
+
+from .book import BookParams, market_fill_price
+from .core import Simulator
+from .exchange import Exchange, ExchangeError, Fees
+from .feed import candle_path
+
+__all__ = ["BookParams", "Exchange", "ExchangeError", "Fees", "Simulator", "candle_path", "market_fill_price"]

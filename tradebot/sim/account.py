@@ -1,0 +1,64 @@
+"""Account endpoints (wallet-balance, account info, fee rate) and the wallet row used by /sim/state."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from .models import ZERO, fmt
+from .params import Params, Result, err
+
+if TYPE_CHECKING:
+    from .core import Simulator
+
+
+def wallet_row(sim: Simulator) -> dict[str, Any]:
+    ex = sim.exchange
+    upl, pim, oim = ex.upl(), ex.position_im(), ex.order_im()
+    mm = sum((pos.size * pos.avg_price for pos in ex.positions.values()), ZERO) * Decimal("0.005")
+    equity = ex.wallet + upl
+    im_rate = (pim + oim) / equity if equity > 0 else ZERO
+    mm_rate = mm / equity if equity > 0 else ZERO
+    cum = sum((pos.cum_realised for pos in ex.positions.values()), ZERO)
+    q = Decimal("1e-8")
+    coin = {
+        "coin": "USDT", "equity": fmt(equity), "usdValue": fmt(equity), "walletBalance": fmt(ex.wallet),
+        "free": "", "locked": "0", "spotHedgingQty": "0", "borrowAmount": "0", "accruedInterest": "0",
+        "totalOrderIM": fmt(oim), "totalPositionIM": fmt(pim), "totalPositionMM": fmt(mm),
+        "unrealisedPnl": fmt(upl), "cumRealisedPnl": fmt(cum), "bonus": "0", "marginCollateral": True,
+        "collateralSwitch": True, "availableToWithdraw": "", "availableToBorrow": "", "spotBorrow": "0",
+    }
+    return {
+        "accountType": "UNIFIED", "totalEquity": fmt(equity), "totalWalletBalance": fmt(ex.wallet),
+        "totalMarginBalance": fmt(equity), "totalAvailableBalance": fmt(ex.available()),
+        "totalPerpUPL": fmt(upl), "totalInitialMargin": fmt(pim + oim), "totalInitialMarginByMp": fmt(pim + oim),
+        "totalMaintenanceMargin": fmt(mm), "totalMaintenanceMarginByMp": fmt(mm),
+        "accountIMRate": fmt(im_rate.quantize(q)), "accountIMRateByMp": fmt(im_rate.quantize(q)),
+        "accountMMRate": fmt(mm_rate.quantize(q)), "accountMMRateByMp": fmt(mm_rate.quantize(q)),
+        "accountLTV": "0", "coin": [coin],
+    }
+
+
+def wallet_balance(sim: Simulator, p: Params) -> Result:
+    acct = p.str("accountType", required=True)
+    if acct not in ("UNIFIED", "CONTRACT"):
+        raise err("accountType only support UNIFIED.")
+    row = wallet_row(sim)
+    coins = [c.strip() for c in p.str("coin").split(",") if c.strip()]
+    if coins and "USDT" not in coins:
+        row["coin"] = []
+    return {"list": [row]}
+
+
+def account_info(sim: Simulator, p: Params) -> Result:
+    return {"unifiedMarginStatus": 5, "marginMode": "REGULAR_MARGIN", "isMasterTrader": False,
+            "spotHedgingStatus": "OFF", "updatedTime": str(sim.market_time()), "dcpStatus": "OFF",
+            "timeWindow": 10, "smpGroup": 0}
+
+
+def fee_rate(sim: Simulator, p: Params) -> Result:
+    p.category()
+    sym = p.symbol(sim, required=False)
+    fees = sim.exchange.fees
+    return {"list": [{"symbol": s, "baseCoin": "", "takerFeeRate": fmt(fees.taker),
+                      "makerFeeRate": fmt(fees.maker)} for s in ([sym] if sym else sim.symbols)]}

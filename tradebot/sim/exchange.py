@@ -1,0 +1,381 @@
+"""Pure Bybit-like linear matching engine: wallet, one-way positions, orders, fills, TP/SL/trailing (no I/O)."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable
+from decimal import Decimal
+
+from .book import BookParams, market_fill_price
+from .instruments import Instrument
+from .models import ZERO, ClosedPnl, ExchangeError, Execution, Fees, Order, OrderRequest, Position, fmt
+
+__all__ = ["Exchange", "ExchangeError", "Fees", "OrderRequest"]
+
+DEFAULT_BOOK = BookParams()
+DEFAULT_FEES = Fees()
+STOP_CREATE_TYPES = {"TakeProfit": "CreateByTakeProfit", "StopLoss": "CreateByStopLoss",
+                     "TrailingStop": "CreateByTrailingStop"}
+
+
+def _opp(side: str) -> str:
+    return "Sell" if side == "Buy" else "Buy"
+
+
+def _on_grid(value: Decimal, step: Decimal) -> bool:
+    return value % step == 0
+
+
+class Exchange:
+    """Matching engine state. ``clock`` returns the market time in ms used for every business timestamp."""
+
+    def __init__(self, instruments: dict[str, Instrument], balance: Decimal, clock: Callable[[], int], *,
+                 fees: Fees = DEFAULT_FEES, book: BookParams = DEFAULT_BOOK, seed: int = 0,
+                 leverage: Decimal = Decimal(10)) -> None:
+        self.instruments, self.clock, self.fees, self.book, self.seed = instruments, clock, fees, book, seed
+        self.wallet = balance
+        self.positions = {s: Position(s, leverage=leverage) for s in instruments}
+        self.last: dict[str, Decimal] = {}
+        self.orders: dict[str, Order] = {}
+        self.link_ids: dict[str, str] = {}
+        self.executions: list[Execution] = []
+        self.closed: list[ClosedPnl] = []
+        self.counter = 0
+        self.seq = 1000
+
+    # -- helpers -----------------------------------------------------------------------------------
+    def new_id(self) -> str:
+        self.counter += 1
+        digest = hashlib.sha256(f"{self.seed}:{self.counter}".encode()).digest()[:16]
+        return str(uuid.UUID(bytes=digest, version=4))
+
+    def _next_seq(self) -> int:
+        self.seq += 1
+        return self.seq
+
+    def instrument(self, symbol: str) -> Instrument:
+        if symbol not in self.instruments or symbol not in self.last:
+            raise ExchangeError(10001, "params error: symbol invalid")
+        return self.instruments[symbol]
+
+    def upl(self) -> Decimal:
+        return sum((p.upl(self.last[s]) for s, p in self.positions.items() if p.size), ZERO)
+
+    def position_im(self) -> Decimal:
+        return sum((p.size * p.avg_price / p.leverage for p in self.positions.values()), ZERO)
+
+    def order_im(self) -> Decimal:
+        return sum(((o.qty - o.cum_qty) * o.price / self.positions[o.symbol].leverage
+                    for o in self.orders.values() if o.is_open and not o.reduce_only), ZERO)
+
+    def equity(self) -> Decimal:
+        return self.wallet + self.upl()
+
+    def available(self) -> Decimal:
+        return self.equity() - self.position_im() - self.order_im()
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        return [o for o in self.orders.values() if o.is_open and (symbol is None or o.symbol == symbol)]
+
+    # -- order entry -------------------------------------------------------------------------------
+    def place_order(self, req: OrderRequest) -> Order:
+        """Validate and accept an order; market (and marketable limit) orders fill immediately."""
+        ins = self.instrument(req.symbol)
+        last = self.last[req.symbol]
+        pos = self.positions[req.symbol]
+        if req.link_id and req.link_id in self.link_ids:
+            raise ExchangeError(110072, "OrderLinkedID is duplicate")
+        market = req.order_type == "Market"
+        if req.qty == 0 and req.reduce_only and req.close_on_trigger and pos.size and pos.side != req.side:
+            req.qty = pos.size  # Bybit: qty "0" + reduceOnly + closeOnTrigger closes the whole position
+        max_qty = ins.max_mkt_order_qty if market else ins.max_order_qty
+        if not _on_grid(req.qty, ins.qty_step):
+            raise ExchangeError(10001, "Qty invalid")
+        if req.qty < ins.min_order_qty:
+            raise ExchangeError(10001, "The number of contracts exceeds minimum limit allowed")
+        if req.qty > max_qty:
+            raise ExchangeError(10001, "The number of contracts exceeds maximum limit allowed")
+        if not market:
+            if req.price is None or req.price <= 0:
+                raise ExchangeError(10001, "Missing some parameters that must be filled in, price")
+            if not _on_grid(req.price, ins.tick_size):
+                raise ExchangeError(10001, "The order price is not a multiple of tickSize")
+            if not ins.min_price <= req.price <= ins.max_price:
+                raise ExchangeError(110003, "Order price exceeds the allowable range")
+        ref = last if market else req.price
+        assert ref is not None
+        if not req.reduce_only and req.qty * ref < ins.min_notional:
+            raise ExchangeError(110094, f"Order does not meet minimum order value {ins.min_notional}USDT")
+        if req.reduce_only:
+            if not pos.size:
+                raise ExchangeError(110017, "current position is zero, cannot fix reduce-only order qty")
+            if pos.side == req.side:
+                raise ExchangeError(110017, "reduce-only order has same side with current position")
+            if req.take_profit or req.stop_loss:
+                raise ExchangeError(10001, "TP/SL cannot be set on a reduce-only order")
+        self._check_tpsl_vs_price(req.side, req.take_profit, req.stop_loss, ref, "order")
+        opening = req.qty if pos.side in ("", req.side) else max(ZERO, req.qty - pos.size)
+        if opening and not req.reduce_only:
+            need = opening * ref / pos.leverage + opening * ref * self.fees.taker
+            if need > self.available():
+                raise ExchangeError(110007, "ab not enough for new order")
+        now = self.clock()
+        price = req.price if req.price is not None and not market else self._protect(req.side, last, ins)
+        order = Order(self.new_id(), req.link_id, req.symbol, req.side, req.order_type, req.qty, price,
+                      "IOC" if market else req.tif, req.reduce_only, req.close_on_trigger,
+                      take_profit=req.take_profit, stop_loss=req.stop_loss,
+                      tp_trigger_by=req.tp_trigger_by if req.take_profit else "",
+                      sl_trigger_by=req.sl_trigger_by if req.stop_loss else "",
+                      tpsl_mode=req.tpsl_mode or ("Full" if req.take_profit or req.stop_loss else ""),
+                      last_price_on_created=last, created=now, updated=now, seq=self._next_seq())
+        self.orders[order.order_id] = order
+        if req.link_id:
+            self.link_ids[req.link_id] = order.order_id
+        crosses = market or (req.side == "Buy" and price >= last) or (req.side == "Sell" and price <= last)
+        if crosses and req.tif == "PostOnly":
+            self._finish(order, "Cancelled", "EC_PostOnlyWillTakeLiquidity")
+        elif crosses:
+            qty = self._reduce_cap(order)
+            fill = market_fill_price(order.side, qty, last, ins.tick_size, self.book)
+            if not market and ((order.side == "Buy" and fill > price) or (order.side == "Sell" and fill < price)):
+                fill = price
+            if qty > 0:
+                self._fill(order, qty, fill, is_maker=False)
+            if order.status != "Filled":
+                self._finish(order, "Cancelled" if order.cum_qty == 0 else "PartiallyFilledCanceled")
+        elif req.tif in ("IOC", "FOK"):
+            self._finish(order, "Cancelled", "EC_NoImmediateQtyToFill")
+        return order
+
+    @staticmethod
+    def _protect(side: str, last: Decimal, ins: Instrument) -> Decimal:
+        band = last * (Decimal("1.03") if side == "Buy" else Decimal("0.97"))
+        return (band / ins.tick_size).to_integral_value() * ins.tick_size
+
+    def _check_tpsl_vs_price(self, side: str, tp: Decimal, sl: Decimal, base: Decimal, what: str) -> None:
+        long = side == "Buy"
+        if tp and (tp <= base if long else tp >= base):
+            rel = "higher" if long else "lower"
+            raise ExchangeError(10001, f"TakeProfit:{fmt(tp)} set for {side} {what} should be {rel} than "
+                                       f"base_price:{fmt(base)}??LastPrice")
+        if sl and (sl >= base if long else sl <= base):
+            rel = "lower" if long else "higher"
+            raise ExchangeError(10001, f"StopLoss:{fmt(sl)} set for {side} {what} should be {rel} than "
+                                       f"base_price:{fmt(base)}??LastPrice")
+
+    def _reduce_cap(self, order: Order) -> Decimal:
+        leaves = order.qty - order.cum_qty
+        if not order.reduce_only:
+            return leaves
+        pos = self.positions[order.symbol]
+        return min(leaves, pos.size) if pos.size and pos.side != order.side else ZERO
+
+    def _finish(self, order: Order, status: str, reason: str = "EC_NoError", cancel_type: str = "") -> None:
+        order.status, order.reject_reason, order.updated = status, reason, self.clock()
+        if cancel_type:
+            order.cancel_type = cancel_type
+
+    def cancel_order(self, symbol: str, order_id: str = "", link_id: str = "") -> Order:
+        self.instrument(symbol)
+        oid = order_id or self.link_ids.get(link_id, "")
+        order = self.orders.get(oid)
+        if order is None or order.symbol != symbol or not order.is_open:
+            raise ExchangeError(110001, "Order does not exist")
+        self._finish(order, "Cancelled", cancel_type="CancelByUser")
+        return order
+
+    def find_order(self, order_id: str = "", link_id: str = "") -> Order | None:
+        return self.orders.get(order_id or self.link_ids.get(link_id, ""))
+
+    # -- positions ---------------------------------------------------------------------------------
+    def set_leverage(self, symbol: str, leverage: Decimal) -> None:
+        ins = self.instrument(symbol)
+        if not Decimal(1) <= leverage <= ins.max_leverage:
+            raise ExchangeError(10001, f"leverage invalid, must be in [1, {ins.max_leverage}]")
+        pos = self.positions[symbol]
+        if pos.leverage == leverage:
+            raise ExchangeError(110043, "leverage not modified")
+        pos.leverage, pos.updated = leverage, self.clock()
+
+    def set_trading_stop(self, symbol: str, tp: Decimal | None, sl: Decimal | None, trailing: Decimal | None,
+                         active: Decimal | None, tp_by: str | None = None, sl_by: str | None = None) -> None:
+        """Full-mode TP/SL/trailing on the whole position; ``0`` cancels; unchanged → 34040."""
+        ins = self.instrument(symbol)
+        pos = self.positions[symbol]
+        if not pos.size:
+            raise ExchangeError(10001, "can not set tp/sl/ts for zero position")
+        last = self.last[symbol]
+        changed = False
+        for v in (tp, sl, active):
+            if v and not _on_grid(v, ins.tick_size):
+                raise ExchangeError(10001, "The price is not a multiple of tickSize")
+        self._check_tpsl_vs_price(pos.side, tp or ZERO, sl or ZERO, last, "position")
+        if tp is not None and tp != pos.take_profit:
+            pos.take_profit, changed = tp, True
+        if sl is not None and sl != pos.stop_loss:
+            pos.stop_loss, changed = sl, True
+        if tp_by and tp_by != pos.tp_trigger_by:
+            pos.tp_trigger_by, changed = tp_by, True
+        if sl_by and sl_by != pos.sl_trigger_by:
+            pos.sl_trigger_by, changed = sl_by, True
+        if trailing is not None and (trailing != pos.trailing_stop or (active or ZERO) != pos.active_price):
+            pos.trailing_stop, pos.active_price, changed = trailing, active or ZERO, True
+            pos.trail_active = bool(trailing) and not active
+            pos.trail_best = last
+            if trailing and active and ((pos.side == "Buy" and last >= active) or
+                                        (pos.side == "Sell" and last <= active)):
+                pos.trail_active = True
+        if not changed:
+            raise ExchangeError(34040, "not modified")
+        pos.updated = self.clock()
+
+    # -- fills -------------------------------------------------------------------------------------
+    def _fill(self, order: Order, qty: Decimal, price: Decimal, is_maker: bool) -> None:
+        pos = self.positions[order.symbol]
+        now = self.clock()
+        rate = self.fees.maker if is_maker else self.fees.taker
+        fee = qty * price * rate
+        closed = ZERO
+        pnl = ZERO
+        if pos.size and pos.side != order.side:
+            closed = min(qty, pos.size)
+            pnl = (price - pos.avg_price) * closed * (1 if pos.side == "Buy" else -1)
+            close_fee = fee if closed == qty else fee * closed / qty
+            open_part = pos.open_fee if closed == pos.size else pos.open_fee * closed / pos.size
+            pos.open_fee -= open_part
+            self.closed.append(ClosedPnl(
+                order.symbol, order.order_id, order.side, order.qty, order.price, order.order_type, closed,
+                pos.avg_price, price, pnl - open_part - close_fee, open_part, close_fee, pos.leverage, now, now))
+            pos.size -= closed
+            self.wallet += pnl
+            pos.cur_realised += pnl
+            pos.cum_realised += pnl
+            if not pos.size:
+                self._flatten(pos)
+        opening = qty - closed
+        if opening:
+            if not pos.size:
+                pos.side, pos.avg_price, pos.open_time, pos.cur_realised = order.side, price, now, ZERO
+                pos.created = pos.created or now
+                pos.size = opening
+            else:
+                pos.avg_price = (pos.avg_price * pos.size + price * opening) / (pos.size + opening)
+                pos.size += opening
+            pos.open_fee += fee - (fee * closed / qty if closed else ZERO)
+            if order.take_profit:
+                pos.take_profit, pos.tp_trigger_by = order.take_profit, order.tp_trigger_by or "LastPrice"
+            if order.stop_loss:
+                pos.stop_loss, pos.sl_trigger_by = order.stop_loss, order.sl_trigger_by or "LastPrice"
+        self.wallet -= fee
+        pos.cur_realised -= fee
+        pos.cum_realised -= fee
+        pos.updated, pos.seq = now, self._next_seq()
+        order.cum_value += qty * price
+        order.cum_qty += qty
+        order.cum_fee += fee
+        order.avg_price = order.cum_value / order.cum_qty
+        order.status = "Filled" if order.cum_qty == order.qty else "PartiallyFilled"
+        order.updated = now
+        self.executions.append(Execution(
+            self.new_id(), order.order_id, order.link_id, order.symbol, order.side, order.order_type, order.price,
+            order.qty, order.qty - order.cum_qty, "Trade", price, qty, fee, rate, is_maker, closed, pnl, now,
+            self.last[order.symbol], pos.seq, order.stop_order_type, order.create_type))
+        if not pos.size:
+            for o in self.open_orders(order.symbol):
+                if o.reduce_only:
+                    self._finish(o, "Deactivated", cancel_type="CancelByReduceOnly")
+
+    @staticmethod
+    def _flatten(pos: Position) -> None:
+        pos.side, pos.avg_price, pos.open_time, pos.open_fee = "", ZERO, 0, ZERO
+        pos.take_profit = pos.stop_loss = pos.trailing_stop = pos.active_price = pos.trail_best = ZERO
+        pos.trail_active = False
+
+    # -- price path --------------------------------------------------------------------------------
+    def on_price(self, symbol: str, price: Decimal, continuous: bool = True) -> None:
+        """Move ``symbol``'s last price to ``price`` along one monotone segment, firing stops and limits.
+
+        Events are applied in the order the segment crosses their levels. A continuous segment fills a
+        triggered stop at its trigger price; a gap (``continuous=False``) fills it at the gapped price.
+        """
+        prev = self.last.get(symbol)
+        if prev is None:
+            self.last[symbol] = price
+            return
+        for _ in range(1000):
+            event = self._next_event(symbol, prev, price)
+            if event is None:
+                break
+            kind, level, target = event
+            base = level if continuous and min(prev, price) <= level <= max(prev, price) else price
+            self.last[symbol] = base
+            if kind == "limit":
+                assert isinstance(target, Order)
+                qty = self._reduce_cap(target)
+                if qty > 0:
+                    self._fill(target, qty, target.price, is_maker=True)
+                elif target.is_open:
+                    self._finish(target, "Deactivated", cancel_type="CancelByReduceOnly")
+            else:
+                self._trigger(symbol, kind, level, base)
+        self.last[symbol] = price
+        pos = self.positions[symbol]
+        if pos.size and pos.trailing_stop:
+            long = pos.side == "Buy"
+            if not pos.trail_active and (price >= pos.active_price if long else price <= pos.active_price):
+                pos.trail_active, pos.trail_best = True, price
+            if pos.trail_active:
+                pos.trail_best = max(pos.trail_best, price) if long else min(pos.trail_best, price)
+
+    def _next_event(self, symbol: str, prev: Decimal, price: Decimal) -> tuple[str, Decimal, object] | None:
+        events: list[tuple[Decimal, int, str, Decimal, object]] = []
+        pos = self.positions[symbol]
+        if pos.size:
+            long = pos.side == "Buy"
+            down = (price <= pos.stop_loss) if long else (price >= pos.stop_loss)
+            if pos.stop_loss and down:
+                events.append((abs(pos.stop_loss - prev), 0, "StopLoss", pos.stop_loss, None))
+            lvl = pos.trail_level
+            if lvl is not None and (price <= lvl if long else price >= lvl):
+                events.append((abs(lvl - prev), 1, "TrailingStop", lvl, None))
+            up = (price >= pos.take_profit) if long else (price <= pos.take_profit)
+            if pos.take_profit and up:
+                events.append((abs(pos.take_profit - prev), 2, "TakeProfit", pos.take_profit, None))
+        for o in self.open_orders(symbol):
+            if o.order_type == "Limit" and ((o.side == "Buy" and price <= o.price) or
+                                            (o.side == "Sell" and price >= o.price)):
+                events.append((abs(o.price - prev), 3 + o.seq, "limit", o.price, o))
+        if not events:
+            return None
+        _, _, kind, level, target = min(events, key=lambda e: (e[0], e[1]))
+        return kind, level, target
+
+    def _trigger(self, symbol: str, kind: str, level: Decimal, base: Decimal) -> None:
+        pos = self.positions[symbol]
+        ins = self.instruments[symbol]
+        side = _opp(pos.side)
+        now = self.clock()
+        order = Order(self.new_id(), "", symbol, side, "Market", pos.size, ZERO, "IOC", True, True,
+                      stop_order_type=kind, trigger_price=level, create_type=STOP_CREATE_TYPES[kind],
+                      tpsl_mode="Full", last_price_on_created=base, created=now, updated=now,
+                      seq=self._next_seq(), status="Triggered")
+        self.orders[order.order_id] = order
+        fill = market_fill_price(side, pos.size, base, ins.tick_size, self.book)
+        self._fill(order, pos.size, fill, is_maker=False)
+
+    # -- funding -----------------------------------------------------------------------------------
+    def settle_funding(self, symbol: str, rate: Decimal) -> None:
+        """Charge/pay funding on an open position at the last price (execType Funding)."""
+        pos = self.positions[symbol]
+        if not pos.size or not rate:
+            return
+        mark = self.last[symbol]
+        fee = pos.size * mark * rate * (1 if pos.side == "Buy" else -1)
+        self.wallet -= fee
+        pos.cur_realised -= fee
+        pos.cum_realised -= fee
+        pos.seq = self._next_seq()
+        self.executions.append(Execution(
+            self.new_id(), "", "", symbol, pos.side, "UNKNOWN", ZERO, pos.size, ZERO, "Funding", mark, pos.size,
+            fee, rate, False, ZERO, ZERO, self.clock(), mark, pos.seq, "", ""))

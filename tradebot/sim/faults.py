@@ -1,0 +1,81 @@
+"""Fault injection: latency, HTTP 5xx, 10006, dropped connections and lost responses (seeded, per path)."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+KINDS = ("http5xx", "rate_limit", "drop", "lost_response")
+
+
+@dataclass
+class FaultDecision:
+    """What to do with one request: sleep ``latency_s`` first, then ``kind`` (None = answer normally)."""
+
+    latency_s: float = 0.0
+    kind: str | None = None
+    status: int = 503
+    json_body: bool = False
+
+
+@dataclass
+class Faults:
+    """Fault configuration (same keys as POST /sim/faults). Faults never apply to /sim/* paths.
+
+    ``*_prob`` fire at random (seeded); ``next_n`` forces a kind for the next N matching requests
+    (e.g. ``{"lost_response": 1}``); ``paths`` limits everything to those request paths.
+    """
+
+    latency_ms: float = 0.0
+    latency_prob: float = 0.0
+    http5xx_prob: float = 0.0
+    rate_limit_prob: float = 0.0
+    drop_prob: float = 0.0
+    lost_response_prob: float = 0.0
+    next_n: dict[str, int] = field(default_factory=dict)
+    paths: list[str] = field(default_factory=list)
+    seed: int = 0
+    lost_sleep_s: float = 0.0
+    _rng: random.Random = field(default_factory=lambda: random.Random(0), repr=False)
+
+    def configure(self, **cfg: Any) -> None:
+        """Replace the whole configuration; ``configure()`` with no arguments clears every fault."""
+        unknown = set(cfg) - {f for f in self.__dataclass_fields__ if not f.startswith("_")}
+        if unknown:
+            raise ValueError(f"unknown fault keys: {sorted(unknown)}")
+        bad = set(cfg.get("next_n", {})) - set(KINDS)
+        if bad:
+            raise ValueError(f"unknown next_n kinds: {sorted(bad)}")
+        fresh = Faults(**cfg)
+        for name in self.__dataclass_fields__:
+            if not name.startswith("_"):
+                setattr(self, name, getattr(fresh, name))
+        self.next_n = {k: int(v) for k, v in self.next_n.items()}
+        self._rng = random.Random(self.seed)
+
+    def clear(self) -> None:
+        self.configure()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f: getattr(self, f) for f in self.__dataclass_fields__ if not f.startswith("_")}
+
+    def decide(self, path: str) -> FaultDecision:
+        """Draw the fault (if any) for one request to ``path``."""
+        out = FaultDecision()
+        if path.startswith("/sim/") or (self.paths and path not in self.paths):
+            return out
+        if self.latency_ms and (self.latency_prob <= 0 or self._rng.random() < self.latency_prob):
+            out.latency_s = self.latency_ms / 1000
+        for kind in KINDS:
+            if self.next_n.get(kind, 0) > 0:
+                self.next_n[kind] -= 1
+                out.kind = kind
+                break
+            if self._rng.random() < getattr(self, f"{kind}_prob"):
+                out.kind = kind
+                break
+        if out.kind == "http5xx":
+            out.status = self._rng.choice((502, 503))
+            out.json_body = self._rng.random() < 0.5
+        return out

@@ -1,0 +1,297 @@
+"""Bybit v5 market, order and position endpoint handlers over the Simulator state, plus the route tables."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from .account import account_info, fee_rate, wallet_balance
+from .book import book_levels
+from .exchange import ExchangeError, OrderRequest
+from .feed import INTERVALS
+from .instruments import INSTRUMENTS
+from .models import ZERO, fmt
+from .params import LINK_ID, TRIGGER_BY, Params, Result, err, page, window
+
+if TYPE_CHECKING:
+    from .core import Simulator
+
+
+# -- market ----------------------------------------------------------------------------------------
+def market_time(sim: Simulator, p: Params) -> Result:
+    ms = sim.wall_ms()
+    return {"timeSecond": str(ms // 1000), "timeNano": str(ms * 1_000_000)}
+
+
+def kline(sim: Simulator, p: Params) -> Result:
+    cat = p.category("linear")
+    sym = p.symbol(sim, code_msg="Not supported symbols")
+    interval = p.str("interval", required=True)
+    if interval not in INTERVALS:
+        raise err("Invalid period!")
+    limit = p.int("limit", 200, 1, 1000)
+    assert limit is not None
+    try:
+        rows = sim.feeds[sym].klines(interval, p.int("start"), p.int("end"), limit)
+    except ValueError as e:
+        raise err(str(e)) from None
+    return {"category": cat, "symbol": sym, "list": rows}
+
+
+def tickers(sim: Simulator, p: Params) -> Result:
+    cat = p.category()
+    sym = p.symbol(sim, required=False, code_msg="Not supported symbols")
+    out = []
+    for s in [sym] if sym else sim.symbols:
+        f, ins = sim.feeds[s], INSTRUMENTS[s]
+        per_day = max(1, 86_400_000 // f.interval_ms)
+        day = [*f.closed[-(per_day - 1):], f.forming] if per_day > 1 else [f.forming]
+        hour = [*f.closed[-max(1, 3_600_000 // f.interval_ms - 1):], f.forming]
+        last = f.last
+        prev24, prev1 = day[0].open, hour[0].open
+        bid = book_levels("Sell", last, ins.tick_size, sim.book, 1)[0]
+        ask = book_levels("Buy", last, ins.tick_size, sim.book, 1)[0]
+        nft = (sim.market_time() // 28_800_000 + 1) * 28_800_000
+        vol = sum((c.volume for c in day), ZERO)
+        out.append({
+            "symbol": s, "lastPrice": fmt(last), "indexPrice": fmt(last), "markPrice": fmt(last),
+            "prevPrice24h": fmt(prev24), "price24hPcnt": fmt(((last - prev24) / prev24).quantize(Decimal("1e-6"))),
+            "highPrice24h": fmt(max(c.high for c in day)), "lowPrice24h": fmt(min(c.low for c in day)),
+            "prevPrice1h": fmt(prev1), "openInterest": "0", "openInterestValue": "0",
+            "turnover24h": fmt(sum((c.volume * c.close for c in day), ZERO).quantize(Decimal("0.0001"))),
+            "volume24h": fmt(vol), "fundingRate": fmt(sim.funding_rate), "nextFundingTime": str(nft),
+            "fundingIntervalHour": "8", "fundingCap": "0.005", "predictedDeliveryPrice": "", "basisRate": "",
+            "basis": "", "deliveryFeeRate": "", "deliveryTime": "0", "basisRateYear": "",
+            "bid1Price": fmt(bid[0]), "bid1Size": fmt(bid[1]), "ask1Price": fmt(ask[0]), "ask1Size": fmt(ask[1]),
+            "preOpenPrice": "", "preQty": "", "curPreListingPhase": "",
+        })
+    return {"category": cat, "list": out}
+
+
+def orderbook(sim: Simulator, p: Params) -> Result:
+    p.category()
+    sym = p.symbol(sim, code_msg="Not supported symbols")
+    limit = p.int("limit", 25, 1, 1000)
+    assert limit is not None
+    ins, last = INSTRUMENTS[sym], sim.feeds[sym].last
+
+    def side(s: str) -> list[list[str]]:
+        return [[fmt(px), fmt(q)] for px, q in book_levels(s, last, ins.tick_size, sim.book, limit)]
+
+    now = sim.wall_ms()
+    return {"s": sym, "b": side("Sell"), "a": side("Buy"), "ts": now, "u": sim.exchange.seq,
+            "seq": sim.exchange.seq, "cts": sim.market_time()}
+
+
+def instruments_info(sim: Simulator, p: Params) -> Result:
+    cat = p.category()
+    sym = p.str("symbol")
+    status = p.str("status", default="Trading")
+    rows = [INSTRUMENTS[s].wire() for s in sim.symbols if (not sym or s == sym) and status == "Trading"]
+    chunk, cursor = page(rows, p, 500, 1000)
+    return {"category": cat, "list": chunk, "nextPageCursor": cursor}
+
+
+# -- orders ----------------------------------------------------------------------------------------
+def _position_idx(p: Params) -> None:
+    idx = p.int("positionIdx", 0)
+    if idx in (1, 2):
+        raise err("position idx not match position mode")
+    if idx != 0:
+        raise err("params error: positionIdx invalid")
+
+
+def order_create(sim: Simulator, p: Params) -> Result:
+    p.category()
+    sym = p.symbol(sim)
+    side = p.str("side", required=True)
+    if side not in ("Buy", "Sell"):
+        raise err("params error: side invalid")
+    otype = p.str("orderType", required=True)
+    if otype not in ("Market", "Limit"):
+        raise err("params error: orderType invalid")
+    qty = p.dec("qty", required=True)
+    assert qty is not None
+    tif = p.str("timeInForce", default="GTC")
+    if tif not in ("GTC", "IOC", "FOK", "PostOnly"):
+        raise err("params error: timeInForce invalid")
+    link = p.str("orderLinkId")
+    if link and not LINK_ID.match(link):
+        raise err("params error: orderLinkId invalid")
+    _position_idx(p)
+    if p.str("triggerPrice"):
+        raise err("conditional orders (triggerPrice) are not supported by the simulator")
+    mode = p.str("tpslMode")
+    if mode not in ("", "Full") or "Limit" in (p.str("tpOrderType"), p.str("slOrderType")):
+        raise err("only tpslMode=Full with Market TP/SL is supported by the simulator")
+    tp_by, sl_by = p.str("tpTriggerBy", default="LastPrice"), p.str("slTriggerBy", default="LastPrice")
+    if tp_by not in TRIGGER_BY or sl_by not in TRIGGER_BY:
+        raise err("params error: TriggerBy invalid")
+    tp, sl = p.dec("takeProfit") or ZERO, p.dec("stopLoss") or ZERO
+    ins = INSTRUMENTS[sym]
+    for v in (tp, sl):
+        if v and v % ins.tick_size:
+            raise err("The price is not a multiple of tickSize")
+    req = OrderRequest(sym, side, otype, qty, p.dec("price") if otype == "Limit" else None, tif, link,
+                       p.bool("reduceOnly"), p.bool("closeOnTrigger"), tp, sl, tp_by, sl_by, mode)
+    order = sim.exchange.place_order(req)
+    return {"orderId": order.order_id, "orderLinkId": order.link_id}
+
+
+def order_cancel(sim: Simulator, p: Params) -> Result:
+    p.category()
+    sym = p.symbol(sim)
+    oid, link = p.str("orderId"), p.str("orderLinkId")
+    if not oid and not link:
+        raise err("orderId or orderLinkId is required")
+    order = sim.exchange.cancel_order(sym, oid, link)
+    return {"orderId": order.order_id, "orderLinkId": order.link_id}
+
+
+def order_amend(sim: Simulator, p: Params) -> Result:
+    p.category()
+    sym = p.symbol(sim)
+    order = sim.exchange.find_order(p.str("orderId"), p.str("orderLinkId"))
+    if order is None or order.symbol != sym or not order.is_open:
+        raise ExchangeError(110001, "Order does not exist")
+    ins = INSTRUMENTS[sym]
+    qty, price = p.dec("qty"), p.dec("price")
+    if qty is not None and (qty % ins.qty_step or qty < max(order.cum_qty, ins.min_order_qty)):
+        raise err("Qty invalid")
+    if price is not None and (order.order_type != "Limit" or price % ins.tick_size or not price):
+        raise err("The order price is not a multiple of tickSize")
+    if (qty is None or qty == order.qty) and (price is None or price == order.price):
+        raise ExchangeError(10001, "The order remains unchanged as the parameters entered match the existing ones.")
+    order.qty, order.price = qty or order.qty, price or order.price
+    order.updated = sim.market_time()
+    return {"orderId": order.order_id, "orderLinkId": order.link_id}
+
+
+def _orders_by(sim: Simulator, p: Params) -> list[Any]:
+    oid, link = p.str("orderId"), p.str("orderLinkId")
+    sym = p.symbol(sim, required=False)
+    settle = p.str("settleCoin")
+    rows = list(reversed(sim.exchange.orders.values()))
+    if oid or link:
+        o = sim.exchange.find_order(oid, link)
+        return [o] if o is not None and (not sym or o.symbol == sym) else []
+    if not sym and not settle and not p.str("baseCoin"):
+        raise err("Missing some parameters that must be filled in, symbol or settleCoin or baseCoin")
+    flt = p.str("orderFilter")
+    rows = [o for o in rows if (not sym or o.symbol == sym) and (not settle or settle == "USDT")]
+    if flt in ("StopOrder", "tpslOrder"):
+        rows = [o for o in rows if o.stop_order_type]
+    return rows
+
+
+def order_realtime(sim: Simulator, p: Params) -> Result:
+    p.category()
+    rows = _orders_by(sim, p)
+    if not (p.str("orderId") or p.str("orderLinkId")):
+        open_only = p.int("openOnly", 0, 0, 2)
+        rows = [o for o in rows if o.is_open] if open_only == 0 else rows[:500]
+    chunk, cursor = page(rows, p, 20, 50)
+    return {"category": "linear", "list": [o.wire() for o in chunk], "nextPageCursor": cursor}
+
+
+def order_history(sim: Simulator, p: Params) -> Result:
+    p.category()
+    rows = [o for o in _orders_by(sim, p) if not o.is_open]
+    status = p.str("orderStatus")
+    rows = [o for o in window(p, lambda o: o.created, rows) if not status or o.status == status]
+    chunk, cursor = page(rows, p, 20, 50)
+    return {"category": "linear", "list": [o.wire() for o in chunk], "nextPageCursor": cursor}
+
+
+def execution_list(sim: Simulator, p: Params) -> Result:
+    p.category()
+    sym = p.symbol(sim, required=False)
+    oid, link, etype = p.str("orderId"), p.str("orderLinkId"), p.str("execType")
+    rows = [e for e in reversed(sim.exchange.executions)
+            if (not sym or e.symbol == sym) and (not oid or e.order_id == oid)
+            and (not link or e.link_id == link) and (not etype or e.exec_type == etype)]
+    chunk, cursor = page(window(p, lambda e: e.exec_time, rows), p, 50, 100)
+    return {"category": "linear", "list": [e.wire() for e in chunk], "nextPageCursor": cursor}
+
+
+# -- positions -------------------------------------------------------------------------------------
+def position_list(sim: Simulator, p: Params) -> Result:
+    p.category()
+    sym = p.symbol(sim, required=False)
+    settle = p.str("settleCoin")
+    ex = sim.exchange
+    if sym:
+        rows = [ex.positions[sym]]
+    elif settle:
+        rows = [ex.positions[s] for s in sim.symbols if ex.positions[s].size and settle == "USDT"]
+    else:
+        raise err("Missing some parameters that must be filled in, symbol or settleCoin")
+    chunk, cursor = page(rows, p, 20, 200)
+    return {"category": "linear", "list": [r.wire(ex.last[r.symbol]) for r in chunk], "nextPageCursor": cursor}
+
+
+def trading_stop(sim: Simulator, p: Params) -> Result:
+    p.category()
+    sym = p.symbol(sim)
+    mode = p.str("tpslMode", required=True)
+    if mode not in ("Full", "Partial"):
+        raise err("params error: tpslMode invalid")
+    if mode == "Partial":
+        raise err("tpslMode=Partial is not supported by the simulator")
+    if "positionIdx" not in p.d:
+        raise err("Missing some parameters that must be filled in, positionIdx")
+    _position_idx(p)
+    if "Limit" in (p.str("tpOrderType"), p.str("slOrderType")):
+        raise err("tpOrderType/slOrderType Limit requires tpslMode=Partial")
+    tp_by, sl_by = p.str("tpTriggerBy"), p.str("slTriggerBy")
+    if (tp_by and tp_by not in TRIGGER_BY) or (sl_by and sl_by not in TRIGGER_BY):
+        raise err("params error: TriggerBy invalid")
+    sim.exchange.set_trading_stop(sym, p.dec("takeProfit"), p.dec("stopLoss"), p.dec("trailingStop"),
+                                  p.dec("activePrice"), tp_by or None, sl_by or None)
+    return {}
+
+
+def set_leverage(sim: Simulator, p: Params) -> Result:
+    p.category()
+    sym = p.symbol(sim)
+    buy, sell = p.dec("buyLeverage", True), p.dec("sellLeverage", True)
+    if buy != sell:
+        raise err("buy leverage not equal sell leverage in one-way mode")
+    assert buy is not None
+    sim.exchange.set_leverage(sym, buy)
+    return {}
+
+
+def switch_mode(sim: Simulator, p: Params) -> Result:
+    p.category()
+    mode = p.int("mode")
+    if mode is None:
+        raise err("Missing some parameters that must be filled in, mode")
+    if mode == 0:
+        raise ExchangeError(110025, "Position mode is not modified")
+    raise err("hedge mode (mode=3) is not supported by the simulator")
+
+
+def closed_pnl(sim: Simulator, p: Params) -> Result:
+    p.category()
+    sym = p.symbol(sim, required=False)
+    rows = [c for c in reversed(sim.exchange.closed) if not sym or c.symbol == sym]
+    chunk, cursor = page(window(p, lambda c: c.created, rows), p, 50, 100)
+    return {"category": "linear", "list": [c.wire() for c in chunk], "nextPageCursor": cursor}
+
+
+PUBLIC: dict[tuple[str, str], Callable[[Simulator, Params], Result]] = {
+    ("GET", "/v5/market/time"): market_time, ("GET", "/v5/market/kline"): kline,
+    ("GET", "/v5/market/tickers"): tickers, ("GET", "/v5/market/orderbook"): orderbook,
+    ("GET", "/v5/market/instruments-info"): instruments_info,
+}
+PRIVATE: dict[tuple[str, str], Callable[[Simulator, Params], Result]] = {
+    ("POST", "/v5/order/create"): order_create, ("POST", "/v5/order/cancel"): order_cancel,
+    ("POST", "/v5/order/amend"): order_amend, ("GET", "/v5/order/realtime"): order_realtime,
+    ("GET", "/v5/order/history"): order_history, ("GET", "/v5/execution/list"): execution_list,
+    ("GET", "/v5/position/list"): position_list, ("POST", "/v5/position/trading-stop"): trading_stop,
+    ("POST", "/v5/position/set-leverage"): set_leverage, ("POST", "/v5/position/switch-mode"): switch_mode,
+    ("GET", "/v5/position/closed-pnl"): closed_pnl, ("GET", "/v5/account/wallet-balance"): wallet_balance,
+    ("GET", "/v5/account/info"): account_info, ("GET", "/v5/account/fee-rate"): fee_rate,
+}

@@ -1,0 +1,94 @@
+"""Optional JSON state-file persistence of the paper account (wallet, positions, orders, fills, feed cursor)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import typing
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .feed import Candle
+from .models import ClosedPnl, Execution, Order, Position
+
+if TYPE_CHECKING:
+    from .core import Simulator
+
+VERSION = 1
+KEEP_CANDLES = 1000  # closed candles persisted per symbol (the rest of a replay comes from the data file)
+
+
+def _dump(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: _dump(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, Decimal):
+        return str(obj)
+    return obj
+
+
+def _load(cls: type, data: dict[str, Any]) -> Any:
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name in data:
+            v = data[f.name]
+            kwargs[f.name] = Decimal(v) if hints[f.name] is Decimal else v
+    return cls(**kwargs)
+
+
+def snapshot(sim: Simulator) -> dict[str, Any]:
+    ex = sim.exchange
+    feeds = {}
+    for s, f in sim.feeds.items():
+        feeds[s] = {"index": f.index, "point": f.point, "last": str(f.last), "forming": _dump(f.forming),
+                    "target": _dump(f.target), "closed": [_dump(c) for c in f.closed[-KEEP_CANDLES:]],
+                    "n_closed": len(f.closed), "rng": f._rng.getstate() if f.data is None else None}
+    return {
+        "version": VERSION, "symbols": sim.symbols, "wallet": str(ex.wallet), "counter": ex.counter,
+        "seq": ex.seq, "last": {s: str(p) for s, p in ex.last.items()},
+        "positions": {s: _dump(p) for s, p in ex.positions.items()},
+        "orders": [_dump(o) for o in ex.orders.values()],
+        "executions": [_dump(e) for e in ex.executions], "closed_pnl": [_dump(c) for c in ex.closed],
+        "feeds": feeds,
+    }
+
+
+def save(sim: Simulator, path: Path) -> None:
+    """Atomically write the state file (temp file + rename)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(snapshot(sim)))
+    os.replace(tmp, path)
+
+
+def restore(sim: Simulator, path: Path) -> None:
+    """Load a state file written by :func:`save` into a freshly built simulator (same symbols/data)."""
+    data = json.loads(path.read_text())
+    if data.get("version") != VERSION:
+        raise ValueError(f"{path}: unsupported state version {data.get('version')}")
+    ex = sim.exchange
+    ex.wallet, ex.counter, ex.seq = Decimal(data["wallet"]), data["counter"], data["seq"]
+    for s, p in data["positions"].items():
+        if s in ex.positions:
+            ex.positions[s] = _load(Position, p)
+    ex.orders = {o["order_id"]: _load(Order, o) for o in data["orders"]}
+    ex.link_ids = {o.link_id: o.order_id for o in ex.orders.values() if o.link_id}
+    ex.executions = [_load(Execution, e) for e in data["executions"]]
+    ex.closed = [_load(ClosedPnl, c) for c in data["closed_pnl"]]
+    for s, fd in data["feeds"].items():
+        f = sim.feeds.get(s)
+        if f is None:
+            continue
+        closed = [_load(Candle, c) for c in fd["closed"]]
+        if f.data is not None:
+            if fd["index"] >= len(f.data):
+                raise ValueError(f"{path}: feed cursor for {s} is beyond the replay data")
+            f.closed = [*f.data[:fd["n_closed"] - len(closed)], *closed]
+        else:
+            f.closed = closed
+            rng = fd["rng"]
+            f._rng.setstate((rng[0], tuple(rng[1]), rng[2]))
+        f.index, f.point, f.last = fd["index"], fd["point"], Decimal(fd["last"])
+        f.forming, f.target = _load(Candle, fd["forming"]), _load(Candle, fd["target"])
+        ex.last[s] = f.last
