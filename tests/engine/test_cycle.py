@@ -1,0 +1,196 @@
+"""Full trading cycles against the in-process simulator: confirm → enter → break-even → trail → stop → journal."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlmodel import select
+
+from storage.db import session_scope
+from storage.models import Confirmation, OrderRecord, TradeRecord
+from tests.engine.conftest import SYMBOL
+from tradebot.events import (
+    ConfirmationNeeded,
+    EntryFilled,
+    ErrorEvent,
+    PositionClosed,
+    ProtectionTripped,
+    StopMoved,
+    UnknownPosition,
+)
+
+
+def trades(db) -> list[TradeRecord]:
+    with session_scope(db) as s:
+        rows = list(s.exec(select(TradeRecord)).all())
+        for r in rows:
+            s.expunge(r)
+        return rows
+
+
+def closed_pnl(sim) -> list[dict]:
+    return sim.state()["closed_pnl"]
+
+
+async def test_confirm_breakeven_trailing_stop_cycle(make_rig, sim, db):
+    rig = make_rig(mode="confirm", trailing="bot")
+    await rig.engine.tick(SYMBOL)
+    [card] = rig.events.of(ConfirmationNeeded)
+    assert card.side == "Buy" and card.sl < card.price < card.tp and card.qty > 0
+    assert not rig.position()  # nothing traded before approval
+
+    out = await rig.engine.approve(card.confirmation_id, user_id=42)
+    assert out.status == "executed", out.text
+    [fill] = rig.events.of(EntryFilled)
+    pos = rig.position()
+    assert pos and Decimal(pos["stopLoss"]) == card.sl and Decimal(pos["takeProfit"]) == card.tp
+    entry, atr = fill.price, card.signal.atr
+
+    sim.set_price(SYMBOL, entry + atr * Decimal("1.2"))  # ≥ 1 ATR in favour → break-even
+    await rig.engine.tick(SYMBOL)
+    be = rig.events.of(StopMoved)[-1]
+    assert be.reason == "breakeven" and entry < be.new_sl < entry + atr
+    assert Decimal(rig.position()["stopLoss"]) == be.new_sl
+
+    sim.set_price(SYMBOL, entry + atr * Decimal("3.0") - Decimal("1"))  # trailing active (TP is 3 ATR away)
+    await rig.engine.tick(SYMBOL)
+    tr = rig.events.of(StopMoved)[-1]
+    assert tr.reason == "trailing" and tr.new_sl > be.new_sl
+    sl_now = Decimal(rig.position()["stopLoss"])
+    assert sl_now == tr.new_sl
+
+    sim.set_price(SYMBOL, sl_now - Decimal("50"))  # falls through the trailed stop
+    assert rig.position() is None
+    await rig.engine.tick(SYMBOL)
+    [closed] = rig.events.of(PositionClosed)
+    assert closed.reason == "trailing_stop"
+    [t] = trades(db)
+    [cp] = closed_pnl(sim)
+    assert t.status == "closed" and t.reason == "trailing_stop"
+    assert t.exit_price == Decimal(cp["avgExitPrice"]) == sl_now  # the exchange's exit price, no slippage set
+    assert t.pnl == Decimal(cp["closedPnl"])  # to the cent (exactly)
+    fees = t.entry_fee + t.exit_fee
+    assert t.pnl == (t.exit_price - t.entry_price) * t.qty - fees
+    assert [h["reason"] for h in t.stop_history] == ["initial", "breakeven", "trailing"]
+    with session_scope(db) as s:
+        conf = s.get(Confirmation, card.confirmation_id)
+        assert conf.status == "executed" and conf.order_link_id
+
+
+async def test_double_approve_places_one_order(make_rig, sim, db):
+    rig = make_rig(mode="confirm")
+    await rig.engine.tick(SYMBOL)
+    [card] = rig.events.of(ConfirmationNeeded)
+    first = await rig.engine.approve(card.confirmation_id, 1)
+    second = await rig.engine.approve(card.confirmation_id, 2)
+    assert first.status == "executed" and second.status == "already"
+    assert len([e for e in sim.state()["executions"] if e["execType"] == "Trade"]) == 1
+    assert (await rig.engine.reject(card.confirmation_id, 1)).status == "already"
+
+
+async def test_auto_mode_exchange_trailing_stop(make_rig, sim, db):
+    rig = make_rig(mode="auto", trailing="exchange")
+    await rig.engine.tick(SYMBOL)
+    [fill] = rig.events.of(EntryFilled)
+    pos = rig.position()
+    assert Decimal(pos["trailingStop"]) == fill.trailing_distance > 0
+    entry = fill.price
+    best = (fill.trailing_active_price + fill.tp) / 2  # past activation, short of the TP
+    sim.set_price(SYMBOL, best)
+    await rig.engine.tick(SYMBOL)
+    assert rig.position() is not None
+    sim.set_price(SYMBOL, best - fill.trailing_distance - Decimal("1"))  # below best − distance
+    await rig.engine.tick(SYMBOL)
+    [closed] = rig.events.of(PositionClosed)
+    assert closed.reason == "trailing_stop"
+    [t] = trades(db)
+    assert t.exit_price > entry and t.pnl == Decimal(closed_pnl(sim)[0]["closedPnl"])
+
+
+async def test_lost_create_response_gives_exactly_one_position(make_rig, sim, db):
+    rig = make_rig(mode="auto")
+    sim.faults.configure(next_n={"lost_response": 1}, paths=["/v5/order/create"])
+    await rig.engine.tick(SYMBOL)
+    creates = [e for e in sim.state()["executions"] if e["execType"] == "Trade"]
+    assert len(creates) == 1 and rig.position() is not None
+    [t] = trades(db)
+    assert t.status == "open" and len(rig.events.of(EntryFilled)) == 1
+    with session_scope(db) as s:
+        assert len(s.exec(select(OrderRecord)).all()) == 1
+
+
+async def test_missing_stop_is_restored_or_position_closed(make_rig, sim, db):
+    rig = make_rig(mode="auto")
+    await rig.engine.tick(SYMBOL)
+    assert rig.position()
+    await rig.client.set_trading_stop(symbol=SYMBOL, stop_loss=Decimal("0"), take_profit=Decimal("0"))
+    assert Decimal(rig.position()["stopLoss"]) == 0
+    await rig.engine.tick(SYMBOL)  # stop restored within one loop
+    assert Decimal(rig.position()["stopLoss"]) > 0
+
+    await rig.client.set_trading_stop(symbol=SYMBOL, stop_loss=Decimal("0"))
+    sim.faults.configure(next_n={"http5xx": 50}, paths=["/v5/position/trading-stop"])
+    await rig.engine.tick(SYMBOL)  # cannot protect → closes the position and alerts
+    sim.faults.clear()
+    assert rig.position() is None
+    assert any(e.critical for e in rig.events.of(ErrorEvent))
+    await rig.engine.tick(SYMBOL)
+    [t] = trades(db)
+    assert t.status == "closed" and t.reason == "manual"
+
+
+async def test_position_opened_by_hand_is_adopted_and_protected(make_rig, sim, db):
+    rig = make_rig(mode="confirm")
+    await rig.client.place_order(symbol=SYMBOL, side="Sell", qty=Decimal("0.01"), order_link_id="by-hand-1")
+    rig.engine.cfg.file.bot.__dict__["mode"] = "confirm"
+    await rig.engine.tick(SYMBOL)
+    [u] = rig.events.of(UnknownPosition)
+    assert u.side == "Sell" and u.default_action == "adopt"
+    pos = rig.position()
+    assert Decimal(pos["stopLoss"]) > Decimal(pos["avgPrice"])  # protected above a short's entry
+    [t] = trades(db)
+    assert t.adopted and t.side == "Sell" and t.status == "open"
+
+
+async def test_restart_mid_trade_reconciles_without_duplicates(make_rig, sim, db):
+    rig = make_rig(mode="auto")
+    await rig.engine.tick(SYMBOL)
+    assert rig.position()
+    rig2 = make_rig(mode="auto")  # a new process on the same journal and exchange
+    await rig2.engine.tick(SYMBOL)
+    assert len([e for e in sim.state()["executions"] if e["execType"] == "Trade"]) == 1
+    assert len(trades(db)) == 1 and not rig2.events.of(UnknownPosition)
+    sl = Decimal(rig.position()["stopLoss"])
+    sim.set_price(SYMBOL, sl - Decimal("10"))
+    await rig2.engine.tick(SYMBOL)
+    await rig2.engine.tick(SYMBOL)
+    [t] = trades(db)
+    assert t.status == "closed" and t.reason == "stop_loss" and len(rig2.events.of(PositionClosed)) == 1
+
+
+async def test_daily_loss_limit_trips_and_pauses_entries(make_rig, sim, db):
+    rig = make_rig(mode="auto", daily_loss_limit_pct=Decimal("0.5"), risk_pct=Decimal("1"))
+    await rig.engine.tick(SYMBOL)
+    sl = Decimal(rig.position()["stopLoss"])
+    sim.set_price(SYMBOL, sl - Decimal("10"))
+    await rig.engine.tick(SYMBOL)
+    assert rig.events.of(PositionClosed)[0].pnl < 0
+    sim.step(1)  # a new closed bar with a BUY signal
+    await rig.engine.tick(SYMBOL)
+    assert rig.position() is None
+    tripped = rig.events.of(ProtectionTripped)
+    assert tripped and "daily loss" in tripped[0].reason
+    assert "daily loss" in (rig.engine.entry_block(SYMBOL, rig.engine.now_for(SYMBOL)) or "")
+
+
+async def test_pause_blocks_entries_and_survives_restart(make_rig, sim, db):
+    rig = make_rig(mode="auto")
+    await rig.engine.pause("test")
+    await rig.engine.tick(SYMBOL)
+    assert rig.position() is None
+    rig2 = make_rig(mode="auto")
+    assert rig2.engine.paused
+    await rig2.engine.resume()
+    sim.step(1)
+    await rig2.engine.tick(SYMBOL)
+    assert rig2.position() is not None

@@ -1,0 +1,429 @@
+"""TradingEngine: per-symbol tick (candles → Signal → manage position → confirm/enter), confirmations, pause state."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy.engine import Engine
+
+from storage import repo
+from storage.db import session_scope
+from storage.runtime import get_state, set_state
+from storage.trades import closed_trades, get_open_trade, open_trades
+from tradebot.bybit.client import BybitClient
+from tradebot.config import Config
+from tradebot.errors import ExchangeError
+from tradebot.events import (
+    ConfirmationExpired,
+    ConfirmationNeeded,
+    ErrorEvent,
+    EventBus,
+    Lifecycle,
+    ProtectionTripped,
+    SignalEvent,
+)
+from tradebot.instruments import Instrument
+from tradebot.market import frame_from_rows
+from tradebot.positions import PositionManager
+from tradebot.protections import ClosedTradeView, protection_state
+from tradebot.risk import RiskParams, size_position
+from tradebot.strategy import Signal, compute_signal
+from tradebot.trader import Trader, entry_link_id
+
+log = logging.getLogger("tradebot.engine")
+ZERO = Decimal(0)
+SIDE = {"BUY": "Buy", "SELL": "Sell"}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class TickStatus:
+    time: datetime
+    ok: bool
+    score: float | None = None
+    action: str | None = None
+    bar_time: datetime | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Result of a user action (approve, reject, close...): ``status`` for logic, ``text`` for the chat."""
+
+    status: str
+    text: str
+    confirmation_id: str | None = None
+
+
+@dataclass
+class TradingEngine:
+    """Owns the trading loop state. One instance per process; every exchange call goes through ``client``."""
+
+    cfg: Config
+    client: BybitClient
+    db: Engine
+    bus: EventBus = field(default_factory=EventBus)
+    clock: Callable[[], datetime] = utcnow
+
+    def __post_init__(self) -> None:
+        self.trader = Trader(self.client, self.db, self.bus)
+        self.positions = PositionManager(self.client, self.db, self.bus, self.trader, lambda: self.risk,
+                                         self.cfg.bot.unknown_position,
+                                         timedelta(seconds=self.cfg.bot.unknown_position_wait_seconds))
+        self.instruments: dict[str, Instrument] = {}
+        self.last_ticks: dict[str, TickStatus] = {}
+        self.atrs: dict[str, Decimal] = {}
+        self.last_signals: dict[str, Signal] = {}
+        self._locks: dict[str, asyncio.Lock] = {s: asyncio.Lock() for s in self.cfg.bot.symbols}
+        self._entry_lock = asyncio.Lock()
+        self._last_reconcile: datetime | None = None
+        self.market_now: dict[str, datetime] = {}
+        self.started = False
+
+    # ------------------------------------------------------------------ settings that persist
+
+    def _state(self, key: str, default: object = None) -> object:
+        with session_scope(self.db) as s:
+            return get_state(session=s, key=key, default=default)
+
+    def _set(self, key: str, value: object) -> None:
+        with session_scope(self.db) as s:
+            set_state(session=s, key=key, value=value, now=self.clock())
+
+    @property
+    def paused(self) -> bool:
+        return bool(self._state("paused", False))
+
+    @property
+    def mode(self) -> str:
+        return str(self._state("mode", self.cfg.bot.mode))
+
+    @property
+    def risk(self) -> RiskParams:
+        override = self._state("risk_pct")
+        return self.cfg.risk.model_copy(update={"risk_pct": Decimal(str(override))}) if override else self.cfg.risk
+
+    async def pause(self, by: str = "") -> Outcome:
+        if self.paused:
+            return Outcome("noop", "Already paused: no new entries. Open positions keep their TP/SL.")
+        self._set("paused", True)
+        await self.bus.emit(Lifecycle(f"Paused{f' by {by}' if by else ''}: no new entries; open positions keep "
+                                      "their exchange TP/SL and are still managed."))
+        return Outcome("ok", "Paused. No new entries; open positions keep their TP/SL and are still managed.")
+
+    async def resume(self, by: str = "") -> Outcome:
+        was = self.paused
+        self._set("paused", False)
+        self._set("losses_reset_at", self.clock().isoformat())
+        if was:
+            await self.bus.emit(Lifecycle(f"Resumed{f' by {by}' if by else ''}: new entries allowed."))
+        return Outcome("ok" if was else "noop", "Resumed: new entries allowed." if was else "Already running.")
+
+    def set_mode(self, mode: str) -> Outcome:
+        if mode not in ("auto", "confirm"):
+            raise ValueError("mode must be auto or confirm")
+        self._set("mode", mode)
+        return Outcome("ok", f"Mode set to {mode}.")
+
+    def set_risk(self, pct: Decimal) -> Outcome:
+        RiskParams.model_validate({**self.cfg.risk.model_dump(), "risk_pct": pct})  # raises with the allowed range
+        self._set("risk_pct", str(pct))
+        return Outcome("ok", f"Risk per trade set to {pct}% of balance.")
+
+    # ------------------------------------------------------------------ start and reconcile
+
+    async def start(self) -> None:
+        """Load instrument rules, set leverage, reconcile the journal with the exchange."""
+        for symbol in self.cfg.bot.symbols:
+            self.instruments[symbol] = await self.client.instrument(symbol)
+            lev = min(self.risk.leverage, self.instruments[symbol].max_leverage)
+            try:
+                await self.client.set_leverage(symbol, lev)
+            except ExchangeError as exc:
+                await self.bus.emit(ErrorEvent(f"{symbol}: could not set leverage {lev}: {exc}", symbol))
+        await self.reconcile()
+        self.started = True
+
+    async def reconcile(self) -> None:
+        await self.positions.reconcile(self.instruments, self.atrs, self.now_for())
+        self._last_reconcile = self.clock()
+
+    # ------------------------------------------------------------------ the tick
+
+    async def tick(self, symbol: str) -> TickStatus:
+        """One trading step for ``symbol``; never raises (errors become an event and the next tick runs)."""
+        try:
+            status = await self._tick(symbol)
+        except Exception as exc:  # one symbol's failure never stops the others or the next tick
+            log.exception("tick %s failed", symbol)
+            status = TickStatus(self.clock(), False, error=str(exc))
+            await self.bus.emit(ErrorEvent(f"{symbol}: tick failed: {exc}", symbol))
+        self.last_ticks[symbol] = status
+        return status
+
+    def now_for(self, symbol: str | None = None) -> datetime:
+        """The exchange's market time (what trade times are stamped with); the wall clock on a live exchange."""
+        if symbol and symbol in self.market_now:
+            return self.market_now[symbol]
+        return max(self.market_now.values(), default=None) or self.clock()
+
+    def _observe_market_time(self, symbol: str, forming_start_ms: int) -> datetime:
+        """A replayed feed (simulator, demo) runs on its own clock: follow it when it is far from the wall clock."""
+        wall = self.clock()
+        start = datetime.fromtimestamp(forming_start_ms / 1000, tz=UTC)
+        interval = timedelta(minutes=1440 if self.cfg.bot.interval == "D" else int(self.cfg.bot.interval))
+        self.market_now[symbol] = wall if abs(wall - start) <= 2 * interval else start
+        return self.market_now[symbol]
+
+    async def _tick(self, symbol: str) -> TickStatus:
+        if not self.started:
+            await self.start()
+        wall = self.clock()
+        if self._last_reconcile and wall - self._last_reconcile >= timedelta(minutes=self.cfg.bot.reconcile_minutes):
+            await self.reconcile()
+        await self.expire_confirmations()
+        async with self._locks[symbol]:
+            signal, forming = await self._signal(symbol)
+            now = self.market_now[symbol]
+            self.atrs[symbol] = signal.atr
+            self.last_signals[symbol] = signal
+            bar = self._last_bar
+            await self.positions.sync(symbol, inst=self.instruments[symbol], last_price=forming,
+                                      bar_high=bar[0], bar_low=bar[1], atr=signal.atr, now=now)
+            key = f"last_bar:{symbol}"
+            seen = self._state(key)
+            if seen is not None and seen >= signal.time.isoformat():
+                return TickStatus(now, True, signal.score, signal.action, signal.time)
+            self._set(key, signal.time.isoformat())
+            with session_scope(self.db) as s:
+                rec = repo.record_signal(session=s, symbol=symbol, time=signal.time, price=signal.price,
+                                         action=signal.action, score=signal.score, threshold=signal.threshold,
+                                         atr=signal.atr, breakdown=signal.to_dict(), now=now)
+                signal_id = rec.id
+            if signal.action != "HOLD":
+                await self.bus.emit(SignalEvent(signal))
+                await self._consider_entry(symbol, signal, forming, signal_id)
+        return TickStatus(now, True, signal.score, signal.action, signal.time)
+
+    async def _signal(self, symbol: str) -> tuple[Signal, Decimal]:
+        """Signal on CLOSED candles (Bybit's newest kline row is the forming one) and the current price."""
+        bot, params = self.cfg.bot, self.cfg.strategy
+        klines = await self.client.klines(symbol, bot.interval, limit=bot.candles)
+        if len(klines) < 2:
+            raise ExchangeError(f"{symbol}: not enough candles from the exchange ({len(klines)})")
+        forming, closed = klines[-1], klines[:-1]
+        self._observe_market_time(symbol, forming.start_ms)
+        self._last_bar = (closed[-1].high, closed[-1].low)
+        df = frame_from_rows(k.as_row() for k in closed)
+        htf = {}
+        for h in params.higher_timeframes:
+            rows = await self.client.klines(symbol, h.interval, limit=min(1000, max(3 * h.period, 60)))
+            htf[h.interval] = frame_from_rows(k.as_row() for k in rows[:-1])
+        book = None
+        if params.orderbook.enabled:
+            ob = await self.client.orderbook(symbol, limit=max(params.orderbook.depth, 1))
+            book = {"bids": list(ob.bids), "asks": list(ob.asks)}
+        return compute_signal(symbol, df, params, book=book, htf=htf), forming.close
+
+    # ------------------------------------------------------------------ entries
+
+    def entry_block(self, symbol: str, now: datetime) -> str | None:
+        """Why a new entry on ``symbol`` is not allowed now (None = allowed)."""
+        if self.paused:
+            return "the bot is paused (/resume to allow entries)"
+        with session_scope(self.db) as s:
+            if get_open_trade(session=s, symbol=symbol) is not None:
+                return f"a {symbol} position is already open"
+            n_open = len(open_trades(session=s))
+            recent = [ClosedTradeView(t.symbol, t.exit_time, t.pnl or ZERO)
+                      for t in closed_trades(session=s, since=now - timedelta(days=7))
+                      if t.exit_time is not None]
+            day_start = get_state(session=s, key=f"day_start:{now.date().isoformat()}")
+        if n_open >= self.risk.max_open_positions:
+            return f"max open positions reached ({n_open}/{self.risk.max_open_positions})"
+        reset = self._state("losses_reset_at")
+        prot = protection_state(recent, symbol=symbol, now=now,
+                                balance_start_of_day=Decimal(str(day_start)) if day_start else ZERO,
+                                params=self.risk, open_positions=n_open,
+                                losses_reset_at=datetime.fromisoformat(str(reset)) if reset else None)
+        if not prot.entries_allowed:
+            return "; ".join(prot.reasons)
+        return None
+
+    async def _balance(self, now: datetime) -> tuple[Decimal, Decimal]:
+        wallet = await self.client.wallet()
+        key = f"day_start:{now.date().isoformat()}"
+        if self._state(key) is None:
+            self._set(key, str(wallet.total_equity or wallet.wallet_balance))
+        return wallet.available, wallet.total_equity
+
+    async def _consider_entry(self, symbol: str, signal: Signal, price: Decimal, signal_id: int | None) -> None:
+        now = self.now_for(symbol)
+        side = SIDE[signal.action]
+        await self._balance(now)
+        block = self.entry_block(symbol, now)
+        if block is None:
+            with session_scope(self.db) as s:
+                if repo.pending_confirmations(session=s, symbol=symbol):
+                    block = f"a {symbol} confirmation is already waiting"
+        if block is not None:
+            log.info("%s %s signal not traded: %s", symbol, signal.action, block)
+            await self._maybe_protection_alert(block, now)
+            return
+        available, equity = await self._balance(now)
+        sizing = size_position(side=side, entry_price=price, atr=signal.atr, available_balance=available,  # type: ignore[arg-type]
+                               inst=self.instruments[symbol], params=self.risk)
+        if not sizing.ok:
+            await self.bus.emit(ErrorEvent(f"{symbol} {signal.action} signal not traded: {sizing.refused}", symbol))
+            return
+        if self.mode == "auto":
+            root = f"a{symbol}{int(signal.time.timestamp())}"
+            async with self._entry_lock:
+                if self.entry_block(symbol, now) is not None:
+                    return
+                await self.trader.enter(symbol=symbol, side=side, qty=sizing.qty, sl=sizing.sl, tp=sizing.tp,
+                                        atr=signal.atr, inst=self.instruments[symbol], risk=self.risk,
+                                        link_root=root, signal_id=signal_id)
+            return
+        await self._ask(symbol, signal, sizing, signal_id, self.clock())
+
+    async def _ask(self, symbol: str, signal: Signal, sizing, signal_id: int | None, now: datetime,  # noqa: ANN001
+                   replaces: str | None = None) -> str:
+        ttl = timedelta(seconds=self.cfg.bot.confirmation_expiry_seconds)
+        with session_scope(self.db) as s:
+            conf = repo.create_confirmation(session=s, symbol=symbol, side=sizing.side, qty=sizing.qty,
+                                            price=sizing.entry_price, ttl=ttl, now=now, sl=sizing.sl, tp=sizing.tp,
+                                            risk_usdt=sizing.risk_usdt, signal_id=signal_id)
+            conf_id, expires = conf.id, conf.expires_at
+        await self.bus.emit(ConfirmationNeeded(conf_id, symbol, sizing.side, sizing.entry_price, sizing.qty,
+                                               sizing.sl, sizing.tp, sizing.risk_usdt, sizing.risk_pct_of_balance,
+                                               sizing.reward_risk, sizing.liq_price_estimate, sizing.notional,
+                                               signal, expires, replaces))
+        return conf_id
+
+    async def _maybe_protection_alert(self, reason: str, now: datetime) -> None:
+        if "paused" in reason or "already" in reason or "max open" in reason:
+            return
+        key = f"protection_alert:{now.date().isoformat()}:{reason[:40]}"
+        if self._state(key):
+            return
+        self._set(key, True)
+        await self.bus.emit(ProtectionTripped(reason, None))
+
+    # ------------------------------------------------------------------ confirmations
+
+    async def approve(self, conf_id: str, user_id: int) -> Outcome:
+        """Approve a confirmation: exactly one order however often it is tapped, from however many devices."""
+        now = self.clock()
+        with session_scope(self.db) as s:
+            conf = repo.get_confirmation(session=s, id=conf_id)
+            if conf is None:
+                return Outcome("unknown", "This confirmation does not exist (any more).")
+            claimed = repo.claim_confirmation(session=s, id=conf_id, user_id=user_id, now=now)
+            status, symbol, side = conf.status, conf.symbol, conf.side
+            qty, price, sl, tp, signal_id = conf.qty, conf.price, conf.sl, conf.tp, conf.signal_id
+        if claimed is None:
+            if status == "pending":  # still pending but not claimable: it has expired
+                with session_scope(self.db) as s:
+                    repo.expire_confirmations(session=s, now=now)
+                return Outcome("expired", "Too late: this confirmation has expired. Nothing was traded.", conf_id)
+            return Outcome("already", f"Already handled ({status}). Nothing more was done.", conf_id)
+        async with self._locks[symbol]:
+            return await self._execute(conf_id, symbol, side, qty, price, sl, tp, signal_id, now)
+
+    async def _execute(self, conf_id: str, symbol: str, side: str, qty: Decimal, price: Decimal,
+                       sl: Decimal | None, tp: Decimal | None, signal_id: int | None, now: datetime) -> Outcome:
+        def finish(status: str, text: str) -> Outcome:
+            with session_scope(self.db) as s:
+                repo.set_confirmation_status(session=s, id=conf_id, status=status, result_text=text[:500])
+            return Outcome(status, text, conf_id)
+
+        block = self.entry_block(symbol, self.now_for(symbol))
+        if block is not None:
+            return finish("failed", f"Not traded: {block}.")
+        signal = self.last_signals.get(symbol)
+        atr = signal.atr if signal else self.atrs.get(symbol, ZERO)
+        try:
+            last = (await self.client.ticker(symbol)).last_price
+        except ExchangeError as exc:
+            return finish("failed", f"Not traded: could not re-check the price ({exc}).")
+        drift = abs(last - price)
+        limit = atr * Decimal(str(self.cfg.bot.max_price_drift_atr))
+        stale_after = timedelta(seconds=self.cfg.bot.confirmation_expiry_seconds)
+        if (atr > 0 and drift > limit) or now - self._created(conf_id) > stale_after:
+            finish("stale", f"Price moved {drift} since the card ({price} → {last}); asking again with fresh numbers.")
+            available, _ = await self._balance(self.now_for(symbol))
+            sizing = size_position(side=side, entry_price=last, atr=atr, available_balance=available,  # type: ignore[arg-type]
+                                   inst=self.instruments[symbol], params=self.risk)
+            if not sizing.ok or signal is None:
+                return Outcome("stale", f"Price moved {drift}; not re-asking: {sizing.refused or 'no signal'}.")
+            new_id = await self._ask(symbol, signal, sizing, signal_id, now, replaces=conf_id)
+            return Outcome("stale", f"Price moved from {price} to {last} (more than "
+                           f"{self.cfg.bot.max_price_drift_atr} ATR). A fresh confirmation was sent.", new_id)
+        with session_scope(self.db) as s:
+            repo.set_confirmation_status(session=s, id=conf_id, status="executing", expected="approved",
+                                         order_link_id=entry_link_id(conf_id))
+        async with self._entry_lock:
+            res = await self.trader.enter(symbol=symbol, side=side, qty=qty, sl=sl or ZERO, tp=tp or ZERO, atr=atr,
+                                          inst=self.instruments[symbol], risk=self.risk, link_root=conf_id,
+                                          confirmation_id=conf_id, signal_id=signal_id)
+        if res.ok:
+            return finish("executed", f"Filled {res.qty} {symbol} @ {res.price}.")
+        if "unknown" in res.text or "reconcile" in res.text:
+            return Outcome("executing", f"Order sent; {res.text}", conf_id)
+        return finish("failed", f"Not traded: {res.text}")
+
+    def _created(self, conf_id: str) -> datetime:
+        with session_scope(self.db) as s:
+            conf = repo.get_confirmation(session=s, id=conf_id)
+            return conf.created_at if conf else self.clock()
+
+    async def reject(self, conf_id: str, user_id: int) -> Outcome:
+        with session_scope(self.db) as s:
+            ok = repo.set_confirmation_status(session=s, id=conf_id, status="rejected", expected="pending",
+                                              now=self.clock(), decided_by=user_id)
+            conf = repo.get_confirmation(session=s, id=conf_id)
+        if ok:
+            return Outcome("rejected", "Rejected. Nothing was traded.", conf_id)
+        if conf is None:
+            return Outcome("unknown", "This confirmation does not exist (any more).")
+        return Outcome("already", f"Already handled ({conf.status}).", conf_id)
+
+    async def expire_confirmations(self) -> list[str]:
+        with session_scope(self.db) as s:
+            expired = [(cid, c.symbol) for cid in repo.expire_confirmations(session=s, now=self.clock())
+                       if (c := repo.get_confirmation(session=s, id=cid)) is not None]
+        for cid, symbol in expired:
+            await self.bus.emit(ConfirmationExpired(cid, symbol))
+        return [cid for cid, _ in expired]
+
+    # ------------------------------------------------------------------ manual actions
+
+    async def close(self, symbol: str) -> Outcome:
+        async with self._locks.setdefault(symbol, asyncio.Lock()):
+            text = await self.trader.close(symbol, reason="manual")
+            inst = self.instruments.get(symbol)
+            if inst is not None:
+                await self.positions.sync(symbol, inst=inst, last_price=ZERO, bar_high=None, bar_low=None,
+                                          atr=self.atrs.get(symbol, ZERO), now=self.now_for(symbol))
+        return Outcome("ok", text)
+
+    async def close_all(self) -> Outcome:
+        found = await self.client.positions()
+        if not found:
+            return Outcome("noop", "No open positions.")
+        texts = [(await self.close(p.symbol)).text for p in found]
+        return Outcome("ok", "\n".join(texts))
+
+    async def decide_unknown(self, symbol: str, decision: str) -> Outcome:
+        inst = self.instruments.get(symbol) or await self.client.instrument(symbol)
+        text = await self.positions.decide_unknown(symbol, decision, inst=inst, atr=self.atrs.get(symbol, ZERO))
+        return Outcome("ok", text)

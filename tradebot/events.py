@@ -1,0 +1,187 @@
+"""Events the trading core emits (signal, confirmation, fill, stop moved, close, protection, error...).
+
+The core never imports Telegram: the chat layer subscribes to an :class:`EventBus` and renders these.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from tradebot.strategy.signal import Signal
+
+log = logging.getLogger("tradebot.events")
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base class; ``kind`` names the alert type (matches the [bot.alerts] switches)."""
+
+    kind = "event"
+
+
+@dataclass(frozen=True)
+class SignalEvent(Event):
+    signal: Signal
+    kind = "signal"
+
+
+@dataclass(frozen=True)
+class ConfirmationNeeded(Event):
+    """A tradeable signal waiting for Approve/Reject; ``confirmation_id`` is the only thing put in buttons."""
+
+    confirmation_id: str
+    symbol: str
+    side: str
+    price: Decimal
+    qty: Decimal
+    sl: Decimal
+    tp: Decimal
+    risk_usdt: Decimal
+    risk_pct: Decimal
+    reward_risk: Decimal
+    liq_price: Decimal
+    notional: Decimal
+    signal: Signal
+    expires_at: datetime
+    replaces: str | None = None  # a stale confirmation this one re-asks
+    kind = "signal"
+
+
+@dataclass(frozen=True)
+class EntryFilled(Event):
+    symbol: str
+    side: str
+    qty: Decimal
+    price: Decimal
+    fee: Decimal
+    sl: Decimal | None
+    tp: Decimal | None
+    trade_id: int
+    confirmation_id: str | None
+    trailing_distance: Decimal | None = None
+    trailing_active_price: Decimal | None = None
+    kind = "filled"
+
+
+@dataclass(frozen=True)
+class EntryFailed(Event):
+    symbol: str
+    side: str
+    reason: str
+    confirmation_id: str | None
+    kind = "error"
+
+
+@dataclass(frozen=True)
+class StopMoved(Event):
+    symbol: str
+    side: str
+    old_sl: Decimal | None
+    new_sl: Decimal
+    reason: str  # breakeven | trailing | protect
+    price: Decimal
+    kind = "stop_moved"
+
+
+@dataclass(frozen=True)
+class PositionClosed(Event):
+    symbol: str
+    side: str
+    qty: Decimal
+    entry_price: Decimal
+    exit_price: Decimal
+    pnl: Decimal
+    fees: Decimal
+    reason: str  # take_profit | stop_loss | trailing_stop | liquidation | adl | manual | unknown
+    trade_id: int
+    kind = "closed"
+
+
+@dataclass(frozen=True)
+class UnknownPosition(Event):
+    """A position the journal does not know (opened by hand): Adopt / Close / Ignore."""
+
+    symbol: str
+    side: str
+    size: Decimal
+    avg_price: Decimal
+    default_action: str
+    decide_by: datetime
+    kind = "protection"
+
+
+@dataclass(frozen=True)
+class ProtectionTripped(Event):
+    reason: str
+    resume_at: datetime | None
+    kind = "protection"
+
+
+@dataclass(frozen=True)
+class ErrorEvent(Event):
+    """Something a human should know; ``symbol`` empty for account-wide problems."""
+
+    message: str
+    symbol: str = ""
+    critical: bool = False
+    kind = "error"
+
+
+@dataclass(frozen=True)
+class Lifecycle(Event):
+    message: str  # started / paused / resumed / stopped ...
+    kind = "lifecycle"
+
+
+@dataclass(frozen=True)
+class Health(Event):
+    message: str
+    kind = "health"
+
+
+Listener = Callable[[Event], Awaitable[None] | None]
+
+
+@dataclass
+class EventBus:
+    """Fan-out to subscribers; a failing subscriber is logged and never breaks trading."""
+
+    listeners: list[Listener] = field(default_factory=list)
+
+    def subscribe(self, listener: Listener) -> None:
+        self.listeners.append(listener)
+
+    async def emit(self, event: Event) -> None:
+        for listener in list(self.listeners):
+            try:
+                result: Any = listener(event)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                log.exception("event listener failed on %s", type(event).__name__)
+
+
+class Recorder:
+    """A listener that keeps every event (tests, the demo summary)."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def __call__(self, event: Event) -> None:
+        self.events.append(event)
+
+    def of(self, cls: type[Event]) -> list[Any]:
+        return [e for e in self.events if isinstance(e, cls)]
+
+
+@dataclass(frozen=True)
+class ConfirmationExpired(Event):
+    confirmation_id: str
+    symbol: str
+    kind = "signal"

@@ -1,0 +1,296 @@
+"""Position management each tick: exchange is the truth; stops only tighten; closes read with real price and fees."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy.engine import Engine
+
+from storage import repo
+from storage.db import session_scope
+from storage.models import TradeRecord
+from storage.runtime import get_state, set_state
+from storage.trades import (
+    close_trade,
+    get_open_trade,
+    open_trade,
+    open_trades,
+    record_funding,
+    update_trade,
+    update_trade_stop,
+)
+from tradebot.bybit.client import BybitClient
+from tradebot.bybit.models import ClosedPnl, Position
+from tradebot.errors import BybitAPIError, ExchangeError
+from tradebot.events import ErrorEvent, EventBus, PositionClosed, StopMoved, UnknownPosition
+from tradebot.instruments import Instrument
+from tradebot.risk import RiskParams
+from tradebot.stops import next_stop, update_best
+from tradebot.trader import CLOSE_PREFIX, Trader, ms_to_dt
+
+log = logging.getLogger("tradebot.positions")
+ZERO = Decimal(0)
+CLOSE_WAIT_TICKS = 5  # ticks to wait for closed-pnl to show a close before alerting
+
+
+def _detached(trade: TradeRecord | None, s) -> TradeRecord | None:  # noqa: ANN001
+    if trade is not None:
+        s.expunge(trade)
+    return trade
+
+
+def close_reason(stop_order_types: set[str], exec_types: set[str], link_ids: set[str], trade: TradeRecord) -> str:
+    """Why a position closed, from the closing executions (never guessed from the price)."""
+    if "BustTrade" in exec_types:
+        return "liquidation"
+    if "AdlTrade" in exec_types:
+        return "adl"
+    if "TrailingStop" in stop_order_types:
+        return "trailing_stop"
+    if "TakeProfit" in stop_order_types or "PartialTakeProfit" in stop_order_types:
+        return "take_profit"
+    if "StopLoss" in stop_order_types or "PartialStopLoss" in stop_order_types:
+        history = trade.stop_history or []
+        if history and history[-1].get("reason") == "trailing":
+            return "trailing_stop"
+        return "stop_loss"
+    if any(link.startswith(CLOSE_PREFIX) for link in link_ids):
+        return "manual"
+    return "manual" if link_ids or stop_order_types or exec_types else "unknown"
+
+
+class PositionManager:
+    """Syncs one symbol's position with the journal and keeps it protected."""
+
+    def __init__(self, client: BybitClient, db: Engine, bus: EventBus, trader: Trader,
+                 risk: Callable[[], RiskParams], unknown_policy: str, unknown_wait: timedelta) -> None:
+        self.client, self.db, self.bus, self.trader = client, db, bus, trader
+        self.risk = risk
+        self.unknown_policy, self.unknown_wait = unknown_policy, unknown_wait
+        self._close_waits: dict[int, int] = {}
+
+    async def sync(self, symbol: str, *, inst: Instrument, last_price: Decimal, bar_high: Decimal | None,
+                   bar_low: Decimal | None, atr: Decimal, now: datetime, position: Position | None = None,
+                   fetched: bool = False) -> None:
+        """One tick of position management for ``symbol``."""
+        if not fetched:
+            found = await self.client.positions(symbol)
+            position = found[0] if found else None
+        with session_scope(self.db) as s:
+            trade = _detached(get_open_trade(session=s, symbol=symbol), s)
+        if trade is not None and position is not None and position.side != trade.side:
+            await self.record_close(trade)  # flipped by hand: the old trade is over
+            trade = None
+        if trade is not None and position is not None:
+            await self._manage(trade, position, inst, last_price, bar_high, bar_low, now)
+        elif trade is not None:
+            await self.record_close(trade)
+        elif position is not None:
+            await self._unknown(position, inst, atr, now)
+
+    async def _manage(self, trade: TradeRecord, pos: Position, inst: Instrument, last: Decimal,
+                      high: Decimal | None, low: Decimal | None, now: datetime) -> None:
+        risk = self.risk()
+        assert trade.id is not None
+        if pos.size != trade.qty:
+            with session_scope(self.db) as s:
+                update_trade(session=s, trade_id=trade.id, qty=pos.size)
+        if pos.stop_loss is None and pos.trailing_stop is None:
+            if not await self.trader.ensure_protected(trade.symbol, trade.id, inst=inst, risk=risk, position=pos):
+                return
+        best = trade.best_price
+        for p in (high if trade.side == "Buy" else low, last):
+            if p is not None:
+                best = update_best(trade.side, best, p)  # type: ignore[arg-type]
+        if best != trade.best_price:
+            with session_scope(self.db) as s:
+                update_trade(session=s, trade_id=trade.id, best_price=best)
+        current = pos.stop_loss or trade.sl
+        upd = next_stop(side=trade.side, entry=trade.entry_price, current_sl=current, best_price=best,  # type: ignore[arg-type]
+                        last_price=last, atr=trade.atr or ZERO, inst=inst, params=risk,
+                        breakeven_done=trade.breakeven_done) if (trade.atr or ZERO) > 0 else None
+        if upd is None:
+            return
+        try:
+            await self.client.set_trading_stop(symbol=trade.symbol, stop_loss=upd.new_sl)
+        except BybitAPIError as exc:
+            await self.bus.emit(ErrorEvent(f"{trade.symbol}: could not move the stop to {upd.new_sl} ({exc}); "
+                                           "the previous stop stays", trade.symbol))
+            return
+        with session_scope(self.db) as s:
+            update_trade_stop(session=s, trade_id=trade.id, sl=upd.new_sl, reason=upd.reason, now=now,
+                              breakeven=upd.reason == "breakeven")
+        await self.bus.emit(StopMoved(trade.symbol, trade.side, current, upd.new_sl, upd.reason, last))
+
+    async def record_close(self, trade: TradeRecord) -> bool:
+        """Journal a close from the exchange's closed-pnl and executions. False while it is not visible yet."""
+        assert trade.id is not None
+        entry_ms = int(trade.entry_time.timestamp() * 1000)
+        rows = [r for r in await self.client.closed_pnl(trade.symbol, start_ms=entry_ms - 1000)
+                if r.created_ms >= entry_ms and r.position_side == trade.side]
+        closed = sum((r.closed_size or r.qty for r in rows), ZERO)
+        if not rows or closed < trade.qty:
+            waits = self._close_waits.get(trade.id, 0) + 1
+            self._close_waits[trade.id] = waits
+            if waits == CLOSE_WAIT_TICKS:
+                await self.bus.emit(ErrorEvent(f"{trade.symbol}: the position is gone on the exchange but its "
+                                               "closed-PnL record has not appeared yet; still checking", trade.symbol))
+            if not rows or waits < CLOSE_WAIT_TICKS * 2:
+                return False
+        self._close_waits.pop(trade.id, None)
+        rows.sort(key=lambda r: r.created_ms)
+        reason = await self._reason(rows, trade)
+        exit_qty = sum((r.closed_size or r.qty for r in rows), ZERO)
+        exit_price = sum(((r.closed_size or r.qty) * r.avg_exit_price for r in rows), ZERO) / exit_qty
+        pnl = sum((r.closed_pnl for r in rows), ZERO)
+        close_fee = sum((r.close_fee for r in rows), ZERO)
+        open_fee = sum((r.open_fee for r in rows), ZERO) or trade.entry_fee
+        funding = await self._funding(trade, rows[-1].created_ms)
+        with session_scope(self.db) as s:
+            done = close_trade(session=s, trade_id=trade.id, exit_price=exit_price, exit_time=ms_to_dt(rows[-1].created_ms),
+                               pnl=pnl, reason=reason, exit_order_id=rows[-1].order_id, exit_qty=exit_qty,
+                               exit_fee=close_fee, funding_fee=funding)
+        if done is not None:
+            await self.bus.emit(PositionClosed(trade.symbol, trade.side, exit_qty, trade.entry_price, exit_price,
+                                               pnl, open_fee + close_fee, reason, trade.id))
+        return True
+
+    async def _reason(self, rows: list[ClosedPnl], trade: TradeRecord) -> str:
+        stop_types: set[str] = set()
+        exec_types: set[str] = {r.exec_type for r in rows if r.exec_type}
+        links: set[str] = set()
+        for r in rows:
+            for e in await self.client.executions(trade.symbol, order_id=r.order_id):
+                if e.stop_order_type:
+                    stop_types.add(e.stop_order_type)
+                exec_types.add(e.exec_type)
+                if e.order_link_id:
+                    links.add(e.order_link_id)
+        return close_reason(stop_types, exec_types, links, trade)
+
+    async def _funding(self, trade: TradeRecord, until_ms: int) -> Decimal:
+        entry_ms = int(trade.entry_time.timestamp() * 1000)
+        try:
+            rows = await self.client.executions(trade.symbol, exec_type="Funding", start_ms=entry_ms, end_ms=until_ms)
+        except ExchangeError:
+            return ZERO
+        total = ZERO
+        with session_scope(self.db) as s:
+            for e in rows:
+                record_funding(session=s, exec_id=e.exec_id, symbol=e.symbol, fee=e.exec_fee,
+                               time=ms_to_dt(e.exec_time_ms))
+                total += e.exec_fee
+        return total
+
+    async def _unknown(self, pos: Position, inst: Instrument, atr: Decimal, now: datetime) -> None:
+        """A position the journal does not know: protect it at once, ask, then apply the answer or the default."""
+        key = f"unknown:{pos.symbol}"
+        with session_scope(self.db) as s:
+            info = get_state(session=s, key=key) or {}
+        if info.get("decision") == "ignore" and info.get("size") == str(pos.size):
+            return
+        if not info or info.get("size") != str(pos.size):
+            info = {"first_seen": now.isoformat(), "size": str(pos.size), "decision": None}
+            decide_by = now + self.unknown_wait
+            with session_scope(self.db) as s:
+                set_state(session=s, key=key, value=info)
+            await self.bus.emit(UnknownPosition(pos.symbol, pos.side, pos.size, pos.avg_price,
+                                                self.unknown_policy, decide_by))
+        if pos.stop_loss is None and pos.trailing_stop is None:
+            sl = self.trader._fallback_stop(pos, atr, inst, self.risk())
+            try:
+                await self.client.set_trading_stop(symbol=pos.symbol, stop_loss=sl)
+                await self.bus.emit(StopMoved(pos.symbol, pos.side, None, sl, "protect", pos.mark_price))
+                pos = Position(**{**{f: getattr(pos, f) for f in pos.__dataclass_fields__}, "stop_loss": sl})
+            except BybitAPIError as exc:
+                await self.bus.emit(ErrorEvent(f"{pos.symbol}: unknown position has no stop and one could not be "
+                                               f"set ({exc})", pos.symbol, critical=True))
+        decision = info.get("decision")
+        if decision is None and now >= datetime.fromisoformat(info["first_seen"]) + self.unknown_wait:
+            decision = self.unknown_policy
+        if decision is not None:
+            await self.decide_unknown(pos.symbol, decision, position=pos, inst=inst, atr=atr)
+
+    async def decide_unknown(self, symbol: str, decision: str, *, position: Position | None = None,
+                             inst: Instrument, atr: Decimal) -> str:
+        """Apply Adopt / Close / Ignore to an unknown position (from a button or the default)."""
+        if position is None:
+            found = await self.client.positions(symbol)
+            if not found:
+                return f"{symbol}: no open position any more"
+            position = found[0]
+        key = f"unknown:{symbol}"
+        with session_scope(self.db) as s:
+            if get_open_trade(session=s, symbol=symbol) is not None:
+                return f"{symbol}: already managed"
+            set_state(session=s, key=key, value={"first_seen": "", "size": str(position.size), "decision": decision})
+        if decision == "ignore":
+            return f"{symbol}: left alone (not managed by the bot)"
+        if decision == "close":
+            return await self.trader.close(symbol, reason="unknown")
+        risk = self.risk()
+        sl = position.stop_loss or self.trader._fallback_stop(position, atr, inst, risk)
+        tp = position.take_profit or self.trader.fallback_take_profit(position, atr, inst, risk)
+        with session_scope(self.db) as s:
+            trade = open_trade(session=s, symbol=symbol, side=position.side, qty=position.size,
+                               entry_price=position.avg_price,
+                               entry_time=ms_to_dt(position.open_time_ms or position.updated_ms),
+                               sl=sl, tp=tp, adopted=True, atr=atr if atr > 0 else None)
+            trade_id = trade.id
+        assert trade_id is not None
+        if position.stop_loss is None or position.take_profit is None:
+            try:
+                await self.client.set_trading_stop(symbol=symbol, stop_loss=None if position.stop_loss else sl,
+                                                   take_profit=None if position.take_profit else tp)
+            except BybitAPIError as exc:
+                await self.bus.emit(ErrorEvent(f"{symbol}: adopted, but TP/SL could not be set ({exc})", symbol))
+        return f"{symbol}: adopted {position.side} {position.size} @ {position.avg_price}; SL {sl}, TP {tp}"
+
+    async def reconcile(self, instruments: dict[str, Instrument], atrs: dict[str, Decimal], now: datetime) -> None:
+        """Journal vs exchange: entries with unknown outcome, confirmations cut off by a crash, closes while down."""
+        risk = self.risk()
+        with session_scope(self.db) as s:
+            pending = [(o.order_link_id, o.symbol, o.side, o.confirmation_id)
+                       for o in repo.open_orders(session=s, purpose="entry") if o.trade_id is None]
+        for link, symbol, side, conf_id in pending:
+            inst = instruments.get(symbol)
+            order = await self.client.get_order(symbol, order_link_id=link)
+            if order is None:
+                with session_scope(self.db) as s:
+                    repo.update_order(session=s, order_link_id=link, status="Rejected",
+                                      error="not found on the exchange")
+                    if conf_id:
+                        repo.set_confirmation_status(session=s, id=conf_id, status="failed",
+                                                     expected=("approved", "executing"),
+                                                     result_text="order never reached the exchange; nothing traded")
+                continue
+            with session_scope(self.db) as s:
+                has_trade = get_open_trade(session=s, symbol=symbol) is not None
+            if inst is not None and not has_trade and order.cum_exec_qty > 0:
+                conf = None
+                if conf_id:
+                    with session_scope(self.db) as s:
+                        conf = repo.get_confirmation(session=s, id=conf_id)
+                        sl, tp = (conf.sl, conf.tp) if conf else (None, None)
+                else:
+                    sl, tp = order.stop_loss, order.take_profit
+                res = await self.trader.record_entry(order, symbol=symbol, side=side, sl=sl, tp=tp,
+                                                     atr=atrs.get(symbol, ZERO), inst=inst, risk=risk,
+                                                     confirmation_id=conf_id)
+                if conf_id:
+                    with session_scope(self.db) as s:
+                        repo.set_confirmation_status(session=s, id=conf_id, status="executed" if res.ok else "failed",
+                                                     order_link_id=link, result_text=res.text)
+            elif order.is_final:
+                with session_scope(self.db) as s:
+                    repo.update_order(session=s, order_link_id=link, order_id=order.order_id, status=order.status)
+        with session_scope(self.db) as s:
+            trades = [_detached(t, s) for t in open_trades(session=s)]
+        live = {p.symbol: p for p in await self.client.positions()}
+        for trade in trades:
+            assert trade is not None
+            if trade.symbol not in live:
+                await self.record_close(trade)
