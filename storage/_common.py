@@ -1,0 +1,49 @@
+"""Small helpers shared by the repo modules: value checks, dialect-aware insert-or-ignore, rowcount."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, SQLModel
+
+
+def check(value: str, allowed: Iterable[str], name: str) -> None:
+    """Raise ValueError unless ``value`` is one of ``allowed``."""
+    allowed = tuple(allowed)
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+
+
+def rowcount(result: Any) -> int:
+    """Rows matched by an UPDATE/DELETE/INSERT result."""
+    return int(result.rowcount)
+
+
+def _insert(session: Session) -> Any:
+    name = session.get_bind().dialect.name
+    if name == "postgresql":
+        return postgresql.insert
+    if name == "sqlite":
+        return sqlite.insert
+    raise NotImplementedError(f"unsupported database dialect {name!r}")
+
+
+def insert_ignore(session: Session, model: type[SQLModel], values: Mapping[str, Any], keys: list[str]) -> bool:
+    """INSERT ... ON CONFLICT (keys) DO NOTHING; True if a row was inserted.
+
+    Uses RETURNING (PostgreSQL, SQLite >= 3.35): psycopg reports rowcount -1 for these inserts.
+    """
+    table: Any = model.__table__  # type: ignore[attr-defined]
+    stmt = _insert(session)(table).values(**values).on_conflict_do_nothing(index_elements=keys)
+    return session.exec(stmt.returning(table.c[keys[0]])).first() is not None
+
+
+def upsert(
+    session: Session, model: type[SQLModel], values: Mapping[str, Any], keys: list[str], update: list[str]
+) -> None:
+    """INSERT ... ON CONFLICT (keys) DO UPDATE SET the ``update`` columns from the new row."""
+    stmt = _insert(session)(model.__table__).values(**values)  # type: ignore[attr-defined]
+    stmt = stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in update})
+    session.exec(stmt)

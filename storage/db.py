@@ -1,0 +1,126 @@
+"""Engine creation (SQLite or PostgreSQL), schema creation with a version row, and session scope."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.pool import StaticPool
+from sqlmodel import Session, SQLModel, create_engine, select
+
+from storage.models import SCHEMA_VERSION, SchemaVersion
+from storage.types import utcnow
+from tradebot.errors import TradebotError
+
+DEFAULT_URL = "sqlite:///tradebot.db"
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
+class StorageError(TradebotError):
+    """The database cannot be used as is (e.g. its schema is newer than this code)."""
+
+
+def normalize_url(url: str) -> str:
+    """Rewrite ``postgres://`` / ``postgresql://`` URLs to the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _is_memory_sqlite(url: str) -> bool:
+    u = make_url(url)
+    return u.get_backend_name() == "sqlite" and u.database in (None, "", ":memory:")
+
+
+def make_engine(url: str = DEFAULT_URL, *, echo: bool = False) -> Engine:
+    """Create an engine: SQLite (file with WAL, or shared in-memory) or PostgreSQL via psycopg."""
+    url = normalize_url(url)
+    backend = make_url(url).get_backend_name()
+    kwargs: dict[str, Any] = {"echo": echo}
+    if backend == "sqlite":
+        kwargs["connect_args"] = {"check_same_thread": False}
+        if _is_memory_sqlite(url):
+            kwargs["poolclass"] = SerialStaticPool
+    else:
+        kwargs["pool_pre_ping"] = True
+    engine = create_engine(url, **kwargs)
+    if backend == "sqlite":
+        memory = _is_memory_sqlite(url)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            try:
+                if not memory:
+                    cur.execute("PRAGMA journal_mode=WAL")
+                    cur.execute("PRAGMA synchronous=NORMAL")
+                cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+                cur.execute("PRAGMA foreign_keys=ON")
+            finally:
+                cur.close()
+
+    return engine
+
+
+class SerialStaticPool(StaticPool):
+    """StaticPool whose single connection is held by one thread at a time.
+
+    In-memory SQLite lives in that one connection, and StaticPool alone lets threads share it mid-
+    transaction ("cannot start a transaction within a transaction", double check-ins). The lock is
+    re-entrant, so sessions interleaved on one thread (asyncio handlers) still share it; another
+    thread waits until the holder returns the connection (end of its transaction).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._holder = threading.RLock()
+
+    def _do_get(self) -> Any:
+        if not self._holder.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000 * 6):
+            raise StorageError("in-memory SQLite connection held by another thread for too long")
+        try:
+            return super()._do_get()
+        except BaseException:
+            self._holder.release()
+            raise
+
+    def _do_return_conn(self, record: Any) -> None:
+        super()._do_return_conn(record)
+        self._holder.release()
+
+
+def init_db(engine: Engine) -> int:
+    """Create missing tables and record :data:`SCHEMA_VERSION`; returns the version now in force.
+
+    Raises :class:`StorageError` when the database was written by a newer schema version.
+    """
+    SQLModel.metadata.create_all(engine)
+    with session_scope(engine) as session:
+        versions = list(session.exec(select(SchemaVersion.version)).all())
+        newest = max(versions, default=0)
+        if newest > SCHEMA_VERSION:
+            raise StorageError(
+                f"database schema version {newest} is newer than this code ({SCHEMA_VERSION}); upgrade the bot"
+            )
+        if SCHEMA_VERSION not in versions:
+            session.add(SchemaVersion(version=SCHEMA_VERSION, applied_at=utcnow()))
+    return SCHEMA_VERSION
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """Session that commits on success and rolls back on error; objects stay readable after it."""
+    session = Session(engine, expire_on_commit=False)
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()

@@ -1,0 +1,229 @@
+"""SQLModel tables of the journal: signals, confirmations, orders, trades, funding, state, outbox, audit, locks."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, text
+from sqlmodel import Field, SQLModel
+
+from storage.types import JSONValue, Money, UTCDateTime, utcnow
+
+SCHEMA_VERSION = 1
+
+SIDES = ("Buy", "Sell")
+CONFIRMATION_STATUSES = ("pending", "approved", "executing", "executed", "rejected", "expired", "failed", "stale")
+ORDER_PURPOSES = ("entry", "close", "protect")
+# Bybit orderStatus values after which an order can no longer fill.
+TERMINAL_ORDER_STATUSES = ("Filled", "Cancelled", "Rejected", "PartiallyFilledCanceled", "Deactivated")
+TRADE_STATUSES = ("open", "closed")
+CLOSE_REASONS = ("take_profit", "stop_loss", "trailing_stop", "liquidation", "adl", "manual", "unknown")
+OUTBOX_STATUSES = ("pending", "sent", "failed")
+
+
+def new_confirmation_id() -> str:
+    """Opaque 11-char URL-safe id, short enough for Telegram callback data."""
+    return secrets.token_urlsafe(8)
+
+
+def _money(*, nullable: bool = False, default: Decimal | None = None) -> Any:
+    return Field(default=default, sa_column=Column(Money(), nullable=nullable))
+
+
+def _money_opt() -> Any:
+    return _money(nullable=True, default=None)
+
+
+def _time(*, nullable: bool = False, index: bool = False, now_default: bool = False) -> Any:
+    col = Column(UTCDateTime(), nullable=nullable, index=index)
+    if now_default:
+        return Field(default_factory=utcnow, sa_column=col)
+    return Field(default=None, sa_column=col)
+
+
+def _bigint(*, nullable: bool = True, index: bool = False) -> Any:
+    """Telegram user/chat/message ids exceed 32 bits."""
+    return Field(default=None, sa_column=Column(BigInteger(), nullable=nullable, index=index))
+
+
+def _json(*, nullable: bool = True, factory: Any = None) -> Any:
+    col = Column(JSONValue(), nullable=nullable)
+    if factory is not None:
+        return Field(default_factory=factory, sa_column=col)
+    return Field(default=None, sa_column=col)
+
+
+class SchemaVersion(SQLModel, table=True):
+    """One row per schema version applied by :func:`storage.db.init_db`."""
+
+    version: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    applied_at: datetime = _time(now_default=True)
+
+
+class SignalRecord(SQLModel, table=True):
+    """A strategy evaluation on a closed bar, with its score breakdown."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    symbol: str = Field(max_length=32, index=True)
+    time: datetime = _time(index=True)
+    price: Decimal = _money()
+    action: str = Field(max_length=16)
+    score: float
+    threshold: float
+    atr: Decimal | None = _money_opt()
+    breakdown: dict[str, Any] | None = _json()
+    created_at: datetime = _time(now_default=True)
+
+
+class Confirmation(SQLModel, table=True):
+    """A trade card waiting for a human decision; ``id`` is used as Telegram callback data."""
+
+    id: str = Field(default_factory=new_confirmation_id, primary_key=True, max_length=32)
+    signal_id: int | None = Field(default=None, foreign_key="signalrecord.id")
+    symbol: str = Field(max_length=32, index=True)
+    side: str = Field(max_length=4)
+    qty: Decimal = _money()
+    price: Decimal = _money()
+    sl: Decimal | None = _money_opt()
+    tp: Decimal | None = _money_opt()
+    risk_usdt: Decimal | None = _money_opt()
+    status: str = Field(default="pending", max_length=16, index=True)
+    created_at: datetime = _time(now_default=True)
+    expires_at: datetime = _time(index=True)
+    decided_by: int | None = _bigint()
+    decided_at: datetime | None = _time(nullable=True)
+    chat_id: int | None = _bigint()
+    message_id: int | None = _bigint()
+    order_link_id: str | None = Field(default=None, max_length=64)
+    result_text: str | None = None
+
+
+class OrderRecord(SQLModel, table=True):
+    """An order the bot sent (or found); ``order_link_id`` is our idempotency key at Bybit."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_link_id: str = Field(max_length=64, unique=True)
+    order_id: str | None = Field(default=None, max_length=64, index=True)
+    symbol: str = Field(max_length=32, index=True)
+    side: str = Field(max_length=4)
+    order_type: str = Field(max_length=16)
+    qty: Decimal = _money()
+    price: Decimal | None = _money_opt()
+    reduce_only: bool = False
+    purpose: str = Field(max_length=16)
+    status: str = Field(default="Sent", max_length=32, index=True)
+    avg_price: Decimal | None = _money_opt()
+    cum_exec_qty: Decimal = _money(default=Decimal(0))
+    fee: Decimal = _money(default=Decimal(0))
+    confirmation_id: str | None = Field(default=None, foreign_key="confirmation.id", max_length=32)
+    trade_id: int | None = Field(default=None, foreign_key="traderecord.id")
+    created_at: datetime = _time(now_default=True)
+    updated_at: datetime = _time(now_default=True)
+    error: str | None = None
+
+
+class TradeRecord(SQLModel, table=True):
+    """One position lifecycle, from entry fill to close; at most one open trade per symbol."""
+
+    __table_args__ = (
+        Index(
+            "uq_traderecord_open_symbol",
+            "symbol",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    symbol: str = Field(max_length=32, index=True)
+    side: str = Field(max_length=4)
+    qty: Decimal = _money()
+    entry_price: Decimal = _money()
+    entry_time: datetime = _time()
+    entry_fee: Decimal = _money(default=Decimal(0))
+    entry_order_link_id: str | None = Field(default=None, max_length=64)
+    sl: Decimal | None = _money_opt()
+    tp: Decimal | None = _money_opt()
+    trailing_distance: Decimal | None = _money_opt()
+    trailing_active_price: Decimal | None = _money_opt()
+    best_price: Decimal | None = _money_opt()
+    atr: Decimal | None = _money_opt()  # ATR at entry: break-even and trailing distances
+    breakeven_done: bool = False
+    stop_history: list[dict[str, Any]] = _json(nullable=False, factory=list)
+    status: str = Field(default="open", max_length=8, index=True)
+    exit_price: Decimal | None = _money_opt()
+    exit_time: datetime | None = _time(nullable=True, index=True)
+    exit_qty: Decimal | None = _money_opt()
+    exit_fee: Decimal = _money(default=Decimal(0))
+    funding_fee: Decimal = _money(default=Decimal(0))
+    pnl: Decimal | None = _money_opt()
+    reason: str | None = Field(default=None, max_length=16)
+    adopted: bool = False
+    exit_order_id: str | None = Field(default=None, max_length=64, unique=True)
+    signal_id: int | None = Field(default=None, foreign_key="signalrecord.id")
+    confirmation_id: str | None = Field(default=None, foreign_key="confirmation.id", max_length=32)
+
+
+class FundingRecord(SQLModel, table=True):
+    """One funding settlement from the execution list; ``fee`` > 0 means we paid."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    exec_id: str = Field(max_length=64, unique=True)
+    symbol: str = Field(max_length=32, index=True)
+    fee: Decimal = _money()
+    time: datetime = _time(index=True)
+
+
+class BotState(SQLModel, table=True):
+    """Key/value runtime state (pause, mode, risk override, daily loss, cooldowns, last ticks...)."""
+
+    key: str = Field(primary_key=True, max_length=128)
+    value: Any = _json()
+    updated_at: datetime = _time(now_default=True)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A Telegram message to deliver, retried until sent; survives restarts."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    chat_id: int = _bigint(nullable=False)
+    kind: str = Field(max_length=32)
+    text: str
+    parse_mode: str | None = Field(default=None, max_length=16)
+    reply_markup: dict[str, Any] | None = _json()
+    photo: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    status: str = Field(default="pending", max_length=8, index=True)
+    attempts: int = 0
+    next_attempt_at: datetime = _time(index=True)
+    created_at: datetime = _time(now_default=True)
+    sent_at: datetime | None = _time(nullable=True)
+    last_error: str | None = None
+    confirmation_id: str | None = Field(default=None, foreign_key="confirmation.id", max_length=32)
+    sent_message_id: int | None = _bigint()
+
+
+class AuditLog(SQLModel, table=True):
+    """Every incoming Telegram update the bot acted on (or refused)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    time: datetime = _time(now_default=True)
+    user_id: int | None = _bigint(index=True)
+    chat_id: int | None = _bigint()
+    update_kind: str = Field(max_length=16)
+    action: str = Field(max_length=64)
+    args: str | None = None
+    allowed: bool
+    result: str | None = None
+
+
+class InstanceLock(SQLModel, table=True):
+    """Single-instance lock with a heartbeat; ``owner`` is ``host:pid:uuid``."""
+
+    name: str = Field(primary_key=True, max_length=64)
+    owner: str = Field(max_length=200)
+    acquired_at: datetime = _time()
+    heartbeat_at: datetime = _time()
