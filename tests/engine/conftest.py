@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from storage.db import init_db, make_engine
+from tests.journals import db_params, journal
 from tradebot.bybit.client import BybitClient, RetryPolicy
 from tradebot.config import BotSettings, Config, EnvSettings, FileConfig
 from tradebot.engine import TradingEngine
@@ -50,9 +50,10 @@ def make_config(*, mode: str = "confirm", trailing: str = "bot", **risk: Any) ->
 class Rig:
     """Simulator + client + engine + event recorder, wired like the real app."""
 
-    def __init__(self, sim: Simulator, cfg: Config, db: Any) -> None:
+    def __init__(self, sim: Simulator, cfg: Config, db: Any, url: str | None = None) -> None:
         self.sim, self.cfg, self.db = sim, cfg, db
-        self.client = BybitClient("http://sim.local", KEY, SECRET, transport=sim.transport(),
+        transport = None if url else sim.transport()
+        self.client = BybitClient(url or "http://sim.local", KEY, SECRET, transport=transport,
                                   retry=RetryPolicy(attempts=4, base_delay=0.0))
         self.engine = TradingEngine(cfg, self.client, db)
         self.events = Recorder()
@@ -69,12 +70,10 @@ class Rig:
         await self.client.aclose()
 
 
-@pytest.fixture
-def db():
-    eng = make_engine("sqlite://")
-    init_db(eng)
-    yield eng
-    eng.dispose()
+@pytest.fixture(params=db_params("sqlite-memory"))
+def db(request, tmp_path):
+    with journal(request.param, tmp_path) as eng:
+        yield eng
 
 
 @pytest.fixture
@@ -89,8 +88,8 @@ def sim():
 async def make_rig(sim, db):
     rigs: list[Rig] = []
 
-    def build(**cfg_kw: Any) -> Rig:
-        rig = Rig(sim, make_config(**cfg_kw), db)
+    def build(*, url: str | None = None, **cfg_kw: Any) -> Rig:
+        rig = Rig(sim, make_config(**cfg_kw), db, url)
         rigs.append(rig)
         return rig
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from sqlmodel import select
 
 from storage.db import session_scope
@@ -32,8 +33,19 @@ def closed_pnl(sim) -> list[dict]:
     return sim.state()["closed_pnl"]
 
 
-async def test_confirm_breakeven_trailing_stop_cycle(make_rig, sim, db):
-    rig = make_rig(mode="confirm", trailing="bot")
+@pytest.fixture(params=["in-process", "http"])
+def sim_url(request, sim):
+    """The simulator reached in process, or over HTTP on loopback like a real exchange."""
+    if request.param == "in-process":
+        yield None
+        return
+    server = sim.serve()
+    yield server.url
+    server.close()
+
+
+async def test_confirm_breakeven_trailing_stop_cycle(make_rig, sim, db, sim_url):
+    rig = make_rig(mode="confirm", trailing="bot", url=sim_url)
     await rig.engine.tick(SYMBOL)
     [card] = rig.events.of(ConfirmationNeeded)
     assert card.side == "Buy" and card.sl < card.price < card.tp and card.qty > 0
@@ -152,11 +164,11 @@ async def test_position_opened_by_hand_is_adopted_and_protected(make_rig, sim, d
     assert t.adopted and t.side == "Sell" and t.status == "open"
 
 
-async def test_restart_mid_trade_reconciles_without_duplicates(make_rig, sim, db):
-    rig = make_rig(mode="auto")
+async def test_restart_mid_trade_reconciles_without_duplicates(make_rig, sim, db, sim_url):
+    rig = make_rig(mode="auto", url=sim_url)
     await rig.engine.tick(SYMBOL)
     assert rig.position()
-    rig2 = make_rig(mode="auto")  # a new process on the same journal and exchange
+    rig2 = make_rig(mode="auto", url=sim_url)  # a new process on the same journal and exchange
     await rig2.engine.tick(SYMBOL)
     assert len([e for e in sim.state()["executions"] if e["execType"] == "Trade"]) == 1
     assert len(trades(db)) == 1 and not rig2.events.of(UnknownPosition)
