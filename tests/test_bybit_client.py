@@ -346,3 +346,29 @@ async def test_missing_keys_is_a_clear_auth_error():
             await c.wallet()
     finally:
         await c.aclose()
+
+
+async def test_server_time(httpx_mock):
+    httpx_mock.add_response(url=path_re("/v5/market/time"), json=ok({"timeSecond": "1700000000",
+                                                                      "timeNano": "1700000000123000000"}))
+    async with BybitClient("testnet") as c:
+        assert await c.server_time_ms() == 1700000000123
+
+
+async def test_open_orders_history_and_wait(client, httpx_mock):
+    rt = fixture("v5_order_realtime")
+    rt["result"]["nextPageCursor"] = ""
+    httpx_mock.add_response(url=path_re("/v5/order/realtime"), json=rt)
+    orders = await client.open_orders()
+    assert orders and "settleCoin=USDT" in httpx_mock.get_requests(url=path_re("/v5/order/realtime"))[0].url.query.decode()
+    hist = fixture("v5_order_history")
+    hist["result"]["nextPageCursor"] = ""
+    httpx_mock.add_response(url=path_re("/v5/order/history"), json=hist)
+    assert await client.order_history("BTCUSDT", limit=5)
+
+    row = rt["result"]["list"][0] | {"orderStatus": "New", "orderLinkId": "w1"}
+    filled = row | {"orderStatus": "Filled", "cumExecQty": row["qty"], "avgPrice": "3000"}
+    httpx_mock.add_response(url=path_re("/v5/order/realtime"), json=ok({"list": [row], "nextPageCursor": ""}))
+    httpx_mock.add_response(url=path_re("/v5/order/realtime"), json=ok({"list": [filled], "nextPageCursor": ""}))
+    order = await client.wait_order("ETHUSDT", order_link_id="w1", poll=0)
+    assert order is not None and order.is_final and order.avg_price == Decimal("3000")
