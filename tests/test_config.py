@@ -128,7 +128,17 @@ def _toml_value(v) -> str:
         return "nan"
     if isinstance(v, float) and v in (float("inf"), float("-inf")):
         return "inf" if v > 0 else "-inf"
+    if isinstance(v, str):
+        return '"' + "".join(_toml_char(c) for c in v) + '"'
     return json.dumps(v, ensure_ascii=False)
+
+
+def _toml_char(c: str) -> str:
+    if c in ('"', "\\"):
+        return "\\" + c
+    if ord(c) < 0x20 or ord(c) == 0x7F or 0xD800 <= ord(c) <= 0xDFFF:
+        return f"\\u{ord(c):04x}" if not 0xD800 <= ord(c) <= 0xDFFF else "?"
+    return c
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
