@@ -1,0 +1,192 @@
+"""The one PTB Application: exchange selection, Deps in post_init/post_shutdown, instance lock, run()."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("PTB_TIMEDELTA", "true")  # PTB 22: timedelta retry_after, no deprecation warning
+
+from sqlalchemy.engine import Engine
+from telegram import BotCommand
+from telegram.error import TelegramError
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+from telegram.request import HTTPXRequest
+
+import handlers
+from handlers import jobs
+from handlers.alerts import AlertSink
+from handlers.commands import COMMANDS
+from handlers.deps import (
+    DEPS_KEY,
+    EXIT_OTHER_INSTANCE,
+    LOCK_NAME,
+    SETUP_KEY,
+    Deps,
+    PollTracker,
+    Setup,
+    wall_now,
+)
+from handlers.errors import polling_error_callback
+from storage.db import init_db, make_engine, session_scope
+from storage.runtime import acquire_lock, lock_holder, release_lock
+from tradebot.bybit.client import BybitClient
+from tradebot.config import Config
+from tradebot.engine import TradingEngine, utcnow
+from tradebot.errors import ExchangeError
+from tradebot.events import Lifecycle
+from tradebot.service import BotService, env_label
+from tradebot.sim import Simulator
+
+log = logging.getLogger("handlers.app")
+App = Application[Any, Any, Any, Any, Any, Any]
+LOCK_STALE = timedelta(seconds=90)
+PAPER_URL = "http://paper.sim"
+
+
+def new_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def take_lock(db: Engine, owner: str) -> str | None:
+    """None when the lock is ours; else a sentence naming the live holder."""
+    with session_scope(db) as s:
+        if acquire_lock(session=s, name=LOCK_NAME, owner=owner, now=wall_now(), stale_after=LOCK_STALE):
+            return None
+        holder = lock_holder(session=s, name=LOCK_NAME)
+    who = f"{holder.owner} (heartbeat {holder.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC)" if holder else "another process"
+    return (f"Another bot instance is running on this database: {who}. Stop it first (or wait "
+            f"{int(LOCK_STALE.total_seconds())} s after it died).")
+
+
+class InstanceLocked(RuntimeError):
+    """Another live process holds the journal's instance lock."""
+
+
+def make_exchange(cfg: Config, *, candles: dict[str, Any] | None = None, warmup: int = 0
+                  ) -> tuple[BybitClient, Simulator | None]:
+    """paper → in-process Simulator (random walk, or replayed candles); otherwise Bybit mainnet/testnet/demo/URL."""
+    key = cfg.env.BYBIT_API_KEY.get_secret_value() if cfg.env.BYBIT_API_KEY else "paper-key"
+    secret = cfg.env.BYBIT_API_SECRET.get_secret_value() if cfg.env.BYBIT_API_SECRET else "paper-secret"
+    if cfg.exchange_env == "paper":
+        sim = Simulator(symbols=cfg.bot.symbols, candles=candles, warmup=warmup, rate_limits=False,
+                        api_key=key, api_secret=secret, balance=Decimal("10000"))
+        return BybitClient(PAPER_URL, key, secret, transport=sim.transport()), sim
+    return BybitClient(cfg.exchange_env, key, secret), None
+
+
+def build_application(cfg: Config, builder: ApplicationBuilder | None = None, **setup: Any) -> App:
+    """Application with handlers registered; Deps are built in post_init from ``Setup(cfg, **setup)``."""
+    owner = setup.pop("owner", None) or new_owner()
+    info = Setup(cfg, owner, **setup)
+    if builder is None:
+        token = cfg.env.TELEGRAM_BOT_TOKEN.get_secret_value() if cfg.env.TELEGRAM_BOT_TOKEN else ""
+        info.poll = PollTracker(HTTPXRequest(connection_pool_size=1, read_timeout=40))
+        builder = ApplicationBuilder().token(token).get_updates_request(info.poll)
+    app = builder.rate_limiter(AIORateLimiter()).post_init(post_init).post_shutdown(post_shutdown).build()
+    app.bot_data[SETUP_KEY] = info
+    handlers.register(app, cfg.env.TELEGRAM_ALLOWED_CHAT_IDS)
+    return app
+
+
+async def post_init(app: App) -> None:
+    info: Setup = app.bot_data[SETUP_KEY]
+    cfg = info.cfg
+    own_db = info.db is None
+    db = info.db or make_engine(cfg.env.DATABASE_URL)
+    init_db(db)
+    if (refusal := take_lock(db, info.owner)) is not None:
+        raise InstanceLocked(refusal)
+    client, sim = info.client, info.sim
+    if client is None:
+        client, sim = make_exchange(cfg)
+        if sim is not None and not cfg.demo:
+            sim.start_replay(speed=1.0)  # paper: the random walk moves in real time
+    clock = info.clock or utcnow
+    engine = TradingEngine(cfg, client, db, clock=clock)
+    deps = Deps(cfg=cfg, engine=engine, service=BotService(cfg, engine, client, db, clock), client=client, db=db,
+                sim=sim, clock=clock, allowed=frozenset(cfg.env.TELEGRAM_ALLOWED_CHAT_IDS), owner=info.owner,
+                poll=info.poll, managed_loop=info.managed_loop, own_db=own_db)
+    app.bot_data[DEPS_KEY] = deps
+    engine.bus.subscribe(AlertSink(deps))
+    try:
+        await engine.start()
+    except ExchangeError as exc:  # the first tick retries start(); tell the user now
+        log.error("exchange not ready at start: %s", exc)
+    try:
+        await app.bot.set_my_commands([BotCommand(c.name, c.help[:256]) for c in COMMANDS])
+    except TelegramError as exc:
+        log.warning("could not set the command menu: %s", exc)
+    await engine.bus.emit(Lifecycle(f"Started on {env_label(cfg)}: {', '.join(cfg.bot.symbols)}, mode "
+                                    f"{engine.mode}{', PAUSED' if engine.paused else ''}."))
+    jobs.schedule(app, deps, info)
+
+
+async def post_shutdown(app: App) -> None:
+    deps: Deps | None = app.bot_data.get(DEPS_KEY)
+    if deps is None:
+        return
+    with session_scope(deps.db) as s:
+        release_lock(session=s, name=LOCK_NAME, owner=deps.owner)
+    await deps.client.aclose()
+    if deps.sim is not None:
+        deps.sim.close()
+    if deps.own_db:
+        deps.db.dispose()
+
+
+async def startup(app: App, *, poll_timeout: float = 1.0) -> None:
+    """Manual lifecycle (demo, tests): initialize → post_init → start → polling (if there is an updater)."""
+    await app.initialize()
+    await post_init(app)
+    await app.start()
+    if app.updater is not None:
+        await app.updater.start_polling(timeout=int(poll_timeout), poll_interval=0,
+                                        error_callback=polling_error_callback(app))
+
+
+async def shutdown(app: App) -> None:
+    if app.updater is not None and app.updater.running:
+        await app.updater.stop()
+    if app.running:
+        await app.stop()
+    await app.shutdown()
+    await post_shutdown(app)
+
+
+def run(cfg: Config, *, demo: bool, demo_seconds: float) -> int:
+    """Entry from bot.py: 0 ok, 3 another instance (lock or Telegram conflict)."""
+    if demo:
+        from handlers.demo import run_demo
+
+        return run_demo(cfg, seconds=demo_seconds)
+    owner = new_owner()
+    db = make_engine(cfg.env.DATABASE_URL)
+    init_db(db)
+    if (refusal := take_lock(db, owner)) is not None:
+        print(f"Refusing to start: {refusal}", file=sys.stderr)
+        db.dispose()
+        return EXIT_OTHER_INSTANCE
+    app = build_application(cfg, owner=owner, db=db)
+    log.info("starting on %s; journal %s", env_label(cfg), Path(cfg.env.DATABASE_URL).name)
+    try:
+        # run_polling routes polling errors to the error handler: a Conflict stops the bot there (exit 3)
+        app.run_polling(timeout=30, drop_pending_updates=False,
+                        allowed_updates=["message", "edited_message", "callback_query", "channel_post"])
+    except InstanceLocked as exc:
+        print(f"Refusing to start: {exc}", file=sys.stderr)
+        return EXIT_OTHER_INSTANCE
+    finally:
+        db.dispose()
+    deps = app.bot_data.get(DEPS_KEY)
+    code = deps.exit_code if isinstance(deps, Deps) else 0
+    if code == EXIT_OTHER_INSTANCE:
+        print("Stopped: another instance is using this bot token or database.", file=sys.stderr)
+    return code

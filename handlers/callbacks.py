@@ -1,0 +1,98 @@
+"""Button taps: callback data is an opaque id ("ap:<conf>", "rj:<conf>", "sa:/cl:/no:<token>", "uk:<a|c|i>:<sym>")."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import CallbackQuery, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+from telegram.ext import ContextTypes
+
+from handlers.alerts import queue_card_edits
+from handlers.commands import who
+from handlers.deps import Deps, get_deps
+from tradebot.engine import Outcome
+from tradebot.formatting import card_result, esc
+
+log = logging.getLogger("handlers.callbacks")
+DONE = {"executed", "failed", "stale", "rejected", "expired", "executing"}
+EXPIRED_BUTTON = "This button has expired or was already used."
+
+
+async def _answer(query: CallbackQuery, text: str, alert: bool = False) -> None:
+    try:
+        await query.answer(text[:200], show_alert=alert)
+    except BadRequest as exc:  # too old to answer (e.g. taps queued while the bot was down)
+        log.info("could not answer callback: %s", exc)
+
+
+async def _edit(query: CallbackQuery, html: str) -> None:
+    try:
+        await query.edit_message_text(html, parse_mode=ParseMode.HTML)
+    except BadRequest as exc:
+        if "not modified" not in str(exc).lower():
+            raise
+
+
+def _card_html(query: CallbackQuery) -> str:
+    message = query.message
+    return message.text_html if message is not None and getattr(message, "text", None) else ""  # type: ignore[union-attr]
+
+
+async def _decide(query: CallbackQuery, deps: Deps, conf_id: str, user_id: int, by: str, approve: bool) -> str:
+    out: Outcome = await (deps.service.approve(conf_id, user_id) if approve else deps.service.reject(conf_id, user_id))
+    chat_id = query.message.chat.id if query.message else None
+    if out.status in DONE:
+        await _answer(query, out.text)
+        await _edit(query, card_result(_card_html(query), out.status, out.text, by))
+        queue_card_edits(deps, conf_id, out.status, out.text, by, skip_chat=chat_id)
+    else:  # already / unknown: someone (or an earlier tap) decided; just say so and drop stale buttons
+        await _answer(query, out.text, alert=True)
+        if query.message is not None and getattr(query.message, "reply_markup", None):
+            await _edit(query, card_result(_card_html(query), "already", out.text))
+    return f"{out.status}: {out.text}"
+
+
+async def _token_action(query: CallbackQuery, deps: Deps, kind: str, token: str, by: str) -> str:
+    action = {"sa": "stop_all", "cl": "close"}.get(kind)
+    if kind == "no":
+        payload = deps.service.take_token(token, None)
+        await _answer(query, "Cancelled.")
+        await _edit(query, f"{_card_html(query)}\n\n<i>Cancelled{' by ' + esc(by) if by else ''}. Nothing was done.</i>")
+        return "cancelled" if payload else "cancel (stale)"
+    payload = deps.service.take_token(token, action or "")
+    if payload is None:
+        await _answer(query, EXPIRED_BUTTON, alert=True)
+        await _edit(query, f"{_card_html(query)}\n\n<i>{esc(EXPIRED_BUTTON)}</i>")
+        return "stale token"
+    await _answer(query, "Working on it…")
+    out = await (deps.service.stop_all(by) if action == "stop_all" else deps.service.close(payload["symbol"]))
+    await _edit(query, f"{_card_html(query)}\n\n<b>Done</b> ({esc(by)}):\n{esc(out.text)}")
+    return f"{out.status}: {out.text}"
+
+
+async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    assert query is not None
+    deps = get_deps(context)
+    data = query.data or ""
+    kind, _, rest = data.partition(":")
+    by = who(update)
+    result = "unknown button"
+    try:
+        if kind in ("ap", "rj") and rest:
+            result = await _decide(query, deps, rest, query.from_user.id, by, approve=kind == "ap")
+        elif kind in ("sa", "cl", "no") and rest:
+            result = await _token_action(query, deps, kind, rest, by)
+        elif kind == "uk" and rest.count(":") == 1:
+            action, symbol = rest.split(":")
+            await _answer(query, "Working on it…")
+            out = await deps.service.decide_unknown(symbol, action)
+            await _edit(query, f"{_card_html(query)}\n\n<b>{esc(by)}</b>: {esc(out.text)}")
+            result = out.text
+        else:
+            await _answer(query, "Unknown button.")
+    finally:
+        deps.service.audit(kind="callback", action=kind or "?", allowed=True, user_id=query.from_user.id,
+                           chat_id=query.message.chat.id if query.message else None, args=data, result=result)

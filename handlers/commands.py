@@ -1,0 +1,215 @@
+"""Chat commands: one table (name, args, help, handler) drives registration and /help; thin parse → service → render."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from telegram import Update
+from telegram.constants import ChatAction, ParseMode
+from telegram.ext import ContextTypes
+
+from handlers.alerts import markup
+from handlers.deps import Deps, get_deps
+from tradebot.chart import render_chart
+from tradebot.errors import UserError
+from tradebot.formatting import (
+    Buttons,
+    esc,
+    render_balance,
+    render_close_ask,
+    render_help,
+    render_pnl,
+    render_positions,
+    render_status,
+    render_stop_all_ask,
+    render_trades,
+    signal_block,
+    split_message,
+)
+
+Context = ContextTypes.DEFAULT_TYPE
+Handler = Callable[[Update, Context, Deps, list[str]], Awaitable[str | None]]
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    args: str
+    help: str
+    run: Handler
+    min_args: int = 0
+    max_args: int = 0
+
+    @property
+    def usage(self) -> str:
+        return f"Usage: /{self.name}{' ' + self.args if self.args else ''}"
+
+
+def who(update: Update) -> str:
+    user = update.effective_user
+    return f"@{user.username}" if user and user.username else str(user.id if user else "?")
+
+
+async def reply(update: Update, text: str, buttons: Buttons | None = None) -> None:
+    """Send ``text`` (HTML) as one or more messages; buttons go on the last one."""
+    message = update.effective_message
+    assert message is not None
+    parts = split_message(text)
+    for i, part in enumerate(parts):
+        await message.reply_text(part, parse_mode=ParseMode.HTML,
+                                 reply_markup=markup(buttons or []) if i == len(parts) - 1 else None)
+
+
+async def cmd_help(update: Update, context: Context, deps: Deps, args: list[str]) -> str:
+    await reply(update, render_help(deps.service.overview(), [(c.name, c.args, c.help) for c in COMMANDS]))
+    return "ok"
+
+
+async def cmd_status(update: Update, context: Context, deps: Deps, args: list[str]) -> str:
+    await reply(update, render_status(await deps.service.status()))
+    return "ok"
+
+
+async def cmd_positions(update: Update, context: Context, deps: Deps, args: list[str]) -> str:
+    rows = await deps.service.positions()
+    await reply(update, render_positions(rows))
+    return f"{len(rows)} position(s)"
+
+
+async def cmd_pnl(update: Update, context: Context, deps: Deps, args: list[str]) -> str:
+    await reply(update, render_pnl(deps.service.pnl(args[0] if args else "today")))
+    return "ok"
+
+
+async def cmd_balance(update: Update, context: Context, deps: Deps, args: list[str]) -> str:
+    await reply(update, render_balance(await deps.service.balance()))
+    return "ok"
+
+
+async def cmd_trades(update: Update, context: Context, deps: Deps, args: list[str]) -> str:
+    if args and not args[0].isdigit():
+        raise UserError(f"N must be a whole number. {COMMAND_BY_NAME['trades'].usage}")
+    await reply(update, render_trades(deps.service.trades(int(args[0]) if args else 10)))
+    return "ok"
+
+
+async def cmd_signal(update: Update, context: Context, deps: Deps, args: list[str]) -> str:
+    sig = await deps.service.signal(args[0])
+    await reply(update, signal_block(sig, detail=True))
+    return f"{sig.action} {sig.score:+.2f}"
+
+
+async def cmd_chart(update: Update, context: Context, deps: Deps, args: list[str]) -> str:
+    data = await deps.service.chart_data(args[0], args[1] if len(args) > 1 else None)
+    message = update.effective_message
+    assert message is not None
+    await message.reply_chat_action(ChatAction.UPLOAD_PHOTO)
+    png = await asyncio.to_thread(render_chart, data, deps.cfg.strategy.ema.fast, deps.cfg.strategy.ema.slow)
+    await message.reply_photo(png, caption=f"<b>{esc(data.symbol)}</b> {esc(data.interval)} · EMAs, Bollinger, "
+                              "trades (▲▼ entries, × exits), SL/TP", parse_mode=ParseMode.HTML)
+    return f"{len(png)} bytes"
+
+
+async def cmd_stop(update: Update, context: Context, deps: Deps, args: list[str]) -> str:
+    if not args:
+        out = await deps.service.pause(who(update))
+        await reply(update, esc(out.text))
+        return out.status
+    if args[0].lower() != "all":
+        raise UserError(COMMAND_BY_NAME["stop"].usage)
+    token, positions = await deps.service.request_stop_all()
+    await reply(update, render_stop_all_ask(positions),
+                [[("⚠️ Yes, close all", f"sa:{token}"), ("Cancel", f"no:{token}")]])
+    return "asked"
+
+
+async def cmd_resume(update: Update, context: Context, deps: Deps, args: list[str]) -> str:
+    out = await deps.service.resume(who(update))
+    await reply(update, esc(out.text))
+    return out.status
+
+
+async def cmd_close(update: Update, context: Context, deps: Deps, args: list[str]) -> str:
+    token, position = await deps.service.request_close(args[0])
+    ask = render_close_ask(position.symbol, position)
+    await reply(update, ask.text, [[(f"Close {position.symbol}", f"cl:{token}"), ("Cancel", f"no:{token}")]])
+    return "asked"
+
+
+async def cmd_mode(update: Update, context: Context, deps: Deps, args: list[str]) -> str:
+    out = deps.service.set_mode(args[0])
+    await reply(update, esc(out.text))
+    return out.text
+
+
+async def cmd_risk(update: Update, context: Context, deps: Deps, args: list[str]) -> str:
+    out = deps.service.set_risk(args[0])
+    await reply(update, esc(out.text))
+    return out.text
+
+
+async def cmd_backtest(update: Update, context: Context, deps: Deps, args: list[str]) -> str:
+    # TODO(lead): wire tradebot.backtest once it exposes run_backtest/render_summary/plot_equity + a data source
+    await reply(update, "Backtesting from the chat is not available in this build yet; run "
+                "<code>python bot.py backtest --help</code> on the server.")
+    return "not available"
+
+
+COMMANDS: list[Command] = [
+    Command("start", "", "what the bot is doing, and the commands", cmd_help),
+    Command("help", "", "this overview", cmd_help),
+    Command("status", "", "running or paused, last tick and score per symbol, positions, today's PnL", cmd_status),
+    Command("positions", "", "open positions: size, entry, mark, PnL, SL/TP, trailing", cmd_positions),
+    Command("pnl", "[today|7d|30d|all]", "realised PnL, win rate, profit factor, drawdown, per symbol", cmd_pnl,
+            0, 1),
+    Command("balance", "", "equity, available balance, margin in use", cmd_balance),
+    Command("trades", "[N]", "last N closed trades (default 10) with exit reasons", cmd_trades, 0, 1),
+    Command("signal", "SYMBOL", "compute the current signal now, with its breakdown", cmd_signal, 1, 1),
+    Command("chart", "SYMBOL [interval]", "candle chart: EMAs, Bollinger, trades, SL/TP", cmd_chart, 1, 2),
+    Command("stop", "[all]", "pause new entries (positions keep TP/SL); 'all' also closes everything", cmd_stop,
+            0, 1),
+    Command("resume", "", "allow new entries again", cmd_resume),
+    Command("close", "SYMBOL", "close one position at market (asks first)", cmd_close, 1, 1),
+    Command("mode", "auto|confirm", "trade on its own, or ask before every entry", cmd_mode, 1, 1),
+    Command("risk", "PCT", "risk per trade, % of balance (0 < PCT ≤ 10)", cmd_risk, 1, 1),
+    Command("backtest", "SYMBOL DAYS", "replay history through the strategy", cmd_backtest, 2, 2),
+]
+COMMAND_BY_NAME = {c.name: c for c in COMMANDS}
+
+
+def make_handler(command: Command) -> Callable[[Update, Context], Awaitable[None]]:
+    """Check the argument count, run the command, audit who/what/result (UserError → error handler reply)."""
+
+    async def handle(update: Update, context: Context) -> None:
+        deps = get_deps(context)
+        args = list(context.args or [])
+        result = "error"
+        try:
+            if not command.min_args <= len(args) <= command.max_args:
+                raise UserError(command.usage)
+            result = await command.run(update, context, deps, args) or "ok"
+        except UserError as exc:
+            result = f"refused: {exc}"
+            raise
+        finally:
+            chat, user = update.effective_chat, update.effective_user
+            deps.service.audit(kind="command", action=f"/{command.name}", allowed=True,
+                               user_id=user.id if user else None, chat_id=chat.id if chat else None,
+                               args=" ".join(args) or None, result=result)
+
+    return handle
+
+
+async def unknown(update: Update, context: Context) -> None:
+    """Unknown command or plain text from an allowed chat."""
+    message = update.effective_message
+    assert message is not None
+    text = message.text or ""
+    hint = (f"Unknown command {esc(text.split()[0])}. Send /help for the list." if text.startswith("/")
+            else "I only understand commands. Send /help for the list.")
+    await message.reply_text(hint, parse_mode=ParseMode.HTML)
+    get_deps(context).service.audit(kind="command" if text.startswith("/") else "message", action="unknown",
+                                    allowed=True, user_id=update.effective_user.id if update.effective_user else None,
+                                    chat_id=message.chat_id, args=text[:200], result="hint")

@@ -1,0 +1,117 @@
+"""The typed Deps object kept in bot_data (config, engine, service, journal...) and get_deps(context)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from telegram.ext import CallbackContext
+from telegram.request import BaseRequest, RequestData
+
+from tradebot.bybit.client import BybitClient
+from tradebot.config import Config
+from tradebot.engine import TradingEngine
+from tradebot.service import BotService
+from tradebot.sim import Simulator
+
+DEPS_KEY = "deps"
+SETUP_KEY = "setup"
+LOCK_NAME = "bot"
+EXIT_OTHER_INSTANCE = 3
+
+
+def wall_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class PollTracker(BaseRequest):
+    """Wraps the getUpdates request object and remembers when Telegram last answered (health check)."""
+
+    def __init__(self, inner: BaseRequest) -> None:
+        self.inner = inner
+        self.last_ok = time.monotonic()
+        self.last_error: str | None = None
+
+    @property
+    def read_timeout(self) -> float | None:
+        return self.inner.read_timeout
+
+    async def initialize(self) -> None:
+        await self.inner.initialize()
+
+    async def shutdown(self) -> None:
+        await self.inner.shutdown()
+
+    async def do_request(self, url: str, method: str, request_data: RequestData | None = None,
+                         read_timeout: Any = BaseRequest.DEFAULT_NONE, write_timeout: Any = BaseRequest.DEFAULT_NONE,
+                         connect_timeout: Any = BaseRequest.DEFAULT_NONE,
+                         pool_timeout: Any = BaseRequest.DEFAULT_NONE) -> tuple[int, bytes]:
+        try:
+            code, body = await self.inner.do_request(url, method, request_data, read_timeout, write_timeout,
+                                                     connect_timeout, pool_timeout)
+        except Exception as exc:
+            self.last_error = type(exc).__name__
+            raise
+        if code < 500:
+            self.last_ok = time.monotonic()
+        return code, body
+
+
+@dataclass
+class Setup:
+    """What build_application was given; post_init turns it into Deps (tests/demo inject sim/db/clock)."""
+
+    cfg: Config
+    owner: str
+    db: Engine | None = None
+    sim: Simulator | None = None
+    client: BybitClient | None = None
+    clock: Callable[[], datetime] | None = None
+    poll: PollTracker | None = None
+    managed_loop: bool = False  # True: demo/tests start/stop the app themselves (no run_polling)
+    schedule_ticks: bool = True
+    drain_seconds: float = 1.0
+    expiry_seconds: float = 5.0
+
+
+@dataclass
+class Deps:
+    """Everything handlers and jobs need, built once in post_init."""
+
+    cfg: Config
+    engine: TradingEngine
+    service: BotService
+    client: BybitClient
+    db: Engine
+    sim: Simulator | None
+    clock: Callable[[], datetime]
+    allowed: frozenset[int]
+    owner: str
+    poll: PollTracker | None
+    managed_loop: bool
+    own_db: bool = False
+    exit_code: int = 0
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    health_alerts: set[str] = field(default_factory=set)
+    started_mono: float = field(default_factory=time.monotonic)
+
+    @property
+    def admin_chat(self) -> int | None:
+        """The first allowed id gets error reports."""
+        return self.cfg.env.TELEGRAM_ALLOWED_CHAT_IDS[0] if self.cfg.env.TELEGRAM_ALLOWED_CHAT_IDS else None
+
+    @property
+    def chats(self) -> list[int]:
+        return list(dict.fromkeys(self.cfg.env.TELEGRAM_ALLOWED_CHAT_IDS))
+
+
+def get_deps(context: CallbackContext[Any, Any, Any, Any]) -> Deps:
+    deps = context.bot_data.get(DEPS_KEY)
+    if not isinstance(deps, Deps):
+        raise RuntimeError("Deps missing from bot_data: post_init has not run")
+    return deps

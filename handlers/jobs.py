@@ -1,0 +1,100 @@
+"""JobQueue jobs: trading tick per symbol, outbox drain, confirmation expiry, lock heartbeat, health, digest."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import time as dtime
+from typing import Any
+
+from telegram.ext import Application, ContextTypes
+
+from handlers import alerts
+from handlers.deps import EXIT_OTHER_INSTANCE, LOCK_NAME, Deps, Setup, get_deps, wall_now
+from handlers.errors import request_stop
+from storage.db import session_scope
+from storage.runtime import heartbeat_lock
+from tradebot.events import Health
+from tradebot.formatting import Rendered, render_pnl, render_status
+
+log = logging.getLogger("handlers.jobs")
+NO_OVERLAP = {"max_instances": 1, "coalesce": True}
+STALL_INTERVALS = 3
+POLL_SILENCE_SECONDS = 180.0
+
+
+async def tick(context: ContextTypes.DEFAULT_TYPE) -> None:
+    assert context.job is not None
+    await get_deps(context).engine.tick(str(context.job.data))
+
+
+async def drain_outbox(context: ContextTypes.DEFAULT_TYPE) -> None:
+    await alerts.drain(context.bot, get_deps(context))
+
+
+async def expire_confirmations(context: ContextTypes.DEFAULT_TYPE) -> None:
+    await get_deps(context).engine.expire_confirmations()  # emits ConfirmationExpired → card edits
+
+
+async def heartbeat(context: ContextTypes.DEFAULT_TYPE) -> None:
+    deps = get_deps(context)
+    with session_scope(deps.db) as s:
+        ours = heartbeat_lock(session=s, name=LOCK_NAME, owner=deps.owner, now=wall_now())
+    if not ours:
+        log.critical("the instance lock was taken over by another process; stopping so only one bot trades")
+        request_stop(context.application, deps, EXIT_OTHER_INSTANCE)
+
+
+async def health(context: ContextTypes.DEFAULT_TYPE) -> None:
+    await check_health(get_deps(context))
+
+
+async def check_health(deps: Deps, now_mono: float | None = None) -> list[str]:
+    """Alert once per problem: a symbol whose tick has not completed for 3 intervals; polling gone silent."""
+    now = deps.clock()
+    limit = deps.cfg.bot.loop_seconds * STALL_INTERVALS
+    problems: dict[str, str] = {}
+    for symbol in deps.cfg.bot.symbols:
+        last = deps.engine.last_ticks.get(symbol)
+        age = (now - last.time).total_seconds() if last else (now_mono or time.monotonic()) - deps.started_mono
+        if age > limit:
+            problems[f"tick:{symbol}"] = (f"{symbol}: no trading tick has completed for {int(age)} s "
+                                          f"(more than {STALL_INTERVALS} intervals of {deps.cfg.bot.loop_seconds:g} s)")
+    if deps.poll is not None:
+        silent = (now_mono or time.monotonic()) - deps.poll.last_ok
+        if silent > POLL_SILENCE_SECONDS:
+            problems["poll"] = (f"Telegram polling has received no answer for {int(silent)} s "
+                                f"(last error: {deps.poll.last_error or 'none'}); commands may not arrive")
+    for key, text in problems.items():
+        if key not in deps.health_alerts:
+            log.warning("health: %s", text)
+            await deps.engine.bus.emit(Health(text))
+    for key in deps.health_alerts - problems.keys():
+        await deps.engine.bus.emit(Health(f"Recovered: {key.replace('tick:', '')} is healthy again"))
+    deps.health_alerts = set(problems)
+    return list(problems.values())
+
+
+async def digest(context: ContextTypes.DEFAULT_TYPE) -> None:
+    deps = get_deps(context)
+    text = f"🗞 <b>Daily digest</b>\n{render_status(await deps.service.status())}\n\n{render_pnl(deps.service.pnl('today'))}"
+    alerts.queue(deps, Rendered(text), "digest")
+
+
+def schedule(app: Application[Any, Any, Any, Any, Any, Any], deps: Deps, setup: Setup) -> None:
+    jq = app.job_queue
+    assert jq is not None, "python-telegram-bot[job-queue] is required"
+    bot = deps.cfg.bot
+    if setup.schedule_ticks:
+        for i, symbol in enumerate(bot.symbols):
+            jq.run_repeating(tick, interval=bot.loop_seconds, first=1 + i * 0.5, data=symbol, name=f"tick:{symbol}",
+                             job_kwargs=NO_OVERLAP)
+        jq.run_repeating(health, interval=bot.loop_seconds, first=bot.loop_seconds, name="health",
+                         job_kwargs=NO_OVERLAP)
+    jq.run_repeating(drain_outbox, interval=setup.drain_seconds, first=0.1, name="outbox", job_kwargs=NO_OVERLAP)
+    jq.run_repeating(expire_confirmations, interval=setup.expiry_seconds, first=setup.expiry_seconds,
+                     name="expiry", job_kwargs=NO_OVERLAP)
+    jq.run_repeating(heartbeat, interval=20, first=20, name="heartbeat", job_kwargs=NO_OVERLAP)
+    if bot.digest_utc:
+        hh, mm = (int(x) for x in bot.digest_utc.split(":"))
+        jq.run_daily(digest, time=dtime(hh, mm, tzinfo=wall_now().tzinfo), name="digest")

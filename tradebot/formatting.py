@@ -1,0 +1,305 @@
+"""Pure rendering: service views and core events → Telegram-HTML text (escaped) + button rows, split at 4096."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING
+
+from tradebot.events import (
+    ConfirmationNeeded,
+    EntryFailed,
+    EntryFilled,
+    ErrorEvent,
+    Event,
+    Health,
+    Lifecycle,
+    PositionClosed,
+    ProtectionTripped,
+    SignalEvent,
+    StopMoved,
+    UnknownPosition,
+)
+from tradebot.strategy.signal import Signal
+
+if TYPE_CHECKING:
+    from storage.models import TradeRecord
+    from tradebot.bybit.models import Position, Wallet
+    from tradebot.service import Overview, PnLView, PositionView, StatusView
+
+MAX_LEN = 4096
+Buttons = list[list[tuple[str, str]]]  # rows of (label, callback_data)
+SIDE_WORD = {"Buy": "LONG", "Sell": "SHORT"}
+SIDE_ICON = {"Buy": "🟢", "Sell": "🔴"}
+REASONS = {"take_profit": "take-profit hit", "stop_loss": "stop-loss hit", "trailing_stop": "trailing stop hit",
+           "liquidation": "LIQUIDATED", "adl": "auto-deleveraged", "manual": "closed manually",
+           "unknown": "closed (reason unknown)", "unprotected": "closed: no stop could be set"}
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One chat message: HTML text, inline buttons and (for cards) the confirmation it belongs to."""
+
+    text: str
+    buttons: Buttons = field(default_factory=list)
+    confirmation_id: str | None = None
+
+
+def esc(value: object) -> str:
+    return html.escape(str(value), quote=False)
+
+
+def num(value: Decimal | float | int | None, places: int | None = None) -> str:
+    """Decimal → plain string with thousands separators; ``places`` rounds (default: as is)."""
+    if value is None:
+        return "—"
+    d = Decimal(str(value))
+    if places is not None:
+        d = d.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    text = f"{d:,f}"
+    if places is None and "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
+def usdt(value: Decimal | None, signed: bool = False) -> str:
+    if value is None:
+        return "—"
+    text = num(value, 2)
+    return f"+{text}" if signed and value > 0 else text
+
+
+def pct(value: Decimal | float | None, signed: bool = False) -> str:
+    if value is None:
+        return "—"
+    text = num(Decimal(str(value)), 2)
+    return f"+{text}%" if signed and value > 0 else f"{text}%"
+
+
+def when(t: datetime | None) -> str:
+    return "—" if t is None else t.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def split_message(text: str, limit: int = MAX_LEN) -> list[str]:
+    """Split at line breaks so each part fits ``limit`` (renderers never let a tag span lines)."""
+    parts: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while len(line) > limit:  # a single huge line: cut it, never inside an &entity;
+            cut = limit
+            amp = line.rfind("&", 0, cut)
+            if amp >= 0 and ";" not in line[amp:cut]:
+                cut = amp
+            if current:
+                parts.append(current)
+                current = ""
+            parts.append(line[:cut])
+            line = line[cut:]
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            parts.append(current)
+            current = line
+        else:
+            current = candidate
+    if current or not parts:
+        parts.append(current)
+    return [p for p in parts if p.strip()] or [text[:limit]]
+
+
+def top_votes(signal: Signal, n: int = 3) -> str:
+    votes = [v for v in signal.top(n) if v.contribution]
+    return ", ".join(f"{esc(v.name)} {v.contribution:+.2f}" for v in votes) or "no strong contributors"
+
+
+def signal_block(signal: Signal, detail: bool = False) -> str:
+    head = (f"<b>{esc(signal.symbol)}</b> {esc(signal.action)} · score <b>{signal.score:+.2f}</b> "
+            f"(threshold ±{signal.threshold:g})")
+    lines = [head, f"Bar {when(signal.time)} · close {num(signal.price)} · ATR {num(signal.atr, 2)}"]
+    if not detail:
+        lines.append(f"Top: {top_votes(signal)}")
+        return "\n".join(lines)
+    lines.append("Breakdown (weight × vote = contribution):")
+    for v in sorted(signal.breakdown, key=lambda v: -abs(v.contribution)):
+        value = "" if v.value is None else f" [{v.value:.4g}]"
+        note = f" — {esc(v.note)}" if v.note else ""
+        state = "abstains" if v.abstained else f"{v.weight:g} × {v.vote:+.2f} = {v.contribution:+.2f}"
+        lines.append(f"• {esc(v.name)}{value}: {state}{note}")
+    return "\n".join(lines)
+
+
+def confirmation_card(e: ConfirmationNeeded) -> Rendered:
+    base = e.symbol.removesuffix("USDT")
+    lines = [f"{SIDE_ICON.get(e.side, '')} <b>{SIDE_WORD.get(e.side, esc(e.side))} {esc(e.symbol)}</b> — approve?"]
+    if e.replaces:
+        lines.append("<i>Fresh numbers: the price moved since the previous card.</i>")
+    lines += [
+        f"Price {num(e.price)} · size {num(e.qty)} {esc(base)} (notional {usdt(e.notional)} USDT)",
+        f"Risk <b>{usdt(e.risk_usdt)} USDT</b> ({pct(e.risk_pct)} of balance)",
+        f"SL {num(e.sl)} · TP {num(e.tp)} · reward:risk {num(e.reward_risk, 2)}",
+        f"Est. liquidation {num(e.liq_price)}",
+        f"Score {e.signal.score:+.2f} (threshold ±{e.signal.threshold:g}): {top_votes(e.signal)}",
+        f"Expires {e.expires_at.strftime('%H:%M:%S UTC')}",
+    ]
+    buttons = [[("✅ Approve", f"ap:{e.confirmation_id}"), ("❌ Reject", f"rj:{e.confirmation_id}")]]
+    return Rendered("\n".join(lines), buttons, e.confirmation_id)
+
+
+def card_result(card_text: str, status: str, text: str, by: str = "") -> str:
+    """The card with its outcome appended (buttons are dropped by the edit)."""
+    icon = {"executed": "✅", "rejected": "🚫", "expired": "⌛", "stale": "♻️", "failed": "❌",
+            "executing": "⏳", "already": "ℹ️", "unknown": "ℹ️"}.get(status, "ℹ️")
+    who = f" ({esc(by)})" if by else ""
+    return f"{card_text}\n\n{icon} <b>{esc(status.capitalize())}</b>{who}: {esc(text)}"
+
+
+def render_event(event: Event) -> Rendered | None:
+    """Alert text for a core event; None for events that are not a new message (e.g. expiry edits)."""
+    match event:
+        case ConfirmationNeeded():
+            return confirmation_card(event)
+        case SignalEvent(signal=s):
+            return Rendered(f"📡 Signal {signal_block(s)}")
+        case EntryFilled():
+            trail = (f"\nTrailing: {num(event.trailing_distance)} from {num(event.trailing_active_price)}"
+                     if event.trailing_distance else "")
+            return Rendered(f"{SIDE_ICON.get(event.side, '')} <b>Filled</b> {SIDE_WORD.get(event.side, '')} "
+                            f"{num(event.qty)} {esc(event.symbol)} @ {num(event.price)} (fee {usdt(event.fee)})\n"
+                            f"SL {num(event.sl)} · TP {num(event.tp)}{trail}")
+        case EntryFailed():
+            return Rendered(f"❌ <b>{esc(event.symbol)} entry failed</b>: {esc(event.reason)}")
+        case StopMoved():
+            return Rendered(f"🛡 <b>{esc(event.symbol)}</b> stop {esc(event.reason)}: {num(event.old_sl)} → "
+                            f"<b>{num(event.new_sl)}</b> (price {num(event.price)})")
+        case PositionClosed():
+            icon = "💰" if event.pnl > 0 else "🔻"
+            return Rendered(f"{icon} <b>{esc(event.symbol)} closed</b> — {esc(REASONS.get(event.reason, event.reason))}"
+                            f"\n{SIDE_WORD.get(event.side, '')} {num(event.qty)} {num(event.entry_price)} → "
+                            f"{num(event.exit_price)} · PnL <b>{usdt(event.pnl, True)} USDT</b> "
+                            f"(fees {usdt(event.fees)})")
+        case UnknownPosition():
+            sym = event.symbol
+            return Rendered(
+                f"❓ <b>Unknown position {esc(sym)}</b>: {SIDE_WORD.get(event.side, '')} {num(event.size)} @ "
+                f"{num(event.avg_price)} (not opened by the bot). It has been protected with a stop.\n"
+                f"Default if you do not answer by {when(event.decide_by)}: {esc(event.default_action)}",
+                [[("Adopt", f"uk:a:{sym}"), ("Close", f"uk:c:{sym}"), ("Ignore", f"uk:i:{sym}")]])
+        case ProtectionTripped():
+            until = f" until {when(event.resume_at)}" if event.resume_at else ""
+            return Rendered(f"⛔ <b>Protection</b>: new entries blocked{until}: {esc(event.reason)}")
+        case ErrorEvent():
+            icon = "🚨" if event.critical else "⚠️"
+            return Rendered(f"{icon} {'<b>CRITICAL</b> ' if event.critical else ''}{esc(event.message)}")
+        case Lifecycle():
+            return Rendered(f"ℹ️ {esc(event.message)}")
+        case Health():
+            return Rendered(f"🩺 {esc(event.message)}")
+    return None
+
+
+def table(rows: Sequence[Sequence[str]]) -> list[str]:
+    """Lines of a monospace table (one <code> per line so splitting never breaks a tag)."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))] if rows else []
+    return [f"<code>{esc('  '.join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())}</code>"
+            for r in rows]
+
+
+# ---------------------------------------------------------------- command replies (views from tradebot.service)
+
+
+def render_help(ov: Overview, commands: Sequence[tuple[str, str, str]]) -> str:
+    """``commands``: (name, args, one-line help) — the handler table is the single source."""
+    state = "⏸ paused (no new entries)" if ov.paused else "▶️ running"
+    lines = [f"<b>Trading bot</b> — {esc(ov.env)}",
+             f"Symbols: {esc(', '.join(ov.symbols))} · {esc(ov.interval)}m candles · {state}",
+             f"Mode: <b>{esc(ov.mode)}</b> ({'trades on its own' if ov.mode == 'auto' else 'asks you first'})"
+             f" · risk {pct(ov.risk_pct)} per trade", "", "<b>Commands</b>"]
+    lines += [f"/{name}{' ' + esc(args) if args else ''} — {esc(text)}" for name, args, text in commands]
+    return "\n".join(lines)
+
+
+def render_status(v: StatusView) -> str:
+    ov = v.overview
+    state = "⏸ <b>PAUSED</b> (no new entries; positions still managed)" if ov.paused else "▶️ <b>running</b>"
+    lines = [f"{state} · {esc(ov.env)} · mode {esc(ov.mode)} · risk {pct(ov.risk_pct)}"]
+    for s in v.symbols:
+        if s.last_tick is None:
+            lines.append(f"• {esc(s.symbol)}: no tick yet")
+            continue
+        score = f"score {s.score:+.2f}" if s.score is not None else "no score"
+        thr = f" / ±{s.threshold:g}" if s.threshold is not None else ""
+        ok = "" if s.ok else f" ⚠️ {esc(s.error or 'failed')}"
+        lines.append(f"• {esc(s.symbol)}: last tick {s.last_tick:%H:%M:%S} UTC · {score}{thr} · "
+                     f"{esc(s.action or 'HOLD')}{ok}")
+    n = "unknown (exchange unreachable)" if v.open_positions < 0 else str(v.open_positions)
+    t = v.today
+    lines.append(f"Open positions: {n}")
+    lines.append(f"Today: PnL <b>{usdt(t.net_pnl, True)} USDT</b> over {t.trades} closed trade(s)")
+    lines.append("Protections: " + ("; ".join(esc(p) for p in v.protections) if v.protections else "none tripped"))
+    return "\n".join(lines)
+
+
+def render_positions(rows: Sequence[PositionView]) -> str:
+    if not rows:
+        return "No open positions."
+    lines = [f"<b>Open positions ({len(rows)})</b>"]
+    for p in rows:
+        lines += ["", f"{SIDE_ICON.get(p.side, '')} <b>{esc(p.symbol)}</b> {SIDE_WORD.get(p.side, esc(p.side))} "
+                  f"{num(p.size)} × {num(p.leverage)}x{'' if p.managed else ' (not managed by the bot)'}",
+                  f"Entry {num(p.entry)} · mark {num(p.mark)} · liq {num(p.liq)}",
+                  f"Unrealised <b>{usdt(p.upnl, True)} USDT</b> ({pct(p.upnl_pct, True)})",
+                  f"SL {num(p.sl)} · TP {num(p.tp)} · trailing: {esc(p.trailing)}"]
+    return "\n".join(lines)
+
+
+def render_pnl(v: PnLView) -> str:
+    s = v.summary
+    if not s.trades and not s.funding_fees:
+        return f"<b>PnL {esc(v.period)}</b>: no closed trades."
+    pf = "∞" if s.profit_factor is None and s.wins else num(s.profit_factor, 2)
+    lines = [f"<b>PnL {esc(v.period)}</b> (realised, after trading fees)",
+             f"Net <b>{usdt(s.net_pnl, True)} USDT</b> · gross {usdt(s.gross_pnl, True)} · fees {usdt(s.trading_fees)}",
+             f"Trades {s.trades} · wins {s.wins} · losses {s.losses} · win rate "
+             f"{pct(s.win_rate * 100) if s.win_rate is not None else '—'}",
+             f"Profit factor {pf} · max drawdown {usdt(s.max_drawdown)} USDT",
+             f"Best {usdt(s.best, True)} · worst {usdt(s.worst, True)}",
+             f"Funding (apart, + = paid): {usdt(s.funding_fees)} USDT → net after funding "
+             f"{usdt(s.net_after_funding, True)}"]
+    if s.by_symbol:
+        lines.append("Per symbol:")
+        lines += [f"• {esc(b.symbol)}: {usdt(b.net_pnl, True)} over {b.trades} ({b.wins}W/{b.losses}L), "
+                  f"funding {usdt(b.funding_fees)}" for b in s.by_symbol.values()]
+    return "\n".join(lines)
+
+
+def render_balance(w: Wallet) -> str:
+    return "\n".join([
+        "<b>Balance</b> (USDT)",
+        f"Equity <b>{usdt(w.total_equity)}</b> · wallet {usdt(w.wallet_balance)}",
+        f"Available {usdt(w.available)} · margin in use {usdt(w.initial_margin)}",
+        f"Unrealised PnL {usdt(w.unrealised_pnl, True)}",
+    ])
+
+
+def render_trades(rows: Sequence[TradeRecord]) -> str:
+    if not rows:
+        return "No closed trades yet."
+    lines = [f"<b>Last {len(rows)} closed trade(s)</b>"]
+    for t in rows:
+        lines.append(f"• {t.exit_time:%m-%d %H:%M} {esc(t.symbol)} {SIDE_WORD.get(t.side, t.side)} {num(t.qty)} "
+                     f"{num(t.entry_price)} → {num(t.exit_price)} · <b>{usdt(t.pnl, True)}</b> · "
+                     f"{esc(REASONS.get(t.reason or 'unknown', t.reason or ''))}")
+    return "\n".join(lines)
+
+
+def render_close_ask(symbol: str, p: Position) -> Rendered:
+    return Rendered(f"Close <b>{esc(symbol)}</b> {SIDE_WORD.get(p.side, '')} {num(p.size)} at market now? "
+                    f"(unrealised {usdt(p.unrealised_pnl, True)} USDT)")
+
+
+def render_stop_all_ask(positions: Sequence[Position]) -> str:
+    names = ", ".join(f"{p.symbol} {SIDE_WORD.get(p.side, '')} {num(p.size)}" for p in positions) or "none open"
+    return (f"⚠️ <b>Stop all</b>: pause new entries and close <b>every</b> position at market?\n"
+            f"Positions: {esc(names)}")

@@ -1,0 +1,316 @@
+"""What chat commands may do: read-only views and user actions over the engine/journal; raises UserError."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+from pydantic import ValidationError
+from sqlalchemy.engine import Engine
+
+from storage.db import session_scope
+from storage.models import TradeRecord
+from storage.runtime import audit, delete_state, get_state, set_state
+from storage.stats import PERIODS, PnLSummary, period_bounds, pnl_summary
+from storage.trades import closed_trades, get_open_trade
+from tradebot.bybit.client import BybitClient
+from tradebot.bybit.models import Position, Wallet
+from tradebot.config import INTERVALS, Config
+from tradebot.engine import Outcome, TradingEngine
+from tradebot.errors import ExchangeError, UserError
+from tradebot.market import frame_from_rows
+from tradebot.strategy.signal import Signal
+
+ZERO = Decimal(0)
+SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,20}USDT$")
+TOKEN_TTL = timedelta(minutes=10)
+ENV_LABELS = {"paper": "paper (in-process simulator, no real orders)", "testnet": "Bybit TESTNET",
+              "demo": "Bybit demo trading", "mainnet": "Bybit MAINNET — real money"}
+
+
+@dataclass(frozen=True)
+class Overview:
+    env: str
+    symbols: list[str]
+    interval: str
+    mode: str
+    paused: bool
+    risk_pct: Decimal
+
+
+@dataclass(frozen=True)
+class SymbolStatus:
+    symbol: str
+    last_tick: datetime | None
+    ok: bool | None
+    score: float | None
+    threshold: float | None
+    action: str | None
+    error: str | None
+    blocked: str | None
+
+
+@dataclass(frozen=True)
+class StatusView:
+    overview: Overview
+    symbols: list[SymbolStatus]
+    open_positions: int
+    today: PnLSummary
+    protections: list[str]
+
+
+@dataclass(frozen=True)
+class PositionView:
+    symbol: str
+    side: str
+    size: Decimal
+    entry: Decimal
+    mark: Decimal
+    upnl: Decimal
+    upnl_pct: Decimal | None
+    sl: Decimal | None
+    tp: Decimal | None
+    liq: Decimal | None
+    leverage: Decimal
+    trailing: str
+    managed: bool
+
+
+@dataclass(frozen=True)
+class PnLView:
+    period: str
+    summary: PnLSummary
+
+
+@dataclass(frozen=True)
+class ChartData:
+    """Everything :func:`tradebot.chart.render_chart` draws."""
+
+    symbol: str
+    interval: str
+    frame: object  # pandas DataFrame (OHLCV, UTC index)
+    trades: list[TradeRecord]
+    position: Position | None
+
+
+def env_label(cfg: Config) -> str:
+    env = cfg.exchange_env
+    if cfg.demo:
+        return "offline demo (simulator replaying bundled candles)"
+    return ENV_LABELS.get(env, f"custom Bybit endpoint {env}")
+
+
+def parse_symbol(raw: str | None) -> str:
+    symbol = (raw or "").strip().upper()
+    if symbol and not symbol.endswith("USDT") and SYMBOL_RE.match(symbol + "USDT"):
+        symbol += "USDT"
+    if not SYMBOL_RE.match(symbol):
+        raise UserError(f"{raw!r} is not a symbol like BTCUSDT.")
+    return symbol
+
+
+def parse_decimal(raw: str) -> Decimal:
+    try:
+        value = Decimal(raw.strip().rstrip("%"))
+    except InvalidOperation:
+        raise UserError(f"{raw!r} is not a number.") from None
+    if not value.is_finite():
+        raise UserError(f"{raw!r} is not a number.")
+    return value
+
+
+class BotService:
+    """Facade the Telegram handlers call; holds no Telegram types."""
+
+    def __init__(self, cfg: Config, engine: TradingEngine, client: BybitClient, db: Engine,
+                 clock: Callable[[], datetime]) -> None:
+        self.cfg, self.engine, self.client, self.db, self.clock = cfg, engine, client, db, clock
+
+    # ------------------------------------------------------------------ views
+
+    def overview(self) -> Overview:
+        return Overview(env_label(self.cfg), list(self.cfg.bot.symbols), self.cfg.bot.interval, self.engine.mode,
+                        self.engine.paused, self.engine.risk.risk_pct)
+
+    async def status(self) -> StatusView:
+        now = self.clock()
+        rows, protections = [], []
+        for symbol in self.cfg.bot.symbols:
+            tick = self.engine.last_ticks.get(symbol)
+            sig = self.engine.last_signals.get(symbol)
+            block = self.engine.entry_block(symbol, now)
+            if block and "already open" not in block and "paused" not in block and block not in protections:
+                protections.append(block)
+            rows.append(SymbolStatus(symbol, tick.time if tick else None, tick.ok if tick else None,
+                                     tick.score if tick else None, sig.threshold if sig else None,
+                                     tick.action if tick else None, tick.error if tick else None, block))
+        try:
+            n_open = len(await self.client.positions())
+        except ExchangeError:
+            n_open = -1
+        return StatusView(self.overview(), rows, n_open, self.pnl("today").summary, protections)
+
+    async def positions(self) -> list[PositionView]:
+        out = []
+        for p in await self.client.positions():
+            with session_scope(self.db) as s:
+                trade = get_open_trade(session=s, symbol=p.symbol)
+                if trade is not None:
+                    s.expunge(trade)
+            notional = p.avg_price * p.size
+            out.append(PositionView(p.symbol, p.side, p.size, p.avg_price, p.mark_price, p.unrealised_pnl,
+                                    p.unrealised_pnl / notional * 100 if notional else None, p.stop_loss,
+                                    p.take_profit, p.liq_price, p.leverage, trailing_state(p, trade),
+                                    trade is not None))
+        return out
+
+    def pnl(self, period: str = "today") -> PnLView:
+        key = (period or "today").strip().lower()
+        if key not in PERIODS:
+            raise UserError(f"Period must be one of {', '.join(PERIODS)}.")
+        since, until = period_bounds(key, self.clock())
+        with session_scope(self.db) as s:
+            return PnLView(key, pnl_summary(session=s, since=since, until=until + timedelta(microseconds=1)))
+
+    async def balance(self) -> Wallet:
+        return await self.client.wallet()
+
+    def trades(self, n: int) -> list[TradeRecord]:
+        if not 1 <= n <= 100:
+            raise UserError("N must be between 1 and 100.")
+        with session_scope(self.db) as s:
+            rows = closed_trades(session=s, limit=n)
+            for r in rows:
+                s.expunge(r)
+        return rows
+
+    async def signal(self, symbol: str) -> Signal:
+        """The live strategy's signal on the latest closed candle, computed now."""
+        symbol = parse_symbol(symbol)
+        lock = self.engine._locks.setdefault(symbol, asyncio.Lock())  # API gap: no public signal_now()
+        try:
+            async with lock:
+                sig, _ = await self.engine._signal(symbol)
+        except ExchangeError as exc:
+            raise UserError(f"Could not compute {symbol}: {exc}") from exc
+        return sig
+
+    async def chart_data(self, symbol: str, interval: str | None) -> ChartData:
+        symbol = parse_symbol(symbol)
+        interval = interval or self.cfg.bot.interval
+        interval = interval.upper() if interval.upper() in ("D", "W", "M") else interval
+        if interval not in INTERVALS:
+            raise UserError(f"Interval must be one of {' '.join(INTERVALS)}.")
+        try:
+            klines = await self.client.klines(symbol, interval, limit=150)
+            found = await self.client.positions(symbol)
+        except ExchangeError as exc:
+            raise UserError(f"Could not load {symbol} candles: {exc}") from exc
+        if len(klines) < 2:
+            raise UserError(f"Not enough {symbol} candles to draw.")
+        frame = frame_from_rows(k.as_row() for k in klines)
+        start = frame.index[0].to_pydatetime()
+        with session_scope(self.db) as s:
+            trades = [t for t in closed_trades(session=s, symbol=symbol, since=start)]
+            live = get_open_trade(session=s, symbol=symbol)
+            trades += [live] if live is not None and live.entry_time >= start else []
+            for t in trades:
+                s.expunge(t)
+        return ChartData(symbol, interval, frame, trades, found[0] if found else None)
+
+    # ------------------------------------------------------------------ actions
+
+    async def pause(self, by: str) -> Outcome:
+        return await self.engine.pause(by)
+
+    async def resume(self, by: str) -> Outcome:
+        return await self.engine.resume(by)
+
+    def set_mode(self, raw: str) -> Outcome:
+        mode = raw.strip().lower()
+        if mode not in ("auto", "confirm"):
+            raise UserError("Mode must be auto or confirm.")
+        return self.engine.set_mode(mode)
+
+    def set_risk(self, raw: str) -> Outcome:
+        value = parse_decimal(raw)
+        try:
+            return self.engine.set_risk(value)
+        except ValidationError as exc:
+            msg = exc.errors()[0]["msg"] if exc.errors() else str(exc)
+            raise UserError(f"Risk {value}% refused: {msg} (allowed: above 0, at most 10).") from None
+
+    async def request_close(self, symbol: str) -> tuple[str, Position]:
+        symbol = parse_symbol(symbol)
+        found = await self.client.positions(symbol)
+        if not found:
+            raise UserError(f"No open {symbol} position.")
+        return self.new_token("close", symbol), found[0]
+
+    async def request_stop_all(self) -> tuple[str, list[Position]]:
+        return self.new_token("stop_all", ""), await self.client.positions()
+
+    async def stop_all(self, by: str) -> Outcome:
+        await self.engine.pause(by)
+        out = await self.engine.close_all()
+        return Outcome(out.status, f"Paused. {out.text}")
+
+    async def close(self, symbol: str) -> Outcome:
+        return await self.engine.close(symbol)
+
+    async def decide_unknown(self, symbol: str, action: str) -> Outcome:
+        decision = {"a": "adopt", "c": "close", "i": "ignore"}.get(action)
+        if decision is None:
+            raise UserError("Unknown choice.")
+        return await self.engine.decide_unknown(parse_symbol(symbol), decision)
+
+    async def approve(self, conf_id: str, user_id: int) -> Outcome:
+        return await self.engine.approve(conf_id, user_id)
+
+    async def reject(self, conf_id: str, user_id: int) -> Outcome:
+        return await self.engine.reject(conf_id, user_id)
+
+    # ------------------------------------------------------------------ button tokens & audit
+
+    def new_token(self, action: str, symbol: str) -> str:
+        """Opaque single-use id for a confirm button; the action lives in the journal, not the button."""
+        token = secrets.token_urlsafe(8)
+        expires = (self.clock() + TOKEN_TTL).isoformat()
+        with session_scope(self.db) as s:
+            set_state(session=s, key=f"btn:{token}", value={"action": action, "symbol": symbol, "expires": expires})
+        return token
+
+    def take_token(self, token: str, action: str | None) -> dict[str, str] | None:
+        """The token's payload if it exists, matches ``action`` (None: any) and is fresh; consumed either way."""
+        key = f"btn:{token}"
+        with session_scope(self.db) as s:
+            payload = get_state(session=s, key=key)
+            if payload is None or not delete_state(session=s, key=key):
+                return None
+        if (action is not None and payload.get("action") != action) or datetime.fromisoformat(payload["expires"]) < self.clock():
+            return None
+        return payload
+
+    def audit(self, *, kind: str, action: str, allowed: bool, user_id: int | None, chat_id: int | None,
+              args: str | None = None, result: str | None = None) -> None:
+        with session_scope(self.db) as s:
+            audit(session=s, update_kind=kind[:16], action=action[:64], allowed=allowed, user_id=user_id,
+                  chat_id=chat_id, args=args, result=(result or "")[:500], now=datetime.now(UTC))
+
+
+def trailing_state(p: Position, trade: TradeRecord | None) -> str:
+    if p.trailing_stop:
+        return f"exchange trailing, distance {p.trailing_stop}"
+    if trade is None:
+        return "not managed by the bot"
+    history = trade.stop_history or []
+    if history and history[-1].get("reason") == "trailing":
+        return "trailing (bot)"
+    if trade.trailing_distance:
+        return f"armed: {trade.trailing_distance} from {trade.trailing_active_price}"
+    return "break-even done" if trade.breakeven_done else "waiting for break-even"
