@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from decimal import Decimal as D
 
 import pytest
@@ -93,11 +94,11 @@ def test_no_update_before_breakeven_trigger() -> None:
 @pytest.mark.parametrize(
     ("side", "sl", "best", "last", "expected"),
     [
-        ("Buy", "49250", "50500", "50500", "50050"),  # 1 ATR up -> entry + 0.1 ATR
-        ("Buy", None, "50500", "50300", "50050"),  # no stop yet
-        ("Buy", "0", "50500", "50300", "50050"),  # Bybit's "0" = no stop
-        ("Sell", "50750", "49500", "49500", "49950"),
-        ("Sell", None, "49400", "49700", "49950"),
+        ("Buy", "49250", "50500", "50500", "50105.1"),  # 1 ATR up -> fee-covering entry + 0.1 ATR
+        ("Buy", None, "50500", "50300", "50105.1"),  # no stop yet
+        ("Buy", "0", "50500", "50300", "50105.1"),  # Bybit's "0" = no stop
+        ("Sell", "50750", "49500", "49500", "49895"),
+        ("Sell", None, "49400", "49700", "49895"),
     ],
 )
 def test_breakeven(side: str, sl: str | None, best: str, last: str, expected: str) -> None:
@@ -106,8 +107,8 @@ def test_breakeven(side: str, sl: str | None, best: str, last: str, expected: st
 
 def test_breakeven_only_once_and_only_if_it_tightens() -> None:
     assert step(best="50600", last="50600", done=True) is None
-    assert step(sl="50100", best="50600", last="50600") is None  # already tighter than break-even
-    assert step(sl="50049.95", best="50600", last="50600") is None  # less than one tick better
+    assert step(sl="50200", best="50600", last="50600") is None  # already tighter than break-even
+    assert step(sl="50105.05", best="50600", last="50600") is None  # less than one tick better
 
 
 def test_exchange_mode_never_trails() -> None:
@@ -156,7 +157,7 @@ def test_stop_beyond_last_price_is_clamped_one_tick_inside(
 
 
 def test_best_price_is_updated_with_last_price() -> None:
-    assert step(best="50000", last="50500") == StopUpdate(D("50050"), "breakeven")
+    assert step(best="50000", last="50500") == StopUpdate(D("50105.1"), "breakeven")
 
 
 def test_zero_atr_means_no_update() -> None:
@@ -219,3 +220,22 @@ def test_random_path_stop_only_tightens_and_never_crosses_price(
             done = True
         sl = update.new_sl
     assert breakevens <= 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(entry=st.decimals(min_value=Decimal("100"), max_value=Decimal("100000"), places=1),
+       atr_frac=st.decimals(min_value=Decimal("0.001"), max_value=Decimal("0.05"), places=4),
+       side=st.sampled_from(["Buy", "Sell"]),
+       fee=st.decimals(min_value=Decimal("0"), max_value=Decimal("0.001"), places=5))
+def test_breakeven_stop_covers_round_trip_taker_fees(entry, atr_frac, side, fee):
+    """A stop-out at the break-even stop never loses money after entry and exit taker fees."""
+    params = RiskParams(taker_fee_rate=fee, breakeven_offset_atr=Decimal("0"))
+    atr = (entry * atr_frac).quantize(Decimal("0.1")) or Decimal("0.1")
+    s = 1 if side == "Buy" else -1
+    best = entry + s * atr * Decimal("5")
+    upd = next_stop(side=side, entry=entry, current_sl=entry - s * atr * 2, best_price=best, last_price=best,
+                    atr=atr, inst=BTC, params=params, breakeven_done=False)
+    assert upd is not None and upd.reason == "breakeven"
+    qty = Decimal("1")
+    pnl = s * (upd.new_sl - entry) * qty - entry * qty * fee - upd.new_sl * qty * fee
+    assert pnl >= 0

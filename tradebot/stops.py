@@ -60,6 +60,15 @@ def _inside_last(s: int, last: Decimal, inst: Instrument) -> Decimal:
     return round_price(last, inst, "down") + tick
 
 
+def breakeven_price(s: int, entry: Decimal, atr: Decimal, params: RiskParams) -> Decimal:
+    """The stop that loses nothing after taker fees on entry and exit, plus ``breakeven_offset_atr`` ATRs.
+
+    A long stopped at ``entry·(1+f)/(1−f)`` nets zero after paying ``f`` on both legs (mirrored for a short).
+    """
+    fee = params.taker_fee_rate
+    return entry * (1 + s * fee) / (1 - s * fee) + s * params.breakeven_offset_atr * atr
+
+
 def next_stop(
     *,
     side: Side,
@@ -75,7 +84,8 @@ def next_stop(
     """The stop-loss to move to now, or None to leave it.
 
     - Break-even (unless ``breakeven_done``): once the favourable excursion (best − entry for a long) reaches
-      breakeven_trigger_atr×ATR, SL → entry ± breakeven_offset_atr×ATR (the offset pays the fees).
+      breakeven_trigger_atr×ATR, SL → the fee-covering break-even price ± breakeven_offset_atr×ATR, once the
+      price is beyond that level (until then break-even waits).
     - Trailing (trailing_mode "bot" only; in "exchange" mode Bybit trails): once the excursion reaches
       trail_trigger_atr×ATR, SL → best ∓ trail_atr×ATR.
     - The tightest candidate wins; it is rounded to the tick toward the price (tighter, never looser).
@@ -97,7 +107,9 @@ def next_stop(
     excursion = s * (best - entry)
     candidates: list[tuple[Decimal, Literal["breakeven", "trailing"]]] = []
     if not breakeven_done and excursion >= params.breakeven_trigger_atr * atr:
-        candidates.append((entry + s * params.breakeven_offset_atr * atr, "breakeven"))
+        be = breakeven_price(s, entry, atr, params)
+        if s * (last - be) > 0:  # not before the price is past it: a stop at market would lose the fees
+            candidates.append((be, "breakeven"))
     if params.trailing_mode == "bot" and excursion >= params.trail_trigger_atr * atr:
         candidates.append((best - s * params.trail_atr * atr, "trailing"))
     if not candidates:

@@ -58,10 +58,15 @@ async def test_confirm_breakeven_trailing_stop_cycle(make_rig, sim, db, sim_url)
     assert pos and Decimal(pos["stopLoss"]) == card.sl and Decimal(pos["takeProfit"]) == card.tp
     entry, atr = fill.price, card.signal.atr
 
-    sim.set_price(SYMBOL, entry + atr * Decimal("1.2"))  # ≥ 1 ATR in favour → break-even
+    fee_cover = entry * Decimal("0.0011")  # round-trip taker fees per coin: more than 1 ATR on this data
+    sim.set_price(SYMBOL, entry + atr * Decimal("0.5"))  # not far enough: nothing moves
+    await rig.engine.tick(SYMBOL)
+    assert not rig.events.of(StopMoved)
+    last = entry + fee_cover + atr * Decimal("0.4")  # ≥ 1 ATR in favour and past the fee-covering level
+    sim.set_price(SYMBOL, last)
     await rig.engine.tick(SYMBOL)
     be = rig.events.of(StopMoved)[-1]
-    assert be.reason == "breakeven" and entry < be.new_sl < entry + atr
+    assert be.reason == "breakeven" and entry + fee_cover < be.new_sl < last
     assert Decimal(rig.position()["stopLoss"]) == be.new_sl
 
     sim.set_price(SYMBOL, entry + atr * Decimal("3.0") - Decimal("1"))  # trailing active (TP is 3 ATR away)
@@ -101,7 +106,7 @@ async def test_double_approve_places_one_order(make_rig, sim, db):
 
 
 async def test_auto_mode_exchange_trailing_stop(make_rig, sim, db):
-    rig = make_rig(mode="auto", trailing="exchange")
+    rig = make_rig(mode="auto", trailing="exchange", breakeven_trigger_atr=Decimal("50"))  # isolate trailing
     await rig.engine.tick(SYMBOL)
     [fill] = rig.events.of(EntryFilled)
     pos = rig.position()
