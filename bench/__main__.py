@@ -5,10 +5,11 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from bench import signals
+from bench import backtest, signals
 
 BENCHMARKS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "signals": (signals.main, signals.DESCRIPTION),
+    "backtest": (backtest.main, backtest.DESCRIPTION),
 }
 
 

@@ -1,0 +1,53 @@
+"""The fast bar loop (float pre-scan + exact replay on candidates) equals a plain exact replay of every bar."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+import tradebot.backtest.engine as engine
+from tests.backtest.helpers import quiet_risk
+from tradebot.backtest.data import load_candles
+from tradebot.backtest.position import Exit, OpenPosition, dec
+from tradebot.strategy import StrategyParams
+
+SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample" / "BTCUSDT_5m.csv"
+OFF = ["sma", "rsi", "stochrsi", "macd", "bbands", "adx", "cci", "willr", "mfi", "obv", "sar", "roc", "keltner",
+       "patterns", "vwap", "volume"]
+EMA_ONLY = StrategyParams.model_validate({"threshold": 1.0, **{k: {"enabled": False} for k in OFF},
+                                          "higher_timeframes": [], "orderbook": {"enabled": False}})
+
+
+def naive_run(self: engine._Runner, pos: OpenPosition) -> Exit:
+    """Every bar replayed exactly: gap, tick management, path."""
+    b, rp, j0 = self.bars, self.rp, pos.entry_bar
+    ex = rp.walk_bar(pos, j0, dec(b.o[j0]), dec(b.h[j0]), dec(b.lo[j0]), dec(b.c[j0]), None, None)
+    for c in range(j0 + 1, b.n):
+        if ex is not None:
+            return ex
+        extreme = b.h[c - 1] if pos.sign > 0 else b.lo[c - 1]
+        ex = rp.walk_bar(pos, c, dec(b.o[c]), dec(b.h[c]), dec(b.lo[c]), dec(b.c[c]), dec(b.c[c - 1]), dec(extreme))
+    return ex or rp.exit_at(pos, b.n - 1, 3, "EndOfData", dec(b.c[b.n - 1]))
+
+
+@pytest.mark.parametrize("mode", ["exchange", "bot"])
+@pytest.mark.parametrize("be", ["0.5", "1.0", "3"])
+def test_fast_loop_equals_exact_replay(monkeypatch: pytest.MonkeyPatch, mode: str, be: str) -> None:
+    df, _ = load_candles(SAMPLE, report=lambda _: None)
+    risk = quiet_risk(trailing_mode=mode, breakeven_trigger_atr=Decimal(be), trail_trigger_atr=Decimal("1.2"),
+                      trail_atr=Decimal("0.7"))
+    fast = engine.run_backtest(df, risk, strategy=EMA_ONLY, verify=True)
+    monkeypatch.setattr(engine._Runner, "run", naive_run)
+    slow = engine.run_backtest(df, risk, strategy=EMA_ONLY)
+    assert len(fast.trades) > 100
+    assert fast.trades == slow.trades
+    assert fast.final_balance == slow.final_balance == Decimal(10000) + sum(t.pnl for t in fast.trades)
+
+
+def test_protections_fast_path_agrees_with_protection_state() -> None:
+    df, _ = load_candles(SAMPLE, report=lambda _: None)
+    risk = quiet_risk(cooldown_minutes=20, max_consecutive_losses=3, daily_loss_limit_pct=Decimal(2))
+    res = engine.run_backtest(df, risk, strategy=EMA_ONLY, verify=True)  # asserts on every signal
+    assert res.pauses and res.trades

@@ -1,0 +1,9 @@
+"""Backtester: replay history through the live signal, sizing and stop code against the simulator's fill rules."""
+
+from tradebot.backtest.engine import run_backtest
+from tradebot.backtest.models import BacktestResult, Pause, Trade
+from tradebot.backtest.plot import plot_equity
+from tradebot.backtest.report import compute_metrics, render_summary, to_dict
+
+__all__ = ["BacktestResult", "Pause", "Trade", "compute_metrics", "plot_equity", "render_summary", "run_backtest",
+           "to_dict"]

@@ -1,0 +1,206 @@
+"""Backtest figures (PnL, win rate, profit factor, drawdown, Sharpe/Sortino, exposure, fees, by side) and outputs.
+
+JSON: money (PnL, fees, balances, prices, quantities) are exact decimal STRINGS; ratios and percentages are
+JSON numbers (floats, rounded to 6 decimals); an undefined ratio (profit factor without losses, Sharpe of a
+flat curve) is null. Sharpe and Sortino use daily (UTC) returns of the bar-close equity, annualised by √365
+(crypto trades every day), risk-free rate 0; Sortino's downside deviation is √mean(min(r, 0)²).
+Max drawdown is measured on the equity at each bar's close (mark to market), not intrabar.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tradebot.backtest.models import BacktestResult, Trade
+from tradebot.market import DAY_MS, index_ms
+
+ZERO = Decimal(0)
+CENT = Decimal("0.01")
+_AVG = Decimal("1e-10")
+TRADE_FIELDS = ("side", "entry_time", "entry_price", "exit_time", "exit_price", "qty", "pnl", "fees", "reason",
+                "sl", "tp", "atr", "stop_moves", "exit_sl")
+
+
+@dataclass(frozen=True)
+class SideStats:
+    trades: int
+    wins: int
+    net_pnl: Decimal
+
+    @property
+    def win_rate(self) -> float | None:
+        return 100.0 * self.wins / self.trades if self.trades else None
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """The report's figures; money exact (Decimal), ratios float (None when undefined)."""
+
+    net_pnl: Decimal
+    net_pnl_pct: float
+    trades: int
+    wins: int
+    losses: int
+    win_rate: float | None
+    profit_factor: float | None
+    avg_win: Decimal | None
+    avg_loss: Decimal | None
+    gross_profit: Decimal
+    gross_loss: Decimal
+    max_drawdown_pct: float
+    max_drawdown: float
+    sharpe: float | None
+    sortino: float | None
+    exposure_pct: float
+    fees: Decimal
+    by_side: dict[str, SideStats]
+
+
+def _daily_returns(result: BacktestResult) -> np.ndarray:
+    eq = result.equity.to_numpy(np.float64)
+    if eq.size == 0:
+        return np.empty(0)
+    day = index_ms(result.equity.index) // DAY_MS
+    last = np.flatnonzero(np.r_[day[1:] != day[:-1], True])  # each UTC day's last bar
+    closes = np.r_[float(result.initial_balance), eq[last]]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.diff(closes) / closes[:-1]
+    return r[np.isfinite(r)]
+
+
+def _ratio(mean: float, dev: float) -> float | None:
+    return mean / dev * math.sqrt(365) if dev > 0 and math.isfinite(dev) else None
+
+
+def compute_metrics(result: BacktestResult) -> Metrics:
+    """All report figures from the trade list and the equity curve."""
+    trades = result.trades
+    pnl = [t.pnl for t in trades]
+    wins = [p for p in pnl if p > 0]
+    losses = [p for p in pnl if p < 0]
+    gp, gl = sum(wins, ZERO), -sum(losses, ZERO)
+    net = result.final_balance - result.initial_balance
+    eq = result.equity.to_numpy(np.float64)
+    peak = np.maximum.accumulate(np.r_[float(result.initial_balance), eq])[1:] if eq.size else eq
+    dd = (eq - peak) / np.where(peak > 0, peak, np.nan) if eq.size else eq
+    max_dd_pct = float(-np.nanmin(dd) * 100) if eq.size and np.isfinite(dd).any() else 0.0
+    max_dd = float(np.max(peak - eq)) if eq.size else 0.0
+    r = _daily_returns(result)
+    mean = float(np.mean(r)) if r.size else 0.0
+    sharpe = _ratio(mean, float(np.std(r, ddof=1))) if r.size > 1 else None
+    sortino = _ratio(mean, math.sqrt(float(np.mean(np.minimum(r, 0.0) ** 2)))) if r.size > 1 else None
+    by_side = {}
+    for side in ("Buy", "Sell"):
+        st = [t for t in trades if t.side == side]
+        by_side[side] = SideStats(len(st), sum(1 for t in st if t.pnl > 0), sum((t.pnl for t in st), ZERO))
+    return Metrics(
+        net_pnl=net,
+        net_pnl_pct=float(net / result.initial_balance * 100) if result.initial_balance else 0.0,
+        trades=len(trades), wins=len(wins), losses=len(losses),
+        win_rate=100.0 * len(wins) / len(trades) if trades else None,
+        profit_factor=float(gp / gl) if gl > 0 else None,
+        avg_win=(gp / len(wins)).quantize(_AVG) if wins else None,
+        avg_loss=(-gl / len(losses)).quantize(_AVG) if losses else None,
+        gross_profit=gp, gross_loss=gl, max_drawdown_pct=max_dd_pct, max_drawdown=max_dd,
+        sharpe=sharpe, sortino=sortino,
+        exposure_pct=float(np.mean(result.in_position) * 100) if result.in_position.size else 0.0,
+        fees=sum((t.fees for t in trades), ZERO), by_side=by_side,
+    )
+
+
+def _num(x: float | None) -> float | None:
+    return None if x is None or not math.isfinite(x) else round(x, 6)
+
+
+def _s(d: Decimal | None) -> str | None:
+    return None if d is None else str(d)
+
+
+def to_dict(result: BacktestResult, metrics: Metrics | None = None) -> dict[str, Any]:
+    """The JSON report (see the module docstring for the number conventions)."""
+    m = metrics or compute_metrics(result)
+    return {
+        "symbol": result.symbol, "interval_minutes": result.interval_ms // 60_000,
+        "start": result.start.isoformat(), "end": result.end.isoformat(), "bars": result.bars,
+        "initial_balance": str(result.initial_balance), "final_balance": str(result.final_balance),
+        "net_pnl": str(m.net_pnl), "net_pnl_pct": _num(m.net_pnl_pct), "trades_count": m.trades,
+        "wins": m.wins, "losses": m.losses, "win_rate": _num(m.win_rate), "profit_factor": _num(m.profit_factor),
+        "avg_win": _s(m.avg_win), "avg_loss": _s(m.avg_loss), "gross_profit": str(m.gross_profit),
+        "gross_loss": str(m.gross_loss), "max_drawdown_pct": _num(m.max_drawdown_pct),
+        "max_drawdown": _num(m.max_drawdown), "sharpe": _num(m.sharpe), "sortino": _num(m.sortino),
+        "exposure_pct": _num(m.exposure_pct), "fees": str(m.fees), "signals": result.signals,
+        "by_side": {k: {"trades": v.trades, "win_rate": _num(v.win_rate), "net_pnl": str(v.net_pnl)}
+                    for k, v in m.by_side.items()},
+        "pauses": [{"start": p.start.isoformat(), "end": p.end.isoformat() if p.end else None,
+                    "reasons": list(p.reasons), "signals_skipped": p.signals_skipped} for p in result.pauses],
+        "refusals": dict(result.refusals), "notes": list(result.notes),
+        "trades": [t.as_dict() for t in result.trades],
+    }
+
+
+def write_json(result: BacktestResult, path: str | Path) -> None:
+    Path(path).write_text(json.dumps(to_dict(result), indent=1) + "\n", encoding="utf-8")
+
+
+def write_trades_csv(trades: list[Trade], path: str | Path) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=TRADE_FIELDS, extrasaction="ignore")
+        w.writeheader()
+        for t in trades:
+            w.writerow(t.as_dict())
+
+
+def _money(d: Decimal | None) -> str:
+    return "-" if d is None else f"{d.quantize(CENT):,}"
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2f}%"
+
+
+def _f(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2f}"
+
+
+def render_summary(result: BacktestResult, metrics: Metrics | None = None) -> str:
+    """Plain-text table of the figures (fits a Telegram message in a monospace block)."""
+    m = metrics or compute_metrics(result)
+    rows = [
+        ("Symbol", f"{result.symbol} {result.interval_ms // 60_000}m"),
+        ("Period", f"{result.start:%Y-%m-%d %H:%M} → {result.end:%Y-%m-%d %H:%M} UTC"),
+        ("Bars", f"{result.bars:,}"),
+        ("Start balance", f"{_money(result.initial_balance)} USDT"),
+        ("End balance", f"{_money(result.final_balance)} USDT"),
+        ("Net PnL", f"{_money(m.net_pnl)} USDT ({m.net_pnl_pct:+.2f}%)"),
+        ("Trades", f"{m.trades} ({m.wins} won, {m.losses} lost)"),
+        ("Win rate", _pct(m.win_rate)),
+        ("Profit factor", "∞ (no losses)" if m.profit_factor is None and m.wins else _f(m.profit_factor)),
+        ("Average win", f"{_money(m.avg_win)} USDT"),
+        ("Average loss", f"{_money(m.avg_loss)} USDT"),
+        ("Max drawdown", f"{m.max_drawdown_pct:.2f}% ({m.max_drawdown:,.2f} USDT)"),
+        ("Sharpe (daily)", _f(m.sharpe)),
+        ("Sortino (daily)", _f(m.sortino)),
+        ("Exposure", _pct(m.exposure_pct)),
+        ("Fees paid", f"{_money(m.fees)} USDT"),
+    ]
+    for side, label in (("Buy", "Longs"), ("Sell", "Shorts")):
+        st = m.by_side[side]
+        rows.append((label, f"{st.trades} trades, win {_pct(st.win_rate)}, net {_money(st.net_pnl)} USDT"))
+    width = max(len(k) for k, _ in rows)
+    lines = [f"{k:<{width}}  {v}" for k, v in rows]
+    if result.pauses:
+        skipped = sum(p.signals_skipped for p in result.pauses)
+        lines.append(f"Protections paused entries {len(result.pauses)} time(s), {skipped} signal(s) skipped; "
+                     f"first: {result.pauses[0].reasons[0]}")
+    for reason, count in result.refusals.items():
+        lines.append(f"Not sized ×{count}: {reason}")
+    lines.extend(result.notes)
+    return "\n".join(lines)
