@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from decimal import Decimal
 
 from telegram import Update
 from telegram.constants import ChatAction, ParseMode
@@ -12,8 +13,9 @@ from telegram.ext import ContextTypes
 
 from handlers.alerts import markup
 from handlers.deps import Deps, get_deps
+from tradebot.backtest.remote import backtest_recent, parse_days
 from tradebot.chart import render_chart
-from tradebot.errors import UserError
+from tradebot.errors import ExchangeError, UserError
 from tradebot.formatting import (
     Buttons,
     esc,
@@ -28,6 +30,7 @@ from tradebot.formatting import (
     signal_block,
     split_message,
 )
+from tradebot.service import parse_symbol
 
 Context = ContextTypes.DEFAULT_TYPE
 Handler = Callable[[Update, Context, Deps, list[str]], Awaitable[str | None]]
@@ -151,10 +154,25 @@ async def cmd_risk(update: Update, context: Context, deps: Deps, args: list[str]
 
 
 async def cmd_backtest(update: Update, context: Context, deps: Deps, args: list[str]) -> str:
-    # TODO(lead): wire tradebot.backtest once it exposes run_backtest/render_summary/plot_equity + a data source
-    await reply(update, "Backtesting from the chat is not available in this build yet; run "
-                "<code>python bot.py backtest --help</code> on the server.")
-    return "not available"
+    """Run in the background: the trading loop and other commands keep going; the result arrives later."""
+    symbol, days = parse_symbol(args[0]), parse_days(args[1])
+    message = update.effective_message
+    assert message is not None
+    await reply(update, f"⏳ Backtesting {esc(symbol)} over the last {days} day(s)… the result will follow.")
+
+    async def run() -> None:
+        try:
+            wallet = await deps.client.wallet()
+            balance = wallet.total_equity if wallet.total_equity > 0 else Decimal("10000")
+            end_ms = int(deps.engine.now_for(symbol).timestamp() * 1000)
+            report = await backtest_recent(deps.client, deps.cfg, symbol, days, end_ms, balance)
+            await message.reply_photo(report.png, caption=f"<pre>{esc(report.summary)[:1000]}</pre>",
+                                      parse_mode=ParseMode.HTML)
+        except (UserError, ExchangeError) as exc:
+            await message.reply_text(f"Backtest failed: {esc(str(exc))}", parse_mode=ParseMode.HTML)
+
+    context.application.create_task(run(), update=update)
+    return "started"
 
 
 COMMANDS: list[Command] = [

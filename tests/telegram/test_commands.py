@@ -62,7 +62,10 @@ async def test_views_when_flat(rig: Rig) -> None:
     balance = (await rig.send("/balance")).plain
     assert "Equity 10,000.00" in balance and "Available" in balance and "margin in use" in balance
     assert (await rig.send("/trades")).plain == "No closed trades yet."
-    assert "not available" in (await rig.send("/backtest BTCUSDT 30")).plain
+    assert "Backtesting BTCUSDT" in (await rig.send("/backtest BTCUSDT 2")).plain
+    result = await rig.hub.wait_for(lambda m: m.photo is not None or "Backtest failed" in m.plain, timeout=30)
+    assert result.photo and result.photo.startswith(b"\x89PNG") and "Net PnL" in (result.caption or "")
+    assert "DAYS must be" in (await rig.send("/backtest BTCUSDT many")).plain
 
 
 async def test_mode_risk_stop_resume_persist(rig: Rig) -> None:
