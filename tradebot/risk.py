@@ -231,22 +231,22 @@ def size_position(
         cap_qty = min(max_value, max_value_by_margin) / entry
     sized = min(raw_qty, cap_qty)
     qty = round_qty(sized, inst, market=True)
-    context = (
-        f"risking {_approx(budget)} USDT over a {fmt(s * (entry - sl))} stop"
-        f"{', capped by balance × leverage' if cap_qty < raw_qty else ''}"
-    )
+    def context() -> str:  # only built for a refusal: sizing is on the backtest's hot path
+        capped = ", capped by balance × leverage" if cap_qty < raw_qty else ""
+        return f"risking {_approx(budget)} USDT over a {fmt(s * (entry - sl))} stop{capped}"
+
     if qty < inst.min_qty:
         return _refuse(
             side,
             entry,
-            f"qty {_approx(sized)} is below {sym}'s minimum order qty {fmt(inst.min_qty)} ({context})",
+            f"qty {_approx(sized)} is below {sym}'s minimum order qty {fmt(inst.min_qty)} ({context()})",
             sl,
             tp,
         )
     try:
         check_order(qty, entry, inst, market=True)
     except OrderRuleError as exc:
-        return _refuse(side, entry, f"{exc} ({context})", sl, tp)
+        return _refuse(side, entry, f"{exc} ({context()})", sl, tp)
 
     notional = qty * entry
     fees = qty * (entry + sl) * fee
