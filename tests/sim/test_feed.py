@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 
@@ -10,7 +11,7 @@ from tests.sim.helpers import KEY, SECRET, SyncApi, make_sim
 from tradebot.sim import BookParams, Simulator, candle_path, market_fill_price
 
 D = Decimal
-CSV = "/work/shared/data/bybit_linear_BTCUSDT_5m.normalised.csv"
+CSV = str(Path(__file__).resolve().parents[2] / "data" / "sample" / "BTCUSDT_5m.csv")  # bundled real Bybit candles
 
 
 def rows(n: int, start: int = 1_700_000_100_000, base: float = 100.0) -> list[tuple]:
