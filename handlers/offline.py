@@ -3,187 +3,46 @@
 from __future__ import annotations
 
 import asyncio
-import html
 import itertools
 import json
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 from telegram.error import NetworkError, TimedOut
 from telegram.ext import ApplicationBuilder
 from telegram.request import BaseRequest, RequestData
 
+from handlers.tg_methods import BotApiMethods
+from handlers.tg_types import (  # noqa: F401 - re-exported: these names lived here before the split
+    _ATTR_RE,
+    _CONFLICT,
+    _ENTITY_RE,
+    _NAMED,
+    _NOT_MODIFIED,
+    _TAGS,
+    ApiCall,
+    ApiMethod,
+    Buttons,
+    CallbackAnswer,
+    Edit,
+    HTMLParseError,
+    Listener,
+    SentMessage,
+    UploadedFile,
+    _ApiError,
+    _bad,
+    _buttons,
+    _commands,
+    _entity,
+    _norm,
+    parse_html,
+)
+
 _LOG = logging.getLogger(__name__)
-Buttons = list[list[tuple[str, str | None]]]
 FAULT_KINDS = ("retry_after", "network", "timeout", "conflict", "bad_request", "forbidden")
-_CONFLICT = "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
-_NOT_MODIFIED = ("Bad Request: message is not modified: specified new message content and reply markup are "
-                 "exactly the same as a current content and reply markup of the message")
-_TAGS = {"b": "bold", "strong": "bold", "i": "italic", "em": "italic", "u": "underline", "ins": "underline",
-         "s": "strikethrough", "strike": "strikethrough", "del": "strikethrough", "tg-spoiler": "spoiler",
-         "span": "spoiler", "code": "code", "pre": "pre", "a": "text_link", "blockquote": "blockquote",
-         "tg-emoji": "custom_emoji"}
-_NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
-_ENTITY_RE = re.compile(r"&(#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|lt|gt|amp|quot);")
-_ATTR_RE = re.compile(r"""([a-zA-Z-]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+)))?""")
-
-
-class HTMLParseError(ValueError):
-    """Telegram would reject the text with "Bad Request: can't parse entities: ..."."""
-
-
-def parse_html(text: str) -> tuple[str, list[dict[str, Any]]]:
-    """Parse Telegram-HTML like the Bot API: returns (plain text, entities with UTF-16 offsets)."""
-    out: list[str] = []
-    pos = 0  # UTF-16 position in the output
-    stack: list[tuple[str, int, dict[str, str]]] = []
-    entities: list[dict[str, Any]] = []
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        if ch == "<":
-            off = len(text[:i].encode())  # tdlib: read the name first, then look for ">"
-            m = re.compile(r"(/?)([^\s>]*)").match(text, i + 1)
-            assert m is not None
-            closing, name = bool(m.group(1)), m.group(2).lower()
-            if not closing and name not in _TAGS:
-                raise HTMLParseError(f'Unsupported start tag "{name}" at byte offset {off}')
-            end = text.find(">", m.end())
-            if end < 0:
-                raise HTMLParseError(f"Unclosed {'end' if closing else 'start'} tag at byte offset {off}")
-            rest = text[m.end():end]
-            if closing:
-                if not stack:
-                    raise HTMLParseError(f"Unexpected end tag at byte offset {off}")
-                top, start, attrs = stack.pop()
-                if top != name:
-                    raise HTMLParseError(
-                        f'Unmatched end tag at byte offset {off}, expected "</{top}>", found "</{name}>"')
-                if name == "code" and stack and stack[-1][0] == "pre" and attrs.get("class", "").startswith(
-                        "language-"):
-                    stack[-1][2]["language"] = attrs["class"][9:]
-                elif pos > start:
-                    entities.append(_entity(name, start, pos - start, attrs))
-            else:
-                attrs = {k.lower(): html.unescape(a or b or c) for k, a, b, c in _ATTR_RE.findall(rest)}
-                if name not in _TAGS or (name == "span" and attrs.get("class") != "tg-spoiler"):
-                    raise HTMLParseError(f'Unsupported start tag "{name}" at byte offset {off}')
-                stack.append((name, pos, attrs))
-            i = end + 1
-            continue
-        m = _ENTITY_RE.match(text, i) if ch == "&" else None
-        if m:
-            ref = m.group(1)
-            ch = _NAMED.get(ref) or chr(int(ref[2:], 16) if ref[1:2] in "xX" else int(ref[1:]))
-            i = m.end()
-        else:
-            i += 1
-        out.append(ch)
-        pos += 2 if ord(ch) > 0xFFFF else 1
-    if stack:
-        raise HTMLParseError(f'Can\'t find end tag corresponding to start tag "{stack[-1][0]}"')
-    return "".join(out), sorted(entities, key=lambda e: (e["offset"], -e["length"]))
-
-
-def _entity(tag: str, offset: int, length: int, attrs: dict[str, str]) -> dict[str, Any]:
-    ent: dict[str, Any] = {"type": _TAGS[tag], "offset": offset, "length": length}
-    if tag == "a":
-        ent["url"] = attrs.get("href", "")
-    elif tag == "pre" and "language" in attrs:
-        ent["language"] = attrs["language"]
-    elif tag == "tg-emoji":
-        ent["custom_emoji_id"] = attrs.get("emoji-id", "")
-    elif tag == "blockquote" and "expandable" in attrs:
-        ent["type"] = "expandable_blockquote"
-    return ent
-
-
-class ApiCall(NamedTuple):
-    """One Bot API request as the fake server saw it; params are JSON-decoded."""
-
-    method: str
-    params: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class UploadedFile:
-    """A multipart upload (InputFile) received by the fake server."""
-
-    filename: str | None
-    mimetype: str | None
-    data: bytes = field(repr=False)
-
-    def __repr__(self) -> str:
-        return f"UploadedFile({self.filename!r}, {self.mimetype!r}, {len(self.data)} bytes)"
-
-
-@dataclass
-class Edit:
-    """A previous state of a SentMessage, kept when the bot edits it."""
-
-    method: str
-    text: str | None
-    caption: str | None
-    buttons: Buttons
-
-
-@dataclass
-class SentMessage:
-    """A message the bot sent; text/caption are the source the bot sent, plain/entities what users see."""
-
-    message_id: int
-    chat_id: int
-    text: str | None = None
-    parse_mode: str | None = None
-    buttons: Buttons = field(default_factory=list)
-    photo: bytes | None = None
-    caption: str | None = None
-    document: UploadedFile | None = None
-    plain: str = ""
-    entities: list[dict[str, Any]] = field(default_factory=list)
-    reply_markup: dict[str, Any] | None = None
-    edits: list[Edit] = field(default_factory=list)
-    deleted: bool = False
-    raw: dict[str, Any] = field(default_factory=dict, repr=False)
-
-
-@dataclass
-class CallbackAnswer:
-    """An answerCallbackQuery for a query pushed by the hub."""
-
-    query_id: str
-    chat_id: int
-    message_id: int | None
-    text: str | None
-    show_alert: bool
-
-
-Listener = Callable[[str, "SentMessage | CallbackAnswer"], None]
-ApiMethod = Callable[[dict[str, Any], dict[str, "UploadedFile"]], Any]
-
-
-class _ApiError(Exception):
-    def __init__(self, code: int, description: str, **parameters: Any) -> None:
-        super().__init__(description)
-        self.code, self.description, self.parameters = code, description, parameters
-
-
-def _bad(description: str) -> _ApiError:
-    return _ApiError(400, f"Bad Request: {description}")
-
-
-def _buttons(markup: dict[str, Any] | None) -> Buttons:
-    rows = (markup or {}).get("inline_keyboard") or []
-    return [[(b.get("text", ""), b.get("callback_data")) for b in row] for row in rows]
-
-
-def _norm(label: str) -> str:
-    return " ".join("".join(c if c.isalnum() else " " for c in label.casefold()).split())
 
 
 class OfflineBotAPI(BaseRequest):
@@ -223,7 +82,7 @@ class OfflineBotAPI(BaseRequest):
         return await self.hub._dispatch(url.rsplit("/", 1)[-1], params, files, timeout)
 
 
-class OfflineTelegram:
+class OfflineTelegram(BotApiMethods):
     """The fake Telegram: holds chats, pending updates, sent messages, recorded calls and injected faults."""
 
     def __init__(self, bot_id: int = 123, username: str = "demo_bot", first_name: str = "Demo Bot") -> None:
@@ -518,162 +377,6 @@ class OfflineTelegram:
                 if self._poller is token:
                     self._poller = None
 
-    def _message_json(self, sent: SentMessage) -> dict[str, Any]:
-        msg: dict[str, Any] = {"message_id": sent.message_id, "date": int(time.time()),
-                               "chat": self._chat(sent.chat_id),
-                               "from": {"id": self.bot_id, "is_bot": True, "first_name": self.first_name,
-                                        "username": self.username}}
-        if sent.photo is not None or sent.document is not None:
-            size = len(sent.photo if sent.photo is not None else sent.document.data)  # type: ignore[union-attr]
-            fid = {"file_id": f"f{sent.chat_id}_{sent.message_id}", "file_unique_id": f"u{sent.message_id}",
-                   "file_size": size}
-            if sent.photo is not None:
-                msg["photo"] = [{**fid, "width": 800, "height": 600}]
-            else:
-                msg["document"] = {**fid, "file_name": sent.document.filename or "file",  # type: ignore[union-attr]
-                                   "mime_type": sent.document.mimetype or "application/octet-stream"}
-            if sent.caption is not None:
-                msg["caption"] = sent.plain
-                if sent.entities:
-                    msg["caption_entities"] = sent.entities
-        else:
-            msg["text"] = sent.plain
-            if sent.entities:
-                msg["entities"] = sent.entities
-        if sent.buttons:
-            msg["reply_markup"] = {"inline_keyboard": sent.reply_markup["inline_keyboard"]}  # type: ignore[index]
-        if sent.edits:
-            msg["edit_date"] = int(time.time())
-        return msg
-
-    @staticmethod
-    def _render(params: dict[str, Any], key: str, limit: int) -> tuple[str, list[dict[str, Any]]]:
-        text = str(params.get(key) or "")
-        if len(text) > limit:
-            raise _bad("message is too long" if key == "text" else "message caption is too long")
-        if params.get("parse_mode") == "HTML":
-            try:
-                text, entities = parse_html(text)
-            except HTMLParseError as exc:
-                raise _bad(f"can't parse entities: {exc}") from None
-        else:  # Markdown is passed through unparsed
-            entities = list(params.get("entities" if key == "text" else "caption_entities") or [])
-        if key == "text" and not text.strip():
-            raise _bad("message text is empty")
-        return text, entities
-
-    @staticmethod
-    def _check_markup(markup: dict[str, Any] | None) -> None:
-        for row in (markup or {}).get("inline_keyboard") or []:
-            for button in row:
-                if len(str(button.get("callback_data", "")).encode()) > 64:
-                    raise _bad("BUTTON_DATA_INVALID")
-
-    def _send(self, params: dict[str, Any], kind: str, key: str, **fields: Any) -> dict[str, Any]:
-        plain, entities = self._render(params, key, 4096 if key == "text" else 1024)
-        chat_id = int(params["chat_id"])
-        markup = params.get("reply_markup")
-        self._check_markup(markup)
-        sent = SentMessage(self._new_mid(chat_id), chat_id, parse_mode=params.get("parse_mode"), plain=plain,
-                           entities=entities, buttons=_buttons(markup), reply_markup=markup, **fields)
-        sent.raw = self._message_json(sent)
-        self._messages[(chat_id, sent.message_id)] = sent
-        self._notify(kind, sent)
-        return sent.raw
-
-    def _media(self, params: dict[str, Any], files: dict[str, UploadedFile], key: str) -> UploadedFile:
-        if key in files:
-            return files[key]
-        ref = str(params.get(key, ""))
-        known = next((m for m in self._messages.values() if ref == f"f{m.chat_id}_{m.message_id}"), None)
-        if known is None:
-            raise _bad("wrong file identifier/HTTP URL specified")
-        data = known.photo if known.photo is not None else known.document.data  # type: ignore[union-attr]
-        return UploadedFile(None, None, data)
-
-    def _edit(self, params: dict[str, Any], method: str, key: str | None) -> dict[str, Any]:
-        if "inline_message_id" in params:
-            raise _bad("inline messages are not emulated")
-        ref = (int(params.get("chat_id", 0)), int(params.get("message_id", 0)))
-        sent = self._messages.get(ref)
-        if sent is None or sent.deleted:
-            raise _bad("message can't be edited" if ref in self._incoming else "message to edit not found")
-        markup = params.get("reply_markup")
-        self._check_markup(markup)
-        new: dict[str, Any] = {"buttons": _buttons(markup), "reply_markup": markup}
-        if key is not None:
-            if (key == "text") != (sent.text is not None):
-                raise _bad(f"there is no {key} in the message to edit")
-            plain, entities = self._render(params, key, 4096 if key == "text" else 1024)
-            new.update({key: params.get(key), "plain": plain, "entities": entities,
-                        "parse_mode": params.get("parse_mode")})
-        keyboard = (markup or {}).get("inline_keyboard") or []
-        if ((sent.reply_markup or {}).get("inline_keyboard") or []) == keyboard and all(
-                getattr(sent, k) == new[k] for k in ("plain", "entities") if k in new):
-            raise _bad(_NOT_MODIFIED[len("Bad Request: "):])
-        sent.edits.append(Edit(method, sent.text, sent.caption, sent.buttons))
-        for name, value in new.items():
-            setattr(sent, name, value)
-        sent.raw = self._message_json(sent)
-        self._notify("edit", sent)
-        return sent.raw
-
-    def _delete(self, params: dict[str, Any]) -> bool:
-        ref = (int(params.get("chat_id", 0)), int(params.get("message_id", 0)))
-        sent = self._messages.get(ref)
-        if (sent is None or sent.deleted) and self._incoming.pop(ref, None) is None:
-            raise _bad("message to delete not found")
-        if sent is not None:
-            sent.deleted = True
-            self._notify("delete", sent)
-        return True
-
-    def _answer(self, params: dict[str, Any]) -> bool:
-        target = self._queries.pop(str(params.get("callback_query_id")), None)
-        if target is None:
-            raise _bad("query is too old and response timeout expired or query ID is invalid")
-        answer = CallbackAnswer(str(params["callback_query_id"]), target[0], target[1], params.get("text"),
-                                bool(params.get("show_alert")))
-        self.answers.append(answer)
-        self._notify("answer", answer)
-        return True
-
-    def _delete_webhook(self, params: dict[str, Any]) -> bool:
-        if params.get("drop_pending_updates"):
-            with self._lock:
-                self._updates.clear()
-        return True
-
-    def _set_commands(self, commands: list[dict[str, Any]]) -> bool:
-        self.commands = list(commands)
-        return True
-
-    def _default_api(self) -> dict[str, ApiMethod]:
-        return {
-            "getMe": lambda p, f: {"id": self.bot_id, "is_bot": True, "first_name": self.first_name,
-                                   "username": self.username, "can_join_groups": True,
-                                   "can_read_all_group_messages": False, "supports_inline_queries": False},
-            "deleteWebhook": lambda p, f: self._delete_webhook(p),
-            "sendMessage": lambda p, f: self._send(p, "message", "text", text=p.get("text")),
-            "sendPhoto": lambda p, f: self._send(p, "photo", "caption", photo=self._media(p, f, "photo").data,
-                                                 caption=p.get("caption")),
-            "sendDocument": lambda p, f: self._send(p, "document", "caption", caption=p.get("caption"),
-                                                    document=self._media(p, f, "document")),
-            "editMessageText": lambda p, f: self._edit(p, "editMessageText", "text"),
-            "editMessageCaption": lambda p, f: self._edit(p, "editMessageCaption", "caption"),
-            "editMessageReplyMarkup": lambda p, f: self._edit(p, "editMessageReplyMarkup", None),
-            "deleteMessage": lambda p, f: self._delete(p),
-            "answerCallbackQuery": lambda p, f: self._answer(p),
-            "sendChatAction": lambda p, f: True,
-            "setMyCommands": lambda p, f: self._set_commands(p.get("commands") or []),
-            "getMyCommands": lambda p, f: self.commands,
-            "deleteMyCommands": lambda p, f: self._set_commands([]),
-        }
-
-
-def _commands(text: str) -> list[dict[str, Any]]:
-    m = re.match(r"/[A-Za-z0-9_]+(@[A-Za-z0-9_]+)?", text)
-    return [{"type": "bot_command", "offset": 0, "length": len(m.group(0))}] if m else []
 
 
 def build_offline_application(hub: OfflineTelegram, token: str | None = None,
