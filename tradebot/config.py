@@ -161,6 +161,10 @@ def _errors(exc: ValidationError, prefix: str = "") -> list[ConfigError]:
             msg = "unknown key (check the spelling against config.example.toml)"
         elif err["type"] == "missing":
             value = "<missing>"
+        elif isinstance(value, dict):  # a cross-field rule of a table: name the key it is about
+            named = [k for k in value if re.search(rf"\b{re.escape(str(k))}\b", msg)]
+            if named:
+                key, value = f"{key}.{named[0]}" if key else named[0], value[named[0]]
         if isinstance(value, dict | list) and len(repr(value)) > 80:
             value = type(value).__name__
         out.append(ConfigError(f"{prefix}{key}" if key else prefix.rstrip("."), value, msg))

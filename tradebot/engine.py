@@ -10,9 +10,11 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy.engine import Engine
+from sqlmodel import col, select
 
 from storage import repo
 from storage.db import session_scope
+from storage.models import TERMINAL_ORDER_STATUSES, Confirmation
 from storage.runtime import get_state, set_state
 from storage.trades import closed_trades, get_open_trade, open_trades
 from tradebot.bybit.client import BybitClient
@@ -149,8 +151,38 @@ class TradingEngine:
                 await self.client.set_leverage(symbol, lev)
             except ExchangeError as exc:
                 await self.bus.emit(ErrorEvent(f"{symbol}: could not set leverage {lev}: {exc}", symbol))
+        started_at = self.clock()
         await self.reconcile()
+        await self._settle_interrupted(started_at)
         self.started = True
+
+    async def _settle_interrupted(self, before: datetime) -> None:
+        """Confirmations a previous process claimed (approved/executing) and died on: settle them from the journal
+        once reconciliation has resolved their orders, so none stays "approved" forever. Nothing is re-sent."""
+        with session_scope(self.db) as s:
+            stuck = [(c.id, c.symbol) for c in s.exec(select(Confirmation).where(
+                col(Confirmation.status).in_(("approved", "executing")))).all()
+                if c.decided_at is None or c.decided_at < before]
+        for conf_id, symbol in stuck:
+            with session_scope(self.db) as s:
+                order = repo.get_order_by_link_id(session=s, order_link_id=entry_link_id(conf_id))
+                if order is not None and order.trade_id is not None:
+                    status, text = "executed", f"Filled {order.cum_exec_qty} {symbol} @ {order.avg_price}."
+                elif order is None or (order.status in TERMINAL_ORDER_STATUSES and order.status != "Filled"
+                                       and order.cum_exec_qty == 0):
+                    status, text = "failed", "Interrupted by a restart before the order filled; nothing was traded."
+                else:
+                    continue  # outcome still unknown: reconciliation keeps checking the order
+                repo.set_confirmation_status(session=s, id=conf_id, status=status, result_text=text,
+                                             expected=("approved", "executing"))
+            log.warning("confirmation %s was cut off by a restart: %s", conf_id, status)
+            if status == "failed":
+                await self.bus.emit(ErrorEvent(f"{symbol}: an approved entry was interrupted by a restart before "
+                                               "its order filled; nothing was traded.", symbol))
+
+    def _unresolved_entries(self) -> bool:
+        with session_scope(self.db) as s:
+            return any(o.trade_id is None for o in repo.open_orders(session=s, purpose="entry"))
 
     async def reconcile(self) -> None:
         await self.positions.reconcile(self.instruments, self.atrs, self.now_for())
@@ -187,8 +219,12 @@ class TradingEngine:
         if not self.started:
             await self.start()
         wall = self.clock()
-        if self._last_reconcile and wall - self._last_reconcile >= timedelta(minutes=self.cfg.bot.reconcile_minutes):
-            await self.reconcile()
+        due = self._last_reconcile and wall - self._last_reconcile >= timedelta(minutes=self.cfg.bot.reconcile_minutes)
+        # An entry whose outcome is unknown is settled first: position sync would adopt its fill as an "unknown
+        # position". Under the entry lock, so an entry in flight is never mistaken for a lost one.
+        if due or self._unresolved_entries():
+            async with self._entry_lock:
+                await self.reconcile()
         await self.expire_confirmations()
         async with self._locks[symbol]:
             signal, forming = await self._signal(symbol)
@@ -197,11 +233,11 @@ class TradingEngine:
             self.last_signals[symbol] = signal
             bar = self._last_bar
             await self.positions.sync(symbol, inst=self.instruments[symbol], last_price=forming,
-                                      bar_high=bar[0], bar_low=bar[1], atr=signal.atr, now=now)
+                                      bar_high=bar[0], bar_low=bar[1], atr=signal.atr, now=now, bar_start=bar[2])
             key = f"last_bar:{symbol}"
             seen = self._state(key)
             if seen is not None and seen >= signal.time.isoformat():
-                return TickStatus(now, True, signal.score, signal.action, signal.time)
+                return TickStatus(wall, True, signal.score, signal.action, signal.time)
             self._set(key, signal.time.isoformat())
             with session_scope(self.db) as s:
                 rec = repo.record_signal(session=s, symbol=symbol, time=signal.time, price=signal.price,
@@ -211,7 +247,7 @@ class TradingEngine:
             if signal.action != "HOLD":
                 await self.bus.emit(SignalEvent(signal))
                 await self._consider_entry(symbol, signal, forming, signal_id)
-        return TickStatus(now, True, signal.score, signal.action, signal.time)
+        return TickStatus(wall, True, signal.score, signal.action, signal.time)  # wall: when it ran (health)
 
     async def _signal(self, symbol: str) -> tuple[Signal, Decimal]:
         """Signal on CLOSED candles (Bybit's newest kline row is the forming one) and the current price."""
@@ -221,7 +257,8 @@ class TradingEngine:
             raise ExchangeError(f"{symbol}: not enough candles from the exchange ({len(klines)})")
         forming, closed = klines[-1], klines[:-1]
         self._observe_market_time(symbol, forming.start_ms)
-        self._last_bar = (closed[-1].high, closed[-1].low)
+        bar_start = datetime.fromtimestamp(closed[-1].start_ms / 1000, tz=UTC)
+        self._last_bar = (closed[-1].high, closed[-1].low, bar_start)
         df = frame_from_rows(k.as_row() for k in closed)
         htf = {}
         for h in params.higher_timeframes:
@@ -358,7 +395,9 @@ class TradingEngine:
         drift = abs(last - price)
         limit = atr * Decimal(str(self.cfg.bot.max_price_drift_atr))
         stale_after = timedelta(seconds=self.cfg.bot.confirmation_expiry_seconds)
-        if (atr > 0 and drift > limit) or now - self._created(conf_id) > stale_after:
+        sign = 1 if side == "Buy" else -1  # a card whose SL/TP the price already crossed cannot be placed as is
+        crossed = bool((sl and sign * (last - sl) <= 0) or (tp and sign * (tp - last) <= 0))
+        if (atr > 0 and drift > limit) or crossed or now - self._created(conf_id) > stale_after:
             finish("stale", f"Price moved {drift} since the card ({price} → {last}); asking again with fresh numbers.")
             available, _ = await self._balance(self.now_for(symbol))
             sizing = size_position(side=side, entry_price=last, atr=atr, available_balance=available,  # type: ignore[arg-type]
@@ -377,7 +416,7 @@ class TradingEngine:
                                           confirmation_id=conf_id, signal_id=signal_id)
         if res.ok:
             return finish("executed", f"Filled {res.qty} {symbol} @ {res.price}.")
-        if "unknown" in res.text or "reconcile" in res.text:
+        if res.unknown:  # not "unknown" in the text: an unknown retCode is a plain rejection
             return Outcome("executing", f"Order sent; {res.text}", conf_id)
         return finish("failed", f"Not traded: {res.text}")
 

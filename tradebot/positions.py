@@ -74,8 +74,12 @@ class PositionManager:
 
     async def sync(self, symbol: str, *, inst: Instrument, last_price: Decimal, bar_high: Decimal | None,
                    bar_low: Decimal | None, atr: Decimal, now: datetime, position: Position | None = None,
-                   fetched: bool = False) -> None:
-        """One tick of position management for ``symbol``."""
+                   fetched: bool = False, bar_start: datetime | None = None) -> None:
+        """One tick of position management for ``symbol``.
+
+        ``bar_high``/``bar_low`` (the last closed bar) only count toward the best price when that bar started at
+        or after the entry (``bar_start``): a wick from before the entry must not move the stop.
+        """
         if not fetched:
             found = await self.client.positions(symbol)
             position = found[0] if found else None
@@ -85,6 +89,8 @@ class PositionManager:
             await self.record_close(trade)  # flipped by hand: the old trade is over
             trade = None
         if trade is not None and position is not None:
+            if bar_start is not None and bar_start < trade.entry_time:
+                bar_high = bar_low = None
             await self._manage(trade, position, inst, last_price, bar_high, bar_low, now)
         elif trade is not None:
             await self.record_close(trade)
@@ -103,7 +109,7 @@ class PositionManager:
                 return
         best = trade.best_price
         for p in (high if trade.side == "Buy" else low, last):
-            if p is not None:
+            if p is not None and p > 0:  # close() syncs with last_price=0: never a "best" price
                 best = update_best(trade.side, best, p)  # type: ignore[arg-type]
         if best != trade.best_price:
             with session_scope(self.db) as s:

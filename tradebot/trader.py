@@ -43,6 +43,7 @@ class EntryResult:
     trade_id: int | None = None
     price: Decimal | None = None
     qty: Decimal | None = None
+    unknown: bool = False  # the order may exist on the exchange: reconciliation settles it
 
 
 @dataclass(frozen=True)
@@ -95,10 +96,11 @@ class Trader:
         except ExchangeError as exc:  # outcome unknown even after lookups: reconciliation resolves it
             await self.bus.emit(ErrorEvent(f"{symbol}: entry {link} outcome unknown ({exc}); will reconcile",
                                            symbol))
-            return EntryResult(False, f"outcome unknown ({exc}); the bot will check the exchange and report")
+            return EntryResult(False, f"outcome unknown ({exc}); the bot will check the exchange and report",
+                               unknown=True)
         order = await self.client.wait_order(symbol, order_id=ack.order_id or None, order_link_id=link)
         if order is None:
-            return EntryResult(False, "order accepted but not visible yet; the bot will reconcile it")
+            return EntryResult(False, "order accepted but not visible yet; the bot will reconcile it", unknown=True)
         return await self.record_entry(order, symbol=symbol, side=side, sl=sl, tp=tp, atr=atr, inst=inst,
                                        risk=risk, confirmation_id=confirmation_id, signal_id=signal_id)
 
@@ -118,7 +120,7 @@ class Trader:
                 return await self._failed(link, symbol, side, confirmation_id,
                                           f"order {order.status.lower()} without a fill {order.reject_reason}".strip(),
                                           status=order.status)
-            return EntryResult(False, "order not filled yet; the bot will reconcile it")
+            return EntryResult(False, "order not filled yet; the bot will reconcile it", unknown=True)
         trailing = exchange_trailing(side=side, entry=fill.price, atr=atr, inst=inst, params=risk) \
             if risk.trailing_mode == "exchange" and atr > 0 else None
         with session_scope(self.db) as s:

@@ -230,7 +230,11 @@ class BybitClient:
         if not isinstance(code, int):
             raise ExchangeError(f"unexpected retCode {code!r} from Bybit on {path}")
         if code != 0:
-            err = error_for(code, str(body.get("retMsg", "")), path, reset_ms)
+            message = str(body.get("retMsg", ""))
+            for secret in (self._key, self._secret):  # 10004 echoes origin_string[<ts><API key>...]: never pass it on
+                if len(secret) >= 4:
+                    message = message.replace(secret, "***")
+            err = error_for(code, message, path, reset_ms)
             log.warning("%s", err)
             raise err
         result = body.get("result")
@@ -260,6 +264,10 @@ class BybitClient:
             "category": CATEGORY, "symbol": symbol, "interval": interval, "limit": limit,
             "start": start_ms, "end": end_ms}, private=False)
         rows = [Kline.from_api(r) for r in res.get("list") or []]
+        bad = next((k for k in rows if min(k.open, k.high, k.low, k.close) <= 0 or k.low > k.high), None)
+        if bad is not None:  # absurd data must never reach the strategy or the sizing
+            raise ExchangeError(f"absurd {symbol} candle from Bybit at {bad.start_ms}: open {bad.open} high {bad.high} "
+                                f"low {bad.low} close {bad.close} (prices must be > 0, low <= high)")
         rows.sort(key=lambda k: k.start_ms)
         return rows
 
@@ -268,7 +276,10 @@ class BybitClient:
         rows = res.get("list") or []
         if not rows:
             raise ExchangeError(f"no ticker for {symbol}")
-        return Ticker.from_api(rows[0])
+        ticker = Ticker.from_api(rows[0])
+        if ticker.last_price <= 0:
+            raise ExchangeError(f"absurd {symbol} ticker from Bybit: last price {ticker.last_price}")
+        return ticker
 
     async def orderbook(self, symbol: str, limit: int = 50) -> OrderBook:
         res = await self._call("GET", "/v5/market/orderbook",
@@ -328,6 +339,14 @@ class BybitClient:
                 if attempt >= self.retry.attempts:
                     raise
                 await self._sleep(self.retry.delay(attempt))
+            except BybitAPIError:
+                raise
+            except ExchangeError as exc:  # malformed / unexpected answer: the order may exist; look, never re-send
+                log.warning("order %s got an unreadable answer (%s): looking it up", order_link_id, exc)
+                found = await self.get_order(symbol, order_link_id=order_link_id)
+                if found is not None:
+                    return OrderAck(found.order_id, found.order_link_id)
+                raise
         raise AssertionError("unreachable")
 
     async def cancel_order(self, symbol: str, *, order_id: str | None = None,
