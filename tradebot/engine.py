@@ -10,19 +10,16 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy.engine import Engine
-from sqlmodel import col, select
 
 from storage import repo
 from storage.db import session_scope
-from storage.models import TERMINAL_ORDER_STATUSES, Confirmation
 from storage.runtime import get_state, set_state
 from storage.trades import closed_trades, get_open_trade, open_trades
 from tradebot.bybit.client import BybitClient
 from tradebot.config import Config
+from tradebot.confirmations import ConfirmationsMixin, Outcome
 from tradebot.errors import ExchangeError
 from tradebot.events import (
-    ConfirmationExpired,
-    ConfirmationNeeded,
     ErrorEvent,
     EventBus,
     Lifecycle,
@@ -35,7 +32,7 @@ from tradebot.positions import PositionManager
 from tradebot.protections import ClosedTradeView, protection_state
 from tradebot.risk import RiskParams, size_position
 from tradebot.strategy import Signal, compute_signal
-from tradebot.trader import Trader, entry_link_id
+from tradebot.trader import Trader
 
 log = logging.getLogger("tradebot.engine")
 ZERO = Decimal(0)
@@ -57,16 +54,18 @@ class TickStatus:
 
 
 @dataclass(frozen=True)
-class Outcome:
-    """Result of a user action (approve, reject, close...): ``status`` for logic, ``text`` for the chat."""
+class Snapshot:
+    """What one tick reads from the exchange: the signal, the current price and the last closed bar."""
 
-    status: str
-    text: str
-    confirmation_id: str | None = None
+    signal: Signal
+    price: Decimal
+    bar_high: Decimal
+    bar_low: Decimal
+    bar_start: datetime
 
 
 @dataclass
-class TradingEngine:
+class TradingEngine(ConfirmationsMixin):
     """Owns the trading loop state. One instance per process; every exchange call goes through ``client``."""
 
     cfg: Config
@@ -156,30 +155,6 @@ class TradingEngine:
         await self._settle_interrupted(started_at)
         self.started = True
 
-    async def _settle_interrupted(self, before: datetime) -> None:
-        """Confirmations a previous process claimed (approved/executing) and died on: settle them from the journal
-        once reconciliation has resolved their orders, so none stays "approved" forever. Nothing is re-sent."""
-        with session_scope(self.db) as s:
-            stuck = [(c.id, c.symbol) for c in s.exec(select(Confirmation).where(
-                col(Confirmation.status).in_(("approved", "executing")))).all()
-                if c.decided_at is None or c.decided_at < before]
-        for conf_id, symbol in stuck:
-            with session_scope(self.db) as s:
-                order = repo.get_order_by_link_id(session=s, order_link_id=entry_link_id(conf_id))
-                if order is not None and order.trade_id is not None:
-                    status, text = "executed", f"Filled {order.cum_exec_qty} {symbol} @ {order.avg_price}."
-                elif order is None or (order.status in TERMINAL_ORDER_STATUSES and order.status != "Filled"
-                                       and order.cum_exec_qty == 0):
-                    status, text = "failed", "Interrupted by a restart before the order filled; nothing was traded."
-                else:
-                    continue  # outcome still unknown: reconciliation keeps checking the order
-                repo.set_confirmation_status(session=s, id=conf_id, status=status, result_text=text,
-                                             expected=("approved", "executing"))
-            log.warning("confirmation %s was cut off by a restart: %s", conf_id, status)
-            if status == "failed":
-                await self.bus.emit(ErrorEvent(f"{symbol}: an approved entry was interrupted by a restart before "
-                                               "its order filled; nothing was traded.", symbol))
-
     def _unresolved_entries(self) -> bool:
         with session_scope(self.db) as s:
             return any(o.trade_id is None for o in repo.open_orders(session=s, purpose="entry"))
@@ -227,13 +202,14 @@ class TradingEngine:
                 await self.reconcile()
         await self.expire_confirmations()
         async with self._locks[symbol]:
-            signal, forming = await self._signal(symbol)
+            snap = await self._snapshot(symbol)
+            signal, forming = snap.signal, snap.price
             now = self.market_now[symbol]
             self.atrs[symbol] = signal.atr
             self.last_signals[symbol] = signal
-            bar = self._last_bar
             await self.positions.sync(symbol, inst=self.instruments[symbol], last_price=forming,
-                                      bar_high=bar[0], bar_low=bar[1], atr=signal.atr, now=now, bar_start=bar[2])
+                                      bar_high=snap.bar_high, bar_low=snap.bar_low, atr=signal.atr, now=now,
+                                      bar_start=snap.bar_start)
             key = f"last_bar:{symbol}"
             seen = self._state(key)
             if seen is not None and seen >= signal.time.isoformat():
@@ -249,16 +225,19 @@ class TradingEngine:
                 await self._consider_entry(symbol, signal, forming, signal_id)
         return TickStatus(wall, True, signal.score, signal.action, signal.time)  # wall: when it ran (health)
 
-    async def _signal(self, symbol: str) -> tuple[Signal, Decimal]:
-        """Signal on CLOSED candles (Bybit's newest kline row is the forming one) and the current price."""
+    async def signal_now(self, symbol: str) -> Signal:
+        """The signal for ``symbol`` computed now from the exchange (for /signal); trades nothing."""
+        async with self._locks.setdefault(symbol, asyncio.Lock()):
+            return (await self._snapshot(symbol)).signal
+
+    async def _snapshot(self, symbol: str) -> Snapshot:
+        """Signal on CLOSED candles (Bybit's newest kline row is the forming one), the price and the last bar."""
         bot, params = self.cfg.bot, self.cfg.strategy
         klines = await self.client.klines(symbol, bot.interval, limit=bot.candles)
         if len(klines) < 2:
             raise ExchangeError(f"{symbol}: not enough candles from the exchange ({len(klines)})")
         forming, closed = klines[-1], klines[:-1]
         self._observe_market_time(symbol, forming.start_ms)
-        bar_start = datetime.fromtimestamp(closed[-1].start_ms / 1000, tz=UTC)
-        self._last_bar = (closed[-1].high, closed[-1].low, bar_start)
         df = frame_from_rows(k.as_row() for k in closed)
         htf = {}
         for h in params.higher_timeframes:
@@ -268,7 +247,9 @@ class TradingEngine:
         if params.orderbook.enabled:
             ob = await self.client.orderbook(symbol, limit=max(params.orderbook.depth, 1))
             book = {"bids": list(ob.bids), "asks": list(ob.asks)}
-        return compute_signal(symbol, df, params, book=book, htf=htf), forming.close
+        bar = closed[-1]
+        return Snapshot(compute_signal(symbol, df, params, book=book, htf=htf), forming.close, bar.high, bar.low,
+                        datetime.fromtimestamp(bar.start_ms / 1000, tz=UTC))
 
     # ------------------------------------------------------------------ entries
 
@@ -305,7 +286,7 @@ class TradingEngine:
     async def _consider_entry(self, symbol: str, signal: Signal, price: Decimal, signal_id: int | None) -> None:
         now = self.now_for(symbol)
         side = SIDE[signal.action]
-        await self._balance(now)
+        available, _ = await self._balance(now)  # also records the day's starting equity for the loss limit
         block = self.entry_block(symbol, now)
         if block is None:
             with session_scope(self.db) as s:
@@ -315,7 +296,6 @@ class TradingEngine:
             log.info("%s %s signal not traded: %s", symbol, signal.action, block)
             await self._maybe_protection_alert(block, now)
             return
-        available, equity = await self._balance(now)
         sizing = size_position(side=side, entry_price=price, atr=signal.atr, available_balance=available,  # type: ignore[arg-type]
                                inst=self.instruments[symbol], params=self.risk)
         if not sizing.ok:
@@ -332,20 +312,6 @@ class TradingEngine:
             return
         await self._ask(symbol, signal, sizing, signal_id, self.clock())
 
-    async def _ask(self, symbol: str, signal: Signal, sizing, signal_id: int | None, now: datetime,  # noqa: ANN001
-                   replaces: str | None = None) -> str:
-        ttl = timedelta(seconds=self.cfg.bot.confirmation_expiry_seconds)
-        with session_scope(self.db) as s:
-            conf = repo.create_confirmation(session=s, symbol=symbol, side=sizing.side, qty=sizing.qty,
-                                            price=sizing.entry_price, ttl=ttl, now=now, sl=sizing.sl, tp=sizing.tp,
-                                            risk_usdt=sizing.risk_usdt, signal_id=signal_id)
-            conf_id, expires = conf.id, conf.expires_at
-        await self.bus.emit(ConfirmationNeeded(conf_id, symbol, sizing.side, sizing.entry_price, sizing.qty,
-                                               sizing.sl, sizing.tp, sizing.risk_usdt, sizing.risk_pct_of_balance,
-                                               sizing.reward_risk, sizing.liq_price_estimate, sizing.notional,
-                                               signal, expires, replaces))
-        return conf_id
-
     async def _maybe_protection_alert(self, reason: str, now: datetime) -> None:
         if "paused" in reason or "already" in reason or "max open" in reason:
             return
@@ -354,95 +320,6 @@ class TradingEngine:
             return
         self._set(key, True)
         await self.bus.emit(ProtectionTripped(reason, None))
-
-    # ------------------------------------------------------------------ confirmations
-
-    async def approve(self, conf_id: str, user_id: int) -> Outcome:
-        """Approve a confirmation: exactly one order however often it is tapped, from however many devices."""
-        now = self.clock()
-        with session_scope(self.db) as s:
-            conf = repo.get_confirmation(session=s, id=conf_id)
-            if conf is None:
-                return Outcome("unknown", "This confirmation does not exist (any more).")
-            claimed = repo.claim_confirmation(session=s, id=conf_id, user_id=user_id, now=now)
-            status, symbol, side = conf.status, conf.symbol, conf.side
-            qty, price, sl, tp, signal_id = conf.qty, conf.price, conf.sl, conf.tp, conf.signal_id
-        if claimed is None:
-            if status == "pending":  # still pending but not claimable: it has expired
-                with session_scope(self.db) as s:
-                    repo.expire_confirmations(session=s, now=now)
-                return Outcome("expired", "Too late: this confirmation has expired. Nothing was traded.", conf_id)
-            return Outcome("already", f"Already handled ({status}). Nothing more was done.", conf_id)
-        async with self._locks[symbol]:
-            return await self._execute(conf_id, symbol, side, qty, price, sl, tp, signal_id, now)
-
-    async def _execute(self, conf_id: str, symbol: str, side: str, qty: Decimal, price: Decimal,
-                       sl: Decimal | None, tp: Decimal | None, signal_id: int | None, now: datetime) -> Outcome:
-        def finish(status: str, text: str) -> Outcome:
-            with session_scope(self.db) as s:
-                repo.set_confirmation_status(session=s, id=conf_id, status=status, result_text=text[:500])
-            return Outcome(status, text, conf_id)
-
-        block = self.entry_block(symbol, self.now_for(symbol))
-        if block is not None:
-            return finish("failed", f"Not traded: {block}.")
-        signal = self.last_signals.get(symbol)
-        atr = signal.atr if signal else self.atrs.get(symbol, ZERO)
-        try:
-            last = (await self.client.ticker(symbol)).last_price
-        except ExchangeError as exc:
-            return finish("failed", f"Not traded: could not re-check the price ({exc}).")
-        drift = abs(last - price)
-        limit = atr * Decimal(str(self.cfg.bot.max_price_drift_atr))
-        stale_after = timedelta(seconds=self.cfg.bot.confirmation_expiry_seconds)
-        sign = 1 if side == "Buy" else -1  # a card whose SL/TP the price already crossed cannot be placed as is
-        crossed = bool((sl and sign * (last - sl) <= 0) or (tp and sign * (tp - last) <= 0))
-        if (atr > 0 and drift > limit) or crossed or now - self._created(conf_id) > stale_after:
-            finish("stale", f"Price moved {drift} since the card ({price} → {last}); asking again with fresh numbers.")
-            available, _ = await self._balance(self.now_for(symbol))
-            sizing = size_position(side=side, entry_price=last, atr=atr, available_balance=available,  # type: ignore[arg-type]
-                                   inst=self.instruments[symbol], params=self.risk)
-            if not sizing.ok or signal is None:
-                return Outcome("stale", f"Price moved {drift}; not re-asking: {sizing.refused or 'no signal'}.")
-            new_id = await self._ask(symbol, signal, sizing, signal_id, now, replaces=conf_id)
-            return Outcome("stale", f"Price moved from {price} to {last} (more than "
-                           f"{self.cfg.bot.max_price_drift_atr} ATR). A fresh confirmation was sent.", new_id)
-        with session_scope(self.db) as s:
-            repo.set_confirmation_status(session=s, id=conf_id, status="executing", expected="approved",
-                                         order_link_id=entry_link_id(conf_id))
-        async with self._entry_lock:
-            res = await self.trader.enter(symbol=symbol, side=side, qty=qty, sl=sl or ZERO, tp=tp or ZERO, atr=atr,
-                                          inst=self.instruments[symbol], risk=self.risk, link_root=conf_id,
-                                          confirmation_id=conf_id, signal_id=signal_id)
-        if res.ok:
-            return finish("executed", f"Filled {res.qty} {symbol} @ {res.price}.")
-        if res.unknown:  # not "unknown" in the text: an unknown retCode is a plain rejection
-            return Outcome("executing", f"Order sent; {res.text}", conf_id)
-        return finish("failed", f"Not traded: {res.text}")
-
-    def _created(self, conf_id: str) -> datetime:
-        with session_scope(self.db) as s:
-            conf = repo.get_confirmation(session=s, id=conf_id)
-            return conf.created_at if conf else self.clock()
-
-    async def reject(self, conf_id: str, user_id: int) -> Outcome:
-        with session_scope(self.db) as s:
-            ok = repo.set_confirmation_status(session=s, id=conf_id, status="rejected", expected="pending",
-                                              now=self.clock(), decided_by=user_id)
-            conf = repo.get_confirmation(session=s, id=conf_id)
-        if ok:
-            return Outcome("rejected", "Rejected. Nothing was traded.", conf_id)
-        if conf is None:
-            return Outcome("unknown", "This confirmation does not exist (any more).")
-        return Outcome("already", f"Already handled ({conf.status}).", conf_id)
-
-    async def expire_confirmations(self) -> list[str]:
-        with session_scope(self.db) as s:
-            expired = [(cid, c.symbol) for cid in repo.expire_confirmations(session=s, now=self.clock())
-                       if (c := repo.get_confirmation(session=s, id=cid)) is not None]
-        for cid, symbol in expired:
-            await self.bus.emit(ConfirmationExpired(cid, symbol))
-        return [cid for cid, _ in expired]
 
     # ------------------------------------------------------------------ manual actions
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 import secrets
 from collections.abc import Callable
@@ -192,10 +191,8 @@ class BotService:
     async def signal(self, symbol: str) -> Signal:
         """The live strategy's signal on the latest closed candle, computed now."""
         symbol = parse_symbol(symbol)
-        lock = self.engine._locks.setdefault(symbol, asyncio.Lock())  # API gap: no public signal_now()
         try:
-            async with lock:
-                sig, _ = await self.engine._signal(symbol)
+            sig = await self.engine.signal_now(symbol)
         except ExchangeError as exc:
             raise UserError(f"Could not compute {symbol}: {exc}") from exc
         return sig
