@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import sys
-import uuid
-from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("PTB_TIMEDELTA", "true")  # PTB 22: timedelta retry_after, no deprecation warning
 
-from sqlalchemy.engine import Engine
 from telegram import BotCommand
 from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
@@ -32,11 +28,11 @@ from handlers.deps import (
     Deps,
     PollTracker,
     Setup,
-    wall_now,
 )
 from handlers.errors import polling_error_callback
+from handlers.lock import new_owner, take_lock
 from storage.db import init_db, make_engine, session_scope
-from storage.runtime import acquire_lock, lock_holder, release_lock
+from storage.runtime import release_lock
 from tradebot.bybit.client import BybitClient
 from tradebot.config import Config
 from tradebot.engine import TradingEngine, utcnow
@@ -47,23 +43,7 @@ from tradebot.sim import Simulator
 
 log = logging.getLogger("handlers.app")
 App = Application[Any, Any, Any, Any, Any, Any]
-LOCK_STALE = timedelta(seconds=90)
 PAPER_URL = "http://paper.sim"
-
-
-def new_owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def take_lock(db: Engine, owner: str) -> str | None:
-    """None when the lock is ours; else a sentence naming the live holder."""
-    with session_scope(db) as s:
-        if acquire_lock(session=s, name=LOCK_NAME, owner=owner, now=wall_now(), stale_after=LOCK_STALE):
-            return None
-        holder = lock_holder(session=s, name=LOCK_NAME)
-    who = f"{holder.owner} (heartbeat {holder.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC)" if holder else "another process"
-    return (f"Another bot instance is running on this database: {who}. Stop it first (or wait "
-            f"{int(LOCK_STALE.total_seconds())} s after it died).")
 
 
 class InstanceLocked(RuntimeError):
@@ -90,6 +70,8 @@ def build_application(cfg: Config, builder: ApplicationBuilder | None = None, **
         token = cfg.env.TELEGRAM_BOT_TOKEN.get_secret_value() if cfg.env.TELEGRAM_BOT_TOKEN else ""
         info.poll = PollTracker(HTTPXRequest(connection_pool_size=1, read_timeout=40))
         builder = ApplicationBuilder().token(token).get_updates_request(info.poll)
+        if (api := cfg.env.TELEGRAM_API_URL) is not None:  # a self-hosted Bot API server
+            builder = builder.base_url(f"{api}/bot").base_file_url(f"{api}/file/bot")
     app = builder.rate_limiter(AIORateLimiter()).post_init(post_init).post_shutdown(post_shutdown).build()
     app.bot_data[SETUP_KEY] = info
     handlers.register(app, cfg.env.TELEGRAM_ALLOWED_CHAT_IDS)

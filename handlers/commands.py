@@ -15,7 +15,7 @@ from handlers.alerts import markup
 from handlers.deps import Deps, get_deps
 from tradebot.backtest.remote import backtest_recent, parse_days
 from tradebot.chart import render_chart
-from tradebot.errors import ExchangeError, UserError
+from tradebot.errors import AuthError, BybitAPIError, ExchangeError, RetryableError, UserError
 from tradebot.formatting import (
     Buttons,
     esc,
@@ -135,7 +135,14 @@ async def cmd_resume(update: Update, context: Context, deps: Deps, args: list[st
 
 
 async def cmd_close(update: Update, context: Context, deps: Deps, args: list[str]) -> str:
-    token, position = await deps.service.request_close(args[0])
+    symbol = parse_symbol(args[0])
+    try:
+        token, position = await deps.service.request_close(symbol)
+    except BybitAPIError as exc:  # e.g. a symbol the exchange does not list: a one-line answer, not an error report
+        if symbol in deps.cfg.bot.symbols or isinstance(exc, AuthError | RetryableError):
+            raise
+        raise UserError(f"No open {symbol} position: {symbol} is not traded by this bot "
+                        f"(traded: {', '.join(deps.cfg.bot.symbols)}).") from exc
     ask = render_close_ask(position.symbol, position)
     await reply(update, ask.text, [[(f"Close {position.symbol}", f"cl:{token}"), ("Cancel", f"no:{token}")]])
     return "asked"

@@ -88,6 +88,7 @@ class EnvSettings(BaseModel):
     BYBIT_API_SECRET: SecretStr | None = None
     TELEGRAM_BOT_TOKEN: SecretStr | None = None
     TELEGRAM_ALLOWED_CHAT_IDS: list[int] = Field(default_factory=list)
+    TELEGRAM_API_URL: str | None = None  # a self-hosted Bot API server, e.g. http://127.0.0.1:8081
     DATABASE_URL: str = "sqlite:///tradebot.db"
     BYBIT_ENV: str = "paper"
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -111,6 +112,16 @@ class EnvSettings(BaseModel):
         if re.fullmatch(r"https?://[^\s/]+(:\d+)?/?", v):
             return v.rstrip("/")
         raise ValueError("must be paper, mainnet, testnet, demo or a base URL like http://127.0.0.1:8900")
+
+    @field_validator("TELEGRAM_API_URL")
+    @classmethod
+    def _tg_url(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        v = v.strip()
+        if re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", v):
+            return v.rstrip("/")
+        raise ValueError("must be the base URL of a Telegram Bot API server, like http://127.0.0.1:8081")
 
     @field_validator("DATABASE_URL")
     @classmethod

@@ -1,7 +1,8 @@
 """``python -m tests.reliability [--long]``: run the chaos and crash-restart sessions and write their figures
-into RELIABILITY.md (the ``--long`` section: 1,000 trade cycles, 50 SIGKILLs; without it the CI sizes).
+into RELIABILITY.md (the ``--long`` section: 1,000 trade cycles, 50 SIGKILLs of bot.py; without it the CI sizes).
 
 Options: ``--trades N`` / ``--kills K`` override the sizes, ``--no-write`` only prints, ``--seed S``.
+The crash run SIGKILLs the real ``bot.py`` (:mod:`tests.reliability.botcrash`).
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from tests.reliability.botcrash import BotCrashRun
 from tests.reliability.chaos import ChaosRun
-from tests.reliability.crash import CrashRun
 
 DOC = Path(__file__).resolve().parents[2] / "RELIABILITY.md"
 
@@ -55,9 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"chaos: {trades} trade cycles over HTTP with faults…", flush=True)
         chaos = asyncio.run(ChaosRun(trades, db_path=Path(tmp) / "chaos.db", seed=seed).run())
         print("\n".join(f"  {line}" for line in chaos.lines()), flush=True)
-        print(f"crash/restart: {kills} SIGKILLs…", flush=True)
+        print(f"crash/restart: {kills} SIGKILLs of bot.py…", flush=True)
         (Path(tmp) / "crash").mkdir()
-        crash = CrashRun(kills, Path(tmp) / "crash", seed=seed + 2).run()
+        crash = BotCrashRun(kills, Path(tmp) / "crash", seed=seed + 2).run()
         print("\n".join(f"  {line}" for line in crash.lines()), flush=True)
         total = time.monotonic() - t0
     ok = not chaos.problems and not crash.problems and chaos.fault_rate >= 0.10
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     out += [f"Produced by `{command}` on {when} ({platform.python_version()}, {platform.machine()}, "
             f"total {total:.0f} s). Result: **{'all invariants held' if ok else 'FAILED'}**.", "",
             f"**Chaos** ({trades} trade cycles, seed {seed}):", "", "```", *chaos.lines(), "```", "",
-            f"**Crash and restart** ({kills} SIGKILLs, seed {seed + 2}):", "", "```", *crash.lines(), "```"]
+            f"**Crash and restart of `bot.py`** ({kills} SIGKILLs, seed {seed + 2}):", "", "```", *crash.lines(), "```"]
     if not args.no_write:
         write("long" if args.long else "short", "\n".join(out))
         print(f"figures written to {DOC}")

@@ -1,10 +1,4 @@
-"""Crash and restart: SIGKILL the bot process at random moments (many mid order-create), restart it on the same
-journal, K times; the simulator runs as its own ``python -m tradebot.sim`` process with a state file.
-
-The bot is :mod:`tests.reliability.crash_driver` (the engine over HTTP with an auto-approver): ``bot.py`` has no
-switch for an offline Telegram with an auto-approver, and its instance lock refuses a restart for 90 s after a
-SIGKILL (see RELIABILITY.md).
-"""
+"""Engine-level crash and restart: SIGKILL crash_driver K times mid order-create against the simulator process."""
 
 from __future__ import annotations
 

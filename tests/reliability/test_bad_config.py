@@ -98,6 +98,7 @@ ENV_BAD = {
     "DATABASE_URL": st.sampled_from(["mysql://x", "tradebot.db", "", "sqlite:/x", "http://db"]),
     "LOG_LEVEL": st.sampled_from(["LOUD", "debugg", "5", "", "TRACE"]),
     "TELEGRAM_BOT_TOKEN": st.sampled_from(["", "nonsense", "123:short", "abc:" + "A" * 30]),
+    "TELEGRAM_API_URL": st.sampled_from(["127.0.0.1:8081", "ftp://h", "http://", "http://a b", "api.telegram.org"]),
 }
 
 

@@ -1,17 +1,31 @@
-"""Crash and restart: SIGKILL the bot (engine-level driver process) K times, often mid order-create; restart on
-the same journal against a separate simulator process with a state file; the books must still agree."""
+"""SIGKILL ``bot.py`` K times and restart it on the same journal: the books must agree (engine-level: slow)."""
 
 from __future__ import annotations
 
 import pytest
 
+from tests.reliability.audit import CENT
+from tests.reliability.botcrash import BotCrashRun
 from tests.reliability.crash import CrashRun
 
 CI_KILLS = 10
 LONG_KILLS = 50
 
 
-def check(fig) -> None:  # noqa: ANN001
+def check_bot(fig) -> None:  # noqa: ANN001
+    print("\n" + "\n".join(f"  {line}" for line in fig.lines()))
+    a = fig.audit
+    assert fig.kill_modes.total() == fig.kills and not fig.refused, "a restart after SIGKILL was refused"
+    assert max(fig.start_seconds) < 30
+    assert a.duplicate_entries == 0 and a.entries_without_approval == 0
+    assert not fig.stuck_confirmations, "a confirmation left approved/executing"
+    assert not a.open_mismatch and not a.unprotected_now, "an exchange position not tracked or not protected"
+    assert a.journal_pnl.quantize(CENT) == a.sim_pnl.quantize(CENT), "journal PnL != exchange closed-pnl"
+    assert fig.final_exit == 0 and fig.lock_left is None
+    assert not fig.problems, fig.problems
+
+
+def check_engine(fig) -> None:  # noqa: ANN001
     print("\n" + "\n".join(f"  {line}" for line in fig.lines()))
     a = fig.audit
     assert fig.kill_modes.total() == fig.kills
@@ -22,10 +36,20 @@ def check(fig) -> None:  # noqa: ANN001
     assert not fig.problems, fig.problems
 
 
-def test_crash_restart_short(tmp_path):
-    check(CrashRun(CI_KILLS, tmp_path, seed=3).run())
+def test_bot_py_crash_restart_short(tmp_path):
+    check_bot(BotCrashRun(CI_KILLS, tmp_path, seed=3).run())
 
 
 @pytest.mark.slow
-def test_crash_restart_long(tmp_path):
-    check(CrashRun(LONG_KILLS, tmp_path, seed=4).run())
+def test_bot_py_crash_restart_long(tmp_path):
+    check_bot(BotCrashRun(LONG_KILLS, tmp_path, seed=4).run())
+
+
+@pytest.mark.slow
+def test_engine_crash_restart_short(tmp_path):
+    check_engine(CrashRun(CI_KILLS, tmp_path, seed=3).run())
+
+
+@pytest.mark.slow
+def test_engine_crash_restart_long(tmp_path):
+    check_engine(CrashRun(LONG_KILLS, tmp_path, seed=4).run())

@@ -66,3 +66,24 @@ def test_full_cycle_over_http():
         state = client.get("/sim/state").json()
         assert state["prices"]["BTCUSDT"] == "58500" and len(state["closed_pnl"]) == 1
         assert client.get("/v5/unknown").status_code == 404
+
+
+def test_loopback_requests_are_fast_and_gone_clients_are_quiet(capfd):
+    """TCP_NODELAY: no Nagle + delayed-ACK 40 ms per request; a client that gave up leaves no traceback."""
+    import socket
+    import time
+
+    sim = make_sim()
+    with sim.serve("127.0.0.1", 0) as server, httpx.Client(base_url=server.url, timeout=5) as client:
+        client.get("/v5/market/time")
+        t0 = time.monotonic()
+        for _ in range(50):
+            assert client.get("/v5/market/time").status_code == 200
+        assert time.monotonic() - t0 < 1.5  # ≈ 2 s with the 40 ms stall, a few ms without
+        client.post("/sim/faults", json={"latency_ms": 300, "paths": ["/v5/market/time"]})
+        for _ in range(3):  # ask, then hang up before the (late) answer
+            with socket.create_connection(("127.0.0.1", server.port)) as s:
+                s.sendall(b"GET /v5/market/time HTTP/1.1\r\nHost: x\r\n\r\n")
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        time.sleep(0.5)
+    assert "Traceback" not in capfd.readouterr().err

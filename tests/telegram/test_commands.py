@@ -8,7 +8,7 @@ import pytest
 
 from handlers.commands import COMMANDS
 from tests.engine.conftest import SYMBOL
-from tests.telegram.conftest import Rig
+from tests.telegram.conftest import CHAT, Rig
 
 
 async def test_help_and_start_list_every_command(rig: Rig) -> None:
@@ -42,6 +42,8 @@ async def test_unknown_command_and_text_hint(rig: Rig) -> None:
     ("/signal btc-usd", "is not a symbol"),
     ("/signal 12", "Could not compute 12USDT"),
     ("/close BTCUSDT", "No open BTCUSDT position"),
+    ("/close DOGEUSDT", "No open DOGEUSDT position: DOGEUSDT is not traded by this bot (traded: BTCUSDT)."),
+    ("/close doge", "DOGEUSDT is not traded by this bot"),
     ("/backtest BTCUSDT", "Usage: /backtest SYMBOL DAYS"),
 ])
 async def test_usage_errors_are_one_line(rig: Rig, line: str, expected: str) -> None:
@@ -49,6 +51,8 @@ async def test_usage_errors_are_one_line(rig: Rig, line: str, expected: str) -> 
     assert expected in reply and "\n" not in reply
     [row] = [a for a in rig.audit() if a.action == f"/{line.split()[0][1:]}"]
     assert row.allowed and row.result.startswith("refused")
+    await rig.hub.wait_idle(quiet=0.1)
+    assert not [m for m in rig.hub.sent(CHAT) if "went wrong" in m.plain or "Error" in m.plain]  # no error report
 
 
 async def test_views_when_flat(rig: Rig) -> None:
