@@ -81,7 +81,18 @@ class ConfirmationsMixin:
         block = self.entry_block(symbol, self.now_for(symbol))
         if block is not None:
             return finish("failed", f"Not traded: {block}.")
+        if symbol not in self.instruments:  # start() failed (exchange down at launch): load the rules now
+            try:
+                self.instruments[symbol] = await self.client.instrument(symbol)
+            except ExchangeError as exc:
+                return finish("failed", f"Not traded: the exchange is not reachable ({exc}).")
         signal = self.last_signals.get(symbol)
+        if signal is None:  # a fresh process (tap right after a restart): read the market now, under our lock
+            try:
+                signal = (await self._snapshot(symbol)).signal
+                self.last_signals[symbol], self.atrs[symbol] = signal, signal.atr
+            except ExchangeError:
+                signal = None
         atr = signal.atr if signal else self.atrs.get(symbol, ZERO)
         try:
             last = (await self.client.ticker(symbol)).last_price

@@ -211,3 +211,16 @@ async def test_pause_blocks_entries_and_survives_restart(make_rig, sim, db):
     sim.step(1)
     await rig2.engine.tick(SYMBOL)
     assert rig2.position() is not None
+
+
+async def test_tap_right_after_restart_reasks_with_fresh_numbers(make_rig, sim, db):
+    rig = make_rig(mode="confirm")
+    await rig.engine.tick(SYMBOL)
+    [card] = rig.events.of(ConfirmationNeeded)
+    sim.set_price(SYMBOL, card.sl - Decimal("50"))  # the price crossed the card's stop: it cannot be placed as is
+    fresh_process = make_rig(mode="confirm")  # no start(), no tick yet: no instruments, no signal, no ATR
+    out = await fresh_process.engine.approve(card.confirmation_id, user_id=7)
+    assert out.status == "stale" and out.confirmation_id != card.confirmation_id, out.text
+    [again] = fresh_process.events.of(ConfirmationNeeded)
+    assert again.replaces == card.confirmation_id and again.signal.atr > 0
+    assert again.sl < again.price < again.tp and rig.position() is None
