@@ -22,14 +22,14 @@ from storage.db import make_engine
 from storage.models import Confirmation, InstanceLock
 from tests.reliability.audit import Audit, audit, rows, settle_problems
 from tests.reliability.chaos import chaos_config
-from tests.reliability.crash import KEY, SECRET, Proc, snapshot, write_csv
+from tests.reliability.crash import CREATE_LATENCY_MS, KEY, SECRET, Proc, kill_around_approval, write_csv
 from tests.reliability.fake_tg import Approver, FakeTelegram
 from tradebot.config import load_file_config
 
 ROOT = Path(__file__).resolve().parents[2]
 USER = 4242
 TOKEN = "123456:" + "T" * 32
-CREATE_LATENCY_MS = 700
+
 EXPIRY_S = 30
 UNSETTLED = ("approved", "executing")
 
@@ -166,19 +166,8 @@ class BotCrashRun:
             data = self.rng.choice(handled)
             self.fake.tap(data, self.fake.cards[data[3:]])
             self.fig.retaps += 1
-        mode = self.rng.choice(("at-approve", "mid-create", "mid-create", "after-create", "random"))
-        if mode == "random":
-            time.sleep(self.rng.uniform(0.2, 3.0))
-        elif not self._approval_after(ready, 8):
-            mode = "no approval within 8 s"
-        else:
-            lo, hi = {"at-approve": (0.0, 0.08), "mid-create": (0.08, CREATE_LATENCY_MS / 1000 - 0.05),
-                      "after-create": (0.7, 1.4)}[mode]
-            time.sleep(self.rng.uniform(lo, hi))
-        proc.kill()
-        self.fig.kill_modes[mode] += 1
-        for what in snapshot(http.get("/sim/state").json(), db):
-            self.fig.landed[what] += 1
+        kill_around_approval(self.rng, proc, lambda: self._approval_after(ready, 8), "no approval within 8 s",
+                             self.fig, http, db)
 
     def _final(self, db: Engine) -> None:
         """No kills, no new bars: every card still pending is tapped once delivered (the user answering late, after

@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -129,6 +130,25 @@ class CrashFigures:
         return out
 
 
+def kill_around_approval(rng: random.Random, proc: Proc, approval: Callable[[], bool], no_approval: str,
+                         fig: Any, http: httpx.Client, db: Engine) -> None:
+    """SIGKILL ``proc`` at a random moment (at the approval, mid order create, after it, or anywhere), then count
+    what had landed on the exchange vs the journal at that instant in ``fig``."""
+    mode = rng.choice(("at-approve", "mid-create", "mid-create", "after-create", "random"))
+    if mode == "random":
+        time.sleep(rng.uniform(0.2, 3.0))
+    elif not approval():
+        mode = no_approval
+    else:
+        lo, hi = {"at-approve": (0.0, 0.08), "mid-create": (0.08, CREATE_LATENCY_MS / 1000 - 0.05),
+                  "after-create": (0.7, 1.4)}[mode]
+        time.sleep(rng.uniform(lo, hi))
+    proc.kill()
+    fig.kill_modes[mode] += 1
+    for what in snapshot(http.get("/sim/state").json(), db):
+        fig.landed[what] += 1
+
+
 def snapshot(state: dict[str, Any], db: Engine) -> list[str]:
     """Classify the moment of a kill: an order on the exchange the journal has not recorded as filled, etc."""
     orders = {o.order_link_id: o for o in rows(db, OrderRecord) if o.purpose == "entry"}
@@ -229,17 +249,6 @@ class CrashRun:
         proc = self._driver()
         ready = proc.wait_line("READY", 60)
         assert ready, f"driver did not start: {proc.err[-10:]}"
-        mode = self.rng.choice(("at-approve", "mid-create", "mid-create", "after-create", "random"))
-        if mode == "random":
-            time.sleep(self.rng.uniform(0.2, 3.0))
-        elif proc.wait_line("APPROVE", 6) is None:
-            mode = "no approval within 6 s"
-        else:
-            lo, hi = {"at-approve": (0.0, 0.08), "mid-create": (0.08, CREATE_LATENCY_MS / 1000 - 0.05),
-                      "after-create": (0.7, 1.4)}[mode]
-            time.sleep(self.rng.uniform(lo, hi))
-        proc.kill()
-        self.fig.kill_modes[mode] += 1
-        for what in snapshot(http.get("/sim/state").json(), db):
-            self.fig.landed[what] += 1
+        kill_around_approval(self.rng, proc, lambda: proc.wait_line("APPROVE", 6) is not None,
+                             "no approval within 6 s", self.fig, http, db)
         self._count(proc)
