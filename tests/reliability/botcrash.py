@@ -22,7 +22,15 @@ from storage.db import make_engine
 from storage.models import Confirmation, InstanceLock
 from tests.reliability.audit import Audit, audit, rows, settle_problems
 from tests.reliability.chaos import chaos_config
-from tests.reliability.crash import CREATE_LATENCY_MS, KEY, SECRET, Proc, kill_around_approval, write_csv
+from tests.reliability.crash import (
+    CREATE_LATENCY_MS,
+    KEY,
+    SECRET,
+    Proc,
+    kill_around_approval,
+    start_sim_process,
+    write_csv,
+)
 from tests.reliability.fake_tg import Approver, FakeTelegram
 from tradebot.config import load_file_config
 
@@ -204,12 +212,7 @@ class BotCrashRun:
         write_config(self.cfg_path)
         csv = self.dir / "candles.csv"
         write_csv(csv, 150 + int(self.kills * 8 + 200))
-        sim = Proc([sys.executable, "-m", "tradebot.sim", "--host", "127.0.0.1", "--port", "0", "--api-key", KEY,
-                    "--api-secret", SECRET, "--data", str(csv), "--warmup", "150",
-                    "--state-file", str(self.dir / "sim-state.json")])
-        line = sim.wait_line("listening on ", 30)
-        assert line, f"simulator did not start: {sim.err[-5:]}"
-        self.url = line.split()[-1]
+        sim, self.url = start_sim_process(csv, self.dir / "sim-state.json")
         self.fake.start()
         stop = threading.Event()
         db = make_engine(f"sqlite:///{self.db_path}")

@@ -130,6 +130,15 @@ class CrashFigures:
         return out
 
 
+def start_sim_process(csv: Path, state_file: Path) -> tuple[Proc, str]:
+    """``python -m tradebot.sim`` replaying ``csv`` (150 candles of warm-up) with a state file; returns it and its URL."""
+    sim = Proc([sys.executable, "-m", "tradebot.sim", "--host", "127.0.0.1", "--port", "0", "--api-key", KEY,
+                "--api-secret", SECRET, "--data", str(csv), "--warmup", "150", "--state-file", str(state_file)])
+    line = sim.wait_line("listening on ", 30)
+    assert line, f"simulator did not start: {sim.err[-5:]}"
+    return sim, line.split()[-1]
+
+
 def kill_around_approval(rng: random.Random, proc: Proc, approval: Callable[[], bool], no_approval: str,
                          fig: Any, http: httpx.Client, db: Engine) -> None:
     """SIGKILL ``proc`` at a random moment (at the approval, mid order create, after it, or anywhere), then count
@@ -199,12 +208,7 @@ class CrashRun:
         t0 = time.monotonic()
         csv = self.dir / "candles.csv"
         write_csv(csv, 150 + int(self.kills * 6 + 200))
-        sim = Proc([sys.executable, "-m", "tradebot.sim", "--host", "127.0.0.1", "--port", "0", "--api-key", KEY,
-                    "--api-secret", SECRET, "--data", str(csv), "--warmup", "150",
-                    "--state-file", str(self.dir / "sim-state.json")])
-        line = sim.wait_line("listening on ", 30)
-        assert line, f"simulator did not start: {sim.err[-5:]}"
-        self.url = line.split()[-1]
+        sim, self.url = start_sim_process(csv, self.dir / "sim-state.json")
         stop = threading.Event()
         db = make_engine(f"sqlite:///{self.db_path}")
         with httpx.Client(base_url=self.url, timeout=10) as http:
