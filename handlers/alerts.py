@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import logging
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -114,12 +116,28 @@ async def _deliver(bot: Bot, deps: Deps, row: OutboxMessage) -> int | None:
             if "not modified" not in str(exc).lower():
                 raise
         return target.sent_message_id
+    try:
+        return await _send(bot, row, row.text, row.parse_mode, reply)
+    except BadRequest as exc:  # markup Telegram cannot parse: deliver the words rather than lose the alert
+        if not row.parse_mode or "entit" not in str(exc).lower():
+            raise
+        log.warning("outbox message %s: Telegram refused its formatting (%s); sending it as plain text", row.id, exc)
+        return await _send(bot, row, plain_text(row.text), None, reply)
+
+
+async def _send(bot: Bot, row: OutboxMessage, text: str, parse_mode: str | None,
+                reply: InlineKeyboardMarkup | None) -> int:
     if row.photo is not None:
-        sent = await bot.send_photo(row.chat_id, row.photo, caption=row.text or None, parse_mode=row.parse_mode,
+        sent = await bot.send_photo(row.chat_id, row.photo, caption=text or None, parse_mode=parse_mode,
                                     reply_markup=reply)
     else:
-        sent = await bot.send_message(row.chat_id, row.text, parse_mode=row.parse_mode, reply_markup=reply)
+        sent = await bot.send_message(row.chat_id, text, parse_mode=parse_mode, reply_markup=reply)
     return sent.message_id
+
+
+def plain_text(html_text: str) -> str:
+    """Telegram HTML → the plain words (tags dropped, entities unescaped)."""
+    return html.unescape(re.sub(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?>", "", html_text))
 
 
 async def drain(bot: Bot, deps: Deps, limit: int = 20) -> int:

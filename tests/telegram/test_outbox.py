@@ -64,3 +64,12 @@ async def test_long_alert_is_split_at_4096(rig: Rig) -> None:
     assert len(parts) == 3 and all(len(m.text) <= 4096 for m in parts)
     assert "\n".join(m.text for m in parts) == "\n".join(lines)
     assert [bool(m.buttons) for m in parts] == [False, False, True]
+
+
+async def test_unparseable_markup_is_delivered_as_plain_text(rig: Rig) -> None:
+    """An alert whose HTML Telegram refuses is still delivered (as plain words), not dropped."""
+    queue(rig.deps, Rendered("price <b>went < 5 &amp; back</b>"), "error")
+    msg = await rig.hub.wait_for(lambda m: "went" in m.plain, timeout=6)
+    assert msg.plain == "price went < 5 & back" and msg.parse_mode is None
+    row = [r for r in outbox(rig) if "went" in r.text][0]
+    assert row.status == "sent"
