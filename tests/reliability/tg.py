@@ -13,12 +13,13 @@ from typing import Any
 
 from sqlmodel import select
 
-from handlers.app import build_application, shutdown, startup
+from handlers.app import build_application, startup
 from handlers.deps import DEPS_KEY, Deps
 from handlers.offline import OfflineTelegram, SentMessage, build_offline_application
 from storage.db import init_db, make_engine, session_scope
 from storage.models import AuditLog, Confirmation, OrderRecord
 from tests.engine.conftest import KEY, SECRET, SYMBOL, ema_only, trend_rows
+from tests.telegram.conftest import stop
 from tradebot.bybit.client import BybitClient, RetryPolicy
 from tradebot.config import BotSettings, Config, EnvSettings, FileConfig
 from tradebot.risk import RiskParams
@@ -93,9 +94,4 @@ async def start_rig(tmp: Path, *, schedule_ticks: bool = False, key: str = KEY, 
     return rig
 
 
-async def stop_rig(rig: TgRig) -> None:
-    deps = rig.app.bot_data.get(DEPS_KEY)
-    if rig.app._initialized:
-        await shutdown(rig.app)
-    if deps is not None:
-        deps.db.dispose()
+stop_rig = stop  # the same teardown as the Telegram tests: shut the app down, then dispose its journal
