@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pandas as pd
 from sqlalchemy.engine import Engine
 
 from storage import repo
@@ -27,7 +28,7 @@ from tradebot.events import (
     SignalEvent,
 )
 from tradebot.instruments import Instrument
-from tradebot.market import frame_from_rows
+from tradebot.market import frame_from_rows, interval_ms
 from tradebot.positions import PositionManager
 from tradebot.protections import ClosedTradeView, protection_state
 from tradebot.risk import RiskParams, size_position
@@ -87,6 +88,7 @@ class TradingEngine(ConfirmationsMixin):
         self._entry_lock = asyncio.Lock()
         self._last_reconcile: datetime | None = None
         self.market_now: dict[str, datetime] = {}
+        self._htf_cache: dict[tuple[str, str], tuple[int, pd.DataFrame]] = {}  # → (valid until ms, closed frame)
         self.started = False
 
     # ------------------------------------------------------------------ settings that persist
@@ -241,8 +243,7 @@ class TradingEngine(ConfirmationsMixin):
         df = frame_from_rows(k.as_row() for k in closed)
         htf = {}
         for h in params.higher_timeframes:
-            rows = await self.client.klines(symbol, h.interval, limit=min(1000, max(3 * h.period, 60)))
-            htf[h.interval] = frame_from_rows(k.as_row() for k in rows[:-1])
+            htf[h.interval] = await self._htf_frame(symbol, h.interval, h.period, forming.start_ms)
         book = None
         if params.orderbook.enabled:
             ob = await self.client.orderbook(symbol, limit=max(params.orderbook.depth, 1))
@@ -250,6 +251,18 @@ class TradingEngine(ConfirmationsMixin):
         bar = closed[-1]
         return Snapshot(compute_signal(symbol, df, params, book=book, htf=htf), forming.close, bar.high, bar.low,
                         datetime.fromtimestamp(bar.start_ms / 1000, tz=UTC))
+
+    async def _htf_frame(self, symbol: str, interval: str, period: int, now_ms: int) -> pd.DataFrame:
+        """Closed higher-timeframe candles; refetched only once the forming HTF candle has closed."""
+        cached = self._htf_cache.get((symbol, interval))
+        if cached is not None and now_ms < cached[0]:
+            return cached[1]
+        rows = await self.client.klines(symbol, interval, limit=min(1000, max(3 * period, 60)))
+        step = interval_ms(interval)
+        valid_until = rows[-1].start_ms + step if rows and step else 0  # monthly candles: always refetch
+        frame = frame_from_rows(k.as_row() for k in rows[:-1])
+        self._htf_cache[(symbol, interval)] = (valid_until, frame)
+        return frame
 
     # ------------------------------------------------------------------ entries
 

@@ -19,6 +19,7 @@ from tradebot.events import (
     StopMoved,
     UnknownPosition,
 )
+from tradebot.strategy.params import HTFParams
 
 
 def trades(db) -> list[TradeRecord]:
@@ -159,7 +160,6 @@ async def test_missing_stop_is_restored_or_position_closed(make_rig, sim, db):
 async def test_position_opened_by_hand_is_adopted_and_protected(make_rig, sim, db):
     rig = make_rig(mode="confirm")
     await rig.client.place_order(symbol=SYMBOL, side="Sell", qty=Decimal("0.01"), order_link_id="by-hand-1")
-    rig.engine.cfg.file.bot.__dict__["mode"] = "confirm"
     await rig.engine.tick(SYMBOL)
     [u] = rig.events.of(UnknownPosition)
     assert u.side == "Sell" and u.default_action == "adopt"
@@ -224,3 +224,25 @@ async def test_tap_right_after_restart_reasks_with_fresh_numbers(make_rig, sim, 
     [again] = fresh_process.events.of(ConfirmationNeeded)
     assert again.replaces == card.confirmation_id and again.signal.atr > 0
     assert again.sl < again.price < again.tp and rig.position() is None
+
+
+async def test_higher_timeframe_candles_fetched_once_per_htf_candle(make_rig, sim, db):
+    rig = make_rig(mode="confirm")
+    params = rig.cfg.strategy.model_copy(update={"higher_timeframes": [HTFParams(interval="60", weight=1.0)]})
+    rig.engine.cfg.file.strategy = params
+    calls: list[str] = []
+    klines = rig.client.klines
+
+    async def counting(symbol, interval, **kw):
+        calls.append(interval)
+        return await klines(symbol, interval, **kw)
+
+    rig.client.klines = counting
+    await rig.engine.tick(SYMBOL)
+    sim.set_price(SYMBOL, Decimal(sim.state()["prices"][SYMBOL]) + 10)  # same 5m bar, same hour
+    await rig.engine.tick(SYMBOL)
+    assert calls.count("5") == 2 and calls.count("60") == 1
+    sim.step(12)  # an hour of 5m candles: a new hourly candle has opened
+    await rig.engine.tick(SYMBOL)
+    assert calls.count("60") == 2
+    assert rig.engine.last_signals[SYMBOL].vote("htf_60") is not None
