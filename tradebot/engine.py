@@ -339,10 +339,7 @@ class TradingEngine(ConfirmationsMixin):
     async def close(self, symbol: str) -> Outcome:
         async with self._locks.setdefault(symbol, asyncio.Lock()):
             text = await self.trader.close(symbol, reason="manual")
-            inst = self.instruments.get(symbol)
-            if inst is not None:
-                await self.positions.sync(symbol, inst=inst, last_price=ZERO, bar_high=None, bar_low=None,
-                                          atr=self.atrs.get(symbol, ZERO), now=self.now_for(symbol))
+            await self.positions.record_close_if_flat(symbol)
         return Outcome("ok", text)
 
     async def close_all(self) -> Outcome:

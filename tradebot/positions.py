@@ -109,7 +109,7 @@ class PositionManager:
                 return
         best = trade.best_price
         for p in (high if trade.side == "Buy" else low, last):
-            if p is not None and p > 0:  # close() syncs with last_price=0: never a "best" price
+            if p is not None and p > 0:  # defence in depth: a non-positive price is never a "best" price
                 best = update_best(trade.side, best, p)  # type: ignore[arg-type]
         if best != trade.best_price:
             with session_scope(self.db) as s:
@@ -130,6 +130,13 @@ class PositionManager:
             update_trade_stop(session=s, trade_id=trade.id, sl=upd.new_sl, reason=upd.reason, now=now,
                               breakeven=upd.reason == "breakeven")
         await self.bus.emit(StopMoved(trade.symbol, trade.side, current, upd.new_sl, upd.reason, last))
+
+    async def record_close_if_flat(self, symbol: str) -> None:
+        """After a manual close: journal it now if the exchange shows the position gone (no price involved)."""
+        with session_scope(self.db) as s:
+            trade = _detached(get_open_trade(session=s, symbol=symbol), s)
+        if trade is not None and not await self.client.positions(symbol):
+            await self.record_close(trade)
 
     async def record_close(self, trade: TradeRecord) -> bool:
         """Journal a close from the exchange's closed-pnl and executions. False while it is not visible yet."""
