@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
@@ -24,6 +24,7 @@ from tradebot.engine import Outcome, TradingEngine
 from tradebot.errors import ExchangeError, UserError
 from tradebot.market import frame_from_rows
 from tradebot.strategy.signal import Signal
+from tradebot.streams import StreamRunner, describe
 
 ZERO = Decimal(0)
 SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,20}USDT$")
@@ -61,6 +62,7 @@ class StatusView:
     open_positions: int
     today: PnLSummary
     protections: list[str]
+    streams: list[str] = field(default_factory=list)  # one line per WebSocket stream (state, last message age)
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,7 @@ class BotService:
     def __init__(self, cfg: Config, engine: TradingEngine, client: BybitClient, db: Engine,
                  clock: Callable[[], datetime]) -> None:
         self.cfg, self.engine, self.client, self.db, self.clock = cfg, engine, client, db, clock
+        self.streams: StreamRunner | None = None  # set by the app when the WebSocket streams run
 
     # ------------------------------------------------------------------ views
 
@@ -152,7 +155,8 @@ class BotService:
             n_open = len(await self.client.positions())
         except ExchangeError:
             n_open = -1
-        return StatusView(self.overview(), rows, n_open, self.pnl("today").summary, protections)
+        streams = [describe(st) for st in self.streams.statuses()] if self.streams is not None else []
+        return StatusView(self.overview(), rows, n_open, self.pnl("today").summary, protections, streams)
 
     async def positions(self) -> list[PositionView]:
         out = []

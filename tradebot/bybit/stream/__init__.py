@@ -28,10 +28,10 @@ from .messages import (
     TickerUpdate,
     WalletUpdate,
 )
-from .urls import StreamURLs, discover_ws_base, stream_urls
+from .urls import PRIVATE_PATH, PUBLIC_PATH, StreamURLs, discover_ws_base, stream_urls
 
 __all__ = [
-    "PRIVATE_TOPICS", "AuthRefused", "Backoff", "BookUpdate", "Candle", "ConnectHook", "EventHandler",
+    "PRIVATE_PATH", "PRIVATE_TOPICS", "PUBLIC_PATH", "AuthRefused", "Backoff", "BookUpdate", "Candle", "ConnectHook", "EventHandler",
     "Executions", "Orders", "Positions", "StreamConnection", "StreamEvent", "StreamStatus", "StreamURLs",
     "TickerUpdate", "WalletUpdate", "book_topic", "kline_topic", "private_stream", "public_stream",
     "resolve_stream_urls", "stream_urls", "ticker_topic",
