@@ -93,7 +93,7 @@ async def _demo(cfg: Config, seconds: float, workdir: Path, interactive: bool) -
     hub = OfflineTelegram(username="demo_bot")
     app = build_application(cfg, build_offline_application(hub), db=db, sim=sim, client=client,
                             clock=market_clock(sim), managed_loop=True, schedule_ticks=False,
-                            drain_seconds=0.1, expiry_seconds=0.3)
+                            drain_seconds=0.1, expiry_seconds=0.3, streams=True)
     media = Path.cwd() / "demo-charts" if interactive else None  # piped runs only print the picture's size
     chat = TerminalChat(hub, DEMO_CHAT, DEMO_CHAT, out_dir=media, settle=0.3, echo=True)
     print(f"=== DEMO (offline): simulator replaying {SAMPLE.name} — {4000 - WARMUP} candles at {STEP_SECONDS}s "

@@ -227,6 +227,8 @@ async def start_streams(engine: TradingEngine, env: str, api_key: str, api_secre
     if sim is not None:
         server = await asyncio.to_thread(sim.serve_streams)
         urls = StreamURLs(server.url + PUBLIC_PATH, server.url + PRIVATE_PATH)
+        if api_key not in sim.api_keys:  # the in-process simulator's own account
+            api_key, api_secret = next(iter(sim.api_keys.items()))
     else:
         server = None
         urls = await resolve_stream_urls(env) if env.startswith("http") else stream_urls(env)
