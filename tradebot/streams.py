@@ -110,7 +110,7 @@ class StreamRunner:
         if last is None:
             return True
         age = (self.engine.clock() - last.time).total_seconds()
-        return age >= self.healthy_period() - self.cfg.bot.loop_seconds / 2
+        return age >= self.healthy_period() + self.cfg.bot.loop_seconds / 2  # a candle-close tick resets it
 
     def statuses(self) -> list[StreamStatus]:
         return [s.status() for s in self.streams]
@@ -169,6 +169,8 @@ class StreamRunner:
                     return True  # not flat (any more): nothing to close
                 if await self.engine.positions.record_close(trade):
                     return True
+        log.warning("%s: flat on the exchange but its closed-PnL is not visible yet; the REST tick will journal it",
+                    symbol)
         return False
 
     # -- reconnects and health --------------------------------------------------------------------

@@ -64,6 +64,7 @@ class StreamServer:
         self.sim, self.idle_seconds = sim, idle_seconds
         self.faults = sim.stream_faults
         self.conns: set[_Conn] = set()
+        self._closing: dict[_Conn, asyncio.Task[None]] = {}
         self._public: dict[str, int] = {}
         self._ids = itertools.count(1)
         self._loop = asyncio.new_event_loop()
@@ -168,8 +169,10 @@ class StreamServer:
             for c in list(self.conns):
                 if self.faults.is_down(c.path):
                     c.ws.transport.abort()
-                elif now - c.last_active > c.idle_s:
-                    await c.ws.close(1000, "idle")
+                elif now - c.last_active > c.idle_s and c not in self._closing:
+                    # the close handshake runs on its own task; the watchdog keeps watching the others
+                    self._closing[c] = asyncio.create_task(c.ws.close(1000, "idle"))
+                    self._closing[c].add_done_callback(lambda _t, c=c: self._closing.pop(c, None))
 
     # -- ops ----------------------------------------------------------------------------------------
     def _reply(self, conn: _Conn, msg: dict[str, Any]) -> None:
