@@ -164,6 +164,7 @@ class Publisher:
 
         row = tickers(self.sim, Params({"category": "linear", "symbol": symbol}))["list"][0]
         last = self._tickers.get(symbol)
+        row = {"symbol": symbol, "tickDirection": self._tick_direction(row["lastPrice"], last), **row}
         self._tickers[symbol] = row
         if delta and last is not None:
             data = {k: v for k, v in row.items() if last.get(k) != v}
@@ -175,6 +176,18 @@ class Publisher:
             data, kind = row, "snapshot"
         return {"topic": f"tickers.{symbol}", "type": kind, "data": data, "cs": self.sim.exchange.seq,
                 "ts": self.sim.wall_ms()}
+
+    @staticmethod
+    def _tick_direction(price: str, last: dict[str, Any] | None) -> str:
+        """PlusTick / MinusTick, or ZeroPlusTick / ZeroMinusTick when unchanged (keeping the last direction)."""
+        if last is None:
+            return "ZeroPlusTick"
+        before, prev_dir = Decimal(last["lastPrice"]), str(last.get("tickDirection", "ZeroPlusTick"))
+        if Decimal(price) > before:
+            return "PlusTick"
+        if Decimal(price) < before:
+            return "MinusTick"
+        return "ZeroPlusTick" if "Plus" in prev_dir else "ZeroMinusTick"
 
     def book_message(self, symbol: str, depth: int, delta: bool) -> dict[str, Any] | None:
         """Snapshot or delta (size "0" deletes a level) with the topic's update id ``u`` + 1."""
