@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     load_dotenv()
     from tradebot.config import ConfigErrors, load_config
-    from tradebot.logs import setup_logging
+    from tradebot.logs import install_stderr_hooks, setup_logging
 
     offline = args.demo or args.command in ("backtest", "download")
     try:
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         for e in exc.errors:
             print(f"  {e.key} = {e.value!r}: {e.allowed}", file=sys.stderr)
         return 2
-    setup_logging(cfg.env.LOG_LEVEL if not args.demo else "WARNING", cfg.secrets())
+    install_stderr_hooks(setup_logging(cfg.env.LOG_LEVEL if not args.demo else "WARNING", cfg.secrets()))
     if args.command == "backtest":
         from tradebot.backtest.cli import run_backtest_cli
 
