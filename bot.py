@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from dotenv import load_dotenv
+
+
+def output_path(value: str) -> str:
+    """argparse type for every output file flag: its parent directories are created (``out/report.json``)."""
+    try:
+        Path(value).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"cannot create the directory for {value}: {exc.strerror}") from exc
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,16 +33,16 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--days", type=int, help="download/cached days from Bybit's public klines")
     bt.add_argument("--from", dest="date_from", help="start date (UTC, YYYY-MM-DD)")
     bt.add_argument("--to", dest="date_to", help="end date (UTC, YYYY-MM-DD, exclusive)")
-    bt.add_argument("--json", dest="json_out", help="write the report as JSON here")
-    bt.add_argument("--plot", help="write the equity + drawdown PNG here")
-    bt.add_argument("--trades-csv", help="write the trade list as CSV here")
+    bt.add_argument("--json", dest="json_out", type=output_path, help="write the report as JSON here")
+    bt.add_argument("--plot", type=output_path, help="write the equity + drawdown PNG here")
+    bt.add_argument("--trades-csv", type=output_path, help="write the trade list as CSV here")
     bt.add_argument("--balance", default="10000", help="starting balance in USDT")
     bt.add_argument("--no-progress", action="store_true")
     dl = sub.add_parser("download", help="download candles from Bybit's public kline endpoint into data/cache/")
     dl.add_argument("--symbol", default="BTCUSDT")
     dl.add_argument("--interval", default="15")
     dl.add_argument("--days", type=int, default=90)
-    dl.add_argument("--out", default=None, help="CSV path (default data/cache/SYMBOL_INTERVAL.csv)")
+    dl.add_argument("--out", default=None, type=output_path, help="CSV path (default data/cache/SYMBOL_INTERVAL.csv)")
     dl.add_argument("--base-url", default=None, help="Bybit base URL (default mainnet; the simulator in tests)")
     dl.add_argument("--no-progress", action="store_true")
     return p
