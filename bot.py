@@ -1,4 +1,4 @@
-"""Entry point: `python bot.py` (Telegram bot + trading loop), `--demo`, `backtest`, `download`."""
+"""Entry point: `python bot.py` (Telegram bot + trading loop), `--demo`, `backtest`, `download`, `health`."""
 
 from __future__ import annotations
 
@@ -38,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--trades-csv", type=output_path, help="write the trade list as CSV here")
     bt.add_argument("--balance", default="10000", help="starting balance in USDT")
     bt.add_argument("--no-progress", action="store_true")
+    sub.add_parser("health", help="exit 0 if the running bot's trading loop and chat side are alive (from the "
+                   "journal's heartbeats, within [bot] health_max_age_seconds); else 1 with the reason")
     dl = sub.add_parser("download", help="download candles from Bybit's public kline endpoint into data/cache/")
     dl.add_argument("--symbol", default="BTCUSDT")
     dl.add_argument("--interval", default="15")
@@ -54,14 +56,20 @@ def main(argv: list[str] | None = None) -> int:
     from tradebot.config import ConfigErrors, load_config
     from tradebot.logs import install_stderr_hooks, setup_logging
 
-    offline = args.demo or args.command in ("backtest", "download")
+    offline = args.demo or args.command in ("backtest", "download", "health")
     try:
         cfg = load_config(config_path=args.config, demo=offline)
     except ConfigErrors as exc:
         print("Configuration error — the bot did not start:", file=sys.stderr)
         for e in exc.errors:
             print(f"  {e.key} = {e.value!r}: {e.allowed}", file=sys.stderr)
-        return 2
+        return 1 if args.command == "health" else 2  # Docker reserves HEALTHCHECK exit code 2
+    if args.command == "health":
+        from handlers.liveness import check
+
+        code, line = check(cfg)
+        print(line, file=sys.stdout if code == 0 else sys.stderr)
+        return code
     install_stderr_hooks(setup_logging(cfg.env.LOG_LEVEL if not args.demo else "WARNING", cfg.secrets()))
     if args.command == "backtest":
         from tradebot.backtest.cli import run_backtest_cli

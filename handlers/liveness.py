@@ -102,8 +102,9 @@ def check(cfg: Config, now: datetime | None = None) -> tuple[int, str]:
         return EXIT_UNHEALTHY, (f"unhealthy: stale tick: the trading loop last completed a tick {ago} "
                                 f"(allowed {limit:g} s)")
     mode = chat.get("mode", "chat") if isinstance(chat, dict) else "chat"
-    if chat_age is None or chat_age > limit:
-        ago = "never" if chat_age is None else f"{chat_age:.0f} s ago"
-        return EXIT_UNHEALTHY, (f"unhealthy: stale chat: Telegram ({mode}) last answered {ago} "
+    if chat_age is None:
+        return EXIT_UNHEALTHY, "unhealthy: stale chat: the bot has not reached Telegram yet"
+    if chat_age > limit:
+        return EXIT_UNHEALTHY, (f"unhealthy: stale chat: Telegram ({mode}) last answered {chat_age:.0f} s ago "
                                 f"(allowed {limit:g} s)")
     return EXIT_HEALTHY, f"healthy: last tick {tick_age:.0f} s ago, Telegram ({mode}) {chat_age:.0f} s ago"
