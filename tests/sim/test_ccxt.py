@@ -2,6 +2,7 @@
 
 ccxt is used unchanged; only its configuration differs from a mainnet setup, because its start-up touches
 endpoints outside what the bot (and so the simulator) uses:
+- ``enableRateLimit=False``: the simulator is local (its own per-endpoint limits still apply).
 - ``urls["api"]``: every host key (spot, futures, v2, public, private) -> the simulator's URL.
 - ``options["fetchMarkets"] = {"types": ["linear"]}``: by default ``load_markets`` also asks instruments-info
   for spot, inverse and option (the simulator serves linear only: ``Illegal category``).
@@ -35,7 +36,7 @@ UNSERVED: dict[str, str] = {
 
 
 def _ccxt(url: str) -> Any:
-    ex = ccxt.bybit({"apiKey": KEY, "secret": SECRET, "timeout": 5000, "options": {
+    ex = ccxt.bybit({"apiKey": KEY, "secret": SECRET, "timeout": 5000, "enableRateLimit": False, "options": {
         "fetchMarkets": {"types": ["linear"]}, "enableUnifiedMargin": False, "enableUnifiedAccount": True}})
     ex.urls["api"] = {k: url for k in ("spot", "futures", "v2", "public", "private")}
     ex.has["fetchCurrencies"] = False
@@ -49,7 +50,7 @@ def exchange():
         ex = _ccxt(server.url)
         ex.load_markets()
         yield ex
-        ex.close() if hasattr(ex, "close") else None
+        ex.close()
 
 
 def test_ccxt_markets_and_market_data(exchange):

@@ -102,6 +102,7 @@ def answers() -> dict[str, dict[str, Any] | None]:
         got["position_closed_pnl"] = _call(api, ENDPOINTS["position_closed_pnl"], **SYM)
         got["filled_history"] = _call(api, ENDPOINTS["order_history"], **SYM, orderStatus="Filled")
         got["all_executions"] = _call(api, ENDPOINTS["execution_list"], **SYM)
+        got["flat_position"] = _call(api, ENDPOINTS["position_list"], **SYM)
     return got
 
 
@@ -138,11 +139,15 @@ def test_simulator_answers_like_the_docs_example(name, answers):
 
 
 @pytest.mark.parametrize(("name", "extra"), [("order_history", "filled_history"),
-                                             ("execution_list", "all_executions")])
+                                             ("execution_list", "all_executions"),
+                                             ("position_list", "flat_position")])
 def test_other_states_have_the_same_shape(name, extra, answers):
-    """Filled orders and closing fills keep the example's fields and types (values differ by state)."""
+    """Filled orders, closing fills and a flat position keep the example's fields and types."""
     endpoint, d = _diff(name, answers[extra], values=False)  # type: ignore[arg-type]
     assert not _unexplained(endpoint, d)
+    if extra == "flat_position":  # position.mdx table: side is "" for an empty position
+        row = answers[extra]["result"]["list"][0]  # type: ignore[index]
+        assert (row["side"], row["size"]) == ("", "0")
 
 
 def test_written_differences_are_current(answers):
