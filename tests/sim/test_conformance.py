@@ -70,7 +70,6 @@ def answers() -> dict[str, dict[str, Any] | None]:
         got["market_tickers"] = _call(api, ENDPOINTS["market_tickers"], **SYM)
         got["market_orderbook"] = _call(api, ENDPOINTS["market_orderbook"], **SYM, limit=1)
         got["market_instruments_info"] = _call(api, ENDPOINTS["market_instruments_info"], **SYM)
-        got["market_funding_history"] = _call(api, ENDPOINTS["market_funding_history"], **SYM, limit=1)
         got["account_info"] = _call(api, ENDPOINTS["account_info"])
         got["account_fee_rate"] = _call(api, ENDPOINTS["account_fee_rate"], **SYM)
         got["position_set_leverage"] = _call(api, ENDPOINTS["position_set_leverage"], **SYM,
@@ -103,6 +102,11 @@ def answers() -> dict[str, dict[str, Any] | None]:
         got["filled_history"] = _call(api, ENDPOINTS["order_history"], **SYM, orderStatus="Filled")
         got["all_executions"] = _call(api, ENDPOINTS["execution_list"], **SYM)
         got["flat_position"] = _call(api, ENDPOINTS["position_list"], **SYM)
+    funding = make_sim(funding_rate=Decimal("0.0001"))  # history-fund-rate.mdx: one settled funding at least
+    funding.step(8 * 12 + 1)  # 8 h of 5-minute candles
+    with httpx.Client(base_url="http://sim", transport=funding.sync_transport()) as client:
+        got["market_funding_history"] = _call(SyncApi(client), ENDPOINTS["market_funding_history"], **SYM,
+                                              limit=1)
     return got
 
 
