@@ -19,7 +19,8 @@ NOT_SIMULATED: dict[str, dict[str, str]] = {
 }
 
 # Fields the simulator sends that neither the docs example nor the page's Response Parameters table lists.
-_ORDER_LIST = "the same order row as /v5/order/history, whose page (order-list.mdx) lists it; open-order.mdx does not"
+_ORDER_LIST = ("the same order row as /v5/order/history, whose page (order-list.mdx) lists it; "
+               "open-order.mdx does not")
 EXTRA: dict[str, dict[str, str]] = {
     "GET /v5/order/realtime": {f"list.{k}": _ORDER_LIST for k in (
         "slippageToleranceType", "slippageTolerance", "extraFees", "rpiTakerAccess", "rpiMatchedQty")},
