@@ -4,7 +4,8 @@ Run ``python -m tests.sim.docs_fixtures`` (reads ``../shared/reference/bybit-doc
 ``test_conformance`` checks that the committed fixtures still equal what this extracts.
 Each fixture is the docs' JSON example with one added top-level key, ``_source`` (stripped by the tests):
 ``{"page": <path under bybit-docs>, "example": <which example>, "documented": {field: type}}`` where
-``documented`` is the page's "Response Parameters" table (first tab, i.e. linear/inverse), flattened.
+``documented`` is the page's "Response Parameters" table (first tab, i.e. linear/inverse); a field's name is
+prefixed by its nesting depth in ``>`` as in the table (``">symbol"``: a field of the objects in ``list``).
 """
 
 from __future__ import annotations
@@ -73,9 +74,9 @@ def examples(page: str) -> list[Any]:
 
 
 def _cell(raw: str) -> str:
-    raw = re.sub(r"<[^>]+>", " ", raw).replace("&gt;", ">")
+    raw = re.sub(r"<[^>]+>", " ", raw).replace("&gt;", ">").replace("&lt;", "<")
     raw = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", raw)
-    return raw.strip().lstrip(">").strip()
+    return re.sub(r"\s+", "", raw) if raw.strip().startswith(">") else raw.strip()
 
 
 def documented(page: str) -> dict[str, str]:
@@ -95,10 +96,11 @@ def documented(page: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for name_cell, type_cell in rows:
         name, kind = _cell(name_cell), _cell(type_cell).lower()
-        name = name.split(":")[-1].strip()  # "list[0]: startTime" -> "startTime"
+        depth = len(name) - len(name.lstrip(">"))
+        name = name.lstrip(">").split(":")[-1].strip()  # "list[0]: startTime" -> "startTime"
         m = _NAME.match(name)
         if m and kind and not set(kind) <= set(":-") and m.group(0) not in ("Parameter",):
-            out.setdefault(m.group(0), kind.split()[0])
+            out.setdefault(">" * depth + m.group(0), kind.split()[0])
     return out
 
 

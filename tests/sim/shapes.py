@@ -53,11 +53,14 @@ class Diff:
     types: dict[str, str] = field(default_factory=dict)
     empties: dict[str, str] = field(default_factory=dict)
 
+    def table(self, path: str) -> str | None:
+        """The table's type for the field at ``path`` (its name at its nesting depth), None if not listed."""
+        return self.documented.get(">" * path.count(".") + path.rsplit(".", 1)[-1])
+
     def compare(self, doc: Any, sim: Any, path: str = "") -> None:
-        name = path.rsplit(".", 1)[-1]
         if doc is None:  # e.g. preListingInfo: null; the table says what it is when set
-            if sim is not None and not _table_ok(self.documented.get(name), sim):
-                self.types[path] = f"docs null/{self.documented.get(name)}, simulator {jtype(sim)}"
+            if sim is not None and not _table_ok(self.table(path), sim):
+                self.types[path] = f"docs null/{self.table(path)}, simulator {jtype(sim)}"
             return
         if jtype(doc) != jtype(sim):
             self.types[path] = f"docs {jtype(doc)} {doc!r:.40}, simulator {jtype(sim)} {sim!r:.40}"
@@ -86,10 +89,11 @@ class Diff:
             if k in doc:
                 continue
             sub = f"{path}.{k}" if path else k
-            if k not in self.documented:
+            kind = self.table(sub)
+            if kind is None:
                 self.extra[sub] = f"simulator {jtype(v)} {v!r:.40}"
-            elif not _table_ok(self.documented[k], v):
-                self.types[sub] = f"table says {self.documented[k]}, simulator {jtype(v)} {v!r:.40}"
+            elif not _table_ok(kind, v):
+                self.types[sub] = f"table says {kind}, simulator {jtype(v)} {v!r:.40}"
 
     def _list(self, doc: list[Any], sim: list[Any], path: str) -> None:
         if not doc:

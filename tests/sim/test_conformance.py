@@ -179,3 +179,22 @@ def test_fixture_is_the_docs_example(name):
 def test_every_fixture_is_checked():
     assert set(ENDPOINTS) == set(docs_fixtures.SPECS)
     assert Decimal(load("order_realtime")[0]["result"]["list"][0]["cumFeeDetail"]["MNT"]) > 0
+
+
+def test_the_comparison_catches_each_kind_of_difference():
+    documented = {"list": "array", ">a": "string", ">n": "integer", ">inner": "object", ">>b": "string"}
+    doc = {"list": [{"a": "1.5", "z": "0", "e": "", "n": 1, "inner": {"b": "x"}, "cumFeeDetail": {"MNT": "1"}}]}
+    sim = {"list": [{"a": 1.5, "e": "0", "n": 2, "inner": {"b": "y", "a": "?"}, "cumFeeDetail": {"USDT": "2"},
+                     "b": "?"}]}
+    d = Diff(documented)
+    d.compare(doc, sim)
+    assert d.types == {"list.a": "docs string '1.5', simulator number 1.5"}
+    assert set(d.missing) == {"list.z"}
+    assert set(d.extra) == {"list.inner.a", "list.b"}  # documented, but at another depth
+    assert set(d.empties) == {"list.e"}
+    d = Diff(documented)
+    d.compare({"list": [{"z": "0.00"}]}, {"list": [{"z": ""}]})
+    assert set(d.empties) == {"list.z"}
+    d = Diff(documented)
+    d.compare({"list": [{"a": "x"}]}, {"list": []})
+    assert "list" in d.types  # an empty answer proves nothing
