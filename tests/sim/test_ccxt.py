@@ -69,6 +69,11 @@ def test_ccxt_markets_and_market_data(exchange):
     assert exchange.fetch_funding_rate(BTC)["fundingRate"] == 0
 
 
+def _user_orders(exchange: Any) -> list[dict[str, Any]]:
+    """Open orders minus the position's own TP/SL orders (open-order.mdx: realtime lists both)."""
+    return [o for o in exchange.fetch_open_orders(BTC) if not o["info"]["stopOrderType"]]
+
+
 def test_ccxt_trade_cycle(exchange):
     assert exchange.fetch_balance()["USDT"]["total"] == 10000
     assert exchange.set_leverage(5, BTC)["retCode"] == 0
@@ -91,9 +96,9 @@ def test_ccxt_trade_cycle(exchange):
     limit = exchange.create_order(BTC, "limit", "buy", 0.01, 59000, {"clientOrderId": "ccxt-limit"})
     assert exchange.fetch_open_order(limit["id"], BTC)["price"] == 59000
     exchange.edit_order(limit["id"], BTC, "limit", "buy", 0.01, 58900)
-    assert [o["price"] for o in exchange.fetch_open_orders(BTC)] == [58900]
+    assert [o["price"] for o in _user_orders(exchange)] == [58900]
     exchange.cancel_order(limit["id"], BTC)
-    assert exchange.fetch_open_orders(BTC) == []
+    assert _user_orders(exchange) == []
     assert [o["clientOrderId"] for o in exchange.fetch_canceled_orders(BTC)] == ["ccxt-limit"]
 
     exchange.create_order(BTC, "market", "sell", 0.01, None, {"reduceOnly": True})
