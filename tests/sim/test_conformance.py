@@ -104,10 +104,12 @@ def answers() -> dict[str, dict[str, Any] | None]:
         got["all_executions"] = _call(api, ENDPOINTS["execution_list"], **SYM)
         got["flat_position"] = _call(api, ENDPOINTS["position_list"], **SYM)
     funding = make_sim(funding_rate=Decimal("0.0001"))  # history-fund-rate.mdx: one settled funding at least
-    funding.step(8 * 12 + 1)  # 8 h of 5-minute candles
     with httpx.Client(base_url="http://sim", transport=funding.sync_transport()) as client:
-        got["market_funding_history"] = _call(SyncApi(client), ENDPOINTS["market_funding_history"], **SYM,
-                                              limit=1)
+        api = SyncApi(client)
+        _call(api, ENDPOINTS["order_create"], **SYM, side="Buy", orderType="Market", qty="0.010")
+        funding.step(8 * 12 + 1)  # 8 h of 5-minute candles: the position pays funding once
+        got["market_funding_history"] = _call(api, ENDPOINTS["market_funding_history"], **SYM, limit=1)
+        got["funding_executions"] = _call(api, ENDPOINTS["execution_list"], **SYM, execType="Funding")
     return got
 
 
@@ -146,13 +148,16 @@ def test_simulator_answers_like_the_docs_example(name, answers):
 @pytest.mark.parametrize(("name", "extra"), [("order_history", "filled_history"),
                                              ("execution_list", "all_executions"),
                                              ("position_list", "flat_position"),
-                                             ("order_realtime", "stop_orders")])
+                                             ("order_realtime", "stop_orders"),
+                                             ("execution_list", "funding_executions")])
 def test_other_states_have_the_same_shape(name, extra, answers):
-    """Filled orders, closing fills, a flat position and the position's TP/SL orders keep the example's shape."""
+    """Filled orders, closing and funding fills, a flat position, the position's TP/SL orders: the example's shape."""
     if extra == "stop_orders" and not answers[extra]["result"]["list"]:  # type: ignore[index]
         pytest.skip("no system TP/SL orders in /v5/order/realtime on this branch (engineer simrules adds them)")
     endpoint, d = _diff(name, answers[extra], values=False)  # type: ignore[arg-type]
     assert not _unexplained(endpoint, d)
+    if extra == "funding_executions":
+        assert {e["execType"] for e in answers[extra]["result"]["list"]} == {"Funding"}  # type: ignore[index]
     if extra == "flat_position":  # position.mdx table: side is "" for an empty position
         row = answers[extra]["result"]["list"][0]  # type: ignore[index]
         assert (row["side"], row["size"]) == ("", "0")
