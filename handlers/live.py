@@ -16,10 +16,19 @@ from telegram.error import InvalidToken, NetworkError
 from handlers import liveness
 from handlers.alerts import AlertSink
 from handlers.app import InstanceLocked, build_application, make_exchange, post_init, post_shutdown
-from handlers.deps import DEPS_KEY, EXIT_OTHER_INSTANCE, LOCK_NAME, SETUP_KEY, Deps, Setup, wall_now
+from handlers.deps import (
+    DEPS_KEY,
+    EXIT_BAD_JOURNAL,
+    EXIT_OTHER_INSTANCE,
+    LOCK_NAME,
+    SETUP_KEY,
+    Deps,
+    Setup,
+    wall_now,
+)
 from handlers.errors import polling_error_callback
 from handlers.lock import take_lock
-from storage.db import init_db, make_engine, session_scope
+from storage.db import StorageError, init_db, make_engine, session_scope
 from storage.runtime import heartbeat_lock, release_lock
 from tradebot.bybit.client import BybitClient
 from tradebot.config import Config
@@ -161,7 +170,11 @@ async def serve(cfg: Config, *, builder: Any = None, stop: asyncio.Event | None 
     guard: Guard | None = None
     app: Any = None
     try:
-        init_db(db)
+        try:
+            init_db(db)  # migrates the journal (Alembic); refuses one written by a newer release
+        except StorageError as exc:
+            print(f"Refusing to start: {exc}", file=sys.stderr)
+            return EXIT_BAD_JOURNAL
         if (refusal := take_lock(db, owner)) is not None:
             print(f"Refusing to start: {refusal}", file=sys.stderr)
             return EXIT_OTHER_INSTANCE
