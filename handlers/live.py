@@ -42,6 +42,7 @@ UPDATES = ["message", "edited_message", "callback_query", "channel_post"]
 BACKOFF_FIRST, BACKOFF_MAX = 2.0, 60.0
 HELD = "new entries paused until Telegram is reachable (open positions are still managed)"
 LOCK_BEAT_SECONDS = 20.0
+STOP_WAIT_SECONDS = 60.0
 
 
 def rejected_line(cfg: Config) -> str:
@@ -57,13 +58,17 @@ class Guard:
     held, so open positions are synced, their stops moved (break-even, trailing) and closes journaled; alerts wait
     in the outbox. The exchange client (and paper simulator) are handed on to the Application afterwards."""
 
-    def __init__(self, cfg: Config, db: Any, owner: str) -> None:
+    def __init__(self, cfg: Config, db: Any, owner: str, exchange: tuple[BybitClient, Simulator | None] | None = None
+                 ) -> None:
         self.cfg, self.db, self.owner = cfg, db, owner
         self.client: BybitClient
         self.sim: Simulator | None
-        self.client, self.sim = make_exchange(cfg)
-        if self.sim is not None:
-            self.sim.start_replay(speed=1.0)  # paper: the random walk moves in real time, as in post_init
+        if exchange is None:
+            self.client, self.sim = make_exchange(cfg)
+            if self.sim is not None:
+                self.sim.start_replay(speed=1.0)  # paper: the random walk moves in real time, as in post_init
+        else:
+            self.client, self.sim = exchange
         self.engine = TradingEngine(cfg, self.client, db, clock=utcnow)
         self.engine.entries_held = HELD
         deps = Deps(cfg=cfg, engine=self.engine, service=BotService(cfg, self.engine, self.client, db, utcnow),
@@ -71,28 +76,42 @@ class Guard:
                     allowed=frozenset(cfg.env.TELEGRAM_ALLOWED_CHAT_IDS), owner=owner, poll=None, managed_loop=True)
         self.engine.bus.subscribe(AlertSink(deps))
         self.lost_lock = False
+        self._halt = asyncio.Event()
+        self._next_beat = 0.0
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="telegram-outage-guard")
 
-    async def _run(self) -> None:
+    async def run_once(self) -> bool:
+        """One round: tick every symbol, write the tick heartbeat, refresh the lock; False when the lock is lost."""
+        for symbol in self.cfg.bot.symbols:
+            await self.engine.tick(symbol)  # never raises
+        liveness.record_tick(self.db, self.engine)
         loop = asyncio.get_running_loop()
-        next_beat = 0.0
-        while True:
-            for symbol in self.cfg.bot.symbols:
-                await self.engine.tick(symbol)  # never raises
-            liveness.record_tick(self.db, self.engine)
-            if loop.time() >= next_beat:
-                with session_scope(self.db) as s:
-                    if not heartbeat_lock(session=s, name=LOCK_NAME, owner=self.owner, now=wall_now()):
-                        self.lost_lock = True
-                        return
-                next_beat = loop.time() + LOCK_BEAT_SECONDS
-            await asyncio.sleep(self.cfg.bot.loop_seconds)
+        if loop.time() >= self._next_beat:
+            with session_scope(self.db) as s:
+                if not heartbeat_lock(session=s, name=LOCK_NAME, owner=self.owner, now=wall_now()):
+                    self.lost_lock = True
+                    return False
+            self._next_beat = loop.time() + LOCK_BEAT_SECONDS
+        return True
+
+    async def _run(self) -> None:
+        while not self._halt.is_set():
+            if not await self.run_once():
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._halt.wait(), self.cfg.bot.loop_seconds)
 
     async def stop(self) -> None:
-        if self._task is not None:
+        """Let a tick in flight finish (an exchange call is never cut in half), then end the loop."""
+        self._halt.set()
+        if self._task is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), STOP_WAIT_SECONDS)
+        except TimeoutError:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
