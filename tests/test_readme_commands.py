@@ -2,7 +2,8 @@
 
 Commands are picked up from the README automatically (```bash / ```sh / ```shell / ```console blocks; a line
 ending in ``\\`` continues). Those that need the network, real secrets, Docker or would recurse are in ALLOWED
-with the reason, and are only checked for shell syntax and, where they call ``bot.py``, its ``--help``.
+with the reason, and are only checked for shell syntax and, where they call ``bot.py``, its ``--help``. A command
+that takes minutes can be listed in SLOW (run with ``-m slow``); the backtest and demo commands always run.
 """
 
 from __future__ import annotations
@@ -43,6 +44,10 @@ ALLOWED = [
             "syntax"),
     Allowed(r"\bbot\.py health\b", "reads a running bot's journal (tested in tests/telegram/test_health.py)", "help"),
 ]
+
+
+# Commands that take minutes run only with `-m slow` (the backtest and the demo must stay in CI: keep them out).
+SLOW: list[str] = []  # regexes, like ALLOWED's patterns
 
 
 def readme_commands(text: str) -> list[str]:
@@ -100,9 +105,17 @@ def _id(cmd: str) -> str:
 def test_readme_has_the_commands_this_test_exists_for() -> None:
     assert any("bot.py backtest" in c for c in COMMANDS), COMMANDS
     assert any("bot.py --demo" in c and not allowed(c) for c in COMMANDS), COMMANDS
+    for cmd in COMMANDS:
+        if "bot.py backtest" in cmd or ("bot.py --demo" in cmd and not allowed(cmd)):
+            assert not any(re.search(p, cmd) for p in SLOW), f"{cmd!r} must run in CI"
 
 
-@pytest.mark.parametrize("cmd", COMMANDS, ids=[_id(c) for c in COMMANDS])
+def _param(cmd: str) -> object:
+    slow = any(re.search(p, cmd) for p in SLOW)
+    return pytest.param(cmd, id=_id(cmd), marks=[pytest.mark.slow] if slow else [])
+
+
+@pytest.mark.parametrize("cmd", [_param(c) for c in COMMANDS])
 def test_readme_command(cmd: str, tmp_path: Path) -> None:
     repo = fresh_checkout(tmp_path / "clone")
     env = clean_env()
