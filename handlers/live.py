@@ -142,6 +142,7 @@ async def connect(app: Any, cfg: Config, db: Any, owner: str, stop: asyncio.Even
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), delay)
         if stop.is_set():
+            log.warning("stopped while waiting for Telegram")
             return EXIT_OK, guard
         if guard is not None and guard.lost_lock:
             log.critical("the instance lock was taken over by another process; stopping")
@@ -223,6 +224,7 @@ async def serve(cfg: Config, *, builder: Any = None, stop: asyncio.Event | None 
         await asyncio.wait({done, halt}, return_when=asyncio.FIRST_COMPLETED)
         for f in (done, halt):
             f.cancel()
+        log.info("stopping (%s)", "signal" if stop.is_set() else f"exit code {deps.exit_code}")
         if deps.exit_code == EXIT_OTHER_INSTANCE:
             print("Stopped: another instance is using this bot token or database.", file=sys.stderr)
         return deps.exit_code

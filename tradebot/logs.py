@@ -90,6 +90,7 @@ def setup_logging(level: str = "INFO", secrets: Iterable[str] = (), stream=None)
     handler.addFilter(redactor)
     root.addHandler(handler)
     root.setLevel(level)
-    for noisy in ("httpx", "httpcore", "apscheduler", "telegram.ext.Updater", "matplotlib", "urllib3", "tornado"):
+    for noisy in ("httpx", "httpcore", "apscheduler", "telegram.ext.Updater", "matplotlib", "urllib3", "tornado",
+                  "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     return redactor
