@@ -11,6 +11,8 @@ import sys
 from typing import Any
 from urllib.parse import urlsplit
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from telegram.error import InvalidToken, NetworkError
 
 from handlers import liveness
@@ -28,11 +30,12 @@ from handlers.deps import (
 )
 from handlers.errors import polling_error_callback
 from handlers.lock import take_lock
-from storage.db import StorageError, init_db, make_engine, session_scope
+from storage.db import StorageError, init_db, make_engine, normalize_url, session_scope
 from storage.runtime import heartbeat_lock, release_lock
 from tradebot.bybit.client import BybitClient
 from tradebot.config import Config
 from tradebot.engine import TradingEngine, utcnow
+from tradebot.logs import redact
 from tradebot.service import BotService, env_label
 from tradebot.sim import Simulator
 
@@ -43,6 +46,11 @@ BACKOFF_FIRST, BACKOFF_MAX = 2.0, 60.0
 HELD = "new entries paused until Telegram is reachable (open positions are still managed)"
 LOCK_BEAT_SECONDS = 20.0
 STOP_WAIT_SECONDS = 60.0
+
+
+def say(text: str) -> None:
+    """One plain line on stderr (not a log record), secrets redacted."""
+    print(redact(text), file=sys.stderr)
 
 
 def rejected_line(cfg: Config) -> str:
@@ -130,7 +138,7 @@ async def connect(app: Any, cfg: Config, db: Any, owner: str, stop: asyncio.Even
                 log.warning("Telegram is reachable again after %d attempts; starting the chat side", attempt)
             return None, guard
         except InvalidToken:
-            print(rejected_line(cfg), file=sys.stderr)
+            say(rejected_line(cfg))
             return EXIT_CONFIG, guard
         except NetworkError as exc:  # DNS failure, connection refused, timeouts, 5xx
             if guard is None:
@@ -189,15 +197,21 @@ async def serve(cfg: Config, *, builder: Any = None, stop: asyncio.Event | None 
     db = make_engine(cfg.env.DATABASE_URL)
     guard: Guard | None = None
     app: Any = None
+    locked = False
     try:
         try:
             init_db(db)  # migrates the journal (Alembic); refuses one written by a newer release
         except StorageError as exc:
-            print(f"Refusing to start: {exc}", file=sys.stderr)
+            say(f"Refusing to start: {exc}")
             return EXIT_BAD_JOURNAL
+        except OperationalError as exc:  # e.g. PostgreSQL not up yet: one line; a supervisor restarts us
+            shown = make_url(normalize_url(cfg.env.DATABASE_URL)).render_as_string(hide_password=True)
+            say(f"Cannot open the journal at {shown} (DATABASE_URL): {str(exc.orig).strip().splitlines()[0]}")
+            return EXIT_CRASH
         if (refusal := take_lock(db, owner)) is not None:
-            print(f"Refusing to start: {refusal}", file=sys.stderr)
+            say(f"Refusing to start: {refusal}")
             return EXIT_OTHER_INSTANCE
+        locked = True
         app = build_application(cfg, builder, owner=owner, db=db, managed_loop=True)
         log.info("starting on %s (%s)", env_label(cfg),
                  "webhook" if cfg.env.TELEGRAM_WEBHOOK_URL else "polling")
@@ -211,7 +225,7 @@ async def serve(cfg: Config, *, builder: Any = None, stop: asyncio.Event | None 
         try:
             await post_init(app)
         except InstanceLocked as exc:
-            print(f"Refusing to start: {exc}", file=sys.stderr)
+            say(f"Refusing to start: {exc}")
             return EXIT_OTHER_INSTANCE
         guard = None  # the Application owns (and post_shutdown closes) the exchange client now
         deps: Deps = app.bot_data[DEPS_KEY]
@@ -226,7 +240,7 @@ async def serve(cfg: Config, *, builder: Any = None, stop: asyncio.Event | None 
             f.cancel()
         log.info("stopping (%s)", "signal" if stop.is_set() else f"exit code {deps.exit_code}")
         if deps.exit_code == EXIT_OTHER_INSTANCE:
-            print("Stopped: another instance is using this bot token or database.", file=sys.stderr)
+            say("Stopped: another instance is using this bot token or database.")
         return deps.exit_code
     finally:
         if guard is not None:
@@ -236,8 +250,12 @@ async def serve(cfg: Config, *, builder: Any = None, stop: asyncio.Event | None 
                 guard.sim.close()
         if app is not None:
             await stop_app(app)
-        with session_scope(db) as s:  # every exit path: the lock is free for the next start
-            release_lock(session=s, name=LOCK_NAME, owner=owner)
+        if locked:  # every exit path: the lock is free for the next start
+            try:
+                with session_scope(db) as s:
+                    release_lock(session=s, name=LOCK_NAME, owner=owner)
+            except OperationalError as exc:  # the database went away: the lock goes stale on its own
+                log.warning("could not release the instance lock: %s", str(exc.orig).strip().splitlines()[0])
         db.dispose()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):

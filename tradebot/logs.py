@@ -47,6 +47,14 @@ def _write(redactor: RedactingFilter, text: str) -> None:
         stream.flush()
 
 
+_active: RedactingFilter | None = None
+
+
+def redact(text: str) -> str:
+    """``text`` with the secrets of the installed stderr hooks replaced (for the few plain ``print``s to stderr)."""
+    return _active.redact(text) if _active is not None else RedactingFilter().redact(text)
+
+
 def install_stderr_hooks(redactor: RedactingFilter) -> None:
     """What reaches stderr outside logging is redacted too: uncaught exceptions (main thread, other threads,
     unraisable ones) and warnings. asyncio's default exception handler logs through logging (redacted there)."""
@@ -73,6 +81,8 @@ def install_stderr_hooks(redactor: RedactingFilter) -> None:
         if target is not None:
             target.write(text)
 
+    global _active
+    _active = redactor
     sys.excepthook = excepthook
     threading.excepthook = thread_hook
     sys.unraisablehook = unraisable_hook

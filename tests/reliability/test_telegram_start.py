@@ -176,3 +176,15 @@ def test_stderr_outside_logging_is_redacted(tmp_path: Path) -> None:
         assert what in err, err
     assert_no_secret(err)
     assert err.count("***") >= 5, err
+
+
+def test_unreachable_database_is_one_line_without_the_password(tmp_path: Path) -> None:
+    url = f"postgresql://bot:{DB_PASSWORD}@127.0.0.1:{free_port()}/tradebot"
+    proc = subprocess.run([sys.executable, str(ROOT / "bot.py")], env=bot_env(tmp_path, "http://127.0.0.1:9",
+                                                                               DATABASE_URL=url),
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1, out
+    assert "Traceback" not in out
+    assert_no_secret(out)
+    assert "Cannot open the journal at postgresql+psycopg://bot:***@127.0.0.1" in out
