@@ -29,7 +29,7 @@ from handlers.deps import (
     wall_now,
 )
 from handlers.errors import polling_error_callback
-from handlers.lock import take_lock
+from handlers.lock import new_owner, take_lock
 from storage.db import StorageError, init_db, make_engine, normalize_url, session_scope
 from storage.runtime import heartbeat_lock, release_lock
 from tradebot.bybit.client import BybitClient
@@ -185,17 +185,17 @@ async def stop_app(app: Any) -> None:
 
 
 async def serve(cfg: Config, *, builder: Any = None, stop: asyncio.Event | None = None) -> int:
-    """The live bot until a signal, /stop-all-style request_stop, or a fatal start problem; returns the exit code."""
+    """The live bot until a signal, a request_stop (Telegram conflict, lock lost) or a fatal start problem;
+    returns the exit code."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, stop.set)
-    from handlers.lock import new_owner
-
     owner = new_owner()
     db = make_engine(cfg.env.DATABASE_URL)
     guard: Guard | None = None
+    handed: Guard | None = None  # a guard whose exchange client the Application took over
     app: Any = None
     locked = False
     try:
@@ -222,17 +222,22 @@ async def serve(cfg: Config, *, builder: Any = None, stop: asyncio.Event | None 
             await guard.stop()
             setup: Setup = app.bot_data[SETUP_KEY]
             setup.client, setup.sim = guard.client, guard.sim
+            handed, guard = guard, None
         try:
             await post_init(app)
         except InstanceLocked as exc:
             say(f"Refusing to start: {exc}")
             return EXIT_OTHER_INSTANCE
-        guard = None  # the Application owns (and post_shutdown closes) the exchange client now
         deps: Deps = app.bot_data[DEPS_KEY]
         assert app.job_queue is not None
         app.job_queue.run_repeating(liveness.beat, interval=liveness.BEAT_SECONDS, first=1, name="liveness")
         await app.start()
-        await start_updates(app, cfg)
+        try:
+            await start_updates(app, cfg)
+        except OSError as exc:  # the webhook port is taken or the address is not ours
+            say(f"The webhook server cannot listen on {cfg.env.TELEGRAM_WEBHOOK_LISTEN}:"
+                f"{cfg.env.TELEGRAM_WEBHOOK_PORT} (TELEGRAM_WEBHOOK_LISTEN/TELEGRAM_WEBHOOK_PORT): {exc.strerror}")
+            return EXIT_CONFIG
         done = asyncio.ensure_future(deps.stopping.wait())
         halt = asyncio.ensure_future(stop.wait())
         await asyncio.wait({done, halt}, return_when=asyncio.FIRST_COMPLETED)
@@ -243,6 +248,8 @@ async def serve(cfg: Config, *, builder: Any = None, stop: asyncio.Event | None 
             say("Stopped: another instance is using this bot token or database.")
         return deps.exit_code
     finally:
+        if handed is not None and (app is None or DEPS_KEY not in app.bot_data):
+            guard = handed  # post_init never built Deps: post_shutdown will not close the client, so we do
         if guard is not None:
             await guard.stop()
             await guard.client.aclose()

@@ -4,6 +4,7 @@ setWebhook, then updates are POSTed to its local port; without the right secret 
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib.util
 import io
 import os
@@ -130,3 +131,22 @@ async def test_webhook_secret_is_enforced_and_the_right_update_is_processed(tmp_
     text = logs.getvalue()
     assert "setWebhook" in text and "***" in text
     assert SECRET not in text and TOKEN not in text
+
+
+@pytest.mark.filterwarnings("ignore::ResourceWarning", "ignore::pytest.PytestUnraisableExceptionWarning")
+async def test_webhook_port_in_use_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = int(taken.getsockname()[1])
+        cfg = load_config(env(tmp_path, port))
+        code = await asyncio.wait_for(serve(cfg, builder=build_offline_application(OfflineTelegram())), 30)
+    gc.collect()  # tornado's bind_sockets leaves the socket whose bind failed unclosed: collect it in this test
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"cannot listen on 127.0.0.1:{port} (TELEGRAM_WEBHOOK_LISTEN/TELEGRAM_WEBHOOK_PORT)" in err
+    assert SECRET not in err
+    db = make_engine(cfg.env.DATABASE_URL)
+    with session_scope(db) as s:
+        assert s.exec(select(InstanceLock)).all() == []
+    db.dispose()
