@@ -8,12 +8,13 @@ import contextlib
 import logging
 import signal
 import sys
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
-from telegram.error import InvalidToken, NetworkError
+from telegram.error import InvalidToken, RetryAfter, TelegramError
 
 from handlers import liveness
 from handlers.alerts import AlertSink
@@ -127,7 +128,8 @@ class Guard:
 
 async def connect(app: Any, cfg: Config, db: Any, owner: str, stop: asyncio.Event) -> tuple[int | None, Guard | None]:
     """``app.initialize()`` (getMe) until it works: (None, guard) when connected, (exit code, guard) otherwise.
-    A network failure is retried with backoff, one log line per attempt; a rejected token is exit 2."""
+    A network failure (or any answer but a rejected token) is retried with backoff, one log line per attempt,
+    while a Guard ticks the engine; a rejected token is exit 2."""
     guard: Guard | None = None
     delay, attempt = BACKOFF_FIRST, 0
     while True:
@@ -140,7 +142,10 @@ async def connect(app: Any, cfg: Config, db: Any, owner: str, stop: asyncio.Even
         except InvalidToken:
             say(rejected_line(cfg))
             return EXIT_CONFIG, guard
-        except NetworkError as exc:  # DNS failure, connection refused, timeouts, 5xx
+        except TelegramError as exc:  # DNS failure, connection refused, timeouts, 5xx, 429, a garbled answer
+            if isinstance(exc, RetryAfter):
+                ra: Any = exc.retry_after
+                delay = max(delay, ra.total_seconds() if isinstance(ra, timedelta) else float(ra))
             if guard is None:
                 guard = Guard(cfg, db, owner)
                 guard.start()
