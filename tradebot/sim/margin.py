@@ -18,7 +18,10 @@ def to_tick(value: Decimal, tick: Decimal, rounding: str = ROUND_HALF_EVEN) -> D
 
 
 def push_mark(window: list[Decimal], price: Decimal, tick: Decimal) -> Decimal:
-    """Append ``price`` to the mark window (keeping MARK_POINTS) and return the new mark price."""
+    """Append ``price`` to the mark window (keeping MARK_POINTS; an empty window starts flat at ``price``)
+    and return the new mark price."""
+    if not window:
+        window.extend([price] * (MARK_POINTS - 1))
     window.append(price)
     del window[:-MARK_POINTS]
     return to_tick(sum(window, Decimal(0)) / len(window), tick)
