@@ -176,3 +176,22 @@ def test_open_only(api):
     # ignored when querying by id
     assert api.ok("GET", "/v5/order/realtime", **SYM, orderId=done, openOnly=0)["list"][0]["orderId"] == done
     assert api.get("/v5/order/realtime", **SYM, openOnly=2)["retCode"] == 10001
+
+
+def test_system_orders_and_mark_survive_a_state_file_restart(tmp_path):
+    state = tmp_path / "sim.json"
+    sim = make_sim(state_file=state)
+    with httpx.Client(base_url="http://sim", transport=sim.sync_transport()) as c:
+        api = SyncApi(c)
+        _enter(api, takeProfit="62000", stopLoss="58000")
+        sim.set_price("BTCUSDT", "60400")
+        before = _stops(api)
+        mark = sim.exchange.mark["BTCUSDT"]
+    sim.close()
+    again = make_sim(state_file=state)
+    with httpx.Client(base_url="http://sim", transport=again.sync_transport()) as c:
+        api = SyncApi(c)
+        assert _stops(api) == before and again.exchange.mark["BTCUSDT"] == mark
+        again.set_price("BTCUSDT", "57000")
+        sl = api.ok("GET", "/v5/order/realtime", **SYM, orderId=before["StopLoss"]["orderId"])["list"][0]
+        assert sl["orderStatus"] == "Filled"
