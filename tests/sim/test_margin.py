@@ -18,8 +18,12 @@ from decimal import ROUND_CEILING, Decimal
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.sim.helpers import SyncApi, make_sim
+from tradebot.sim import ExchangeError
+from tradebot.sim.exchange import OrderRequest
 from tradebot.sim.margin import MARK_POINTS, MMR
 
 D = Decimal
@@ -130,3 +134,28 @@ def test_liq_price_and_takeover_liquidation(api):
 def test_mark_price_kline_is_not_simulated(api):
     r = api.get("/v5/market/mark-price-kline", **SYM, interval="5")
     assert r["retCode"] == 10001 and "not simulated" in r["retMsg"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(side=st.sampled_from(["Buy", "Sell"]), qty=st.integers(1, 160),
+       path=st.lists(st.integers(40_000, 80_000), min_size=1, max_size=20))
+def test_liquidation_invariants(side, qty, path):
+    """Whatever the path: the wallet never goes negative, every cent is explained by executions and closed-pnl,
+    and a position is liquidated exactly when its mark price reaches its liqPrice."""
+    sim = make_sim(balance=D("1000"), rate_limits=False)
+    ex = sim.exchange
+    try:
+        ex.place_order(OrderRequest("BTCUSDT", side, "Market", D(qty) / 1000))
+    except ExchangeError:
+        return
+    for p in path:
+        pos = ex.positions["BTCUSDT"]
+        sim.set_price("BTCUSDT", D(p))
+        liq, mark = ex.liq_price("BTCUSDT"), ex.mark["BTCUSDT"]
+        if pos.size and liq is not None:
+            assert (mark > liq) if pos.side == "Buy" else (mark < liq)  # still open: not yet at liqPrice
+        assert ex.wallet >= 0
+        fees = sum((e.exec_fee for e in ex.executions), D(0))
+        assert ex.wallet == D(1000) + sum((e.exec_pnl for e in ex.executions), D(0)) - fees
+    bust = [c for c in ex.closed if c.exec_type == "BustTrade"]
+    assert len(bust) <= 1 and (not bust or not ex.positions["BTCUSDT"].size)
