@@ -70,9 +70,10 @@ def test_upl_and_break_even_price(api):
     assert D(short["breakEvenPrice"]) == be.quantize(D("1e-8")) and D(short["breakEvenPrice"]) < D(60400)
 
 
-def test_mark_price_stop_triggers_on_the_mark_not_the_last(api):
+@pytest.mark.parametrize("trigger_by", ["MarkPrice", "IndexPrice"])  # the simulator's index = its mark
+def test_mark_price_stop_triggers_on_the_mark_not_the_last(api, trigger_by):
     api.ok("POST", "/v5/order/create", **SYM, side="Buy", orderType="Market", qty="0.01", stopLoss="59000",
-           slTriggerBy="MarkPrice")
+           slTriggerBy=trigger_by)
     api.sim.set_price("BTCUSDT", "58800")  # last through the stop, mark (59700) is not
     assert _pos(api)["size"] == "0.01"
     api.sim.set_price("BTCUSDT", "58800")  # mark 59400
