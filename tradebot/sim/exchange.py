@@ -308,12 +308,12 @@ class Exchange(MarginMixin):
             pos.open_fee -= open_part
             self.closed.append(ClosedPnl(
                 order.symbol, order.order_id, order.side, order.qty, order.price, order.order_type, closed,
-                pos.avg_price, price, pnl - open_part - close_fee, open_part, close_fee, pos.leverage, now, now,
-                exec_type))
+                pos.avg_price, price, pnl - open_part - close_fee, open_part, close_fee, pos.leverage, now, now))
             pos.size -= closed
             self.wallet += pnl
             pos.cur_realised += pnl
             pos.cum_realised += pnl
+            self.closed[-1].exec_type = exec_type  # Trade, or BustTrade for a takeover liquidation
             if not pos.size:
                 self._flatten(pos)
         opening = qty - closed

@@ -110,13 +110,13 @@ class Position:
     trail_active: bool = False
     trail_best: Decimal = ZERO
     open_fee: Decimal = ZERO  # opening fees not yet attributed to a closed-pnl record
-    tpsl_parent: str = ""  # orderLinkId of the order whose attached TP/SL created the system orders
     cur_realised: Decimal = ZERO
     cum_realised: Decimal = ZERO
     created: int = 0
     updated: int = 0
     open_time: int = 0
     seq: int = -1
+    tpsl_parent: str = ""  # orderLinkId of the order whose attached TP/SL created the system orders
 
     @property
     def trail_level(self) -> Decimal | None:
