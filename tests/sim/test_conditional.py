@@ -195,3 +195,17 @@ def test_system_orders_and_mark_survive_a_state_file_restart(tmp_path):
         again.set_price("BTCUSDT", "57000")
         sl = api.ok("GET", "/v5/order/realtime", **SYM, orderId=before["StopLoss"]["orderId"])["list"][0]
         assert sl["orderStatus"] == "Filled"
+
+
+def test_unsimulated_amends_say_so(api):
+    """tradebot/sim/__init__.py lists them; a clear error, never a silently ignored parameter."""
+    _enter(api, takeProfit="62000")
+    tp_id = _stops(api)["TakeProfit"]["orderId"]
+    r = api.post("/v5/order/amend", **SYM, orderId=tp_id, triggerPrice="63000")
+    assert r["retCode"] == 10001 and "not simulated" in r["retMsg"]
+    oid = api.ok("POST", "/v5/order/create", **SYM, side="Buy", orderType="Limit", qty="0.01", price="59000")["orderId"]
+    r = api.post("/v5/order/amend", **SYM, orderId=oid, price="59100", takeProfit="61000")
+    assert r["retCode"] == 10001 and "takeProfit" in r["retMsg"] and "not simulated" in r["retMsg"]
+    assert api.ok("GET", "/v5/order/realtime", **SYM, orderId=oid)["list"][0]["price"] == "59000"  # unchanged
+    r = api.get("/v5/order/realtime", **SYM, orderFilter="tpslOrder")
+    assert r["retCode"] == 10001 and "not simulated" in r["retMsg"]

@@ -70,7 +70,8 @@ execution and a closed-pnl row of ``execType`` BustTrade (enum.mdx, position/clo
 
 Not simulated (answered with retCode 10001 and a "not simulated"/Bybit message, never silently): hedge mode
 (positionIdx 1/2, switch-mode mode=3), Partial TP/SL and Limit TP/SL orders, conditional (triggerPrice) orders,
-amending a TP/SL/trailing system order (use trading-stop), spot order filters (tpslOrder, OcoOrder,
+amending a TP/SL/trailing system order (use trading-stop) or an order's trigger/TP/SL fields (only qty and
+price), spot order filters (tpslOrder, OcoOrder,
 BidirectionalTpslOrder), /v5/market/mark-price-kline and index-price-kline (no mark/index candle history),
 kline intervals finer than the feed's base candles. Simplified, as documented here: liquidation goes straight
 to the takeover (no laddered CreateByLiq partial liquidation), no auto-deleveraging (AdlTrade: no

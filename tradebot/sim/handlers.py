@@ -153,12 +153,21 @@ def order_cancel(sim: Simulator, p: Params) -> Result:
     return {"orderId": order.order_id, "orderLinkId": order.link_id}
 
 
+AMEND_NOT_SIMULATED = ("triggerPrice", "takeProfit", "stopLoss", "tpTriggerBy", "slTriggerBy", "triggerBy",
+                       "tpLimitPrice", "slLimitPrice", "tpslMode", "orderIv")
+
+
 def order_amend(sim: Simulator, p: Params) -> Result:
     p.category()
     sym = p.symbol(sim)
     order = sim.exchange.find_order(p.str("orderId"), p.str("orderLinkId"))
     if order is None or order.symbol != sym or not order.is_open:
         raise ExchangeError(110001, "Order does not exist")
+    if order.stop_order_type:
+        raise err("amending a position TP/SL/trailing order is not simulated: use /v5/position/trading-stop")
+    unsupported = [k for k in AMEND_NOT_SIMULATED if p.str(k)]
+    if unsupported:
+        raise err(f"amending {', '.join(unsupported)} is not simulated (only qty and price)")
     ins = INSTRUMENTS[sym]
     qty, price = p.dec("qty"), p.dec("price")
     if qty is not None and (qty % ins.qty_step or qty < max(order.cum_qty, ins.min_order_qty)):
@@ -167,8 +176,6 @@ def order_amend(sim: Simulator, p: Params) -> Result:
         raise err("The order price is not a multiple of tickSize")
     if (qty is None or qty == order.qty) and (price is None or price == order.price):
         raise ExchangeError(10001, "The order remains unchanged as the parameters entered match the existing ones.")
-    if order.stop_order_type:
-        raise err("amending a position TP/SL/trailing order is not simulated: use /v5/position/trading-stop")
     sim.exchange.amend_order(order, qty, price)
     return {"orderId": order.order_id, "orderLinkId": order.link_id}
 

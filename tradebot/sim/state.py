@@ -97,7 +97,6 @@ def restore(sim: Simulator, path: Path) -> None:
         f.index, f.point, f.last = fd["index"], fd["point"], Decimal(fd["last"])
         f.forming, f.target = _load(Candle, fd["forming"]), _load(Candle, fd["target"])
         ex.last[s] = f.last
-        window = data.get("mark_window", {}).get(s)
-        if window:
-            ex.mark_window[s] = [Decimal(p) for p in window]
-            ex.mark[s] = push_mark(ex.mark_window[s], ex.mark_window[s].pop(), INSTRUMENTS[s].tick_size)
+        window = [Decimal(p) for p in data.get("mark_window", {}).get(s, [])]  # older files: flat at the last
+        ex.mark_window[s] = window
+        ex.mark[s] = push_mark(window, window.pop() if window else f.last, INSTRUMENTS[s].tick_size)
