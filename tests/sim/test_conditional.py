@@ -21,9 +21,12 @@ from decimal import Decimal
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.sim.helpers import SyncApi, make_sim
 from tradebot.sim import BookParams
+from tradebot.sim.exchange import OrderRequest
 
 D = Decimal
 SYM = {"category": "linear", "symbol": "BTCUSDT"}
@@ -209,3 +212,38 @@ def test_unsimulated_amends_say_so(api):
     assert api.ok("GET", "/v5/order/realtime", **SYM, orderId=oid)["list"][0]["price"] == "59000"  # unchanged
     r = api.get("/v5/order/realtime", **SYM, orderFilter="tpslOrder")
     assert r["retCode"] == 10001 and "not simulated" in r["retMsg"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(side=st.sampled_from(["Buy", "Sell"]), tp=st.integers(0, 3000), sl=st.integers(0, 3000),
+       trail=st.integers(0, 1500), path=st.lists(st.integers(56_000, 64_000), min_size=1, max_size=15),
+       add=st.booleans())
+def test_system_orders_always_mirror_the_position(side, tp, sl, trail, path, add):
+    """trading-stop.mdx: one system order per stop while the position has it, qty = position size, none once
+    the position is closed; a stop fires at most once."""
+    sim = make_sim(rate_limits=False)
+    ex = sim.exchange
+    long = side == "Buy"
+    ex.place_order(OrderRequest("BTCUSDT", side, "Market", D("0.01"),
+                                take_profit=D(60000 + tp if long else 60000 - tp) if tp else D(0),
+                                stop_loss=D(60000 - sl if long else 60000 + sl) if sl else D(0)))
+    if trail:
+        ex.set_trading_stop("BTCUSDT", None, None, D(trail), None)
+    for i, p in enumerate(path):
+        sim.set_price("BTCUSDT", D(p))
+        pos = ex.positions["BTCUSDT"]
+        if add and i == 0 and pos.size:
+            ex.place_order(OrderRequest("BTCUSDT", side, "Market", D("0.01")))
+        live = [o for o in ex.open_orders("BTCUSDT") if o.stop_order_type]
+        kinds = {o.stop_order_type: o for o in live}
+        assert len(kinds) == len(live)
+        expect = {k for k, v in (("TakeProfit", pos.take_profit), ("StopLoss", pos.stop_loss),
+                                 ("TrailingStop", pos.trailing_stop)) if v and pos.size}
+        assert set(kinds) == expect
+        assert all(o.qty == pos.size and o.status == "Untriggered" and o.side != pos.side for o in live)
+        if "TakeProfit" in kinds:
+            assert kinds["TakeProfit"].trigger_price == pos.take_profit
+        if "StopLoss" in kinds:
+            assert kinds["StopLoss"].trigger_price == pos.stop_loss
+    fired = [o for o in ex.orders.values() if o.stop_order_type and o.cum_qty]
+    assert len(fired) <= 1
