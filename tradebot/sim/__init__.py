@@ -45,8 +45,8 @@ at or through it. ``BookParams.zero()`` (tests pinning exact prices) fills every
 Position TP/SL/trailing (position/trading-stop.mdx, order/open-order.mdx): Full-mode stops set at order create
 or via trading-stop are system conditional orders: ``orderStatus`` Untriggered, ``stopOrderType``
 TakeProfit/StopLoss/TrailingStop, ``createType`` CreateBy…, ``orderType`` Market, reduceOnly + closeOnTrigger,
-``qty`` = the position size, ``triggerPrice``/``triggerBy``/``triggerDirection`` (1 rise, 2 fall),
-``parentOrderLinkId`` = the entry's link id when attached at create. Moving a stop amends the same order; a
+``qty`` = the position size (trading-stop.mdx: the system adjusts it to the position), ``triggerPrice``,
+``triggerBy``, ``triggerDirection`` (1 rise, 2 fall), ``parentOrderLinkId`` = the entry's link id when attached at create. Moving a stop amends the same order; a
 TrailingStop's triggerPrice is its activePrice until it activates, then the current trailing level. On trigger
 the order itself goes Triggered → Filled; the others are Deactivated with ``CancelByTpSlTsClear`` when the
 position clears; removing a stop (``0``) or cancelling its order by orderId Deactivates it (``CancelByUser``)
@@ -71,9 +71,9 @@ execution and a closed-pnl row of ``execType`` BustTrade (enum.mdx, position/clo
 Not simulated (answered with retCode 10001 and a "not simulated"/Bybit message, never silently): hedge mode
 (positionIdx 1/2, switch-mode mode=3), Partial TP/SL and Limit TP/SL orders, conditional (triggerPrice) orders,
 amending a TP/SL/trailing system order (use trading-stop) or an order's trigger/TP/SL fields (only qty and
-price), spot order filters (tpslOrder, OcoOrder,
-BidirectionalTpslOrder), /v5/market/mark-price-kline and index-price-kline (no mark/index candle history),
-kline intervals finer than the feed's base candles. Simplified, as documented here: liquidation goes straight
+price amend), spot order filters (tpslOrder, OcoOrder, BidirectionalTpslOrder), /v5/market/mark-price-kline
+and index-price-kline (no mark/index candle history), kline intervals finer than the feed's base candles.
+Simplified, as documented here: liquidation goes straight
 to the takeover (no laddered CreateByLiq partial liquidation), no auto-deleveraging (AdlTrade: no
 counterparties), no insurance fund, risk-limit tier 1 only, cross margin only (no isolated or portfolio
 margin). Funding is off unless ``funding_rate`` is set (every 8 h of market time).
