@@ -14,7 +14,7 @@ Rules from Bybit's docs (../shared/reference/bybit-docs/):
 
 from __future__ import annotations
 
-from decimal import ROUND_CEILING, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 import httpx
 import pytest
@@ -99,25 +99,30 @@ def test_mark_price_tp_is_checked_against_the_mark(api):
     assert (stop["stopOrderType"], stop["triggerBy"]) == ("TakeProfit", "MarkPrice")
 
 
-def test_liq_price_and_takeover_liquidation(api):
+@pytest.mark.parametrize("side", ["Buy", "Sell"])
+def test_liq_price_and_takeover_liquidation(api, side):
     sim = api.sim
-    api.ok("POST", "/v5/order/create", **SYM, side="Buy", orderType="Market", qty="0.15", stopLoss="40000")
-    api.ok("POST", "/v5/order/create", **SYM, side="Buy", orderType="Limit", qty="0.001", price="50000",
-           orderLinkId="resting")
-    wallet = sim.exchange.wallet
-    exact = (D("0.15") * D(60000) - wallet) / (D("0.15") * (1 - MMR))
-    liq = (exact / D("0.1")).to_integral_value(rounding=ROUND_CEILING) * D("0.1")
+    long = side == "Buy"
+    api.ok("POST", "/v5/order/create", **SYM, side=side, orderType="Market", qty="0.15",
+           stopLoss="40000" if long else "80000")
+    api.ok("POST", "/v5/order/create", **SYM, side=side, orderType="Limit", qty="0.001",
+           price="50000" if long else "70000", orderLinkId="resting")
+    wallet, q, e = sim.exchange.wallet, D("0.15"), D(60000)
+    if long:  # equity = maintenance margin: W + (P - e)q = q·P·MMR
+        liq = ((q * e - wallet) / (q * (1 - MMR)) / D("0.1")).to_integral_value(rounding=ROUND_CEILING) * D("0.1")
+    else:  # W - (P - e)q = q·P·MMR
+        liq = ((wallet + q * e) / (q * (1 + MMR)) / D("0.1")).to_integral_value(rounding=ROUND_FLOOR) * D("0.1")
     p = _pos(api)
-    assert D(p["liqPrice"]) == liq and D(p["positionMM"]) == D("0.15") * D(60000) * MMR
-    above = liq + 10
+    assert D(p["liqPrice"]) == liq and D(p["positionMM"]) == q * e * MMR
+    safe = liq + 10 if long else liq - 10
     for _ in range(MARK_POINTS):
-        sim.set_price("BTCUSDT", str(above))
-    assert _pos(api)["size"] == "0.15" and _pos(api)["markPrice"] == str(above)
+        sim.set_price("BTCUSDT", str(safe))
+    assert _pos(api)["size"] == "0.15" and _pos(api)["markPrice"] == str(safe)
     w = api.ok("GET", "/v5/account/wallet-balance", accountType="UNIFIED")["list"][0]
-    assert D(w["accountMMRate"]) < 1
-    below = liq - D("0.1")
+    assert D("0.9") < D(w["accountMMRate"]) < 1  # close to, not at, the maintenance margin
+    beyond = liq - D("0.1") if long else liq + D("0.1")
     for _ in range(MARK_POINTS):
-        sim.set_price("BTCUSDT", str(below))
+        sim.set_price("BTCUSDT", str(beyond))
     assert _pos(api)["size"] == "0"
     fill = api.ok("GET", "/v5/execution/list", **SYM)["list"][0]
     assert fill["execType"] == "BustTrade" and fill["closedSize"] == "0.15"
@@ -128,7 +133,7 @@ def test_liq_price_and_takeover_liquidation(api):
     resting = api.ok("GET", "/v5/order/history", **SYM, orderLinkId="resting")["list"][0]
     assert (resting["orderStatus"], resting["cancelType"]) == ("Cancelled", "CancelAllBeforeLiq")
     left = sim.exchange.wallet
-    assert D(0) <= left < D("0.15") * D("0.1")  # closed at the bankruptcy price: the margin is gone
+    assert D(0) <= left < q * D("0.1")  # closed at the bankruptcy price: the margin is gone
     assert api.ok("GET", "/v5/order/realtime", **SYM)["list"] == []  # the stop-loss order was cleared
 
 
