@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import logging
 import signal
 import sys
@@ -197,6 +198,10 @@ async def serve(cfg: Config, *, builder: Any = None, stop: asyncio.Event | None 
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, stop.set)
+    if cfg.env.TELEGRAM_WEBHOOK_URL and importlib.util.find_spec("tornado") is None:
+        say("TELEGRAM_WEBHOOK_URL is set but the webhook server is not installed: run "
+            "`.venv/bin/pip install -r requirements.txt` (python-telegram-bot[webhooks]), or unset it to poll.")
+        return EXIT_CONFIG
     owner = new_owner()
     db = make_engine(cfg.env.DATABASE_URL)
     guard: Guard | None = None

@@ -69,6 +69,7 @@ class FakeTelegram:
                  reject_token: int | None = None) -> None:
         self.user, self.approver = user, approver or Approver(enabled=False)
         self.reject_token = reject_token  # 401 or 404: every method answers as Telegram does for a bad token
+        self.webhook: dict[str, Any] = {}  # what setWebhook stored
         self.calls: list[Call] = []
         self.updates: list[dict[str, Any]] = []
         self.messages: dict[int, dict[str, Any]] = {}
@@ -182,7 +183,15 @@ class FakeTelegram:
         if method == "getMe":
             return 200, BOT_USER
         if method in TRUE_METHODS:
+            if method == "deleteWebhook":
+                self.webhook = {}
             return 200, True
+        if method == "setWebhook":
+            self.webhook = dict(p)
+            return 200, True
+        if method == "getWebhookInfo":
+            return 200, {"url": self.webhook.get("url", ""), "has_custom_certificate": False,
+                         "pending_update_count": 0}
         if method == "getUpdates":
             return 200, self._get_updates(int(p.get("offset") or 0), float(p.get("timeout") or 0))
         if method in ("sendMessage", "sendPhoto"):
