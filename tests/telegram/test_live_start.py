@@ -51,3 +51,14 @@ async def test_getme_failures_are_retried_then_the_bot_polls(tmp_path: Path, mon
         assert s.exec(select(InstanceLock)).all() == []
     db.dispose()
     assert TOKEN not in logs.getvalue()
+
+
+async def test_webhook_mode_without_the_webhook_server_installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = load_config({"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_ALLOWED_CHAT_IDS": "42", "BYBIT_ENV": "paper",
+                       "DATABASE_URL": f"sqlite:///{tmp_path / 'journal.db'}",
+                       "TELEGRAM_WEBHOOK_URL": "https://bot.example.com/tg", "TELEGRAM_WEBHOOK_SECRET": "abc"})
+    real = live.importlib.util.find_spec
+    monkeypatch.setattr(live.importlib.util, "find_spec", lambda name, *a: None if name == "tornado" else real(name))
+    assert await live.serve(cfg, builder=build_offline_application(OfflineTelegram())) == 2
+    assert "python-telegram-bot[webhooks]" in capsys.readouterr().err
