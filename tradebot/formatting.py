@@ -256,17 +256,17 @@ def render_positions(rows: Sequence[PositionView]) -> str:
 
 def render_pnl(v: PnLView) -> str:
     s = v.summary
-    if not s.trades and not s.funding_fees:
+    if not s.trades and not s.funding_settled:
         return f"<b>PnL {esc(v.period)}</b>: no closed trades."
     pf = "∞" if s.profit_factor is None and s.wins else num(s.profit_factor, 2)
-    lines = [f"<b>PnL {esc(v.period)}</b> (realised, after trading fees)",
-             f"Net <b>{usdt(s.net_pnl, True)} USDT</b> · gross {usdt(s.gross_pnl, True)} · fees {usdt(s.trading_fees)}",
+    lines = [f"<b>PnL {esc(v.period)}</b> (realised, after trading fees and funding: Bybit's closed PnL)",
+             f"Net <b>{usdt(s.net_pnl, True)} USDT</b> = gross {usdt(s.gross_pnl, True)} − fees "
+             f"{usdt(s.trading_fees)} − funding {usdt(s.funding_fees)} (funding + = paid, − = received)",
              f"Trades {s.trades} · wins {s.wins} · losses {s.losses} · win rate "
              f"{pct(s.win_rate * 100) if s.win_rate is not None else '—'}",
              f"Profit factor {pf} · max drawdown {usdt(s.max_drawdown)} USDT",
              f"Best {usdt(s.best, True)} · worst {usdt(s.worst, True)}",
-             f"Funding (apart, + = paid): {usdt(s.funding_fees)} USDT → net after funding "
-             f"{usdt(s.net_after_funding, True)}"]
+             f"Funding settled in the period, open positions included: {usdt(s.funding_settled, True)} USDT"]
     if s.by_symbol:
         lines.append("Per symbol:")
         lines += [f"• {esc(b.symbol)}: {usdt(b.net_pnl, True)} over {b.trades} ({b.wins}W/{b.losses}L), "
