@@ -36,7 +36,14 @@ Rate limits: per API key, per endpoint, rolling 1 s (Bybit's default table; unli
 public market endpoints are not limited; ``rate_limits=False`` disables enforcement (headers still sent).
 
 Not simulated: hedge mode, Partial TP/SL, conditional (triggerPrice) orders, liquidation, kline intervals finer
-than the feed's base candles (10001). Funding is off unless ``funding_rate`` is set (every 8 h of market time).
+than the feed's base candles (10001). Funding is off unless ``funding_rate`` is set; then it settles at every
+00:00/08:00/16:00 UTC of market time crossed (at the last price, as the mark) as an execType ``Funding`` execution
+and is included in the closedPnl of the close that follows, like Bybit's Closed P&L.
+
+History lists (closed-pnl, execution, order history) apply Bybit's 7-day window (neither bound: the last 7 days;
+only startTime/endTime: 7 days from it; both: at most 7 days apart, else 10001) and page with cursors keyed on the
+row, so rows arriving between page requests never move a row onto two pages. Order history keeps unfilled
+Cancelled/Rejected/Deactivated orders 24 hours and, beyond 7 days, only orders with fills.
 
 Auth: missing key/sign/timestamp headers or unknown key -> retCode 10003 (HTTP 200); bad signature -> 10004;
 timestamp outside ``[server - recv_window, server + 1000)`` -> 10002. Unknown path -> HTTP 404.
