@@ -129,8 +129,12 @@ class Trader:
                                           f"order {order.status.lower()} without a fill {order.reject_reason}".strip(),
                                           status=order.status)
             return EntryResult(False, "order not filled yet; the bot will reconcile it", unknown=True)
-        trailing = exchange_trailing(side=side, entry=fill.price, atr=atr, inst=inst, params=risk) \
-            if risk.trailing_mode == "exchange" and atr > 0 else None
+        trailing = None
+        if risk.trailing_mode == "exchange" and atr > 0:
+            try:
+                trailing = exchange_trailing(side=side, entry=fill.price, atr=atr, inst=inst, params=risk)
+            except ValueError as exc:  # an activation price <= 0 is never sent (Bybit reads 0 as "active now")
+                await self.bus.emit(ErrorEvent(f"{symbol}: no exchange trailing stop: {exc}", symbol))
         with session_scope(self.db) as s:
             trade = open_trade(session=s, symbol=symbol, side=side, qty=fill.qty, entry_price=fill.price,
                                entry_time=fill.time, entry_fee=fill.fee, entry_order_link_id=link, sl=sl, tp=tp,
