@@ -137,8 +137,10 @@ def confirmation_card(e: ConfirmationNeeded) -> Rendered:
         lines.append("<i>Fresh numbers: the price moved since the previous card.</i>")
     lines += [
         f"Price {num(e.price)} · size {num(e.qty)} {esc(base)} (notional {usdt(e.notional)} USDT)",
-        f"Risk <b>{usdt(e.risk_usdt)} USDT</b> ({pct(e.risk_pct)} of balance)",
-        f"SL {num(e.sl)} · TP {num(e.tp)} · reward:risk {num(e.reward_risk, 2)}",
+        f"Risk after fees <b>{usdt(e.risk_usdt)} USDT</b> ({pct(e.risk_pct)} of {esc(e.risk_base)}): a stop-out "
+        "loses this",
+        f"Fees in it {usdt(e.fees_usdt)} USDT (taker {num(e.fee_rate * 100)}% in and out, at the stop)",
+        f"SL {num(e.sl)} · TP {num(e.tp)} · reward:risk after fees {num(e.reward_risk, 2)}",
         f"Est. liquidation {num(e.liq_price)}",
         f"Score {e.signal.score:+.2f} (threshold ±{e.signal.threshold:g}): {top_votes(e.signal)}",
         f"Expires {e.expires_at.strftime('%H:%M:%S UTC')}",

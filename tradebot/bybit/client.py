@@ -9,8 +9,10 @@ from decimal import Decimal
 from tradebot.bybit import http
 from tradebot.bybit.codes import DUPLICATE_ORDER_LINK_ID, ORDER_NOT_FOUND
 from tradebot.bybit.models import (
+    AccountInfo,
     ClosedPnl,
     Execution,
+    FeeRate,
     Kline,
     Order,
     OrderAck,
@@ -272,6 +274,23 @@ class BybitClient(http.BybitHTTP):
         rows = await self._windowed("/v5/position/closed-pnl", params, start_ms, end_ms, limit=100,
                                     max_items=max_items)
         return [ClosedPnl.from_api(r) for r in rows]
+
+    async def position_idxs(self, symbol: str) -> set[int]:
+        """The positionIdx values of ``symbol``'s position rows, open or flat (position/position.mdx): {0} in
+        one-way mode, {1, 2} in hedge mode (Buy side and Sell side)."""
+        rows = await self._paged("/v5/position/list", {"category": CATEGORY, "symbol": symbol}, limit=200,
+                                 max_items=10)
+        return {Position.from_api(r).position_idx for r in rows}
+
+    async def account_info(self) -> AccountInfo:
+        """Account status and margin mode (account/account-info.mdx)."""
+        return AccountInfo.from_api(await self._call("GET", "/v5/account/info", {}, private=True))
+
+    async def fee_rates(self, symbol: str | None = None) -> dict[str, FeeRate]:
+        """This account's taker/maker rates per symbol (account/fee-rate.mdx)."""
+        res = await self._call("GET", "/v5/account/fee-rate", {"category": CATEGORY, "symbol": symbol}, private=True)
+        rates = (FeeRate.from_api(r) for r in res.get("list") or [])
+        return {r.symbol: r for r in rates}
 
     async def wallet(self, coin: str = "USDT") -> Wallet:
         """UNIFIED wallet balance (Bybit removed CONTRACT from wallet-balance in late 2025)."""

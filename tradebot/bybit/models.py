@@ -384,3 +384,40 @@ class Wallet:
             coin_wallet_balance=dec(c.get("walletBalance")) or ZERO,
             coin_equity=dec(c.get("equity")) or ZERO,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class AccountInfo:
+    """``/v5/account/info`` (account/account-info.mdx): account status and margin mode."""
+
+    unified_margin_status: int  # enum.mdx#unifiedmarginstatus: 1 classic, 3/4 UTA 1.0, 5/6 UTA 2.0
+    margin_mode: str  # ISOLATED_MARGIN | REGULAR_MARGIN (cross) | PORTFOLIO_MARGIN
+    updated_ms: int
+
+    @property
+    def unified(self) -> bool:
+        return self.unified_margin_status in (3, 4, 5, 6)
+
+    @classmethod
+    def from_api(cls, res: dict[str, Any]) -> AccountInfo:
+        try:
+            status = int(field(res, "unifiedMarginStatus"))
+        except (TypeError, ValueError):
+            raise ExchangeError(
+                f"malformed Bybit account info: unifiedMarginStatus {res.get('unifiedMarginStatus')!r}") from None
+        return cls(unified_margin_status=status, margin_mode=str(field(res, "marginMode")),
+                   updated_ms=ms(res.get("updatedTime")))
+
+
+@dataclass(frozen=True, slots=True)
+class FeeRate:
+    """One ``/v5/account/fee-rate`` row (account/fee-rate.mdx): this account's rates for a symbol."""
+
+    symbol: str
+    taker: Decimal
+    maker: Decimal
+
+    @classmethod
+    def from_api(cls, row: dict[str, Any]) -> FeeRate:
+        return cls(symbol=str(field(row, "symbol")), taker=req_dec(row.get("takerFeeRate"), "takerFeeRate"),
+                   maker=req_dec(row.get("makerFeeRate"), "makerFeeRate"))

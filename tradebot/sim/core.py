@@ -45,6 +45,7 @@ class Simulator:
         self.api_keys = {api_key: api_secret}
         self.rate_limits = rate_limits
         self.funding_rate = Decimal(funding_rate)
+        self.account_settings: dict[str, Any] = {}  # /v5/account/info overrides (e.g. marginMode) for tests
         self.wall_ms = wall_clock
         self.faults = Faults()
         self.book = book or BookParams()
