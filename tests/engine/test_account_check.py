@@ -81,3 +81,19 @@ async def test_engine_sizes_with_the_exchange_fee_rate(make_rig, sim):
     [card] = rig.events.of(ConfirmationNeeded)
     assert card.fee_rate == Decimal("0.0006") and card.risk_base == "available balance"
     assert card.fees_usdt == card.qty * Decimal("0.0006") * (card.price + card.sl * (1 - Decimal("0.0002")))
+
+
+async def test_trade_whose_fees_exceed_max_fee_share_is_refused_in_chat_and_journal(make_rig, sim, db):
+    from sqlmodel import select
+
+    from storage.db import session_scope
+    from storage.models import SignalRecord
+
+    rig = make_rig(mode="auto", max_fee_share=Decimal("0.1"))
+    await rig.engine.tick(SYMBOL)
+    [alert] = [e for e in rig.events.of(ErrorEvent) if "not traded" in e.message]
+    assert "round-trip fees would take" in alert.message and "max_fee_share 10%" in alert.message
+    assert not rig.events.of(EntryFilled) and rig.position() is None
+    with session_scope(db) as s:
+        [rec] = [r for r in s.exec(select(SignalRecord)).all() if r.action == "BUY"]
+        assert "max_fee_share" in rec.breakdown["not_traded"]
