@@ -103,6 +103,7 @@ class PositionClosed(Event):
     fees: Decimal
     reason: str  # take_profit | stop_loss | trailing_stop | liquidation | adl | manual | unknown
     trade_id: int
+    funding: Decimal | None = None  # funding paid (+) while holding; like the fees it is already inside pnl
     kind = "closed"
 
 

@@ -180,7 +180,7 @@ def render_event(event: Event) -> Rendered | None:
             return Rendered(f"{icon} <b>{esc(event.symbol)} closed</b> — {esc(REASONS.get(event.reason, event.reason))}"
                             f"\n{SIDE_WORD.get(event.side, '')} {num(event.qty)} {num(event.entry_price)} → "
                             f"{num(event.exit_price)} · PnL <b>{usdt(event.pnl, True)} USDT</b> "
-                            f"(fees {usdt(event.fees)})")
+                            f"(fees {usdt(event.fees)}{f', funding {usdt(event.funding)}' if event.funding else ''})")
         case UnknownPosition():
             sym = event.symbol
             return Rendered(

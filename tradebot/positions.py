@@ -178,7 +178,7 @@ class PositionManager:
                                exit_fee=close_fee, funding_fee=funding)
         if done is not None:
             await self.bus.emit(PositionClosed(trade.symbol, trade.side, exit_qty, trade.entry_price, exit_price,
-                                               pnl, open_fee + close_fee, reason, trade.id))
+                                               pnl, open_fee + close_fee, reason, trade.id, funding))
         return True
 
     async def _reason(self, rows: list[ClosedPnl], trade: TradeRecord) -> str:

@@ -83,7 +83,8 @@ async def test_trade_held_beyond_seven_days_closes_with_funding(days, db):
             assert first.funding_fee == paid != 0  # funding read across every 7-day window, not 0
             assert first.reason == "stop_loss"
         [event] = rig.events.of(PositionClosed)
-        assert event.pnl == Decimal(closed_row["closedPnl"])
+        assert event.pnl == Decimal(closed_row["closedPnl"]) and event.funding == paid  # a component, shown
+        assert event.fees == fees
     finally:
         await rig.close()
         server.close()
