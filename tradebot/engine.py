@@ -141,7 +141,7 @@ class TradingEngine(ConfirmationsMixin):
     def set_risk(self, pct: Decimal) -> Outcome:
         RiskParams.model_validate({**self.cfg.risk.model_dump(), "risk_pct": pct})  # raises with the allowed range
         self._set("risk_pct", str(pct))
-        return Outcome("ok", f"Risk per trade set to {pct}% of balance.")
+        return Outcome("ok", f"Risk per trade set to {pct}% of the available balance: what a stop-out loses, after fees.")
 
     # ------------------------------------------------------------------ start and reconcile
 

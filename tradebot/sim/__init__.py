@@ -40,6 +40,10 @@ than the feed's base candles (10001). Funding is off unless ``funding_rate`` is 
 00:00/08:00/16:00 UTC of market time crossed (at the last price, as the mark) as an execType ``Funding`` execution
 and is included in the closedPnl of the close that follows, like Bybit's Closed P&L.
 
+Account: ``/v5/account/info`` answers a UTA 2.0 in cross margin (``REGULAR_MARGIN``); ``sim.account_settings``
+(a dict) overrides its fields to test the bot's account checks, but isolated and portfolio margin themselves are
+not simulated. ``/v5/account/fee-rate`` answers the ``fees`` the engine charges.
+
 History lists (closed-pnl, execution, order history) apply Bybit's 7-day window (neither bound: the last 7 days;
 only startTime/endTime: 7 days from it; both: at most 7 days apart, else 10001) and page with cursors keyed on the
 row, so rows arriving between page requests never move a row onto two pages. Order history keeps unfilled
