@@ -22,7 +22,7 @@ from storage.trades import (
     update_trade,
     update_trade_stop,
 )
-from tradebot.bybit.client import BybitClient
+from tradebot.bybit.client import WEEK_MS, BybitClient
 from tradebot.bybit.models import ClosedPnl, Position
 from tradebot.errors import BybitAPIError, ExchangeError
 from tradebot.events import ErrorEvent, EventBus, PositionClosed, StopMoved, UnknownPosition
@@ -149,11 +149,7 @@ class PositionManager:
     async def record_close(self, trade: TradeRecord) -> bool:
         """Journal a close from the exchange's closed-pnl and executions. False while it is not visible yet."""
         assert trade.id is not None
-        entry_ms = int(trade.entry_time.timestamp() * 1000)
-        # the whole holding period, 7 days per request: a trade held longer than that still closes
-        rows = [r for r in await self.client.closed_pnl(trade.symbol, start_ms=entry_ms - 1000,
-                                                        end_ms=self._end_ms(entry_ms), max_items=1000)
-                if r.created_ms >= entry_ms and r.position_side == trade.side]
+        rows = await self._closes(trade)
         closed = sum((r.closed_size or r.qty for r in rows), ZERO)
         if not rows or closed < trade.qty:
             waits = self._close_waits.get(trade.id, 0) + 1
@@ -180,6 +176,22 @@ class PositionManager:
             await self.bus.emit(PositionClosed(trade.symbol, trade.side, exit_qty, trade.entry_price, exit_price,
                                                pnl, open_fee + close_fee, reason, trade.id, funding))
         return True
+
+    async def _closes(self, trade: TradeRecord) -> list[ClosedPnl]:
+        """The trade's closed-pnl rows: 7-day windows (Bybit's limit, position/close-pnl.mdx) walked forward from the
+        entry until they cover the trade's qty or reach the market clock, so a trade held for weeks still closes."""
+        entry_ms = int(trade.entry_time.timestamp() * 1000)
+        end = self._end_ms(entry_ms)
+        rows: list[ClosedPnl] = []
+        lo = entry_ms - 1000
+        while lo <= end:
+            hi = min(lo + WEEK_MS, end)
+            rows += [r for r in await self.client.closed_pnl(trade.symbol, start_ms=lo, end_ms=hi, max_items=1000)
+                     if r.created_ms >= entry_ms and r.position_side == trade.side]
+            if sum((r.closed_size or r.qty for r in rows), ZERO) >= trade.qty:
+                break
+            lo = hi + 1
+        return rows
 
     async def _reason(self, rows: list[ClosedPnl], trade: TradeRecord) -> str:
         stop_types: set[str] = set()

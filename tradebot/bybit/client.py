@@ -244,8 +244,13 @@ class BybitClient(http.BybitHTTP):
     ) -> bool:
         """Set TP/SL/trailing on the position (Full mode). ``trailing_stop`` is a price DISTANCE.
 
-        Returns False when Bybit says nothing changed (34040), which is not an error.
+        Returns False when Bybit says nothing changed (34040), which is not an error. A negative price or
+        distance is refused before sending (position/trading-stop.mdx: they are prices and a price distance).
         """
+        for name, value in (("take_profit", take_profit), ("stop_loss", stop_loss),
+                            ("trailing_stop", trailing_stop), ("active_price", active_price)):
+            if value is not None and value < 0:
+                raise ValueError(f"{name} must not be negative, got {value}")
         body = {"category": CATEGORY, "symbol": symbol, "tpslMode": "Full", "positionIdx": position_idx,
                 "takeProfit": _wire(take_profit), "stopLoss": _wire(stop_loss),
                 "trailingStop": _wire(trailing_stop), "activePrice": _wire(active_price),
