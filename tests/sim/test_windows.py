@@ -130,7 +130,7 @@ def test_funding_settles_at_bybit_times_inside_closed_pnl():
                                         for i in range(60)]}, rate_limits=False, funding_rate=Decimal("0.0001"))
     with httpx.Client(transport=sim.sync_transport(), base_url="http://sim") as client:
         api = SyncApi(client)
-        sim.step(3)  # 03:00: opened after the 00:00 settlement
+        sim.step(3)  # 03:00: opened after the 00:00 settlement (flat candles: mark = last = 60000)
         api.ok("POST", "/v5/order/create", category="linear", symbol="BTCUSDT", side="Buy", orderType="Market",
                qty="0.1")
         sim.step(30)  # 09:00 next day: 08:00, 16:00, 00:00, 08:00 crossed
