@@ -47,6 +47,7 @@ class Simulator:
         self.api_keys = {api_key: api_secret}
         self.rate_limits = rate_limits
         self.funding_rate = Decimal(funding_rate)
+        self.account_settings: dict[str, Any] = {}  # /v5/account/info overrides (e.g. marginMode) for tests
         self.wall_ms = wall_clock
         self.faults = Faults()
         self.stream_faults = StreamFaults()
@@ -136,10 +137,11 @@ class Simulator:
                     self.exchange.on_price(s, f.last, continuous=False)
                 self.publisher.flush(closed=True)
                 after = self.market_time()
-                if self.funding_rate and after // FUNDING_MS > before // FUNDING_MS:
-                    for s in self.symbols:
-                        self.exchange.settle_funding(s, self.funding_rate)
-                    self.publisher.flush()
+                if self.funding_rate:  # every 00:00/08:00/16:00 UTC crossed (market/history-fund-rate.mdx)
+                    for at in range((before // FUNDING_MS + 1) * FUNDING_MS, after + 1, FUNDING_MS):
+                        for s in self.symbols:
+                            self.exchange.settle_funding(s, self.funding_rate, at)
+                        self.publisher.flush()  # funding executions on the private streams
                 done += 1
             if done:
                 self.save()
@@ -173,8 +175,9 @@ class Simulator:
             return {
                 "time": self.market_time(),
                 "prices": {s: fmt(p) for s, p in self.prices().items()},
+                "marks": {s: fmt(ex.mark[s]) for s in self.symbols},
                 "wallet": wallet_row(self),
-                "positions": [ex.positions[s].wire(ex.last[s]) for s in self.symbols],
+                "positions": [ex.position_row(s) for s in self.symbols],
                 "open_orders": [o.wire() for o in reversed(ex.open_orders())],
                 "executions": [e.wire() for e in reversed(ex.executions)],
                 "closed_pnl": [c.wire() for c in reversed(ex.closed)],
