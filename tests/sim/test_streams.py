@@ -276,3 +276,25 @@ async def test_client_finds_the_simulator_stream_from_the_rest_base_url(sim_ws):
         urls = await resolve_stream_urls(http.url)
         assert urls.private == server.url + "/v5/private"
         assert urls.public == server.url + "/v5/public/linear"
+
+
+async def test_liquidation_is_published():
+    from tests.sim.test_margin import MARK_POINTS
+
+    sim = make_sim(balance=Decimal("1000"), rate_limits=False)
+    with sim.serve_streams() as server:
+        rec = Recorder()
+        stream = _private(server, rec)
+        stream.start()
+        try:
+            await _until(lambda: rec.connects == [1])
+            _post(sim, "/v5/order/create", {"category": "linear", "symbol": "BTCUSDT", "side": "Buy",
+                                            "orderType": "Market", "qty": "0.15"})
+            liq = sim.exchange.liq_price("BTCUSDT")
+            assert liq is not None
+            for _ in range(MARK_POINTS):  # the mark price follows the last price: the position is taken over
+                sim.set_price("BTCUSDT", liq - Decimal("0.1"))
+            await _until(lambda: any(r.exec_type == "BustTrade" for e in rec.of(Executions) for r in e.rows))
+            await _until(lambda: not rec.of(Positions)[-1].rows[0].is_open)
+        finally:
+            await stream.stop()
