@@ -63,6 +63,12 @@ class BotSettings(BaseModel):
         """The heartbeat age `bot.py health` accepts: the configured one, else max(300 s, 3 trading loops)."""
         return self.health_max_age_seconds or max(300.0, 3 * self.loop_seconds)
 
+    @property
+    def health_tick_age(self) -> float:
+        """The tick heartbeat's allowed age: with healthy streams the REST tick runs once per reconcile period."""
+        streams = 2 * self.reconcile_minutes * 60 + self.loop_seconds if self.streams else 0.0
+        return self.health_max_age_seconds or max(self.health_age, streams)
+
     @field_validator("symbols")
     @classmethod
     def _symbols(cls, v: list[str]) -> list[str]:
