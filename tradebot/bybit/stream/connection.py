@@ -150,6 +150,9 @@ class StreamConnection:
                 attempt = max(attempt, 6)  # a refused key will not fix itself in a second
             except (OSError, TimeoutError, WebSocketException, ExchangeError, ValueError) as exc:
                 self.error = f"{type(exc).__name__}: {exc}"[:200]
+            except Exception as exc:  # a bug must not end the stream for good: log it, reconnect
+                log.exception("%s stream: unexpected error", self.name)
+                self.error = f"{type(exc).__name__}: {exc}"[:200]
             finally:
                 self._ws = None
                 self._fail_acks()
