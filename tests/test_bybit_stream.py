@@ -283,3 +283,4 @@ def test_backoff_grows_caps_and_jitters():
     delays = [b.delay(n, rng) for n in range(1, 10)]
     assert 0.25 <= delays[0] <= 0.5 and all(4 <= d <= 8 for d in delays[5:])
     assert len({round(d, 6) for d in delays[5:]}) > 1  # jitter: reconnecting clients do not stampede together
+    assert 4 <= b.delay(100_000, rng) <= 8  # a stream down for days: still the cap, never an overflow

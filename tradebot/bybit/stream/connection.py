@@ -40,7 +40,7 @@ class Backoff:
     cap: float = 30.0
 
     def delay(self, attempt: int, rng: random.Random) -> float:
-        d = min(self.cap, self.base * 2 ** max(0, attempt - 1))
+        d = min(self.cap, self.base * 2.0 ** min(max(0, attempt - 1), 30))
         return d / 2 + rng.random() * d / 2
 
 
@@ -137,6 +137,7 @@ class StreamConnection:
     async def run(self) -> None:
         attempt = 0
         while not self._stopping:
+            connects = self.connects
             try:
                 async with connect(self.url, ping_interval=None, open_timeout=self.open_timeout,
                                    close_timeout=2, max_queue=None) as ws:
@@ -156,6 +157,8 @@ class StreamConnection:
             finally:
                 self._ws = None
                 self._fail_acks()
+                if self.connects > connects:  # it was live: the next attempt starts from the shortest delay
+                    attempt = 0
             if self._stopping:
                 break
             if self.state != "down":
