@@ -224,6 +224,8 @@ def render_status(v: StatusView) -> str:
     ov = v.overview
     state = "⏸ <b>PAUSED</b> (no new entries; positions still managed)" if ov.paused else "▶️ <b>running</b>"
     lines = [f"{state} · {esc(ov.env)} · mode {esc(ov.mode)} · risk {pct(ov.risk_pct)}"]
+    if v.market_note:
+        lines.append(f"<i>{esc(v.market_note)}</i>")
     for s in v.symbols:
         if s.last_tick is None:
             lines.append(f"• {esc(s.symbol)}: no tick yet")

@@ -61,6 +61,7 @@ class StatusView:
     open_positions: int
     today: PnLSummary
     protections: list[str]
+    market_note: str | None = None  # e.g. the demo's replay progress, or that it has finished
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,7 @@ class BotService:
     def __init__(self, cfg: Config, engine: TradingEngine, client: BybitClient, db: Engine,
                  clock: Callable[[], datetime]) -> None:
         self.cfg, self.engine, self.client, self.db, self.clock = cfg, engine, client, db, clock
+        self.market_note: Callable[[], str | None] | None = None  # set by --demo: where the replay is
 
     # ------------------------------------------------------------------ views
 
@@ -152,7 +154,8 @@ class BotService:
             n_open = len(await self.client.positions())
         except ExchangeError:
             n_open = -1
-        return StatusView(self.overview(), rows, n_open, self.pnl("today").summary, protections)
+        note = self.market_note() if self.market_note is not None else None
+        return StatusView(self.overview(), rows, n_open, self.pnl("today").summary, protections, note)
 
     async def positions(self) -> list[PositionView]:
         out = []
