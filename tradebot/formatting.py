@@ -23,12 +23,14 @@ from tradebot.events import (
     StopMoved,
     UnknownPosition,
 )
+from tradebot.readings import reading
 from tradebot.strategy.signal import Signal
 
 if TYPE_CHECKING:
     from storage.models import TradeRecord
     from tradebot.bybit.models import Position, Wallet
     from tradebot.service import Overview, PnLView, PositionView, StatusView
+    from tradebot.strategy.params import StrategyParams
 
 MAX_LEN = 4096
 Buttons = list[list[tuple[str, str]]]  # rows of (label, callback_data)
@@ -114,19 +116,23 @@ def top_votes(signal: Signal, n: int = 3) -> str:
     return ", ".join(f"{esc(v.name)} {v.contribution:+.2f}" for v in votes) or "no strong contributors"
 
 
-def signal_block(signal: Signal, detail: bool = False) -> str:
+def _signed(x: float) -> str:
+    return f"{round(x, 2) + 0.0:+.2f}"  # + 0.0: never "-0.00"
+
+
+def signal_block(signal: Signal, detail: bool = False, params: StrategyParams | None = None) -> str:
+    """The signal's head; with ``detail`` every indicator's reading (name, value, unit) and vote."""
     head = (f"<b>{esc(signal.symbol)}</b> {esc(signal.action)} · score <b>{signal.score:+.2f}</b> "
             f"(threshold ±{signal.threshold:g})")
-    lines = [head, f"Bar {when(signal.time)} · close {num(signal.price)} · ATR {num(signal.atr, 2)}"]
+    lines = [head, f"Bar {when(signal.time)} · close {num(signal.price)} USDT · ATR {num(signal.atr, 2)} USDT"]
     if not detail:
         lines.append(f"Top: {top_votes(signal)}")
         return "\n".join(lines)
     lines.append("Breakdown (weight × vote = contribution):")
     for v in sorted(signal.breakdown, key=lambda v: -abs(v.contribution)):
-        value = "" if v.value is None else f" [{v.value:.4g}]"
         note = f" — {esc(v.note)}" if v.note else ""
-        state = "abstains" if v.abstained else f"{v.weight:g} × {v.vote:+.2f} = {v.contribution:+.2f}"
-        lines.append(f"• {esc(v.name)}{value}: {state}{note}")
+        state = "abstains" if v.abstained else f"{v.weight:g} × {_signed(v.vote)} = {_signed(v.contribution)}"
+        lines.append(f"• {reading(v, signal.symbol, params)} → {state}{note}")
     return "\n".join(lines)
 
 

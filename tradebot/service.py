@@ -21,7 +21,7 @@ from tradebot.bybit.client import BybitClient
 from tradebot.bybit.models import Position, Wallet
 from tradebot.config import INTERVALS, Config
 from tradebot.engine import Outcome, TradingEngine
-from tradebot.errors import ExchangeError, UserError
+from tradebot.errors import ArgumentError, ExchangeError, UserError
 from tradebot.market import frame_from_rows
 from tradebot.strategy.signal import Signal
 
@@ -110,17 +110,30 @@ def parse_symbol(raw: str | None) -> str:
     if symbol and not symbol.endswith("USDT") and SYMBOL_RE.match(symbol + "USDT"):
         symbol += "USDT"
     if not SYMBOL_RE.match(symbol):
-        raise UserError(f"{raw!r} is not a symbol like BTCUSDT.")
+        raise ArgumentError(f"{raw!r} is not a symbol.")
     return symbol
+
+
+def parse_interval(raw: str) -> str:
+    """A chart interval as a trader writes it (15, 15m, 1h, 4h, D, 1d) → Bybit's (15, 60, 240, D)."""
+    text = raw.strip().lower()
+    if text in ("d", "1d"):
+        return "D"
+    minutes = text.removesuffix("m")
+    if text.endswith("h") and text[:-1].isdigit():
+        minutes = str(int(text[:-1]) * 60)
+    if minutes not in INTERVALS:
+        raise ArgumentError(f"{raw!r} is not an interval.")
+    return minutes
 
 
 def parse_decimal(raw: str) -> Decimal:
     try:
         value = Decimal(raw.strip().rstrip("%"))
     except InvalidOperation:
-        raise UserError(f"{raw!r} is not a number.") from None
+        raise ArgumentError(f"{raw!r} is not a number.") from None
     if not value.is_finite():
-        raise UserError(f"{raw!r} is not a number.")
+        raise ArgumentError(f"{raw!r} is not a number.")
     return value
 
 
@@ -174,7 +187,7 @@ class BotService:
     def pnl(self, period: str = "today") -> PnLView:
         key = (period or "today").strip().lower()
         if key not in PERIODS:
-            raise UserError(f"Period must be one of {', '.join(PERIODS)}.")
+            raise ArgumentError(f"{period!r} is not a period.")
         since, until = period_bounds(key, self.clock())
         with session_scope(self.db) as s:
             return PnLView(key, pnl_summary(session=s, since=since, until=until + timedelta(microseconds=1)))
@@ -184,7 +197,7 @@ class BotService:
 
     def trades(self, n: int) -> list[TradeRecord]:
         if not 1 <= n <= 100:
-            raise UserError("N must be between 1 and 100.")
+            raise ArgumentError(f"{n} trades is out of range.")
         with session_scope(self.db) as s:
             rows = closed_trades(session=s, limit=n)
             for r in rows:
@@ -202,10 +215,7 @@ class BotService:
 
     async def chart_data(self, symbol: str, interval: str | None) -> ChartData:
         symbol = parse_symbol(symbol)
-        interval = interval or self.cfg.bot.interval
-        interval = interval.upper() if interval.upper() in ("D", "W", "M") else interval
-        if interval not in INTERVALS:
-            raise UserError(f"Interval must be one of {' '.join(INTERVALS)}.")
+        interval = parse_interval(interval) if interval else self.cfg.bot.interval
         try:
             klines = await self.client.klines(symbol, interval, limit=150)
             found = await self.client.positions(symbol)
@@ -234,16 +244,15 @@ class BotService:
     def set_mode(self, raw: str) -> Outcome:
         mode = raw.strip().lower()
         if mode not in ("auto", "confirm"):
-            raise UserError("Mode must be auto or confirm.")
+            raise ArgumentError(f"{raw!r} is not a mode.")
         return self.engine.set_mode(mode)
 
     def set_risk(self, raw: str) -> Outcome:
         value = parse_decimal(raw)
         try:
             return self.engine.set_risk(value)
-        except ValidationError as exc:
-            msg = exc.errors()[0]["msg"] if exc.errors() else str(exc)
-            raise UserError(f"Risk {value}% refused: {msg} (allowed: above 0, at most 10).") from None
+        except ValidationError:
+            raise ArgumentError(f"Risk {value}% is out of range.") from None
 
     async def request_close(self, symbol: str) -> tuple[str, Position]:
         symbol = parse_symbol(symbol)
