@@ -58,6 +58,11 @@ def who(update: Update) -> str:
     return f"@{user.username}" if user and user.username else str(user.id if user else "?")
 
 
+def origin(update: Update) -> str | None:
+    """The asking chat as the core's opaque origin: it gets the reply, so the broadcast alert skips it."""
+    return str(update.effective_chat.id) if update.effective_chat else None
+
+
 async def reply(update: Update, text: str, buttons: Buttons | None = None) -> None:
     """Send ``text`` (HTML) as one or more messages; buttons go on the last one."""
     message = update.effective_message
@@ -120,7 +125,7 @@ async def cmd_chart(update: Update, context: Context, deps: Deps, args: list[str
 
 async def cmd_stop(update: Update, context: Context, deps: Deps, args: list[str]) -> str:
     if not args:
-        out = await deps.service.pause(who(update))
+        out = await deps.service.pause(who(update), origin(update))
         await reply(update, esc(out.text))
         return out.status
     if args[0].lower() != "all":
@@ -132,7 +137,7 @@ async def cmd_stop(update: Update, context: Context, deps: Deps, args: list[str]
 
 
 async def cmd_resume(update: Update, context: Context, deps: Deps, args: list[str]) -> str:
-    out = await deps.service.resume(who(update))
+    out = await deps.service.resume(who(update), origin(update))
     await reply(update, esc(out.text))
     return out.status
 

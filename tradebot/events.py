@@ -136,6 +136,7 @@ class ErrorEvent(Event):
 @dataclass(frozen=True)
 class Lifecycle(Event):
     message: str  # started / paused / resumed / stopped ...
+    origin: str | None = None  # the chat that asked for it (already answered there): an opaque id
     kind = "lifecycle"
 
 

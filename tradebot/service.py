@@ -235,11 +235,12 @@ class BotService:
 
     # ------------------------------------------------------------------ actions
 
-    async def pause(self, by: str) -> Outcome:
-        return await self.engine.pause(by)
+    async def pause(self, by: str, origin: str | None = None) -> Outcome:
+        """``origin``: the asking chat, answered by the caller, so the broadcast alert skips it."""
+        return await self.engine.pause(by, origin)
 
-    async def resume(self, by: str) -> Outcome:
-        return await self.engine.resume(by)
+    async def resume(self, by: str, origin: str | None = None) -> Outcome:
+        return await self.engine.resume(by, origin)
 
     def set_mode(self, raw: str) -> Outcome:
         mode = raw.strip().lower()
@@ -264,8 +265,8 @@ class BotService:
     async def request_stop_all(self) -> tuple[str, list[Position]]:
         return self.new_token("stop_all", ""), await self.client.positions()
 
-    async def stop_all(self, by: str) -> Outcome:
-        await self.engine.pause(by)
+    async def stop_all(self, by: str, origin: str | None = None) -> Outcome:
+        await self.engine.pause(by, origin)
         out = await self.engine.close_all()
         return Outcome(out.status, f"Paused. {out.text}")
 

@@ -97,8 +97,18 @@ async def test_mode_risk_stop_resume_persist(rig: Rig) -> None:
     assert "PAUSED" in (await rig.send("/status")).plain
     assert "Resumed" in (await rig.send("/resume")).plain and not engine.paused
     assert "Already running" in (await rig.send("/resume")).plain
-    await rig.hub.wait_for(lambda m: m.plain.startswith("ℹ️ Paused by @user42"))  # the Lifecycle alert
-    await rig.hub.wait_for(lambda m: m.plain.startswith("ℹ️ Resumed by @user42"))
+
+
+async def test_stop_and_resume_answer_once_in_the_asking_chat(rig: Rig) -> None:
+    other = CHAT + 1  # a second allowed chat learns about it through the alert
+    rig.deps.cfg.env.TELEGRAM_ALLOWED_CHAT_IDS.append(other)
+    assert rig.deps.chats == [CHAT, other]
+    for command, word in (("/stop", "Paused"), ("/resume", "Resumed")):
+        replies = await rig.replies(command)
+        await rig.hub.wait_for(lambda m, w=word: m.chat_id == other and m.plain.startswith(f"ℹ️ {w} by @user42"))
+        await rig.hub.wait_idle(quiet=0.3)
+        mine = [m.plain for m in rig.hub.sent(CHAT) if word in m.plain]
+        assert len(replies) == 1 and len(mine) == 1 and mine[0].startswith(word), mine
 
 
 async def test_signal_shows_breakdown(rig: Rig) -> None:
