@@ -15,7 +15,8 @@ from storage.db import session_scope
 from storage.models import TERMINAL_ORDER_STATUSES, Confirmation
 from tradebot.errors import ExchangeError
 from tradebot.events import ConfirmationExpired, ConfirmationNeeded, ErrorEvent
-from tradebot.risk import Sizing, size_position
+from tradebot.instruments import round_price
+from tradebot.risk import Sizing, cross_liquidation_price, maintenance_margin, size_position
 from tradebot.strategy import Signal
 from tradebot.trader import entry_link_id
 
@@ -48,9 +49,24 @@ class ConfirmationsMixin:
             conf_id, expires = conf.id, conf.expires_at
         await self.bus.emit(ConfirmationNeeded(conf_id, symbol, sizing.side, sizing.entry_price, sizing.qty,
                                                sizing.sl, sizing.tp, sizing.risk_usdt, sizing.risk_pct_of_balance,
-                                               sizing.reward_risk, sizing.liq_price_estimate, sizing.notional,
+                                               sizing.reward_risk, await self._card_liquidation(symbol, sizing),
+                                               sizing.notional,
                                                signal, expires, replaces))
         return conf_id
+
+    async def _card_liquidation(self: TradingEngine, symbol: str, sizing: Sizing) -> Decimal | None:
+        """The card's cross-margin liquidation estimate: 0 when none, None when the wallet cannot be read."""
+        try:
+            wallet = await self.client.wallet()
+            others = [p for p in await self.client.positions() if p.is_open and p.symbol != symbol]
+        except ExchangeError as exc:
+            log.warning("%s: no liquidation estimate for the card: %s", symbol, exc)
+            return None
+        fee = self.risk.taker_fee_rate
+        liq = cross_liquidation_price(
+            sizing.side, sizing.entry_price, sizing.qty, wallet.total_equity - sizing.notional * fee,  # type: ignore[arg-type]
+            other_maintenance=maintenance_margin(others), fee_rate=fee)
+        return ZERO if liq is None else round_price(liq, self.instruments[symbol], "nearest")
 
     async def approve(self: TradingEngine, conf_id: str, user_id: int) -> Outcome:
         """Approve a confirmation: exactly one order however often it is tapped, from however many devices."""

@@ -45,7 +45,7 @@ class ConfirmationNeeded(Event):
     risk_usdt: Decimal
     risk_pct: Decimal
     reward_risk: Decimal
-    liq_price: Decimal
+    liq_price: Decimal | None  # cross-margin ESTIMATE; 0: none (the wallet covers a fall to 0); None: unknown
     notional: Decimal
     signal: Signal
     expires_at: datetime

@@ -145,12 +145,23 @@ def confirmation_card(e: ConfirmationNeeded) -> Rendered:
         f"Price {num(e.price)} · size {num(e.qty)} {esc(base)} (notional {usdt(e.notional)} USDT)",
         f"Risk <b>{usdt(e.risk_usdt)} USDT</b> ({pct(e.risk_pct)} of balance)",
         f"SL {num(e.sl)} · TP {num(e.tp)} · reward:risk {num(e.reward_risk, 2)}",
-        f"Est. liquidation {num(e.liq_price)}",
+        f"Liquidation {liquidation(e.liq_price, 'estimate')}",
         f"Score {e.signal.score:+.2f} (threshold ±{e.signal.threshold:g}): {top_votes(e.signal)}",
         f"Expires {e.expires_at.strftime('%H:%M:%S UTC')}",
     ]
     buttons = [[("✅ Approve", f"ap:{e.confirmation_id}"), ("❌ Reject", f"rj:{e.confirmation_id}")]]
     return Rendered("\n".join(lines), buttons, e.confirmation_id)
+
+
+def liquidation(price: Decimal | None, source: str) -> str:
+    """A liquidation price and where it comes from: Bybit's own ``liqPrice`` or our cross-margin estimate."""
+    if source == "exchange":
+        return f"{num(price)} (Bybit's figure)"
+    if price is None:
+        return "unknown (the wallet could not be read)"
+    if price == 0:
+        return "none: the wallet covers a fall to 0 (estimate, cross margin)"
+    return f"≈ {num(price)} (estimate, cross margin)"
 
 
 def card_result(card_text: str, status: str, text: str, by: str = "") -> str:
@@ -256,8 +267,10 @@ def render_positions(rows: Sequence[PositionView]) -> str:
     for p in rows:
         lines += ["", f"{SIDE_ICON.get(p.side, '')} <b>{esc(p.symbol)}</b> {SIDE_WORD.get(p.side, esc(p.side))} "
                   f"{num(p.size)} × {num(p.leverage)}x{'' if p.managed else ' (not managed by the bot)'}",
-                  f"Entry {num(p.entry)} · mark {num(p.mark)} · liq {num(p.liq)}",
-                  f"Unrealised <b>{usdt(p.upnl, True)} USDT</b> ({pct(p.upnl_pct, True)})",
+                  f"Entry {num(p.entry)} · mark {num(p.mark)}",
+                  f"Liquidation {liquidation(p.liq, p.liq_source)}",
+                  f"Unrealised <b>{usdt(p.upnl, True)} USDT</b>: {pct(p.roi_pct, True)} of margin "
+                  f"({usdt(p.margin)} USDT), {pct(p.upnl_pct, True)} of notional",
                   f"SL {num(p.sl)} · TP {num(p.tp)} · trailing: {esc(p.trailing)}"]
     return "\n".join(lines)
 

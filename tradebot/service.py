@@ -22,7 +22,9 @@ from tradebot.bybit.models import Position, Wallet
 from tradebot.config import INTERVALS, Config
 from tradebot.engine import Outcome, TradingEngine
 from tradebot.errors import ArgumentError, ExchangeError, UserError
+from tradebot.instruments import round_price
 from tradebot.market import frame_from_rows
+from tradebot.risk import cross_liquidation_price, maintenance_margin
 from tradebot.strategy.signal import Signal
 
 ZERO = Decimal(0)
@@ -72,13 +74,16 @@ class PositionView:
     entry: Decimal
     mark: Decimal
     upnl: Decimal
-    upnl_pct: Decimal | None
+    upnl_pct: Decimal | None  # % of the notional at entry
     sl: Decimal | None
     tp: Decimal | None
     liq: Decimal | None
     leverage: Decimal
     trailing: str
     managed: bool
+    liq_source: str = "exchange"  # "exchange": Bybit's liqPrice; "estimate": ours (cross margin, 0 = none)
+    margin: Decimal | None = None  # initial margin: position value / leverage
+    roi_pct: Decimal | None = None  # % of that margin, like Bybit's ROI
 
 
 @dataclass(frozen=True)
@@ -171,18 +176,42 @@ class BotService:
         return StatusView(self.overview(), rows, n_open, self.pnl("today").summary, protections, note)
 
     async def positions(self) -> list[PositionView]:
+        positions = [p for p in await self.client.positions() if p.is_open]
+        equity = None
+        if any(p.liq_price is None for p in positions):
+            try:
+                equity = (await self.client.wallet()).total_equity
+            except ExchangeError:
+                equity = None
         out = []
-        for p in await self.client.positions():
+        for p in positions:
             with session_scope(self.db) as s:
                 trade = get_open_trade(session=s, symbol=p.symbol)
                 if trade is not None:
                     s.expunge(trade)
             notional = p.avg_price * p.size
+            margin = (p.position_value or notional) / p.leverage if p.leverage > 0 else None
+            liq, source = p.liq_price, "exchange"
+            if liq is None:
+                liq, source = self._liq_estimate(p, equity, [o for o in positions if o.symbol != p.symbol]), "estimate"
             out.append(PositionView(p.symbol, p.side, p.size, p.avg_price, p.mark_price, p.unrealised_pnl,
                                     p.unrealised_pnl / notional * 100 if notional else None, p.stop_loss,
-                                    p.take_profit, p.liq_price, p.leverage, trailing_state(p, trade),
-                                    trade is not None))
+                                    p.take_profit, liq, p.leverage, trailing_state(p, trade),
+                                    trade is not None, source, margin,
+                                    p.unrealised_pnl / margin * 100 if margin else None))
         return out
+
+    def _liq_estimate(self, p: Position, equity: Decimal | None, others: list[Position]) -> Decimal | None:
+        """The same cross-margin estimate as the card's, from the equity now at the mark (0: none)."""
+        if equity is None:
+            return None
+        liq = cross_liquidation_price(p.side, p.mark_price or p.avg_price, p.size, equity,  # type: ignore[arg-type]
+                                      other_maintenance=maintenance_margin(others),
+                                      fee_rate=self.engine.risk.taker_fee_rate)
+        if liq is None:
+            return ZERO
+        inst = self.engine.instruments.get(p.symbol)
+        return round_price(liq, inst, "nearest") if inst is not None else liq.quantize(Decimal("0.01"))
 
     def pnl(self, period: str = "today") -> PnLView:
         key = (period or "today").strip().lower()

@@ -129,9 +129,12 @@ async def test_chart_sends_png(rig: Rig) -> None:
 
 async def test_positions_trades_and_pnl_after_a_trade(rig: Rig) -> None:
     card = await rig.card()
+    assert "Liquidation ≈ " in card.plain and "(estimate, cross margin)" in card.plain
     await rig.tap(card, "Approve")
     text = (await rig.send("/positions")).plain
     assert "Open positions (1)" in text and "BTCUSDT LONG" in text and "SL " in text and "trailing:" in text
+    assert "Liquidation ≈ " in text and "(estimate, cross margin)" in text  # the simulator's liqPrice is ""
+    assert "% of margin (" in text and "% of notional" in text
     ask = await rig.send(f"/close {SYMBOL}")
     assert "Close BTCUSDT" in ask.plain
     await rig.tap(ask, f"Close {SYMBOL}")
