@@ -98,7 +98,7 @@ class PositionClosed(Event):
     exit_price: Decimal
     pnl: Decimal
     fees: Decimal
-    reason: str  # take_profit | stop_loss | trailing_stop | liquidation | adl | manual | unknown
+    reason: str  # take_profit | stop_loss | breakeven_stop | trailing_stop | liquidation | adl | manual | unknown
     trade_id: int
     kind = "closed"
 

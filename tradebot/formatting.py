@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tradebot.events import (
     ConfirmationNeeded,
@@ -36,7 +36,8 @@ MAX_LEN = 4096
 Buttons = list[list[tuple[str, str]]]  # rows of (label, callback_data)
 SIDE_WORD = {"Buy": "LONG", "Sell": "SHORT"}
 SIDE_ICON = {"Buy": "🟢", "Sell": "🔴"}
-REASONS = {"take_profit": "take-profit hit", "stop_loss": "stop-loss hit", "trailing_stop": "trailing stop hit",
+REASONS = {"take_profit": "take-profit hit", "stop_loss": "stop-loss hit", "breakeven_stop": "break-even stop hit",
+           "trailing_stop": "trailing stop hit",
            "liquidation": "LIQUIDATED", "adl": "auto-deleveraged", "manual": "closed manually",
            "unknown": "closed (reason unknown)", "unprotected": "closed: no stop could be set"}
 
@@ -48,6 +49,19 @@ class Rendered:
     text: str
     buttons: Buttons = field(default_factory=list)
     confirmation_id: str | None = None
+
+
+def exit_name(reason: str | None, stop_history: list[dict[str, Any]] | None = None) -> str:
+    """How a close reads: by what the stop was when it filled. Journal rows from before ``breakeven_stop``
+    existed say ``stop_loss`` for every stop; their stop history names the stop they really hit."""
+    if reason == "stop_loss" and stop_history:
+        last = stop_history[-1].get("reason")
+        reason = {"trailing": "trailing_stop", "breakeven": "breakeven_stop"}.get(last or "", reason)
+    return REASONS.get(reason or "unknown", reason or "")
+
+
+def result_words(pnl: Decimal) -> str:
+    return f"profit {usdt(pnl, True)} USDT" if pnl > 0 else f"loss {usdt(pnl)} USDT" if pnl < 0 else "break-even 0.00 USDT"
 
 
 def esc(value: object) -> str:
@@ -192,7 +206,8 @@ def render_event(event: Event) -> Rendered | None:
                             f"<b>{num(event.new_sl)}</b> (price {num(event.price)})")
         case PositionClosed():
             icon = "💰" if event.pnl > 0 else "🔻"
-            return Rendered(f"{icon} <b>{esc(event.symbol)} closed</b> — {esc(REASONS.get(event.reason, event.reason))}"
+            return Rendered(f"{icon} <b>{esc(event.symbol)} closed</b> — {esc(exit_name(event.reason))}: "
+                            f"{esc(result_words(event.pnl))}"
                             f"\n{SIDE_WORD.get(event.side, '')} {num(event.qty)} {num(event.entry_price)} → "
                             f"{num(event.exit_price)} · PnL <b>{usdt(event.pnl, True)} USDT</b> "
                             f"(fees {usdt(event.fees)})")
@@ -311,7 +326,7 @@ def render_trades(rows: Sequence[TradeRecord]) -> str:
     for t in rows:
         lines.append(f"• {t.exit_time:%m-%d %H:%M} {esc(t.symbol)} {SIDE_WORD.get(t.side, t.side)} {num(t.qty)} "
                      f"{num(t.entry_price)} → {num(t.exit_price)} · <b>{usdt(t.pnl, True)}</b> · "
-                     f"{esc(REASONS.get(t.reason or 'unknown', t.reason or ''))}")
+                     f"{esc(exit_name(t.reason, t.stop_history))}")
     return "\n".join(lines)
 
 
