@@ -31,6 +31,7 @@ from tradebot.formatting import (
     signal_block,
     split_message,
 )
+from tradebot.readings import interval_label
 from tradebot.service import parse_symbol
 
 Context = ContextTypes.DEFAULT_TYPE
@@ -117,9 +118,12 @@ async def cmd_chart(update: Update, context: Context, deps: Deps, args: list[str
     message = update.effective_message
     assert message is not None
     await message.reply_chat_action(ChatAction.UPLOAD_PHOTO)
-    png = await asyncio.to_thread(render_chart, data, deps.cfg.strategy.ema.fast, deps.cfg.strategy.ema.slow)
-    await message.reply_photo(png, caption=f"<b>{esc(data.symbol)}</b> {esc(data.interval)} · EMAs, Bollinger, "
-                              "trades (▲▼ entries, × exits), SL/TP", parse_mode=ParseMode.HTML)
+    bb = deps.cfg.strategy.bbands
+    png = await asyncio.to_thread(render_chart, data, deps.cfg.strategy.ema.fast, deps.cfg.strategy.ema.slow,
+                                  bb.period, bb.nbdev)
+    await message.reply_photo(png, caption=f"<b>{esc(data.symbol)}</b> {esc(interval_label(data.interval))} · "
+                              "EMAs, Bollinger, volume; ▲▼ entries, ✕ exits (green profit, red loss); SL/TP",
+                              parse_mode=ParseMode.HTML)
     return f"{len(png)} bytes"
 
 

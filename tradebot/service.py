@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
@@ -13,7 +13,8 @@ from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 
 from storage.db import session_scope
-from storage.models import TradeRecord
+from storage.models import Confirmation, TradeRecord
+from storage.repo import pending_confirmations
 from storage.runtime import audit, delete_state, get_state, set_state
 from storage.stats import PERIODS, PnLSummary, period_bounds, pnl_summary
 from storage.trades import closed_trades, get_open_trade
@@ -30,6 +31,7 @@ from tradebot.strategy.signal import Signal
 ZERO = Decimal(0)
 SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,20}USDT$")
 TOKEN_TTL = timedelta(minutes=10)
+CHART_CANDLES, CHART_MAX = 150, 1000  # candles drawn; Bybit's most per kline request
 ENV_LABELS = {"paper": "paper (in-process simulator, no real orders)", "testnet": "Bybit TESTNET",
               "demo": "Bybit demo trading", "mainnet": "Bybit MAINNET — real money"}
 
@@ -98,9 +100,11 @@ class ChartData:
 
     symbol: str
     interval: str
-    frame: object  # pandas DataFrame (OHLCV, UTC index)
+    frame: object  # pandas DataFrame (OHLCV, UTC index): the shown candles plus indicator warm-up before them
     trades: list[TradeRecord]
     position: Position | None
+    shown: int = 0  # how many of the frame's last candles to draw (0: all)
+    cards: list[Confirmation] = field(default_factory=list)  # waiting confirmation cards: their SL/TP
 
 
 def env_label(cfg: Config) -> str:
@@ -245,22 +249,26 @@ class BotService:
     async def chart_data(self, symbol: str, interval: str | None) -> ChartData:
         symbol = parse_symbol(symbol)
         interval = parse_interval(interval) if interval else self.cfg.bot.interval
-        try:
-            klines = await self.client.klines(symbol, interval, limit=150)
+        p = self.cfg.strategy
+        warmup = min(CHART_MAX - CHART_CANDLES, max(4 * max(p.ema.fast, p.ema.slow), p.bbands.period))
+        try:  # enough history before the first candle shown that the EMAs and bands are settled there
+            klines = await self.client.klines(symbol, interval, limit=CHART_CANDLES + warmup)
             found = await self.client.positions(symbol)
         except ExchangeError as exc:
             raise UserError(f"Could not load {symbol} candles: {exc}") from exc
         if len(klines) < 2:
             raise UserError(f"Not enough {symbol} candles to draw.")
         frame = frame_from_rows(k.as_row() for k in klines)
-        start = frame.index[0].to_pydatetime()
+        shown = min(CHART_CANDLES, len(frame))
+        start = frame.index[-shown].to_pydatetime()
         with session_scope(self.db) as s:
             trades = [t for t in closed_trades(session=s, symbol=symbol, since=start)]
             live = get_open_trade(session=s, symbol=symbol)
             trades += [live] if live is not None and live.entry_time >= start else []
-            for t in trades:
-                s.expunge(t)
-        return ChartData(symbol, interval, frame, trades, found[0] if found else None)
+            cards = pending_confirmations(session=s, symbol=symbol)
+            for row in [*trades, *cards]:
+                s.expunge(row)
+        return ChartData(symbol, interval, frame, trades, found[0] if found else None, shown, cards)
 
     # ------------------------------------------------------------------ actions
 
