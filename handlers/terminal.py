@@ -177,7 +177,7 @@ class TerminalChat:
         | ("stale", note) for a button whose card was answered, expired or replaced.
 
         Button numbers are unique across the session, so "1" always means the button shown as [1]; a label
-        means the newest open card that has it."""
+        means the card printed last that has (or had) it."""
         text = line.strip()
         if not text:
             return "ignore", None
@@ -194,19 +194,24 @@ class TerminalChat:
                 label, data = buttons[index]
                 return "callback", (message, label, data)
             return self._stale(int(text), label, message)
-        for message in sorted(self.open_cards(), key=lambda m: (self._seq.get(m.message_id, 0), m.message_id),
-                              reverse=True):
-            try:
-                data = self.hub.button(message, text)
-            except KeyError:
-                continue
-            label = next(lbl for row in message.buttons for lbl, d in row if d == data)
-            return "callback", (message, label, data)
-        for number, (message_id, _, label) in sorted(self._by_number.items(), reverse=True):
-            probe = SentMessage(0, self.chat_id, buttons=[[(label, "x")]])
-            with contextlib.suppress(KeyError):
-                self.hub.button(probe, text)
-                return self._stale(number, label, self._message(message_id))
+        # a label means the card printed last (nearest above the prompt) that has or had it: if that card is
+        # closed the label is stale there, and never answers another card
+        ever: dict[int, list[tuple[int, str]]] = {}
+        for number, (message_id, _, label) in self._by_number.items():
+            ever.setdefault(message_id, []).append((number, label))
+        for m in self.open_cards():
+            ever.setdefault(m.message_id, [])
+        for message_id in sorted(ever, key=lambda mid: (self._seq.get(mid, 0), mid), reverse=True):
+            message = self._message(message_id)
+            if message is not None and not message.deleted:
+                with contextlib.suppress(KeyError):
+                    data = self.hub.button(message, text)
+                    label = next(lbl for row in message.buttons for lbl, d in row if d == data)
+                    return "callback", (message, label, data)
+            for number, label in ever[message_id]:
+                with contextlib.suppress(KeyError):
+                    self.hub.button(SentMessage(0, self.chat_id, buttons=[[(label, "x")]]), text)
+                    return self._stale(number, label, message)
         return "text", text
 
     async def handle_line(self, line: str) -> None:

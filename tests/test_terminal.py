@@ -131,8 +131,12 @@ async def test_input_mapping(hub: OfflineTelegram, out: list[str]) -> None:
         newer = await bot.send_message(CHAT, "new card", reply_markup=KEYBOARD)
         assert "[4] ✅ Approve  [5] ❌ Reject" in out[-1]
         assert chat.resolve("2")[0] == "stale"  # "2" never answers the newer card
-        assert chat.resolve("approve")[1][0].message_id == newer.message_id  # a label means the newest open card
+        assert chat.resolve("approve")[1][0].message_id == newer.message_id  # a label: the card printed last
         assert chat.resolve("refresh")[0] == "stale"
+        await bot.edit_message_text("proposal, expired again", CHAT, msg.message_id)  # printed below the newer card
+        kind, note = chat.resolve("approve")
+        assert kind == "stale" and "[2] ✅ Approve" in note  # its label is stale: it never answers the newer card
+        assert chat.resolve("4") == ("callback", (hub.sent(CHAT)[-1], "✅ Approve", "ok:1"))  # the number does
 
 
 async def test_feed_drives_the_real_application(hub: OfflineTelegram, out: list[str]) -> None:
