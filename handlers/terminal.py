@@ -59,12 +59,13 @@ class TerminalChat:
 
     def __init__(self, hub: OfflineTelegram, chat_id: int, user_id: int | None = None, *,
                  out_dir: str | Path | None = None, write: Callable[[str], None] | None = None,
-                 echo: bool = False, settle: float = 0.0, settle_timeout: float = 5.0) -> None:
-        """settle > 0: after each input wait until the bot has been quiet that long (for piped scripts)."""
+                 echo: bool = False, settle: float = 0.0, settle_timeout: float = 5.0, echo_taps: bool = False) -> None:
+        """settle > 0: after each input wait until the bot has been quiet that long (for piped scripts).
+        echo: write every input line back ("you ▸ ..."); echo_taps: only the buttons a line resolved to."""
         self.hub, self.chat_id, self.user_id = hub, chat_id, user_id
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.write = write or _default_write
-        self.echo, self.settle, self.settle_timeout = echo, settle, settle_timeout
+        self.echo, self.settle, self.settle_timeout, self.echo_taps = echo, settle, settle_timeout, echo_taps
         self.eof = asyncio.Event()
         self._seq: dict[int, int] = {}  # message_id -> order in which it was last shown
         self._counter = itertools.count(1)
@@ -226,7 +227,7 @@ class TerminalChat:
             return
         if kind == "callback":
             message, label, data = value
-            if self.echo:
+            if self.echo or self.echo_taps:
                 self.write(f"you ▸ [{label}]")
             self.hub.push_callback(self.chat_id, data, message.message_id, user_id=self.user_id)
         else:

@@ -213,3 +213,13 @@ def test_markdown_and_reply_keyboard_rendering(hub: OfflineTelegram) -> None:
                       reply_markup=ReplyKeyboardMarkup([[KeyboardButton("Status"), "Help"]]).to_dict())
     assert visible_text(msg) == "hi"
     assert TerminalChat(hub, CHAT, write=lambda _: None).render(msg) == "🤖 hi\n   ⌨ Status | Help"
+
+
+async def test_echo_taps_only_shows_the_button_a_line_resolved_to(hub: OfflineTelegram, out: list[str]) -> None:
+    """At a terminal the typed line is already on screen; which button it pressed is not."""
+    chat = TerminalChat(hub, CHAT, write=out.append, echo_taps=True)
+    async with Bot("123:OFFLINE", request=hub.request(), get_updates_request=hub.request()) as bot:
+        await bot.send_message(CHAT, "card", reply_markup=KEYBOARD)
+        await chat.handle_line("hello")
+        await chat.handle_line("1")
+    assert out[1:] == ["you ▸ [✅ Approve]"]

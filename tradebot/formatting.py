@@ -202,7 +202,8 @@ def render_event(event: Event) -> Rendered | None:
         case EntryFailed():
             return Rendered(f"❌ <b>{esc(event.symbol)} entry failed</b>: {esc(event.reason)}")
         case StopMoved():
-            return Rendered(f"🛡 <b>{esc(event.symbol)}</b> stop {esc(event.reason)}: {num(event.old_sl)} → "
+            moved = {"breakeven": "moved to break-even", "trailing": "trailing"}.get(event.reason, event.reason)
+            return Rendered(f"🛡 <b>{esc(event.symbol)}</b> stop {esc(moved)}: {num(event.old_sl)} → "
                             f"<b>{num(event.new_sl)}</b> (price {num(event.price)})")
         case PositionClosed():
             icon = "💰" if event.pnl > 0 else "🔻"
