@@ -190,3 +190,36 @@ def test_terminal_demo_close_card_holds_the_replay(terminal) -> None:  # noqa: A
     t.expect(r"Open positions: 0")
     code, out, err = t.finish()
     assert code == 0 and "=== DEMO SUMMARY ===" in out and "Traceback" not in out + err
+
+
+def test_logs_and_warnings_go_to_the_demo_log_file(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    import logging
+    import warnings
+
+    from handlers.demo import _log_to_file
+    from tradebot.logs import setup_logging
+
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    try:
+        setup_logging("WARNING", ["s3cr3t-api-key"])
+        _log_to_file(tmp_path / "demo.log")
+        logging.getLogger("tradebot.engine").warning("exchange slow; key s3cr3t-api-key")
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            warnings.warn("something deprecated", UserWarning, stacklevel=1)
+        for h in root.handlers:
+            h.flush()
+    finally:
+        for h in list(root.handlers):
+            root.removeHandler(h)
+            h.close()
+        for h in saved[0]:
+            root.addHandler(h)
+        root.setLevel(saved[1])
+        logging.captureWarnings(False)
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""  # nothing in the terminal chat
+    text = (tmp_path / "demo.log").read_text()
+    assert "exchange slow; key ***" in text and "s3cr3t" not in text  # redaction kept
+    assert "something deprecated" in text
