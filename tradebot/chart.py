@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import talib
@@ -43,7 +43,7 @@ def build_figure(data: ChartData, fast: int = 9, slow: int = 21, bb_period: int 
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter
 
-    full = data.frame  # type: ignore[attr-defined]
+    full: Any = data.frame
     lines = _indicators(full["close"].to_numpy(dtype=float), fast, slow, bb_period, bb_dev)
     shown = min(data.shown or len(full), len(full))
     df = full.iloc[-shown:]
