@@ -42,7 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.demo and (args.speed is not None or args.demo_seconds is not None):
+        parser.error("--speed and --demo-seconds only apply with --demo")
     load_dotenv()
     from tradebot.config import ConfigErrors, load_config
     from tradebot.logs import setup_logging

@@ -79,6 +79,9 @@ def test_speed_out_of_range_is_refused(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, str(ROOT / "bot.py"), "--demo", "--speed", "0"], input="",
                           capture_output=True, text=True, cwd=ROOT, env=_env(tmp_path), timeout=60)
     assert proc.returncode == 2 and "--speed 0 is out of range" in proc.stderr and "Traceback" not in proc.stderr
+    proc = subprocess.run([sys.executable, str(ROOT / "bot.py"), "--speed", "3"], capture_output=True, text=True,
+                          cwd=ROOT, env=_env(tmp_path), timeout=60)
+    assert proc.returncode == 2 and "only apply with --demo" in proc.stderr
 
 
 class Terminal:
