@@ -53,7 +53,7 @@ def _view(liq: D | None, source: str) -> PositionView:
 
 
 @pytest.mark.parametrize(("liq", "source", "shown"), [
-    (D("80500.5"), "exchange", "Liquidation 80,500.5 (Bybit's figure)"),
+    (D("80500.5"), "exchange", "Liquidation 80,500.5 (the exchange's figure)"),
     (D("81234.5"), "estimate", "Liquidation ≈ 81,234.5 (estimate, cross margin)"),
     (D(0), "estimate", "Liquidation none: the wallet covers a fall to 0 (estimate, cross margin)"),
     (None, "estimate", "Liquidation unknown (the wallet could not be read)"),

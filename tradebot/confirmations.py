@@ -62,10 +62,9 @@ class ConfirmationsMixin:
         except ExchangeError as exc:
             log.warning("%s: no liquidation estimate for the card: %s", symbol, exc)
             return None
-        fee = self.risk.taker_fee_rate
-        liq = cross_liquidation_price(
-            sizing.side, sizing.entry_price, sizing.qty, wallet.total_equity - sizing.notional * fee,  # type: ignore[arg-type]
-            other_maintenance=maintenance_margin(others), fee_rate=fee)
+        opening_fee = sizing.notional * self.risk.taker_fee_rate  # the equity right after the fill
+        liq = cross_liquidation_price(sizing.side, sizing.entry_price, sizing.qty,  # type: ignore[arg-type]
+                                      wallet.total_equity - opening_fee, other_maintenance=maintenance_margin(others))
         return ZERO if liq is None else round_price(liq, self.instruments[symbol], "nearest")
 
     async def approve(self: TradingEngine, conf_id: str, user_id: int) -> Outcome:

@@ -170,7 +170,7 @@ def confirmation_card(e: ConfirmationNeeded) -> Rendered:
 def liquidation(price: Decimal | None, source: str) -> str:
     """A liquidation price and where it comes from: Bybit's own ``liqPrice`` or our cross-margin estimate."""
     if source == "exchange":
-        return f"{num(price)} (Bybit's figure)"
+        return f"{num(price)} (the exchange's figure)"
     if price is None:
         return "unknown (the wallet could not be read)"
     if price == 0:

@@ -143,8 +143,9 @@ def cross_liquidation_price(
     """ESTIMATE of a cross-margin liquidation price (the bot trades cross margin on a UNIFIED account).
 
     The account is liquidated when its equity falls to the maintenance margin (Bybit: account MM rate
-    reaches 100%). With ``equity`` measured at ``price`` and the position's maintenance margin plus closing
-    fee at P being (mmr + fee_rate) × qty × P, equity moves by ±qty × (P − price):
+    reaches 100%). With ``equity`` measured at ``price`` and the position's maintenance margin at P being
+    (mmr + fee_rate) × qty × P (the chat passes no fee, as the simulator's liqPrice does), equity moves by
+    ±qty × (P − price):
     long  P = (price − (equity − other)/qty) / (1 − mmr − fee_rate)
     short P = (price + (equity − other)/qty) / (1 + mmr + fee_rate)
     ``other_maintenance``: the maintenance margin of the account's other positions (their prices held).

@@ -210,8 +210,7 @@ class BotService:
         if equity is None:
             return None
         liq = cross_liquidation_price(p.side, p.mark_price or p.avg_price, p.size, equity,  # type: ignore[arg-type]
-                                      other_maintenance=maintenance_margin(others),
-                                      fee_rate=self.engine.risk.taker_fee_rate)
+                                      other_maintenance=maintenance_margin(others))
         if liq is None:
             return ZERO
         inst = self.engine.instruments.get(p.symbol)

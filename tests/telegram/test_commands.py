@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -133,7 +134,11 @@ async def test_positions_trades_and_pnl_after_a_trade(rig: Rig) -> None:
     await rig.tap(card, "Approve")
     text = (await rig.send("/positions")).plain
     assert "Open positions (1)" in text and "BTCUSDT LONG" in text and "SL " in text and "trailing:" in text
-    assert "Liquidation ≈ " in text and "(estimate, cross margin)" in text  # the simulator's liqPrice is ""
+    shown = re.search(r"Liquidation ([\d,.]+) \(the exchange's figure\)", text)  # the simulator gives liqPrice
+    estimate = re.search(r"Liquidation ≈ ([\d,.]+) \(estimate", card.plain)
+    assert shown and estimate, (text, card.plain)
+    exchange, ours = (Decimal(m.group(1).replace(",", "")) for m in (shown, estimate))
+    assert abs(ours - exchange) <= Decimal("0.0005") * exchange, (ours, exchange)  # one consistent rule
     assert "% of margin (" in text and "% of notional" in text
     ask = await rig.send(f"/close {SYMBOL}")
     assert "Close BTCUSDT" in ask.plain
