@@ -15,6 +15,7 @@ from storage.db import session_scope
 from storage.models import TERMINAL_ORDER_STATUSES, Confirmation
 from tradebot.errors import ExchangeError
 from tradebot.events import ConfirmationExpired, ConfirmationNeeded, ErrorEvent
+from tradebot.formatting import num
 from tradebot.instruments import round_price
 from tradebot.risk import Sizing, cross_liquidation_price, maintenance_margin, size_position
 from tradebot.strategy import Signal
@@ -136,7 +137,7 @@ class ConfirmationsMixin:
                                           inst=self.instruments[symbol], risk=self.risk, link_root=conf_id,
                                           confirmation_id=conf_id, signal_id=signal_id)
         if res.ok:
-            return finish("executed", f"Filled {res.qty} {symbol} @ {res.price}.")
+            return finish("executed", f"Filled {num(res.qty)} {symbol} @ {num(res.price)}.")
         if res.unknown:  # not "unknown" in the text: an unknown retCode is a plain rejection
             return Outcome("executing", f"Order sent; {res.text}", conf_id)
         return finish("failed", f"Not traded: {res.text}")
@@ -176,7 +177,7 @@ class ConfirmationsMixin:
             with session_scope(self.db) as s:
                 order = repo.get_order_by_link_id(session=s, order_link_id=entry_link_id(conf_id))
                 if order is not None and order.trade_id is not None:
-                    status, text = "executed", f"Filled {order.cum_exec_qty} {symbol} @ {order.avg_price}."
+                    status, text = "executed", f"Filled {num(order.cum_exec_qty)} {symbol} @ {num(order.avg_price)}."
                 elif order is None or (order.status in TERMINAL_ORDER_STATUSES and order.status != "Filled"
                                        and order.cum_exec_qty == 0):
                     status, text = "failed", "Interrupted by a restart before the order filled; nothing was traded."
