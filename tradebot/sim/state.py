@@ -61,6 +61,7 @@ def snapshot(sim: Simulator) -> dict[str, Any]:
 def save(sim: Simulator, path: Path) -> None:
     """Atomically write the state file (temp file + rename)."""
     tmp = path.with_name(path.name + ".tmp")
+    tmp.parent.mkdir(parents=True, exist_ok=True)  # --state-file state/paper.json works on a fresh checkout
     tmp.write_text(json.dumps(snapshot(sim)))
     os.replace(tmp, path)
 
