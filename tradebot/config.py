@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from tradebot.errors import ConfigError
+from tradebot.optimize.settings import OptimizeSettings
 from tradebot.risk import RiskParams
 from tradebot.strategy.params import StrategyParams
 
@@ -78,6 +79,7 @@ class FileConfig(BaseModel):
     bot: BotSettings = Field(default_factory=BotSettings)
     risk: RiskParams = Field(default_factory=RiskParams)
     strategy: StrategyParams = Field(default_factory=StrategyParams)
+    optimize: OptimizeSettings = Field(default_factory=OptimizeSettings)
 
 
 class EnvSettings(BaseModel):
@@ -151,6 +153,10 @@ class Config:
     @property
     def strategy(self) -> StrategyParams:
         return self.file.strategy
+
+    @property
+    def optimize(self) -> OptimizeSettings:
+        return self.file.optimize
 
     @property
     def exchange_env(self) -> str:

@@ -1,0 +1,1 @@
+"""`bot.py optimize`: walk-forward parameter search with Optuna over the backtest (see README "Optimize")."""
