@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from tradebot.backtest.data import load_candles
 from tradebot.backtest.download import cache_path, download
-from tradebot.config import Config, _errors
+from tradebot.config import INTERVALS, Config, _errors
 from tradebot.errors import TradebotError
 from tradebot.market import DAY_MS, MINUTE_MS, index_ms, interval_ms, resample
 from tradebot.optimize.evaluate import Evaluator
@@ -99,7 +99,7 @@ def run_optimize_cli(args: argparse.Namespace, cfg: Config) -> int:
     symbols = [s.strip().upper() for s in args.symbol]
     if len(set(symbols)) != len(symbols):
         return _bad("--symbol", symbols, "each symbol once")
-    if interval_ms(args.interval) is None:
+    if args.interval not in INTERVALS:
         return _bad("--interval", args.interval, "1 3 5 15 30 60 120 240 360 720 or D")
     if args.data and len(args.data) != len(symbols):
         return _bad("--data", args.data, f"one file per --symbol ({len(symbols)}), in the same order")

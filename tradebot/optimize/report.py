@@ -189,7 +189,7 @@ def report_dict(rep: OptimizeReport, study: optuna.Study) -> dict[str, Any]:
         "windows": [{"train": w.train.as_dict(), "test": w.test.as_dict()} for w in rep.plan.windows],
         "holdout": rep.plan.holdout.as_dict() if rep.plan.holdout else None, "counts": rep.counts,
         "trials_per_minute": rep.trials_per_minute, "refit_oos": rep.refit_oos,
-        "best": [{"number": r.number, "oos": r.oos, "is": r.is_, "params": r.params, "holdout": r.holdout,
+        "best": [{"number": r.number, "oos_score": r.oos, "is_score": r.is_, "params": r.params, "holdout": r.holdout,
                   "warnings": r.warnings, **{k: r.attrs.get(k) for k in ("is", "oos", "is_windows", "oos_windows")}}
                  for r in rep.rows],
         "changes": {p: [as_plain(a), as_plain(b)] for p, (a, b) in rep.changes.items()},
