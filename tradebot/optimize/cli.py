@@ -28,6 +28,7 @@ from tradebot.optimize.study import (
     Job,
     StudyMismatch,
     best_value,
+    close_study,
     counted,
     fingerprint,
     open_study,
@@ -146,8 +147,11 @@ def run_optimize_cli(args: argparse.Namespace, cfg: Config) -> int:
         print(f"optimize failed: study storage {safe_url(url)}: {exc.__class__.__name__}: "
               f"{str(exc).splitlines()[0]}", file=sys.stderr)
         return 1
-    return _report(args, cfg, study, job, symbols, settings, the_plan,
-                   done / (elapsed / 60) if done and elapsed > 0 else None)
+    try:
+        return _report(args, cfg, study, job, symbols, settings, the_plan,
+                       done / (elapsed / 60) if done and elapsed > 0 else None)
+    finally:
+        close_study(study)
 
 
 def _run(job: Job, study: optuna.Study, workers: int, before: int, no_progress: bool) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing
+import os
+import socket
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -32,6 +34,7 @@ from tradebot.strategy import StrategyParams
 DEFAULT_STORAGE = Path("data/cache/optuna.db")
 COUNTED = (TrialState.COMPLETE, TrialState.PRUNED)
 MAX_RETRY = 3
+WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"  # which host and process ran a trial (set per process)
 
 
 class StudyMismatch(ValueError):
@@ -121,6 +124,7 @@ class Job:
 
 def objective_for(job: Job, evaluator: Evaluator) -> Callable[[optuna.Trial], float]:
     def objective(trial: optuna.Trial) -> float:
+        trial.set_user_attr("worker", WORKER_ID)
         changes = {path: suggest(trial, path, spec, current_value(path, job.risk, job.strategy))
                    for path, spec in job.settings.params.items()}
         try:
@@ -169,8 +173,36 @@ def run_worker(job: Job, callbacks: list[Callable[[optuna.Study, FrozenTrial], N
         if counted(study) >= job.trials:
             return
         evaluator = Evaluator(job.frames, job.plan, job.settings.objective, job.settings.balance)
+        objective = objective_for(job, evaluator)
         stop = optuna.study.MaxTrialsCallback(job.trials, states=COUNTED)
-        study.optimize(objective_for(job, evaluator), callbacks=[stop, *(callbacks or [])], gc_after_trial=False)
+        study.optimize(objective, callbacks=[stop, *(callbacks or [])], gc_after_trial=False)
+        _finish_retries(study, objective, job.settings.heartbeat_seconds, callbacks or [])
+
+
+def _finish_retries(study: optuna.Study, objective: Callable[[optuna.Trial], float], heartbeat: int,
+                    callbacks: list[Callable[[optuna.Study, FrozenTrial], None]]) -> None:
+    """Before leaving, wait for the trials still running: one whose worker died (no heartbeat for 2 × heartbeat)
+    is failed and re-queued, and run here, so a killed worker's trial is never silently dropped."""
+    patience = time.monotonic() + max(60.0, 8.0 * heartbeat)
+    while time.monotonic() < patience:
+        optuna.storages.fail_stale_trials(study)
+        waiting = len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
+        if waiting:
+            study.optimize(objective, n_trials=waiting, callbacks=callbacks, gc_after_trial=False)
+            patience = time.monotonic() + max(60.0, 8.0 * heartbeat)
+            continue
+        if not study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            return
+        time.sleep(min(1.0, heartbeat / 2))
+
+
+def close_study(study: optuna.Study) -> None:
+    """Close the storage's database connections (Optuna wraps RDBStorage in a cache layer)."""
+    storage = getattr(study, "_storage", None)
+    backend = getattr(storage, "_backend", storage)
+    engine = getattr(backend, "engine", None)
+    if engine is not None:
+        engine.dispose()
 
 
 def _worker_main(job: Job) -> None:  # pragma: no cover - runs in a spawned process
