@@ -13,6 +13,7 @@ from telegram.ext import ContextTypes
 
 from handlers.alerts import markup
 from handlers.deps import Deps, get_deps
+from handlers.optimize import cmd_optimize
 from tradebot.backtest.remote import backtest_recent, parse_days
 from tradebot.chart import render_chart
 from tradebot.errors import AuthError, BybitAPIError, ExchangeError, RetryableError, UserError
@@ -200,6 +201,8 @@ COMMANDS: list[Command] = [
     Command("mode", "auto|confirm", "trade on its own, or ask before every entry", cmd_mode, 1, 1),
     Command("risk", "PCT", "risk per trade, % of balance (0 < PCT ≤ 10)", cmd_risk, 1, 1),
     Command("backtest", "SYMBOL DAYS", "replay history through the strategy", cmd_backtest, 2, 2),
+    Command("optimize", "SYMBOL DAYS TRIALS", "walk-forward parameter search; Apply the best settings",
+            cmd_optimize, 3, 3),
 ]
 COMMAND_BY_NAME = {c.name: c for c in COMMANDS}
 
