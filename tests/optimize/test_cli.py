@@ -67,3 +67,32 @@ def test_two_local_workers_report_and_resume(tmp_path: Path, monkeypatch: pytest
     capsys.readouterr()
     assert _run(tmp_path, other, "--trials", "9", "--workers", "1", "--study", rep["study"]) == 2
     assert "different setup" in capsys.readouterr().err
+
+
+def test_days_downloads_and_ends_on_a_utc_day(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """--days goes through the backtest's download (faked here) and cuts at the last whole UTC day, so the
+    same command later that day derives the same study name and continues it."""
+    import bot
+    from tests.optimize.helpers import SAMPLE
+    from tradebot.optimize import cli
+
+    asked: list[tuple[str, str, int]] = []
+
+    async def fake_download(symbol: str, interval: str, days: int, path: Path, progress: bool = True) -> object:
+        asked.append((symbol, interval, days))
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(SAMPLE.read_text())  # noqa: ASYNC240 - a test fake
+        return type("Report", (), {"path": path})()
+
+    monkeypatch.setattr(cli, "download", fake_download)
+    monkeypatch.chdir(tmp_path)
+    cfg = write_config(tmp_path)
+    argv = ["--config", cfg, "optimize", "--symbol", "BTCUSDT", "--interval", "5", "--days", "6", "--trials", "2",
+            "--workers", "1", "--no-progress", "--json", "d.json"]
+    assert bot.main(argv) == 0
+    assert asked and asked[0][:2] == ("BTCUSDT", "5") and asked[0][2] >= 6
+    rep = json.loads(Path("d.json").read_text())
+    assert rep["holdout"]["end"].endswith("T00:00:00+00:00")
+    assert bot.main([*argv[:-2], "--json", "d2.json"]) == 0
+    assert json.loads(Path("d2.json").read_text())["study"] == rep["study"]

@@ -173,7 +173,7 @@ def render_report(rep: OptimizeReport) -> str:
     lines += [f"  {path}: {_fmt(old)} → {_fmt(new)}" for path, (old, new) in rep.changes.items()] or ["  (none)"]
     if rep.toml:
         lines += ["", "Paste into config.toml:", rep.toml.rstrip()]
-    return "\n".join(lines + rep.notes)
+    return "\n".join(lines + ([""] + rep.notes if rep.notes else []))
 
 
 def report_dict(rep: OptimizeReport, study: optuna.Study) -> dict[str, Any]:

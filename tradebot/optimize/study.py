@@ -86,7 +86,7 @@ def fingerprint(frames: dict[str, pd.DataFrame], interval: str, settings: Optimi
         h.update(symbol.encode())
         h.update(pd.util.hash_pandas_object(df[["open", "high", "low", "close", "volume"]], index=True).to_numpy())
     setup = json.dumps({"interval": interval, "optimize": settings.model_dump(mode="json", exclude={"top", "holdout_top",
-                        "overfit_ratio", "heartbeat_seconds"}), "risk": risk.model_dump(mode="json"),
+                        "overfit_ratio", "heartbeat_seconds", "seed"}), "risk": risk.model_dump(mode="json"),
                         "strategy": strategy.model_dump(mode="json"),
                         "windows": [[w.train.start_ms, w.test.start_ms, w.test.end_ms] for w in plan.windows]},
                        sort_keys=True)
