@@ -22,6 +22,7 @@ from handlers.alerts import AlertSink
 from handlers.commands import COMMANDS
 from handlers.deps import (
     DEPS_KEY,
+    EXIT_BAD_JOURNAL,
     EXIT_OTHER_INSTANCE,
     LOCK_NAME,
     SETUP_KEY,
@@ -31,7 +32,7 @@ from handlers.deps import (
 )
 from handlers.errors import polling_error_callback
 from handlers.lock import new_owner, take_lock
-from storage.db import init_db, make_engine, session_scope
+from storage.db import StorageError, init_db, make_engine, session_scope
 from storage.runtime import release_lock
 from tradebot.bybit.client import BybitClient
 from tradebot.config import Config
@@ -151,7 +152,12 @@ def run(cfg: Config, *, demo: bool, demo_seconds: float) -> int:
         return run_demo(cfg, seconds=demo_seconds)
     owner = new_owner()
     db = make_engine(cfg.env.DATABASE_URL)
-    init_db(db)
+    try:
+        init_db(db)  # migrates the journal (Alembic); refuses one written by a newer release
+    except StorageError as exc:
+        print(f"Refusing to start: {exc}", file=sys.stderr)
+        db.dispose()
+        return EXIT_BAD_JOURNAL
     if (refusal := take_lock(db, owner)) is not None:
         print(f"Refusing to start: {refusal}", file=sys.stderr)
         db.dispose()

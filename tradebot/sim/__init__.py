@@ -44,6 +44,10 @@ timestamp outside ``[server - recv_window, server + 1000)`` -> 10002. Unknown pa
 Persistence: with ``state_file`` the wallet, positions, orders, executions, closed pnl, leverage and feed
 cursor are written (atomically) after every mutating request, every step/price move and on close, and
 restored at start.
+
+Conformance: every answer matches the response example on its Bybit docs page (fields, JSON types, ``""`` vs
+``"0"``); the differences that remain are written, with reasons, in :mod:`tradebot.sim.conformance`
+(``NOT_SIMULATED``, ``EXTRA``, ``VALUES``) and checked by ``tests/sim/test_conformance.py``.
 """
 
 from .book import BookParams, market_fill_price

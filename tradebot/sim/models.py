@@ -82,6 +82,9 @@ class Order:
             "smpType": "None", "smpGroup": 0, "smpOrderId": "", "tpslMode": self.tpsl_mode,
             "tpLimitPrice": "", "slLimitPrice": "", "ocoTriggerBy": "", "parentOrderLinkId": "",
             "createdTime": str(self.created), "updatedTime": str(self.updated),
+            # order-list.mdx fields: no slippage tolerance, no extra fees, no RPI (retail price improvement) fills
+            "slippageToleranceType": "UNKNOWN", "slippageTolerance": "", "extraFees": "",
+            "rpiTakerAccess": False, "rpiMatchedQty": "0",
         }
 
 
@@ -181,7 +184,8 @@ class Execution:
             "execValue": fmt(self.exec_qty * self.exec_price), "execTime": str(self.exec_time),
             "feeCurrency": "USDT", "isMaker": self.is_maker, "feeRate": fmt(self.fee_rate),
             "tradeIv": "", "markIv": "", "markPrice": fmt(self.mark_price), "indexPrice": fmt(self.mark_price),
-            "underlyingPrice": "", "blockTradeId": "", "closedSize": fmt(self.closed_size),
+            "underlyingPrice": "", "blockTradeId": "",
+            "closedSize": fmt(self.closed_size) if self.closed_size else "",  # "" on opening fills (execution.mdx)
             "execPnl": fmt(self.exec_pnl), "extraFees": "", "seq": self.seq,
         }
 
