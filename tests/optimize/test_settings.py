@@ -102,3 +102,12 @@ def test_config_loads_optimize_table(tmp_path: Path) -> None:
     p.write_text('[optimize]\nobjective = "calmar"\n[optimize.params]\n"risk.tp_atr" = { low = 2, high = 5 }\n')
     cfg = load_config({}, str(p), demo=True)
     assert cfg.optimize.objective == "calmar" and list(cfg.optimize.params) == ["risk.tp_atr"]
+
+
+def test_unreachable_storage_exits_1_without_the_password(capsys: pytest.CaptureFixture[str]) -> None:
+    import bot
+
+    code = bot.main(["optimize", "--symbol", "BTCUSDT", "--interval", "5", "--data", str(SAMPLE), "--trials", "1",
+                     "--workers", "1", "--no-progress", "--storage", "postgresql://bob:hunter2@127.0.0.1:1/x"])
+    err = capsys.readouterr().err
+    assert code == 1 and "study storage postgresql+psycopg://bob:***@127.0.0.1:1/x" in err and "hunter2" not in err
