@@ -86,7 +86,7 @@ async def _finish(message: Message, progress_msg: Message, deps: Deps, symbol: s
     await progress_msg.edit_text(f"✅ Optimized {esc(symbol)}: {trials} trial(s) done. Result below.",
                                  parse_mode=ParseMode.HTML)
     head = summary.split("\n\n")[0]
-    await message.reply_photo(png, caption=f"<pre>{esc(head)[:1000]}</pre>", parse_mode=ParseMode.HTML)
+    await message.reply_photo(png, caption=f"<pre>{esc(head[:900])}</pre>", parse_mode=ParseMode.HTML)
     text = summary if len(summary) <= MAX_TEXT else summary[:MAX_TEXT] + "\n…(cut; run bot.py optimize for all)"
     buttons = []
     if changes:

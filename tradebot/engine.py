@@ -147,7 +147,8 @@ class TradingEngine(ConfirmationsMixin):
         if "risk.risk_pct" in changes:
             self._set("risk_pct", str(changes["risk.risk_pct"]))
         log.info("settings changed%s: %s", f" by {by}" if by else "", changes)
-        return Outcome("ok", f"Applied {len(changes)} setting(s); they stay in force across restarts.")
+        later = " Leverage changes take effect at the next start." if "risk.leverage" in changes else ""
+        return Outcome("ok", f"Applied {len(changes)} setting(s); they stay in force across restarts.{later}")
 
     async def pause(self, by: str = "") -> Outcome:
         if self.paused:
