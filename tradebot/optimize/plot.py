@@ -12,6 +12,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from optuna.trial import TrialState
 
 from tradebot.backtest.plot import _thin
@@ -48,7 +49,8 @@ def draw_history(ax: Axes, study: optuna.Study, rep: OptimizeReport) -> None:
         n, v = np.array(done, dtype=float).T
         order = np.argsort(n)
         ax.scatter(n, v, s=10, color="tab:blue", label="out-of-sample score")
-        ax.plot(n[order], np.maximum.accumulate(v[order]), color="tab:red", linewidth=1, label="best so far")
+        ax.plot(n[order], np.maximum.accumulate(v[order]), color="tab:red", linewidth=1, label="best so far",
+                drawstyle="steps-post")
         ins = [t.user_attrs.get("is_score") for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
         ax.scatter(n, np.array(ins, dtype=float), s=6, color="tab:grey", alpha=0.6, label="in-sample score")
     if pruned:
@@ -56,6 +58,7 @@ def draw_history(ax: Axes, study: optuna.Study, rep: OptimizeReport) -> None:
         ax.scatter(pruned, [y0] * len(pruned), marker="x", s=10, color="tab:orange", label="pruned")
     ax.set_title(f"Score over trials ({UNITS[rep.settings.objective]})")
     ax.set_xlabel("trial")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
 
