@@ -143,6 +143,9 @@ def run_optimize_cli(args: argparse.Namespace, cfg: Config) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted: finished trials are kept; run the same command again to continue", file=sys.stderr)
         return 130
+    except (ValueError, TradebotError) as exc:  # e.g. a symbol without candles in one of the windows
+        print(f"optimize failed: {exc}", file=sys.stderr)
+        return 1
     except SQLAlchemyError as exc:
         print(f"optimize failed: study storage {safe_url(url)}: {exc.__class__.__name__}: "
               f"{str(exc).splitlines()[0]}", file=sys.stderr)

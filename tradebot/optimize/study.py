@@ -8,6 +8,7 @@ import logging
 import multiprocessing
 import os
 import socket
+import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -212,6 +213,9 @@ def _worker_main(job: Job) -> None:  # pragma: no cover - runs in a spawned proc
         run_worker(job)
     except KeyboardInterrupt:
         pass
+    except Exception as exc:  # one line, not a traceback per worker; the trial is marked failed in the study
+        print(f"optimize worker {job.worker} stopped: {exc.__class__.__name__}: {exc}", file=sys.stderr)
+        sys.exit(1)
 
 
 def spawn_workers(job: Job, n: int) -> list[multiprocessing.process.BaseProcess]:
