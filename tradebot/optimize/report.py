@@ -165,6 +165,9 @@ def render_report(rep: OptimizeReport) -> str:
     for row in rep.rows:
         lines += [f"⚠ {w}" for w in row.warnings]
     best = rep.rows[0]
+    pairs = zip(best.attrs.get("is_windows", []), best.attrs.get("oos_windows", []), strict=False)
+    lines.append(f"Trial {best.number} per window, IS → OOS: "
+                 + " · ".join(f"{i + 1}: {a:.2f} → {b:.2f}" for i, (a, b) in enumerate(pairs)))
     if best.holdout:
         h = best.holdout
         lines.append(f"Hold-out of trial {best.number}: score {h['score']:.2f}, PnL {h['pnl']:+.2f} USDT, "
