@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import optuna
-from optuna.trial import FrozenTrial, TrialState
+import pandas as pd
+from optuna.trial import TrialState
 
 from tradebot.backtest.download import fetch_range
 from tradebot.bybit.client import BybitClient
@@ -17,8 +21,16 @@ from tradebot.optimize.evaluate import Evaluator
 from tradebot.optimize.plot import best_curves, render
 from tradebot.optimize.report import OptimizeReport, build_report, render_report
 from tradebot.optimize.settings import OptimizeSettings, check_spec
-from tradebot.optimize.study import COUNTED, Job, best_value, objective_for, quiet_optuna
-from tradebot.optimize.windows import DAY_MS, plan
+from tradebot.optimize.study import (
+    Job,
+    best_value,
+    close_study,
+    counted,
+    open_study,
+    quiet_optuna,
+    spawn_workers,
+)
+from tradebot.optimize.windows import DAY_MS, Plan, plan
 from tradebot.overrides import as_plain
 from tradebot.risk import RiskParams
 from tradebot.strategy import StrategyParams
@@ -48,16 +60,21 @@ def parse_args(days_text: str, trials_text: str) -> tuple[int, int]:
     return days, trials
 
 
-def _study(job: Job, evaluator: Evaluator, progress: Progress) -> optuna.Study:
-    """In-memory study in this (worker) thread; ``progress`` after every finished trial."""
+async def _study(job: Job, progress: Progress, poll: float = 1.0) -> optuna.Study:
+    """Run the study in a separate worker process (the bot's event loop keeps its CPU), polling its progress."""
     with quiet_optuna():
-        sampler = optuna.samplers.TPESampler(seed=job.settings.seed)
-        study = optuna.create_study(direction="maximize", sampler=sampler, study_name=job.study)
-
-        def cb(s: optuna.Study, t: FrozenTrial) -> None:
-            progress(len(s.get_trials(deepcopy=False, states=COUNTED)), job.trials, best_value(s))
-
-        study.optimize(objective_for(job, evaluator), n_trials=job.trials, callbacks=[cb], gc_after_trial=False)
+        study = await asyncio.to_thread(open_study, job)
+    procs = spawn_workers(job, 1)
+    try:
+        while any(p.is_alive() for p in procs):
+            await asyncio.sleep(poll)
+            done, best = await asyncio.to_thread(lambda: (counted(study), best_value(study)))
+            progress(done, job.trials, best)
+    finally:
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+            p.join(timeout=10)
     return study
 
 
@@ -86,21 +103,35 @@ async def optimize_recent(client: BybitClient, settings: OptimizeSettings, risk:
         the_plan = plan(first, last, step, settings.windows, settings.train_ratio, settings.holdout_pct)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    job = Job("", f"chat-{symbol}-{interval}-{days}d", trials, settings, risk, strategy, {symbol: df}, the_plan)
+    folder = tempfile.mkdtemp(prefix="tradebot-optimize-")
+    try:
+        job = Job(f"sqlite:///{Path(folder) / 'study.db'}", f"chat-{symbol}-{interval}-{days}d", trials, settings,
+                  risk, strategy, {symbol: df}, the_plan)
+        study = await _study(job, progress)
+        try:
+            return await _outcome(study, settings, risk, strategy, the_plan, symbol, interval, days,
+                                  (last - first) / DAY_MS, df)
+        finally:
+            close_study(study)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+async def _outcome(study: optuna.Study, settings: OptimizeSettings, risk: RiskParams, strategy: StrategyParams,
+                   the_plan: Plan, symbol: str, interval: str, days: int, covered: float,
+                   df: pd.DataFrame) -> OptimizeOutcome:
     evaluator = Evaluator({symbol: df}, the_plan, settings.objective, settings.balance)
-    study = await asyncio.to_thread(_study, job, evaluator, progress)
 
     def finish() -> tuple[OptimizeReport, bytes]:
         with quiet_optuna():
-            rep = build_report(study, storage="memory", symbols=[symbol], interval=interval, settings=settings,
+            rep = build_report(study, storage="a temporary study of this bot", symbols=[symbol], interval=interval, settings=settings,
                                risk=risk, strategy=strategy, plan=the_plan, evaluator=evaluator)
             eq, bh = best_curves(rep, evaluator)
             return rep, render(study, rep, eq, bh)["summary"]
 
     rep, png = await asyncio.to_thread(finish)
-    if (last - first) / DAY_MS < days - 0.5:
-        rep.notes.append(f"Only {(last - first) / DAY_MS:.1f} day(s) of {symbol} history were available "
-                         f"(asked for {days}).")
+    if covered < days - 0.5:
+        rep.notes.append(f"Only {covered:.1f} day(s) of {symbol} history were available (asked for {days}).")
     failed = len(study.get_trials(deepcopy=False, states=(TrialState.FAIL,)))
     summary = render_report(rep) + (f"\n{failed} trial(s) failed." if failed else "")
     return OptimizeOutcome(summary, png, {p: as_plain(new) for p, (_, new) in rep.changes.items()}, rep)
