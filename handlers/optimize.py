@@ -119,8 +119,8 @@ async def optimize_button(query: CallbackQuery, deps: Deps, kind: str, rest: str
         lines = "\n".join(f"• <code>{esc(p)}</code>: {esc(_value(a))} → <b>{esc(_value(b))}</b>" for p, a, b in diff)
         await query.get_bot().send_message(
             message.chat.id,  # type: ignore[union-attr]
-            f"Apply these settings to the live bot? They take effect from the next tick and are kept across "
-            f"restarts (like /risk).\n{lines}", parse_mode=ParseMode.HTML,
+            f"Apply these settings to the live bot? They take effect from the next tick, for every symbol it "
+            f"trades, and are kept across restarts (like /risk).\n{lines}", parse_mode=ParseMode.HTML,
             reply_markup=markup([[("✅ Apply", f"oc:{token}"), ("Cancel", f"no:{token}")]]))
         return f"asked: {len(diff)} change(s)"
     payload = deps.service.take_token(rest, "optimize_apply")
