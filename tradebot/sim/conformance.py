@@ -45,7 +45,5 @@ VALUES: dict[str, dict[str, str]] = {
     },
     "GET /v5/position/list": {
         "list.bustPrice": "table: 'Deprecated, always \"\"'; the example shows a price",
-        "list.breakEvenPrice": "not simulated yet (\"\"): engineer simrules (issue 11 section 3) computes it; "
-                               "delete this entry when that lands",
     },
 }
