@@ -7,11 +7,13 @@ import re
 import time
 from bisect import bisect_left
 from decimal import Decimal
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from tradebot.backtest import ticks
 from tradebot.backtest.data import default_instrument, htf_frames
 from tradebot.backtest.models import BacktestResult, Pause, Trade
 from tradebot.backtest.position import Exit, OpenPosition, Replayer, dec
@@ -43,12 +45,27 @@ class _Bars:
         self.n = int(self.ts.size)
         cols = [df[c].to_numpy(np.float64) for c in ("open", "high", "low", "close")]
         self.arr = cols
-        self.o, self.h, self.lo, self.c = (a.tolist() for a in cols)
         self._short: tuple[list[float], list[float], list[float]] | None = None
         diffs = np.diff(self.ts)
         self.interval_ms = int(np.min(diffs)) if diffs.size else 60_000
         first = int(diffs[0]) if diffs.size else self.interval_ms
         self.step_ms = first  # the simulator's path clock uses the first spacing of the replayed candles
+
+    @cached_property
+    def o(self) -> list[float]:
+        return self.arr[0].tolist()  # type: ignore[no-any-return]
+
+    @cached_property
+    def h(self) -> list[float]:
+        return self.arr[1].tolist()  # type: ignore[no-any-return]
+
+    @cached_property
+    def lo(self) -> list[float]:
+        return self.arr[2].tolist()  # type: ignore[no-any-return]
+
+    @cached_property
+    def c(self) -> list[float]:
+        return self.arr[3].tolist()  # type: ignore[no-any-return]
 
     def side_view(self, sign: int) -> tuple[list[float], list[float], list[float]]:
         """(open, favourable extreme, adverse extreme) with prices negated for a short, so one scan fits both."""
@@ -193,6 +210,7 @@ def run_backtest(
     series: pd.DataFrame | None = None,
     progress: bool = False,
     verify: bool = False,
+    exact: bool = False,
 ) -> BacktestResult:
     """Replay ``df`` (closed candles, oldest first) through the live signal, sizing and stop rules.
 
@@ -201,6 +219,8 @@ def run_backtest(
     ``taker_fee`` to ``risk.taker_fee_rate``. Higher timeframes are resampled from ``df`` unless given.
     ``series`` replaces the signal computation (rows aligned with ``df``, columns ``action`` and ``atr``).
     ``verify`` (tests) cross-checks the protections' fast path against ``protection_state`` on every signal.
+    ``exact`` forces the Decimal replay even where the integer-tick replay applies (benchmarks and tests compare
+    the two).
     """
     t0 = time.perf_counter()
     risk, params = _settings(cfg, strategy)
@@ -224,6 +244,8 @@ def run_backtest(
     ks_list = ks.tolist()
     rp = Replayer(inst, risk, book, fee)
     runner = _Runner(bars, rp, risk)
+    cols = None if exact or not ticks.usable(risk) else ticks.tick_columns(bars.arr, inst.tick_size)
+    fast = ticks.TickPath(cols, inst, risk, book, fee) if cols is not None else None
 
     def open_at(t_ms: int) -> Decimal:
         return dec(bars.o[int(np.searchsorted(ts, t_ms))])
@@ -237,6 +259,7 @@ def run_backtest(
     refusals: dict[str, int] = {}
     pause_start: tuple[int, tuple[str, ...], int] | None = None  # (tick ms, reasons, signal index)
     next_tick = i0
+    atr_l, ts_l, sig_l = atr.tolist(), ts.tolist(), sig.tolist()
     bar_pbar = tqdm(total=n - i0, disable=not progress, unit="bar", mininterval=0.25, desc=f"backtest {symbol}")
     while True:
         p = bisect_left(ks_list, next_tick - 1)
@@ -245,46 +268,61 @@ def run_backtest(
         k = ks_list[p]
         j = k + 1
         bar_pbar.update(j - i0 - bar_pbar.n)
-        a = float(atr[k])
+        a = atr_l[k]
         w = float(wallet)
         if a > 0 and min(w * risk_frac / (sl_atr * a), w * lev / bars.o[j]) < min_qty:
             refusals[_TOO_SMALL] = refusals.get(_TOO_SMALL, 0) + 1  # size_position would refuse: skip the Decimal call
             next_tick = j + 1
             continue
-        verdict = prot.check(int(ts[j]))
+        verdict = prot.check(ts_l[j])
         if not verdict.state.entries_allowed:
             if pause_start is None:
-                pause_start = (int(ts[j]), verdict.state.reasons, p)
+                pause_start = (ts_l[j], verdict.state.reasons, p)
             if verdict.retry_ms is None:
                 break
             next_tick = max(j + 1, int(np.searchsorted(ts, verdict.retry_ms, side="left")))
             continue
         if pause_start is not None:
-            pauses.append(Pause(ms_to_datetime(pause_start[0]), ms_to_datetime(int(ts[j])), pause_start[1],
+            pauses.append(Pause(ms_to_datetime(pause_start[0]), ms_to_datetime(ts_l[j]), pause_start[1],
                                 p - pause_start[2]))
             pause_start = None
-        side = "Buy" if sig[k] > 0 else "Sell"
+        side = "Buy" if sig_l[k] > 0 else "Sell"
         signal_atr = dec(a) if math.isfinite(a) else Decimal(0)
-        ref = dec(bars.o[j])
-        sizing = size_position(side=side, entry_price=ref, atr=signal_atr, available_balance=wallet, inst=inst,
-                               params=risk)
-        if not sizing.ok:
-            key = _NUMBER.sub("#", (sizing.refused or "refused").split(" (")[0])
-            refusals[key] = refusals.get(key, 0) + 1
-            next_tick = j + 1
-            continue
-        pos = rp.open(side=side, qty=sizing.qty, ref=ref, atr=signal_atr, sl=sizing.sl, tp=sizing.tp, bar=j)
-        ex = runner.run(pos)
-        close_fee = pos.qty * ex.price * fee
-        gross = (ex.price - pos.entry) * pos.qty * pos.sign
-        pnl = gross - pos.open_fee - close_fee
+        if fast is not None:
+            sized = fast.size(sig_l[k], j, signal_atr, wallet)
+            if isinstance(sized, str):
+                key = _NUMBER.sub("#", sized.split(" (")[0])
+                refusals[key] = refusals.get(key, 0) + 1
+                next_tick = j + 1
+                continue
+            qty, entry, ex = fast.run(sig_l[k], sized, signal_atr, j)
+            tick = inst.tick_size
+            sign, initial_sl, tp = sig_l[k], sized[1] * tick, sized[2] * tick
+            reason, moves, exit_sl = fast.reason(ex.kind), fast.runner.moves, sign * fast.runner.sl * tick
+        else:
+            ref = dec(bars.o[j])
+            sizing = size_position(side=side, entry_price=ref, atr=signal_atr, available_balance=wallet, inst=inst,
+                                   params=risk)
+            if not sizing.ok:
+                key = _NUMBER.sub("#", (sizing.refused or "refused").split(" (")[0])
+                refusals[key] = refusals.get(key, 0) + 1
+                next_tick = j + 1
+                continue
+            pos = rp.open(side=side, qty=sizing.qty, ref=ref, atr=signal_atr, sl=sizing.sl, tp=sizing.tp, bar=j)
+            ex = runner.run(pos)
+            qty, entry, sign, initial_sl, tp = pos.qty, pos.entry, pos.sign, pos.initial_sl, pos.tp
+            reason, moves, exit_sl = rp.close_reason(pos, ex.kind), pos.stop_moves, pos.sl
+        open_fee = qty * entry * fee
+        close_fee = qty * ex.price * fee
+        gross = (ex.price - entry) * qty * sign
+        pnl = gross - open_fee - close_fee
         wallet += pnl
         exit_ms = bars.path_ms(ex.bar, ex.point)
-        trades.append(Trade(symbol, side, ms_to_datetime(int(ts[j])), pos.entry, ms_to_datetime(exit_ms), ex.price,
-                            pos.qty, pnl, pos.open_fee + close_fee, rp.close_reason(pos, ex.kind), pos.initial_sl,
-                            pos.tp, signal_atr, j, ex.bar, ex.point, pos.open_fee, pos.stop_moves, pos.sl))
-        prot.record(exit_ms=exit_ms, entry_ms=int(ts[j]), pnl=pnl, open_fee=pos.open_fee, sign=pos.sign,
-                    entry=pos.entry, qty=pos.qty)
+        trades.append(Trade(symbol, side, ms_to_datetime(ts_l[j]), entry, ms_to_datetime(exit_ms), ex.price,
+                            qty, pnl, open_fee + close_fee, reason, initial_sl, tp, signal_atr, j, ex.bar, ex.point,
+                            open_fee, moves, exit_sl))
+        prot.record(exit_ms=exit_ms, entry_ms=ts_l[j], pnl=pnl, open_fee=open_fee, sign=sign, entry=entry,
+                    qty=qty)
         next_tick = ex.bar if ex.point == 0 else ex.bar + 1
     if pause_start is not None:
         skipped = len(ks_list) - pause_start[2]
@@ -306,16 +344,30 @@ def run_backtest(
 def _equity(bars: _Bars, trades: list[Trade], balance: float, i0: int) -> tuple[np.ndarray, np.ndarray]:
     """Equity at every bar close: wallet (fees and realised PnL as they happen) + unrealised PnL at the close."""
     n = bars.n
-    delta = np.zeros(n)
-    upl = np.zeros(n)
-    in_pos = np.zeros(n, dtype=bool)
     close = bars.arr[3]
-    for t in trades:
-        delta[t.entry_bar] -= float(t.open_fee)
-        delta[t.exit_bar] += float(t.pnl + t.open_fee)
-        if t.exit_bar > t.entry_bar:
-            sl = slice(t.entry_bar, t.exit_bar)
-            upl[sl] = t.sign * (close[sl] - float(t.entry_price)) * float(t.qty)
-            in_pos[sl] = True
-    equity = balance + np.cumsum(delta) + upl
+    if not trades:
+        return np.full(n - i0, balance), np.zeros(n - i0, dtype=bool)
+    entry_bar = np.fromiter((t.entry_bar for t in trades), np.int64, len(trades))
+    exit_bar = np.fromiter((t.exit_bar for t in trades), np.int64, len(trades))
+    open_fee = np.fromiter((float(t.open_fee) for t in trades), np.float64, len(trades))
+    pnl = np.fromiter((float(t.pnl) for t in trades), np.float64, len(trades))
+    signed_qty = np.fromiter((t.sign * float(t.qty) for t in trades), np.float64, len(trades))
+    entry = np.fromiter((float(t.entry_price) for t in trades), np.float64, len(trades))
+    delta = np.zeros(n + 1)
+    np.add.at(delta, entry_bar, -open_fee)
+    np.add.at(delta, exit_bar, pnl + open_fee)
+    # positions never overlap: piecewise-constant qty and qty×entry over [entry_bar, exit_bar)
+    held = exit_bar > entry_bar
+    a, b = np.zeros(n + 1), np.zeros(n + 1)
+    np.add.at(a, entry_bar[held], signed_qty[held])
+    np.add.at(a, exit_bar[held], -signed_qty[held])
+    np.add.at(b, entry_bar[held], signed_qty[held] * entry[held])
+    np.add.at(b, exit_bar[held], -signed_qty[held] * entry[held])
+    qty_at, cost_at = np.cumsum(a)[:n], np.cumsum(b)[:n]
+    count = np.zeros(n + 1, dtype=np.int64)
+    np.add.at(count, entry_bar[held], 1)
+    np.add.at(count, exit_bar[held], -1)
+    in_pos = np.cumsum(count)[:n] > 0
+    upl = np.where(in_pos, qty_at * close - cost_at, 0.0)
+    equity = balance + np.cumsum(delta)[:n] + upl
     return equity[i0:], in_pos[i0:]

@@ -79,11 +79,13 @@ class Protections:
     def _clearly_allowed(self, now_ms: int) -> bool:
         """True only when no protection can be tripped (then protection_state would allow the entry): today's
         net loss below the limit, no cooldown running, no full losing streak in the 7-day window."""
-        r, lo = self.risk, bisect_left(self.exit_ms, now_ms - WINDOW_MS)
+        r = self.risk
         loss = -self._day_pnl if self._day == now_ms // DAY_MS else Decimal(0)
-        limit = max(self.balance_start_of_day(now_ms), Decimal(0)) * r.daily_loss_limit_pct / 100
-        if loss > 0 and loss >= limit:
+        if loss > 0 and loss >= max(self.balance_start_of_day(now_ms), Decimal(0)) * r.daily_loss_limit_pct / 100:
             return False
+        if not r.cooldown_minutes and not r.max_consecutive_losses:
+            return True
+        lo = bisect_left(self.exit_ms, now_ms - WINDOW_MS)
         if r.cooldown_minutes and self.losses and self.losses[-1] >= lo:
             if self.exit_ms[self.losses[-1]] + r.cooldown_minutes * 60_000 > now_ms:
                 return False
