@@ -260,14 +260,15 @@ def run_backtest(
     pause_start: tuple[int, tuple[str, ...], int] | None = None  # (tick ms, reasons, signal index)
     next_tick = i0
     atr_l, ts_l, sig_l = atr.tolist(), ts.tolist(), sig.tolist()
-    bar_pbar = tqdm(total=n - i0, disable=not progress, unit="bar", mininterval=0.25, desc=f"backtest {symbol}")
+    bar_pbar = tqdm(total=n - i0, unit="bar", mininterval=0.25, desc=f"backtest {symbol}") if progress else None
     while True:
         p = bisect_left(ks_list, next_tick - 1)
         if p >= len(ks_list):
             break
         k = ks_list[p]
         j = k + 1
-        bar_pbar.update(j - i0 - bar_pbar.n)
+        if bar_pbar is not None:
+            bar_pbar.update(j - i0 - bar_pbar.n)
         a = atr_l[k]
         w = float(wallet)
         if a > 0 and min(w * risk_frac / (sl_atr * a), w * lev / bars.o[j]) < min_qty:
@@ -327,8 +328,9 @@ def run_backtest(
     if pause_start is not None:
         skipped = len(ks_list) - pause_start[2]
         pauses.append(Pause(ms_to_datetime(pause_start[0]), None, pause_start[1], skipped))
-    bar_pbar.update(n - i0 - bar_pbar.n)
-    bar_pbar.close()
+    if bar_pbar is not None:
+        bar_pbar.update(n - i0 - bar_pbar.n)
+        bar_pbar.close()
     t_loop = time.perf_counter()
     equity, in_pos = _equity(bars, trades, float(balance), i0)
     index = df.index[i0:]
@@ -337,6 +339,7 @@ def run_backtest(
         end=ms_to_datetime(int(ts[-1]) + bars.interval_ms), bars=n - i0, initial_balance=balance,
         final_balance=wallet, trades=trades, equity=pd.Series(equity, index=index, name="equity"),
         in_position=in_pos, risk=risk, strategy=params, signals=len(ks_list), pauses=pauses, refusals=refusals,
+        replay="ticks" if fast is not None else "decimal",
         timings={"signals_s": t_signals - t0, "loop_s": t_loop - t_signals, "report_s": time.perf_counter() - t_loop},
     )
 

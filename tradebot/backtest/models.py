@@ -87,3 +87,4 @@ class BacktestResult:
     refusals: dict[str, int] = field(default_factory=dict)  # sizing refusals by reason
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    replay: str = "decimal"  # "ticks" when the integer-tick replay ran (same trades, faster)

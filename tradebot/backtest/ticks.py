@@ -45,6 +45,16 @@ def tick_columns(arr: list[np.ndarray], tick: Decimal) -> list[np.ndarray] | Non
     return out
 
 
+def trail_stop(s: int, best: int, sl: int, last: int, floor_d: int) -> int | None:
+    """``next_stop``'s bot trailing step in long-space ticks (past the trigger, no break-even candidate): the
+    stop ``floor(trail_atr×ATR)`` ticks behind the best price, clamped one tick inside the last price, if it
+    tightens the current stop by at least one tick."""
+    new = best - floor_d
+    if last <= new:
+        new = last - 1
+    return None if s * new <= 0 or new - sl < 1 else new
+
+
 class FastSizer:
     """``size_position`` in integers for (side, entry ticks, ATR, wallet): (qty steps, sl ticks, tp ticks), or
     None when the real function must decide (refusals, liquidation or rounding edges)."""
@@ -163,9 +173,8 @@ class TickRunner:
                 be = stop_price(breakeven_price(s, entry * self.tick, am, self.risk), self.inst, side)
                 self.be_level = s * int(be / self.tick)
             thr = self._threshold()
-        ex = self._path(j0, o[j0], fav[j0], adv[j0], c[j0], bull[j0] == (s > 0))
-        if ex is not None:
-            return ex
+        if adv[j0] <= self.sl or fav[j0] >= self.tp:
+            return self._path(j0, fav[j0], adv[j0], bull[j0] == (s > 0))
         n, j = self.n, j0 + 1
         best = self.best
         while j < n:
@@ -191,9 +200,8 @@ class TickRunner:
             if best >= thr:
                 self._manage(oc)
                 thr = self._threshold()
-            ex = self._path(j, oc, fav[j], adv[j], c[j], bull[j] == (s > 0))
-            if ex is not None:
-                return ex
+            if adv[j] <= self.sl or fav[j] >= tp:
+                return self._path(j, fav[j], adv[j], bull[j] == (s > 0))
             j += 1
         return self._exit(n - 1, 3, "EndOfData", c[n - 1])
 
@@ -206,16 +214,13 @@ class TickRunner:
             thr = min(thr, max(self.t_trig, self.sl + self.floor_d + 1))
         return thr
 
-    def _path(self, j: int, o: int, fav: int, adv: int, c: int, adverse_first: bool) -> Exit | None:
+    def _path(self, j: int, fav: int, adv: int, adverse_first: bool) -> Exit:
+        """The exit on bar ``j``'s path, which reaches the stop or the target: open→adverse→favourable→close
+        (a bullish long, a bearish short) or open→favourable→adverse→close; the first level crossed fills."""
         sl, tp = self.sl, self.tp
-        pts = (o, adv, fav, c) if adverse_first else (o, fav, adv, c)
-        for k in (1, 2, 3):
-            b = pts[k]
-            if b <= sl:
-                return self._exit(j, k, "StopLoss", sl)
-            if b >= tp:
-                return self._exit(j, k, "TakeProfit", tp)
-        return None
+        if adverse_first:
+            return self._exit(j, 1, "StopLoss", sl) if adv <= sl else self._exit(j, 2, "TakeProfit", tp)
+        return self._exit(j, 1, "TakeProfit", tp) if fav >= tp else self._exit(j, 2, "StopLoss", sl)
 
     def _exit(self, bar: int, point: int, kind: ExitKind, base: int) -> Exit:
         s = self.s
@@ -234,10 +239,7 @@ class TickRunner:
             return
         if not self.bot or self.best < self.t_trig:
             return
-        new = self.best - self.floor_d
-        if last <= new:
-            new = last - 1
-        got = None if s * new <= 0 or new - sl < 1 else new
+        got = trail_stop(s, self.best, sl, last, self.floor_d)
         if self.checks:
             self.checks -= 1
             if self._real(last, apply=False) != got:  # the replica disagrees: the real function decides
