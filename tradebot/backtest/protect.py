@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
 import numpy as np
 
@@ -18,9 +19,8 @@ WINDOW = timedelta(days=7)  # the live engine reads closed trades of the last 7 
 WINDOW_MS = 7 * DAY_MS
 
 
-@dataclass(frozen=True)
-class _Closed:
-    view: ClosedTradeView
+class _Closed(NamedTuple):
+    pnl: Decimal
     exit_ms: int
     entry_ms: int
     open_fee: Decimal
@@ -66,8 +66,7 @@ class Protections:
 
     def record(self, *, exit_ms: int, entry_ms: int, pnl: Decimal, open_fee: Decimal, sign: int, entry: Decimal,
                qty: Decimal) -> None:
-        view = ClosedTradeView(self.symbol, ms_to_datetime(exit_ms), pnl)
-        self.closed.append(_Closed(view, exit_ms, entry_ms, open_fee, sign, entry, qty))
+        self.closed.append(_Closed(pnl, exit_ms, entry_ms, open_fee, sign, entry, qty))
         self.exit_ms.append(exit_ms)
         if pnl < 0:
             self.losses.append(len(self.closed) - 1)
@@ -91,7 +90,7 @@ class Protections:
                 return False
         limit_n = r.max_consecutive_losses
         if limit_n and len(self.closed) - lo >= limit_n:
-            if all(c.view.pnl < 0 for c in self.closed[-limit_n:]):
+            if all(c.pnl < 0 for c in self.closed[-limit_n:]):
                 return False
         return True
 
@@ -101,7 +100,7 @@ class Protections:
         for c in reversed(self.closed):
             if c.exit_ms <= t_ms:
                 break
-            wallet -= c.view.pnl + c.open_fee  # not realised yet at t
+            wallet -= c.pnl + c.open_fee  # not realised yet at t
             if c.entry_ms < t_ms:
                 upl = c.sign * (self.open_at(t_ms) - c.entry) * c.qty
             else:
@@ -122,7 +121,8 @@ class Protections:
         keep.update(range(max(lo, bisect_left(self.exit_ms, now_ms // DAY_MS * DAY_MS)), len(self.closed)))
         if self.losses and self.losses[-1] >= lo:
             keep.add(self.losses[-1])
-        return [self.closed[i].view for i in sorted(keep)]
+        return [ClosedTradeView(self.symbol, ms_to_datetime(self.closed[i].exit_ms), self.closed[i].pnl)
+                for i in sorted(keep)]
 
     def check(self, now_ms: int) -> Check:
         """The live verdict at tick ``now_ms`` (flat), and when a blocked verdict can next change."""

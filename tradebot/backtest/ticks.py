@@ -21,6 +21,7 @@ from tradebot.stops import breakeven_price, next_stop
 
 CHECKS = 64  # replica results compared with the real function at the start of every run
 _NEVER = 1 << 62
+_PROBE = 16  # bars scanned in Python before a quiet stretch is searched with numpy
 
 
 def _ratio(d: Decimal) -> tuple[int, int]:
@@ -129,7 +130,10 @@ class TickRunner:
         o, h, lo, c = (np.asarray(x, dtype=np.int64) for x in cols)
         self.n = o.size
         self.long = tuple(x.tolist() for x in (o, h, lo, c))
-        self.short = tuple((-x).tolist() for x in (o, lo, h, c))
+        self._cols = (o, h, lo, c)
+        self._short: tuple[list[int], ...] | None = None
+        self._neg_low: np.ndarray | None = None
+        self._neg_high: np.ndarray | None = None
         self.bull = (c >= o).tolist()
         self.inst, self.risk, self.book, self.fee = inst, risk, book, fee
         self.tick = inst.tick_size
@@ -144,6 +148,14 @@ class TickRunner:
         self.sl = self.tp = self.entry = self.best = 0
         self.s, self.qty, self.atr_mgmt = 1, Decimal(0), Decimal(0)
         self.be_done, self.reason, self.moves = False, "", 0
+
+    @property
+    def short(self) -> tuple[list[int], ...]:
+        """A short's candles in long space (prices negated; its favourable extreme is the low)."""
+        if self._short is None:
+            o, h, lo, c = self._cols
+            self._short = tuple((-x).tolist() for x in (o, lo, h, c))
+        return self._short
 
     def fill(self, side: Side, qty: Decimal, base: int) -> int:
         price = market_fill_price(side, qty, base * self.tick, self.tick, self.book)
@@ -182,11 +194,13 @@ class TickRunner:
             prev = fav[j - 1]
             if prev < thr and best < thr:  # skip bars where nothing can happen: only the best price moves
                 hi = tp if tp < thr else thr
-                k = j
-                while k < n and adv[k] > sl and fav[k] < hi:
+                k, stop = j, min(n, j + _PROBE)
+                while k < stop and adv[k] > sl and fav[k] < hi:
                     k += 1
+                if k == stop < n:  # a long quiet stretch: search it in numpy chunks
+                    k = self._first_event(s, k, sl, hi)
                 if k > j:
-                    top = max(fav[j - 1:k])
+                    top = max(fav[j - 1:k]) if k - j <= _PROBE else int(self._fav(s)[j - 1:k].max())
                     if top > best:
                         best = top
                     j = k
@@ -204,6 +218,29 @@ class TickRunner:
                 return self._path(j, fav[j], adv[j], bull[j] == (s > 0))
             j += 1
         return self._exit(n - 1, 3, "EndOfData", c[n - 1])
+
+    def _fav(self, s: int) -> np.ndarray:
+        o, h, lo, c = self._cols
+        if s > 0:
+            return h
+        if self._neg_low is None:
+            self._neg_low, self._neg_high = -lo, -h
+        return self._neg_low
+
+    def _first_event(self, s: int, k: int, sl: int, hi: int) -> int:
+        """First bar ≥ ``k`` whose adverse extreme reaches ``sl`` or favourable one reaches ``hi`` (long
+        space), else n: numpy over doubling chunks."""
+        fav = self._fav(s)
+        adv = self._cols[2] if s > 0 else self._neg_high
+        n, size = self.n, 4 * _PROBE
+        while k < n:
+            e = min(n, k + size)
+            hit = (adv[k:e] <= sl) | (fav[k:e] >= hi)
+            i = int(hit.argmax())
+            if hit[i]:
+                return k + i
+            k, size = e, size * 2
+        return n
 
     def _threshold(self) -> int:
         """The lowest best price (long space) at which a tick may move the stop."""
