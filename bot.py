@@ -27,6 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--plot", help="write the equity + drawdown PNG here")
     bt.add_argument("--trades-csv", help="write the trade list as CSV here")
     bt.add_argument("--balance", default="10000", help="starting balance in USDT")
+    bt.add_argument("--funding", default=None,
+                    help="funding-rate CSV (timestamp_ms,funding_rate); default SYMBOL_funding.csv next to the "
+                         "candles, as `download` writes it")
     bt.add_argument("--no-progress", action="store_true")
     dl = sub.add_parser("download", help="download candles from Bybit's public kline endpoint into data/cache/")
     dl.add_argument("--symbol", default="BTCUSDT")

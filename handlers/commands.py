@@ -172,9 +172,14 @@ async def cmd_backtest(update: Update, context: Context, deps: Deps, args: list[
             wallet = await deps.client.wallet()
             balance = wallet.total_equity if wallet.total_equity > 0 else Decimal("10000")
             end_ms = int(deps.engine.now_for(symbol).timestamp() * 1000)
-            report = await backtest_recent(deps.client, deps.cfg, symbol, days, end_ms, balance)
-            await message.reply_photo(report.png, caption=f"<pre>{esc(report.summary)[:1000]}</pre>",
-                                      parse_mode=ParseMode.HTML)
+            risk, source = deps.service.backtest_settings()
+            report = await backtest_recent(deps.client, deps.cfg, symbol, days, end_ms, balance, risk=risk,
+                                           source=source)
+            head, _, rest = report.summary.partition("\nSettings:")  # the caption holds ≤ 1024 characters
+            await message.reply_photo(report.png, caption=f"<pre>{esc(head)[:1000]}</pre>", parse_mode=ParseMode.HTML)
+            details = f"Settings:{rest}" if rest else ""
+            for k in range(0, len(details), 3500):  # settings, funding and every pause, under 4096 once escaped
+                await message.reply_text(f"<pre>{esc(details[k:k + 3500])}</pre>", parse_mode=ParseMode.HTML)
         except (UserError, ExchangeError) as exc:
             await message.reply_text(f"Backtest failed: {esc(str(exc))}", parse_mode=ParseMode.HTML)
 

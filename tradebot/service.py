@@ -23,6 +23,7 @@ from tradebot.config import INTERVALS, Config
 from tradebot.engine import Outcome, TradingEngine
 from tradebot.errors import ExchangeError, UserError
 from tradebot.market import frame_from_rows
+from tradebot.risk import RiskParams
 from tradebot.strategy.signal import Signal
 
 ZERO = Decimal(0)
@@ -233,6 +234,17 @@ class BotService:
         if mode not in ("auto", "confirm"):
             raise UserError("Mode must be auto or confirm.")
         return self.engine.set_mode(mode)
+
+    def backtest_settings(self) -> tuple[RiskParams, str]:
+        """The live risk settings a chat /backtest should use (``/risk`` persisted in the journal), and a line
+        saying where they came from."""
+        risk, mode = self.engine.risk, self.engine.mode
+        source = "live settings"
+        if risk.risk_pct != self.cfg.risk.risk_pct:
+            source += f" (/risk {risk.risk_pct}%, config {self.cfg.risk.risk_pct}%)"
+        if mode != "auto":
+            source += f"; live mode {mode}: the backtest takes every signal, as auto mode would"
+        return risk, source
 
     def set_risk(self, raw: str) -> Outcome:
         value = parse_decimal(raw)

@@ -114,3 +114,16 @@ async def test_positions_trades_and_pnl_after_a_trade(rig: Rig) -> None:
     assert "(closed manually)" in (await rig.send("/trades 5")).plain or "manual" in (await rig.send("/trades")).plain
     pnl = (await rig.send("/pnl all")).plain  # the simulator replays 2025 candles: "today" is empty
     assert "Trades 1" in pnl and "Per symbol" in pnl and "Funding" in pnl
+
+
+async def test_backtest_uses_the_live_risk_setting(rig: Rig) -> None:
+    """/backtest runs with /risk's persisted value, says so, and lists the settings and funding apart."""
+    await rig.deps.engine.tick(SYMBOL)
+    assert "2.5%" in (await rig.send("/risk 2.5")).plain
+    assert "Backtesting BTCUSDT" in (await rig.send("/backtest BTCUSDT 2")).plain
+    photo = await rig.hub.wait_for(lambda m: m.photo is not None or "Backtest failed" in m.plain, timeout=30)
+    assert photo.photo and "Net PnL" in (photo.caption or "")
+    details = await rig.hub.wait_for(lambda m: m.plain.startswith("Settings:"), timeout=30)
+    assert "risk 2.5% of balance per trade" in details.plain
+    assert f"/risk 2.5%, config {rig.deps.cfg.risk.risk_pct}%" in details.plain
+    assert "Changed from defaults:" in details.plain and "Funding:" in details.plain

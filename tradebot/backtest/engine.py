@@ -6,6 +6,7 @@ import math
 import re
 import time
 from bisect import bisect_left
+from collections.abc import Sequence
 from decimal import Decimal
 from functools import cached_property
 
@@ -15,6 +16,7 @@ from tqdm import tqdm
 
 from tradebot.backtest import ticks
 from tradebot.backtest.data import default_instrument, htf_frames
+from tradebot.backtest.funding import FundingBook
 from tradebot.backtest.models import BacktestResult, Pause, Trade
 from tradebot.backtest.position import Exit, OpenPosition, Replayer, dec
 from tradebot.backtest.protect import Protections
@@ -211,6 +213,7 @@ def run_backtest(
     progress: bool = False,
     verify: bool = False,
     exact: bool = False,
+    funding: Sequence[tuple[int, Decimal]] | None = None,
 ) -> BacktestResult:
     """Replay ``df`` (closed candles, oldest first) through the live signal, sizing and stop rules.
 
@@ -219,6 +222,9 @@ def run_backtest(
     ``taker_fee`` to ``risk.taker_fee_rate``. Higher timeframes are resampled from ``df`` unless given.
     ``series`` replaces the signal computation (rows aligned with ``df``, columns ``action`` and ``atr``).
     ``verify`` (tests) cross-checks the protections' fast path against ``protection_state`` on every signal.
+    ``funding`` is the funding-rate history as (settlement ms, rate) pairs: each position pays or receives
+    funding at the settlements it holds, inside its PnL (see :class:`tradebot.backtest.funding.FundingBook`);
+    None = funding not included (the report says so).
     ``exact`` forces the Decimal replay even where the integer-tick replay applies (benchmarks and tests compare
     the two).
     """
@@ -248,7 +254,10 @@ def run_backtest(
     fast = ticks.TickPath(cols, inst, risk, book, fee) if cols is not None else None
 
     def open_at(t_ms: int) -> Decimal:
-        return dec(bars.o[int(np.searchsorted(ts, t_ms))])
+        return dec(bars.o[min(int(np.searchsorted(ts, t_ms)), n - 1)])
+
+    fbook = FundingBook(funding, open_at) if funding is not None else None
+    funding_paid, settlements = Decimal(0), 0
 
     prot = Protections(symbol, risk, balance, ts[ks + 1], open_at, verify=verify)
     min_qty = float(inst.min_qty) * (1 - 1e-9)
@@ -317,11 +326,17 @@ def run_backtest(
         close_fee = qty * ex.price * fee
         gross = (ex.price - entry) * qty * sign
         pnl = gross - open_fee - close_fee
-        wallet += pnl
         exit_ms = bars.path_ms(ex.bar, ex.point)
+        paid = Decimal(0)
+        if fbook is not None:
+            paid, held = fbook.charge(sign, qty, ts_l[j], exit_ms)
+            pnl -= paid
+            funding_paid += paid
+            settlements += held
+        wallet += pnl
         trades.append(Trade(symbol, side, ms_to_datetime(ts_l[j]), entry, ms_to_datetime(exit_ms), ex.price,
                             qty, pnl, open_fee + close_fee, reason, initial_sl, tp, signal_atr, j, ex.bar, ex.point,
-                            open_fee, moves, exit_sl))
+                            open_fee, moves, exit_sl, paid))
         prot.record(exit_ms=exit_ms, entry_ms=ts_l[j], pnl=pnl, open_fee=open_fee, sign=sign, entry=entry,
                     qty=qty)
         next_tick = ex.bar if ex.point == 0 else ex.bar + 1
@@ -339,7 +354,8 @@ def run_backtest(
         end=ms_to_datetime(int(ts[-1]) + bars.interval_ms), bars=n - i0, initial_balance=balance,
         final_balance=wallet, trades=trades, equity=pd.Series(equity, index=index, name="equity"),
         in_position=in_pos, risk=risk, strategy=params, signals=len(ks_list), pauses=pauses, refusals=refusals,
-        replay="ticks" if fast is not None else "decimal",
+        replay="ticks" if fast is not None else "decimal", funding_included=fbook is not None,
+        funding_paid=funding_paid, funding_settlements=settlements,
         timings={"signals_s": t_signals - t0, "loop_s": t_loop - t_signals, "report_s": time.perf_counter() - t_loop},
     )
 
