@@ -16,7 +16,6 @@ from tradebot.backtest.download import cache_path, download, funding_line
 from tradebot.backtest.engine import run_backtest
 from tradebot.backtest.funding import funding_path, load_funding
 from tradebot.backtest.models import BacktestResult
-from tradebot.backtest.plot import plot_equity
 from tradebot.backtest.report import render_summary, write_json, write_trades_csv
 from tradebot.config import Config
 from tradebot.errors import TradebotError
@@ -98,6 +97,8 @@ def run_backtest_cli(args: argparse.Namespace, cfg: Config) -> int:
         write_trades_csv(result.trades, args.trades_csv)
         print(f"wrote {args.trades_csv}")
     if args.plot:
+        from tradebot.backtest.plot import plot_equity
+
         plot_equity(result, args.plot)
         print(f"wrote {args.plot}")
     return 0

@@ -355,7 +355,7 @@ def run_backtest(
         final_balance=wallet, trades=trades, equity=pd.Series(equity, index=index, name="equity"),
         in_position=in_pos, risk=risk, strategy=params, signals=len(ks_list), pauses=pauses, refusals=refusals,
         replay="ticks" if fast is not None else "decimal", funding_included=fbook is not None,
-        funding_paid=funding_paid, funding_settlements=settlements,
+        funding_paid=funding_paid, funding_settlements=settlements, close=bars.arr[3][i0:],
         timings={"signals_s": t_signals - t0, "loop_s": t_loop - t_signals, "report_s": time.perf_counter() - t_loop},
     )
 

@@ -93,4 +93,5 @@ class BacktestResult:
     funding_included: bool = False  # a funding-rate history was given (else funding is not in the PnL)
     funding_paid: Decimal = Decimal(0)  # total over all trades (negative = received)
     funding_settlements: int = 0  # settlements charged to open positions
+    close: np.ndarray | None = None  # each bar's close over the window (buy-and-hold comparison)
     settings_source: str = ""  # where the settings came from, e.g. "live settings (/risk 2%)"
