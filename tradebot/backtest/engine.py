@@ -256,7 +256,10 @@ def run_backtest(
     def open_at(t_ms: int) -> Decimal:
         return dec(bars.o[min(int(np.searchsorted(ts, t_ms)), n - 1)])
 
-    fbook = FundingBook(funding, open_at) if funding is not None else None
+    def price_at(t_ms: int) -> Decimal:  # the open of the bar holding t: known at t, no look-ahead
+        return dec(bars.o[max(0, int(np.searchsorted(ts, t_ms, side="right")) - 1)])
+
+    fbook = FundingBook(funding, price_at) if funding is not None else None
     funding_paid, settlements = Decimal(0), 0
 
     prot = Protections(symbol, risk, balance, ts[ks + 1], open_at, verify=verify)

@@ -101,8 +101,9 @@ def _merge(path: Path, cached: dict[int, str], new: dict[int, str]) -> int:
 class FundingBook:
     """Settlements for one backtest. A position pays ``sign × qty × price × rate`` at every settlement time
     ``t`` with ``entry < t ≤ exit`` (opened after the snapshot at ``t`` it pays nothing; closed at ``t`` it was
-    still held), at the candle price at ``t`` (its open) as the mark price: longs pay a positive rate, shorts
-    receive it, and the reverse for a negative rate."""
+    still held), at ``price_at(t)`` as the mark price (the backtest passes the open of the bar holding ``t``):
+    longs pay a positive rate, shorts receive it, and the reverse for a negative rate. The amount is exact
+    (qty × price × rate, no rounding)."""
 
     def __init__(self, settlements: Sequence[tuple[int, Decimal]], price_at: Callable[[int], Decimal]) -> None:
         rows = sorted(settlements)
