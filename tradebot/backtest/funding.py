@@ -10,8 +10,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tradebot.bybit.client import BybitClient
+if TYPE_CHECKING:  # the backtest itself never talks to Bybit: no httpx import on its path
+    from tradebot.bybit.client import BybitClient
 
 HEADER = ("timestamp_ms", "funding_rate")
 PAGE = 200  # Bybit's maximum per request (market/history-fund-rate.mdx)
