@@ -24,7 +24,12 @@ RUN useradd --create-home --uid 10001 bot \
     && chown bot:bot /data
 
 USER bot
+# Webhook mode (TELEGRAM_WEBHOOK_URL) listens here (TELEGRAM_WEBHOOK_PORT); polling needs no port.
+EXPOSE 8443
 # The journal (SQLite) lives on this volume; set DATABASE_URL to use PostgreSQL instead.
 VOLUME ["/data"]
+
+# Healthy while the trading loop ticks and Telegram answers (the journal's heartbeats, `bot.py health`).
+HEALTHCHECK --interval=60s --timeout=20s --start-period=120s --retries=3 CMD ["python", "bot.py", "health"]
 
 CMD ["python", "bot.py"]

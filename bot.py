@@ -1,11 +1,21 @@
-"""Entry point: `python bot.py` (Telegram bot + trading loop), `--demo`, `backtest`, `download`."""
+"""Entry point: `python bot.py` (Telegram bot + trading loop), `--demo`, `backtest`, `download`, `health`."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from dotenv import load_dotenv
+
+
+def output_path(value: str) -> str:
+    """argparse type for every output file flag: its parent directories are created (``out/report.json``)."""
+    try:
+        Path(value).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"cannot create the directory for {value}: {exc.strerror}") from exc
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,19 +33,21 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--days", type=int, help="download/cached days from Bybit's public klines")
     bt.add_argument("--from", dest="date_from", help="start date (UTC, YYYY-MM-DD)")
     bt.add_argument("--to", dest="date_to", help="end date (UTC, YYYY-MM-DD, exclusive)")
-    bt.add_argument("--json", dest="json_out", help="write the report as JSON here")
-    bt.add_argument("--plot", help="write the equity + drawdown PNG here")
-    bt.add_argument("--trades-csv", help="write the trade list as CSV here")
+    bt.add_argument("--json", dest="json_out", type=output_path, help="write the report as JSON here")
+    bt.add_argument("--plot", type=output_path, help="write the equity + drawdown PNG here")
+    bt.add_argument("--trades-csv", type=output_path, help="write the trade list as CSV here")
     bt.add_argument("--balance", default="10000", help="starting balance in USDT")
     bt.add_argument("--funding", default=None,
                     help="funding-rate CSV (timestamp_ms,funding_rate); default SYMBOL_funding.csv next to the "
                          "candles, as `download` writes it")
     bt.add_argument("--no-progress", action="store_true")
+    sub.add_parser("health", help="exit 0 if the running bot's trading loop and chat side are alive (from the "
+                   "journal's heartbeats, within [bot] health_max_age_seconds); else 1 with the reason")
     dl = sub.add_parser("download", help="download candles from Bybit's public kline endpoint into data/cache/")
     dl.add_argument("--symbol", default="BTCUSDT")
     dl.add_argument("--interval", default="15")
     dl.add_argument("--days", type=int, default=90)
-    dl.add_argument("--out", default=None, help="CSV path (default data/cache/SYMBOL_INTERVAL.csv)")
+    dl.add_argument("--out", default=None, type=output_path, help="CSV path (default data/cache/SYMBOL_INTERVAL.csv)")
     dl.add_argument("--base-url", default=None, help="Bybit base URL (default mainnet; the simulator in tests)")
     dl.add_argument("--no-progress", action="store_true")
     return p
@@ -45,17 +57,23 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     load_dotenv()
     from tradebot.config import ConfigErrors, load_config
-    from tradebot.logs import setup_logging
+    from tradebot.logs import install_stderr_hooks, setup_logging
 
-    offline = args.demo or args.command in ("backtest", "download")
+    offline = args.demo or args.command in ("backtest", "download", "health")
     try:
         cfg = load_config(config_path=args.config, demo=offline)
     except ConfigErrors as exc:
         print("Configuration error — the bot did not start:", file=sys.stderr)
         for e in exc.errors:
             print(f"  {e.key} = {e.value!r}: {e.allowed}", file=sys.stderr)
-        return 2
-    setup_logging(cfg.env.LOG_LEVEL if not args.demo else "WARNING", cfg.secrets())
+        return 1 if args.command == "health" else 2  # Docker reserves HEALTHCHECK exit code 2
+    if args.command == "health":
+        from handlers.liveness import check
+
+        code, line = check(cfg)
+        print(line, file=sys.stdout if code == 0 else sys.stderr)
+        return code
+    install_stderr_hooks(setup_logging(cfg.env.LOG_LEVEL if not args.demo else "WARNING", cfg.secrets()))
     if args.command == "backtest":
         from tradebot.backtest.cli import run_backtest_cli
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("PTB_TIMEDELTA", "true")  # PTB 22: timedelta retry_after, no deprecation warning
@@ -22,7 +20,6 @@ from handlers.alerts import AlertSink
 from handlers.commands import COMMANDS
 from handlers.deps import (
     DEPS_KEY,
-    EXIT_OTHER_INSTANCE,
     LOCK_NAME,
     SETUP_KEY,
     Deps,
@@ -144,31 +141,13 @@ async def shutdown(app: App) -> None:
 
 
 def run(cfg: Config, *, demo: bool, demo_seconds: float) -> int:
-    """Entry from bot.py: 0 ok, 3 another instance (lock or Telegram conflict)."""
+    """Entry from bot.py: 0 ok, 2 token rejected, 3 another instance (lock or Telegram conflict); see live.py."""
     if demo:
         from handlers.demo import run_demo
 
         return run_demo(cfg, seconds=demo_seconds)
-    owner = new_owner()
-    db = make_engine(cfg.env.DATABASE_URL)
-    init_db(db)
-    if (refusal := take_lock(db, owner)) is not None:
-        print(f"Refusing to start: {refusal}", file=sys.stderr)
-        db.dispose()
-        return EXIT_OTHER_INSTANCE
-    app = build_application(cfg, owner=owner, db=db)
-    log.info("starting on %s; journal %s", env_label(cfg), Path(cfg.env.DATABASE_URL).name)
-    try:
-        # run_polling routes polling errors to the error handler: a Conflict stops the bot there (exit 3)
-        app.run_polling(timeout=30, drop_pending_updates=False,
-                        allowed_updates=["message", "edited_message", "callback_query", "channel_post"])
-    except InstanceLocked as exc:
-        print(f"Refusing to start: {exc}", file=sys.stderr)
-        return EXIT_OTHER_INSTANCE
-    finally:
-        db.dispose()
-    deps = app.bot_data.get(DEPS_KEY)
-    code = deps.exit_code if isinstance(deps, Deps) else 0
-    if code == EXIT_OTHER_INSTANCE:
-        print("Stopped: another instance is using this bot token or database.", file=sys.stderr)
-    return code
+    import asyncio
+
+    from handlers.live import serve
+
+    return asyncio.run(serve(cfg))

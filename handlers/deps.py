@@ -23,6 +23,7 @@ DEPS_KEY = "deps"
 SETUP_KEY = "setup"
 LOCK_NAME = "bot"
 EXIT_OTHER_INSTANCE = 3
+EXIT_BAD_JOURNAL = 2  # like a bad config: the journal cannot be used by this code (newer release)
 
 
 def wall_now() -> datetime:

@@ -90,6 +90,7 @@ class OfflineTelegram(BotApiMethods):
         self.calls: list[ApiCall] = []
         self.answers: list[CallbackAnswer] = []
         self.commands: list[dict[str, Any]] = []
+        self.webhook: dict[str, Any] = {}
         self._messages: dict[tuple[int, int], SentMessage] = {}
         self._incoming: dict[tuple[int, int], dict[str, Any]] = {}
         self._chats: dict[int, dict[str, Any]] = {}
@@ -347,6 +348,9 @@ class OfflineTelegram(BotApiMethods):
         limit = int(params.get("limit") or 100)
         allowed = params.get("allowed_updates") or None
         token = object()
+        if self.webhook:
+            raise _ApiError(409, "Conflict: can't use getUpdates method while webhook is active; use "
+                                 "deleteWebhook to delete the webhook first")
         with self._lock:
             if (offset := params.get("offset")) is not None and offset > 0:  # confirm earlier updates
                 self._updates = [u for u in self._updates if u["update_id"] >= offset]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -29,6 +30,7 @@ class BotApiMethods:
     first_name: str
     answers: list[CallbackAnswer]
     commands: list[dict[str, Any]]
+    webhook: dict[str, Any]  # what setWebhook stored (empty: no webhook, getUpdates works)
     _messages: dict[tuple[int, int], SentMessage]
     _incoming: dict[tuple[int, int], dict[str, Any]]
     _queries: dict[str, tuple[int, int | None]]
@@ -162,7 +164,33 @@ class BotApiMethods:
         if params.get("drop_pending_updates"):
             with self._lock:
                 self._updates.clear()
+        self.webhook = {}
         return True
+
+    def _set_webhook(self, params: dict[str, Any]) -> bool:
+        """Telegram's rules: an https URL (empty removes it), secret_token 1-256 of A-Z a-z 0-9 _ -."""
+        url = str(params.get("url") or "")
+        if not url:
+            return self._delete_webhook(params)
+        if not url.startswith("https://"):
+            raise _bad("bad webhook: An HTTPS URL must be provided for webhook")
+        secret = params.get("secret_token")
+        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", str(secret)):
+            raise _bad("bad webhook: secret token contains unallowed characters")
+        if params.get("drop_pending_updates"):
+            with self._lock:
+                self._updates.clear()
+        self.webhook = {k: params[k] for k in ("url", "secret_token", "allowed_updates", "max_connections",
+                                                "ip_address") if params.get(k) is not None}
+        return True
+
+    def _webhook_info(self) -> dict[str, Any]:
+        info: dict[str, Any] = {"url": self.webhook.get("url", ""), "has_custom_certificate": False,
+                                "pending_update_count": len(self._updates)}
+        for key in ("max_connections", "allowed_updates", "ip_address"):
+            if key in self.webhook:
+                info[key] = self.webhook[key]
+        return info
 
     def _set_commands(self, commands: list[dict[str, Any]]) -> bool:
         self.commands = list(commands)
@@ -174,6 +202,8 @@ class BotApiMethods:
                                    "username": self.username, "can_join_groups": True,
                                    "can_read_all_group_messages": False, "supports_inline_queries": False},
             "deleteWebhook": lambda p, f: self._delete_webhook(p),
+            "setWebhook": lambda p, f: self._set_webhook(p),
+            "getWebhookInfo": lambda p, f: self._webhook_info(),
             "sendMessage": lambda p, f: self._send(p, "message", "text", text=p.get("text")),
             "sendPhoto": lambda p, f: self._send(p, "photo", "caption", photo=self._media(p, f, "photo").data,
                                                  caption=p.get("caption")),

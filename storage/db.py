@@ -1,4 +1,4 @@
-"""Engine creation (SQLite or PostgreSQL), schema creation with a version row, and session scope."""
+"""Engine creation (SQLite or PostgreSQL), schema migration at start (Alembic), and session scope."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import StaticPool
-from sqlmodel import Session, SQLModel, create_engine, select
+from sqlmodel import Session, create_engine, select
 
+from storage.migrate import MigrationError, upgrade
 from storage.models import SCHEMA_VERSION, SchemaVersion
 from storage.types import utcnow
 from tradebot.errors import TradebotError
@@ -95,19 +96,26 @@ class SerialStaticPool(StaticPool):
 
 
 def init_db(engine: Engine) -> int:
-    """Create missing tables and record :data:`SCHEMA_VERSION`; returns the version now in force.
+    """Migrate the journal to this code's schema (Alembic, see ``storage.migrate``); returns SCHEMA_VERSION.
 
-    Raises :class:`StorageError` when the database was written by a newer schema version.
+    Raises :class:`StorageError` when the journal was written by a newer release (an unknown Alembic
+    revision, or a ``schemaversion`` row above :data:`SCHEMA_VERSION`); nothing is changed then.
     """
-    SQLModel.metadata.create_all(engine)
     with session_scope(engine) as session:
-        versions = list(session.exec(select(SchemaVersion.version)).all())
-        newest = max(versions, default=0)
-        if newest > SCHEMA_VERSION:
-            raise StorageError(
-                f"database schema version {newest} is newer than this code ({SCHEMA_VERSION}); upgrade the bot"
-            )
-        if SCHEMA_VERSION not in versions:
+        tables = inspect(session.connection()).get_table_names()
+        if "schemaversion" in tables:
+            newest = max(session.exec(select(SchemaVersion.version)).all(), default=0)
+            if newest > SCHEMA_VERSION:
+                raise StorageError(
+                    f"database schema version {newest} is newer than this code ({SCHEMA_VERSION}); "
+                    "upgrade the bot"
+                )
+    try:
+        upgrade(engine)
+    except MigrationError as exc:
+        raise StorageError(str(exc)) from None
+    with session_scope(engine) as session:
+        if session.get(SchemaVersion, SCHEMA_VERSION) is None:
             session.add(SchemaVersion(version=SCHEMA_VERSION, applied_at=utcnow()))
     return SCHEMA_VERSION
 

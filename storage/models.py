@@ -12,7 +12,9 @@ from sqlmodel import Field, SQLModel
 
 from storage.types import JSONValue, Money, UTCDateTime, utcnow
 
-SCHEMA_VERSION = 1
+# 1: the first release (create_all, no Alembic). 2: Alembic-managed (storage/migrations); a release that
+# still speaks 1 refuses a journal marked 2 instead of running against columns it does not know.
+SCHEMA_VERSION = 2
 
 SIDES = ("Buy", "Sell")
 CONFIRMATION_STATUSES = ("pending", "approved", "executing", "executed", "rejected", "expired", "failed", "stale")

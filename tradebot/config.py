@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import unquote
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -18,6 +19,7 @@ from tradebot.strategy.params import StrategyParams
 
 INTERVALS = ("1", "3", "5", "15", "30", "60", "120", "240", "360", "720", "D")
 ENV_NAMES = ("paper", "mainnet", "testnet", "demo")
+SECRET_KEYS = ("BYBIT_API_KEY", "BYBIT_API_SECRET", "TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET")
 _SYMBOL = re.compile(r"^[A-Z0-9]{2,20}USDT$")
 
 
@@ -50,7 +52,14 @@ class BotSettings(BaseModel):
     unknown_position: Literal["adopt", "close", "ignore"] = "adopt"
     unknown_position_wait_seconds: int = Field(120, ge=0, le=86400)
     digest_utc: str | None = Field(None, description="HH:MM for a daily digest, or unset")
+    health_max_age_seconds: float | None = Field(None, ge=10, le=86400,
+                                                 description="`bot.py health`: max heartbeat age")
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+
+    @property
+    def health_age(self) -> float:
+        """The heartbeat age `bot.py health` accepts: the configured one, else max(300 s, 3 trading loops)."""
+        return self.health_max_age_seconds or max(300.0, 3 * self.loop_seconds)
 
     @field_validator("symbols")
     @classmethod
@@ -92,6 +101,11 @@ class EnvSettings(BaseModel):
     DATABASE_URL: str = "sqlite:///tradebot.db"
     BYBIT_ENV: str = "paper"
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # webhook mode (instead of polling) when TELEGRAM_WEBHOOK_URL is set
+    TELEGRAM_WEBHOOK_URL: str | None = None
+    TELEGRAM_WEBHOOK_SECRET: SecretStr | None = None
+    TELEGRAM_WEBHOOK_LISTEN: str = "127.0.0.1"
+    TELEGRAM_WEBHOOK_PORT: int = Field(8443, ge=1, le=65535)
 
     @field_validator("TELEGRAM_ALLOWED_CHAT_IDS", mode="before")
     @classmethod
@@ -122,6 +136,26 @@ class EnvSettings(BaseModel):
         if re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", v):
             return v.rstrip("/")
         raise ValueError("must be the base URL of a Telegram Bot API server, like http://127.0.0.1:8081")
+
+    @field_validator("TELEGRAM_WEBHOOK_URL")
+    @classmethod
+    def _hook_url(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        v = v.strip()
+        if re.fullmatch(r"https://[^\s/?#]+(/[^\s?#]*)?", v):
+            return v
+        raise ValueError("must be the public https:// URL Telegram posts updates to, e.g. "
+                         "https://bot.example.com/telegram (your reverse proxy forwards it to the bot)")
+
+    @field_validator("TELEGRAM_WEBHOOK_SECRET")
+    @classmethod
+    def _hook_secret(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is None or not v.get_secret_value():
+            return None
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", v.get_secret_value()):
+            raise ValueError("must be 1-256 characters A-Z, a-z, 0-9, _ and - (Telegram's secret_token rule)")
+        return v
 
     @field_validator("DATABASE_URL")
     @classmethod
@@ -158,8 +192,18 @@ class Config:
 
     def secrets(self) -> list[str]:
         """Every secret value, for log redaction."""
-        vals = [self.env.BYBIT_API_KEY, self.env.BYBIT_API_SECRET, self.env.TELEGRAM_BOT_TOKEN]
-        return [s.get_secret_value() for s in vals if s is not None and s.get_secret_value()]
+        vals = [self.env.BYBIT_API_KEY, self.env.BYBIT_API_SECRET, self.env.TELEGRAM_BOT_TOKEN,
+                self.env.TELEGRAM_WEBHOOK_SECRET]
+        out = [s.get_secret_value() for s in vals if s is not None and s.get_secret_value()]
+        if (pw := db_password(self.env.DATABASE_URL)) is not None:
+            out += [pw, unquote(pw)]
+        return out
+
+
+def db_password(url: str) -> str | None:
+    """The password inside a database URL (redacted from every output), or None."""
+    m = re.match(r"^[a-z][a-z0-9+.-]*://[^:/@\s]*:([^@\s/]+)@", url, re.IGNORECASE)
+    return m.group(1) if m else None
 
 
 def _errors(exc: ValidationError, prefix: str = "") -> list[ConfigError]:
@@ -176,6 +220,8 @@ def _errors(exc: ValidationError, prefix: str = "") -> list[ConfigError]:
             named = [k for k in value if re.search(rf"\b{re.escape(str(k))}\b", msg)]
             if named:
                 key, value = f"{key}.{named[0]}" if key else named[0], value[named[0]]
+        if key in SECRET_KEYS and value != "<missing>":
+            value = "<hidden>"
         if isinstance(value, dict | list) and len(repr(value)) > 80:
             value = type(value).__name__
         out.append(ConfigError(f"{prefix}{key}" if key else prefix.rstrip("."), value, msg))
@@ -240,6 +286,9 @@ def _check_deployment(env: EnvSettings) -> list[ConfigError]:
     if not env.TELEGRAM_ALLOWED_CHAT_IDS:
         errs.append(ConfigError("TELEGRAM_ALLOWED_CHAT_IDS", "<missing>",
                                 "at least one chat id; nobody else can use the bot"))
+    if env.TELEGRAM_WEBHOOK_URL and env.TELEGRAM_WEBHOOK_SECRET is None:
+        errs.append(ConfigError("TELEGRAM_WEBHOOK_SECRET", "<missing>",
+                                "required with TELEGRAM_WEBHOOK_URL: 1-256 characters A-Z, a-z, 0-9, _ and -"))
     if env.BYBIT_ENV != "paper":
         for key in ("BYBIT_API_KEY", "BYBIT_API_SECRET"):
             val = getattr(env, key)

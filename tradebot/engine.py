@@ -90,6 +90,7 @@ class TradingEngine(ConfirmationsMixin):
         self.market_now: dict[str, datetime] = {}
         self._htf_cache: dict[tuple[str, str], tuple[int, pd.DataFrame]] = {}  # → (valid until ms, closed frame)
         self.started = False
+        self.entries_held: str | None = None  # a reason that holds new entries (e.g. the chat is unreachable)
 
     # ------------------------------------------------------------------ settings that persist
 
@@ -268,6 +269,8 @@ class TradingEngine(ConfirmationsMixin):
 
     def entry_block(self, symbol: str, now: datetime) -> str | None:
         """Why a new entry on ``symbol`` is not allowed now (None = allowed)."""
+        if self.entries_held:
+            return self.entries_held
         if self.paused:
             return "the bot is paused (/resume to allow entries)"
         with session_scope(self.db) as s:

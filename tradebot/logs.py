@@ -1,18 +1,23 @@
-"""One logging setup for the whole app, with secrets (API key/secret, bot token) redacted from every record."""
+"""One logging setup for the whole app; secrets are redacted from every record and from stderr hooks."""
 
 from __future__ import annotations
 
 import logging
 import re
 import sys
+import threading
+import traceback
+import warnings
 from collections.abc import Iterable
+from typing import Any
 
-_BOT_TOKEN = re.compile(r"\b\d{5,12}:[A-Za-z0-9_-]{30,}\b")
+_BOT_TOKEN = re.compile(r"(?<![0-9])\d{5,12}:[A-Za-z0-9_-]{30,}")
+_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s/]+@", re.IGNORECASE)
 FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 
 class RedactingFilter(logging.Filter):
-    """Replaces every known secret, and anything shaped like a Telegram bot token, with ***."""
+    """Replaces every known secret, anything shaped like a Telegram bot token, and URL passwords with ***."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
@@ -21,7 +26,7 @@ class RedactingFilter(logging.Filter):
     def redact(self, text: str) -> str:
         for s in self.secrets:
             text = text.replace(s, "***")
-        return _BOT_TOKEN.sub("***", text)
+        return _URL_PASSWORD.sub(r"\1***@", _BOT_TOKEN.sub("***", text))
 
     def filter(self, record: logging.LogRecord) -> bool:
         msg = record.getMessage()
@@ -35,6 +40,55 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+def _write(redactor: RedactingFilter, text: str) -> None:
+    stream = sys.stderr
+    if stream is not None:
+        stream.write(redactor.redact(text))
+        stream.flush()
+
+
+_active: RedactingFilter | None = None
+
+
+def redact(text: str) -> str:
+    """``text`` with the secrets of the installed stderr hooks replaced (for the few plain ``print``s to stderr)."""
+    return _active.redact(text) if _active is not None else RedactingFilter().redact(text)
+
+
+def install_stderr_hooks(redactor: RedactingFilter) -> None:
+    """What reaches stderr outside logging is redacted too: uncaught exceptions (main thread, other threads,
+    unraisable ones) and warnings. asyncio's default exception handler logs through logging (redacted there)."""
+
+    def excepthook(tp: type[BaseException], exc: BaseException, tb: Any) -> None:
+        _write(redactor, "".join(traceback.format_exception(tp, exc, tb)))
+
+    def thread_hook(args: threading.ExceptHookArgs) -> None:
+        if args.exc_type is SystemExit:
+            return
+        name = args.thread.name if args.thread is not None else "?"
+        _write(redactor, f"Exception in thread {name}:\n"
+               + "".join(traceback.format_exception(args.exc_type, args.exc_value, args.exc_traceback)))
+
+    def unraisable_hook(args: Any) -> None:
+        head = f"{args.err_msg or 'Exception ignored in'}: {args.object!r}\n"
+        _write(redactor, head + "".join(traceback.format_exception(args.exc_type, args.exc_value,
+                                                                   args.exc_traceback)))
+
+    def showwarning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                    file: Any = None, line: str | None = None) -> None:
+        text = redactor.redact(warnings.formatwarning(message, category, filename, lineno, line))
+        target = file if file is not None else sys.stderr
+        if target is not None:
+            target.write(text)
+
+    global _active
+    _active = redactor
+    sys.excepthook = excepthook
+    threading.excepthook = thread_hook
+    sys.unraisablehook = unraisable_hook
+    warnings.showwarning = showwarning
+
+
 def setup_logging(level: str = "INFO", secrets: Iterable[str] = (), stream=None) -> RedactingFilter:
     """Configure the root logger once; quiet chatty libraries (httpx logs URLs, which carry the bot token)."""
     root = logging.getLogger()
@@ -46,6 +100,7 @@ def setup_logging(level: str = "INFO", secrets: Iterable[str] = (), stream=None)
     handler.addFilter(redactor)
     root.addHandler(handler)
     root.setLevel(level)
-    for noisy in ("httpx", "httpcore", "apscheduler", "telegram.ext.Updater", "matplotlib", "urllib3"):
+    for noisy in ("httpx", "httpcore", "apscheduler", "telegram.ext.Updater", "matplotlib", "urllib3", "tornado",
+                  "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     return redactor

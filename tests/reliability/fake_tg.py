@@ -65,8 +65,11 @@ def _parse(content_type: str, body: bytes) -> dict[str, Any]:
 class FakeTelegram:
     """``FakeTelegram(user).start()``: ``.url`` for TELEGRAM_API_URL; ``.calls``; ``.push_*``; ``.close()``."""
 
-    def __init__(self, user: int, approver: Approver | None = None) -> None:
+    def __init__(self, user: int, approver: Approver | None = None, *, port: int = 0,
+                 reject_token: int | None = None) -> None:
         self.user, self.approver = user, approver or Approver(enabled=False)
+        self.reject_token = reject_token  # 401 or 404: every method answers as Telegram does for a bad token
+        self.webhook: dict[str, Any] = {}  # what setWebhook stored
         self.calls: list[Call] = []
         self.updates: list[dict[str, Any]] = []
         self.messages: dict[int, dict[str, Any]] = {}
@@ -80,7 +83,7 @@ class FakeTelegram:
         self._next_message = 1
         self._timers: list[threading.Timer] = []
         self._closed = False
-        self._httpd = _Server(("127.0.0.1", 0), _handler(self))
+        self._httpd = _Server(("127.0.0.1", port), _handler(self))
         self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1},
                                         daemon=True, name="fake-telegram")
@@ -175,10 +178,20 @@ class FakeTelegram:
         with self.cond:
             self.calls.append(Call(time.monotonic(), method, p))
             self.cond.notify_all()
+        if self.reject_token is not None:
+            return self.reject_token, "Unauthorized" if self.reject_token == 401 else "Not Found"
         if method == "getMe":
             return 200, BOT_USER
         if method in TRUE_METHODS:
+            if method == "deleteWebhook":
+                self.webhook = {}
             return 200, True
+        if method == "setWebhook":
+            self.webhook = dict(p)
+            return 200, True
+        if method == "getWebhookInfo":
+            return 200, {"url": self.webhook.get("url", ""), "has_custom_certificate": False,
+                         "pending_update_count": 0}
         if method == "getUpdates":
             return 200, self._get_updates(int(p.get("offset") or 0), float(p.get("timeout") or 0))
         if method in ("sendMessage", "sendPhoto"):

@@ -33,7 +33,7 @@ def test_candle_path_rule():
 
 def test_market_fill_price_walk():
     tick = D("0.1")
-    assert market_fill_price("Buy", D("0.01"), D(60000), tick) == D(60000)
+    assert market_fill_price("Buy", D("0.01"), D(60000), tick) == D("60000.1")  # best ask: last + 1 tick
     assert market_fill_price("Buy", D("100"), D(60000), tick) > D(60000)
     assert market_fill_price("Sell", D("100"), D(60000), tick) < D(60000)
     big, small = market_fill_price("Buy", D(50), D(60000), tick), market_fill_price("Buy", D(10), D(60000), tick)
@@ -132,7 +132,8 @@ def test_limit_order_rests_and_fills_as_maker():
         assert ex["isMaker"] is True and ex["execPrice"] == "59000" and D(ex["execFee"]) == D("0.118")
         pos = api.ok("GET", "/v5/position/list", category="linear", symbol="BTCUSDT")["list"][0]
         assert pos["takeProfit"] == "61000" and pos["avgPrice"] == "59000"
-        assert api.ok("GET", "/v5/order/realtime", category="linear", symbol="BTCUSDT")["list"] == []
+        tp_order = api.ok("GET", "/v5/order/realtime", category="linear", symbol="BTCUSDT")["list"]
+        assert [(o["stopOrderType"], o["orderStatus"]) for o in tp_order] == [("TakeProfit", "Untriggered")]
         hist = api.ok("GET", "/v5/order/history", category="linear", symbol="BTCUSDT")["list"]
         assert hist[0]["orderLinkId"] == "lim-1" and hist[0]["orderStatus"] == "Filled"
         sim.set_price("BTCUSDT", "61500")  # TP fires at 61000

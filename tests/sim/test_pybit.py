@@ -29,9 +29,24 @@ def test_pybit_full_cycle():
             assert placed["retCode"] == 0 and placed["result"]["orderLinkId"] == "pybit-1"
             pos = s.get_positions(category="linear", symbol="BTCUSDT")["result"]["list"][0]
             assert (pos["side"], pos["size"], pos["stopLoss"], pos["takeProfit"]) == ("Buy", "0.01", "58000", "62000")
+            stops = s.get_open_orders(category="linear", symbol="BTCUSDT", orderFilter="StopOrder")["result"]["list"]
+            by_kind = {o["stopOrderType"]: o for o in stops}  # position TP/SL as system conditional orders
+            assert {k: (o["orderStatus"], o["triggerPrice"]) for k, o in by_kind.items()} == {
+                "TakeProfit": ("Untriggered", "62000"), "StopLoss": ("Untriggered", "58000")}
             r = s.set_trading_stop(category="linear", symbol="BTCUSDT", stopLoss="59500", tpslMode="Full",
                                    positionIdx=0)
             assert r["retCode"] == 0 and r["result"] == {}
+            moved = s.get_open_orders(category="linear", symbol="BTCUSDT", orderId=by_kind["StopLoss"]["orderId"])
+            assert moved["result"]["list"][0]["triggerPrice"] == "59500"
+            for px in ("58000", "58100"):
+                s.place_order(category="linear", symbol="BTCUSDT", side="Buy", orderType="Limit", qty="0.01",
+                              price=px)
+            book = s.get_orderbook(category="linear", symbol="BTCUSDT", limit=5)["result"]
+            assert float(book["b"][0][0]) < float(book["a"][0][0])
+            gone = s.cancel_all_orders(category="linear", symbol="BTCUSDT", orderFilter="Order")
+            assert gone["result"]["success"] == "1" and len(gone["result"]["list"]) == 2
+            left = s.get_open_orders(category="linear", symbol="BTCUSDT")["result"]["list"]
+            assert sorted(o["stopOrderType"] for o in left) == ["StopLoss", "TakeProfit"]
             with pytest.raises(Exception) as exc:  # 34040 not modified -> pybit InvalidRequestError
                 s.set_trading_stop(category="linear", symbol="BTCUSDT", stopLoss="59500", tpslMode="Full",
                                    positionIdx=0)
@@ -46,5 +61,6 @@ def test_pybit_full_cycle():
             assert Decimal(wallet["totalWalletBalance"]) == Decimal(10000) + expected
             flat = s.get_positions(category="linear", symbol="BTCUSDT")["result"]["list"][0]
             assert flat["size"] == "0" and flat["side"] == ""
+            assert s.get_open_orders(category="linear", symbol="BTCUSDT")["result"]["list"] == []
         finally:
             s.client.close()

@@ -86,3 +86,11 @@ def test_replay_at_speed_steps_in_background():
     finally:
         sim.stop_replay()
     assert sim.market_time() >= t0 + 3 * 300_000
+
+
+def test_state_file_directory_is_created(tmp_path):
+    path = tmp_path / "state" / "nested" / "paper.json"
+    sim = make_sim(state_file=path)
+    sim.step(1)
+    sim.close()
+    assert path.exists() and json.loads(path.read_text())

@@ -35,8 +35,48 @@ dropped (HTTP server; after sleeping lost_sleep_s if set) or ``httpx.ReadTimeout
 Rate limits: per API key, per endpoint, rolling 1 s (Bybit's default table; unlisted private endpoints 10/s);
 public market endpoints are not limited; ``rate_limits=False`` disables enforcement (headers still sent).
 
-Not simulated: hedge mode, Partial TP/SL, conditional (triggerPrice) orders, liquidation, kline intervals finer
-than the feed's base candles (10001). Funding is off unless ``funding_rate`` is set (every 8 h of market time).
+Book (market/orderbook.mdx, market/tickers.mdx): a synthetic book around the last price (:class:`BookParams`):
+best bid = last - 1 tick < best ask = last + 1 tick by default, depth growing per level; tickers bid1/ask1 are
+the book's first levels. Market orders walk exactly these levels (:func:`market_fill_price`, shared with the
+backtest); a limit order at or through the best opposite price (also after an amend) fills at once as taker
+(capped at its price; PostOnly is cancelled instead); a resting limit fills as maker when the last price trades
+at or through it. ``BookParams.zero()`` (tests pinning exact prices) fills everything at the last price.
+
+Position TP/SL/trailing (position/trading-stop.mdx, order/open-order.mdx): Full-mode stops set at order create
+or via trading-stop are system conditional orders: ``orderStatus`` Untriggered, ``stopOrderType``
+TakeProfit/StopLoss/TrailingStop, ``createType`` CreateBy…, ``orderType`` Market, reduceOnly + closeOnTrigger,
+``qty`` = the position size (trading-stop.mdx: the system adjusts it to the position), ``triggerPrice``,
+``triggerBy``, ``triggerDirection`` (1 rise, 2 fall), ``parentOrderLinkId`` = the entry's link id when attached at create. Moving a stop amends the same order; a
+TrailingStop's triggerPrice is its activePrice until it activates, then the current trailing level. On trigger
+the order itself goes Triggered → Filled; the others are Deactivated with ``CancelByTpSlTsClear`` when the
+position clears; removing a stop (``0``) or cancelling its order by orderId Deactivates it (``CancelByUser``)
+and clears that stop. ``orderFilter``: Order = active orders, StopOrder = these conditional orders;
+``openOnly`` 0 = open (New, PartiallyFilled, Untriggered), 1 = the 500 most recent closed orders.
+``/v5/order/cancel-all`` (order/cancel-all.mdx): symbol > baseCoin > settleCoin; orderFilter Order/OpenOrder
+(active), StopOrder (conditional), none = every kind incl. TP/SL/trailing (which clears them on the position).
+
+Mark price and margin (position/position.mdx, account/wallet-balance.mdx, market/risk-limit.mdx): the mark
+price is its own series: the mean of the last price at the last 4 path points (a candle's open, two extremes
+and close, or each ``set_price``), rounded to the tick, so it lags the last price; the index price equals it
+(no basis). Unrealised PnL, positionIM/MM, equity and available balance use the mark price; MM = size × mark ×
+0.5 % (risk tier 1). ``tpTriggerBy``/``slTriggerBy`` MarkPrice or IndexPrice fire when the mark reaches the
+level (checked at each path point, after the last-price events) and fill at market from the last price.
+``breakEvenPrice`` follows position.mdx's formula. ``liqPrice`` (UNIFIED, cross margin, one-way) is the mark
+price at which equity = maintenance margin with the wallet and other positions held fixed (rounded one tick
+towards the position; "" when ≤ minPrice or ≥ maxPrice). When a position's mark reaches its liqPrice it is
+taken over: open active orders are Cancelled (``CancelAllBeforeLiq``), the position closes at the bankruptcy
+price (equity → 0 after the taker fee) by an order created ``CreateByTakeOver_PassThrough``, with an
+execution and a closed-pnl row of ``execType`` BustTrade (enum.mdx, position/close-pnl.mdx).
+
+Not simulated (answered with retCode 10001 and a "not simulated"/Bybit message, never silently): hedge mode
+(positionIdx 1/2, switch-mode mode=3), Partial TP/SL and Limit TP/SL orders, conditional (triggerPrice) orders,
+amending a TP/SL/trailing system order (use trading-stop) or an order's trigger/TP/SL fields (only qty and
+price amend), spot order filters (tpslOrder, OcoOrder, BidirectionalTpslOrder), /v5/market/mark-price-kline
+and index-price-kline (no mark/index candle history), kline intervals finer than the feed's base candles.
+Simplified, as documented here: liquidation goes straight
+to the takeover (no laddered CreateByLiq partial liquidation), no auto-deleveraging (AdlTrade: no
+counterparties), no insurance fund, risk-limit tier 1 only, cross margin only (no isolated or portfolio
+margin). Funding is off unless ``funding_rate`` is set (every 8 h of market time).
 
 Auth: missing key/sign/timestamp headers or unknown key -> retCode 10003 (HTTP 200); bad signature -> 10004;
 timestamp outside ``[server - recv_window, server + 1000)`` -> 10002. Unknown path -> HTTP 404.
@@ -44,6 +84,10 @@ timestamp outside ``[server - recv_window, server + 1000)`` -> 10002. Unknown pa
 Persistence: with ``state_file`` the wallet, positions, orders, executions, closed pnl, leverage and feed
 cursor are written (atomically) after every mutating request, every step/price move and on close, and
 restored at start.
+
+Conformance: every answer matches the response example on its Bybit docs page (fields, JSON types, ``""`` vs
+``"0"``); the differences that remain are written, with reasons, in :mod:`tradebot.sim.conformance`
+(``NOT_SIMULATED``, ``EXTRA``, ``VALUES``) and checked by ``tests/sim/test_conformance.py``.
 """
 
 from .book import BookParams, market_fill_price

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 def wallet_row(sim: Simulator) -> dict[str, Any]:
     ex = sim.exchange
     upl, pim, oim = ex.upl(), ex.position_im(), ex.order_im()
-    mm = sum((pos.size * pos.avg_price for pos in ex.positions.values()), ZERO) * Decimal("0.005")
+    mm = ex.position_mm()
     equity = ex.wallet + upl
     im_rate = (pim + oim) / equity if equity > 0 else ZERO
     mm_rate = mm / equity if equity > 0 else ZERO

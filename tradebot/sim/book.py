@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+
+_SIZE_Q = Decimal("0.001")
 
 
 @dataclass(frozen=True)
@@ -11,13 +14,16 @@ class BookParams:
     """Shape of the synthetic book around the last price.
 
     Level k (k = 0 .. levels-1) on the ask side sits at ``last + (half_spread_ticks + k) * tick`` and holds
-    ``level_notional * (1 + growth * k) / last`` base coin; bids mirror it below. A market order walks the
-    levels, so slippage grows with size; the remainder beyond the last level fills at the last level.
-    ``enabled=False`` means zero slippage: every market fill happens exactly at the last price.
+    ``level_notional * (1 + growth * k) / last`` base coin (floored to 0.001, at least 0.001); bids mirror it
+    below. The default ``half_spread_ticks = 1`` gives a real spread: best bid = last - 1 tick < best ask =
+    last + 1 tick. A market order walks these exact levels (the book /v5/market/orderbook and the tickers'
+    bid1/ask1 show), so slippage grows with size; the remainder beyond the last level fills at the last level.
+    ``enabled=False`` is an idealised book for tests that pin exact prices: every fill happens exactly at the
+    last price (no spread, no slippage), while the displayed book keeps one tick either side of it.
     """
 
     enabled: bool = True
-    half_spread_ticks: int = 0
+    half_spread_ticks: int = 1
     levels: int = 50
     level_notional: Decimal = Decimal("250000")
     growth: Decimal = Decimal("0.5")
@@ -28,38 +34,46 @@ class BookParams:
         return cls(enabled=False)
 
 
-def book_levels(side: str, last_price: Decimal, tick_size: Decimal, params: BookParams,
-                depth: int) -> list[tuple[Decimal, Decimal]]:
-    """Resting levels a taker of ``side`` would hit: asks (ascending) for Buy, bids (descending) for Sell."""
+def _walk(side: str, last_price: Decimal, tick_size: Decimal, params: BookParams,
+          depth: int) -> Iterator[tuple[Decimal, Decimal]]:
     sign = 1 if side == "Buy" else -1
-    out: list[tuple[Decimal, Decimal]] = []
     first = params.half_spread_ticks if params.enabled else max(params.half_spread_ticks, 1)
     for k in range(min(depth, params.levels)):
         price = last_price + sign * (first + k) * tick_size
         if price <= 0:
-            break
+            return
         size = params.level_notional * (1 + params.growth * k) / last_price
-        out.append((price, size.quantize(Decimal("0.001"), rounding=ROUND_FLOOR) or Decimal("0.001")))
-    return out
+        yield price, (size.quantize(_SIZE_Q, rounding=ROUND_FLOOR) or _SIZE_Q)
+
+
+def book_levels(side: str, last_price: Decimal, tick_size: Decimal, params: BookParams,
+                depth: int) -> list[tuple[Decimal, Decimal]]:
+    """Resting levels a taker of ``side`` would hit: asks (ascending) for Buy, bids (descending) for Sell."""
+    return list(_walk(side, last_price, tick_size, params, depth))
+
+
+def touch_price(side: str, last_price: Decimal, tick_size: Decimal, params: BookParams) -> Decimal:
+    """The first price a taker of ``side`` meets (best ask for Buy, best bid for Sell); a limit order at or
+    through it is marketable. The idealised book (``enabled=False``) trades at the last price."""
+    if not params.enabled:
+        return last_price
+    sign = 1 if side == "Buy" else -1
+    return max(tick_size, last_price + sign * params.half_spread_ticks * tick_size)
 
 
 def market_fill_price(side: str, qty: Decimal, last_price: Decimal, tick_size: Decimal,
                       book_params: BookParams = BookParams()) -> Decimal:
     """Average price of a market order of ``qty`` walking the synthetic book (pure, deterministic).
 
-    The volume-weighted average is rounded to the tick against the taker (up for Buy, down for Sell).
+    The levels are exactly :func:`book_levels`; the volume-weighted average is rounded to the tick against
+    the taker (up for Buy, down for Sell).
     """
     if not book_params.enabled or qty <= 0:
         return last_price
-    sign = 1 if side == "Buy" else -1
     remaining = qty
     cost = Decimal(0)
-    price = last_price
-    for k in range(book_params.levels):
-        price = last_price + sign * (book_params.half_spread_ticks + k) * tick_size
-        if price <= 0:
-            price = tick_size
-        size = book_params.level_notional * (1 + book_params.growth * k) / last_price
+    price = tick_size
+    for price, size in _walk(side, last_price, tick_size, book_params, book_params.levels):
         take = min(size, remaining)
         cost += take * price
         remaining -= take

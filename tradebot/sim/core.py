@@ -163,8 +163,9 @@ class Simulator:
             return {
                 "time": self.market_time(),
                 "prices": {s: fmt(p) for s, p in self.prices().items()},
+                "marks": {s: fmt(ex.mark[s]) for s in self.symbols},
                 "wallet": wallet_row(self),
-                "positions": [ex.positions[s].wire(ex.last[s]) for s in self.symbols],
+                "positions": [ex.position_row(s) for s in self.symbols],
                 "open_orders": [o.wire() for o in reversed(ex.open_orders())],
                 "executions": [e.wire() for e in reversed(ex.executions)],
                 "closed_pnl": [c.wire() for c in reversed(ex.closed)],

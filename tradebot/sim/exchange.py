@@ -7,16 +7,17 @@ import uuid
 from collections.abc import Callable
 from decimal import Decimal
 
-from .book import BookParams, market_fill_price
+from .book import BookParams, market_fill_price, touch_price
 from .instruments import Instrument
+from .liquidation import MarginMixin
+from .margin import push_mark
 from .models import ZERO, ClosedPnl, ExchangeError, Execution, Fees, Order, OrderRequest, Position, fmt
+from .tpsl import StopOrders
 
 __all__ = ["Exchange", "ExchangeError", "Fees", "OrderRequest"]
 
 DEFAULT_BOOK = BookParams()
 DEFAULT_FEES = Fees()
-STOP_CREATE_TYPES = {"TakeProfit": "CreateByTakeProfit", "StopLoss": "CreateByStopLoss",
-                     "TrailingStop": "CreateByTrailingStop"}
 
 
 def _opp(side: str) -> str:
@@ -27,7 +28,7 @@ def _on_grid(value: Decimal, step: Decimal) -> bool:
     return value % step == 0
 
 
-class Exchange:
+class Exchange(MarginMixin):
     """Matching engine state. ``clock`` returns the market time in ms used for every business timestamp."""
 
     def __init__(self, instruments: dict[str, Instrument], balance: Decimal, clock: Callable[[], int], *,
@@ -37,12 +38,15 @@ class Exchange:
         self.wallet = balance
         self.positions = {s: Position(s, leverage=leverage) for s in instruments}
         self.last: dict[str, Decimal] = {}
+        self.mark: dict[str, Decimal] = {}  # mark price = index price (zero basis); see margin.push_mark
+        self.mark_window: dict[str, list[Decimal]] = {s: [] for s in instruments}
         self.orders: dict[str, Order] = {}
         self.link_ids: dict[str, str] = {}
         self.executions: list[Execution] = []
         self.closed: list[ClosedPnl] = []
         self.counter = 0
         self.seq = 1000
+        self.stops = StopOrders(self.orders, self.new_id, clock)
 
     # -- helpers -----------------------------------------------------------------------------------
     def new_id(self) -> str:
@@ -60,10 +64,11 @@ class Exchange:
         return self.instruments[symbol]
 
     def upl(self) -> Decimal:
-        return sum((p.upl(self.last[s]) for s, p in self.positions.items() if p.size), ZERO)
+        """Unrealised PnL of all positions at their mark prices."""
+        return sum((p.upl(self.mark[s]) for s, p in self.positions.items() if p.size), ZERO)
 
     def position_im(self) -> Decimal:
-        return sum((p.size * p.avg_price / p.leverage for p in self.positions.values()), ZERO)
+        return sum((p.size * self.mark[s] / p.leverage for s, p in self.positions.items() if p.size), ZERO)
 
     def order_im(self) -> Decimal:
         return sum(((o.qty - o.cum_qty) * o.price / self.positions[o.symbol].leverage
@@ -132,37 +137,64 @@ class Exchange:
         self.orders[order.order_id] = order
         if req.link_id:
             self.link_ids[req.link_id] = order.order_id
-        crosses = market or (req.side == "Buy" and price >= last) or (req.side == "Sell" and price <= last)
-        if crosses and req.tif == "PostOnly":
-            self._finish(order, "Cancelled", "EC_PostOnlyWillTakeLiquidity")
-        elif crosses:
-            qty = self._reduce_cap(order)
-            fill = market_fill_price(order.side, qty, last, ins.tick_size, self.book)
-            if not market and ((order.side == "Buy" and fill > price) or (order.side == "Sell" and fill < price)):
-                fill = price
-            if qty > 0:
-                self._fill(order, qty, fill, is_maker=False)
-            if order.status != "Filled":
-                self._finish(order, "Cancelled" if order.cum_qty == 0 else "PartiallyFilledCanceled")
+        if self._crosses(order):
+            self._take(order)
         elif req.tif in ("IOC", "FOK"):
             self._finish(order, "Cancelled", "EC_NoImmediateQtyToFill")
         return order
+
+    def _crosses(self, order: Order) -> bool:
+        """Marketable: a market order, or a limit at/through the best opposite price (ask for Buy, bid for Sell)."""
+        if order.order_type == "Market":
+            return True
+        touch = touch_price(order.side, self.last[order.symbol], self.instruments[order.symbol].tick_size, self.book)
+        return order.price >= touch if order.side == "Buy" else order.price <= touch
+
+    def _take(self, order: Order) -> None:
+        """Execute a marketable order as taker by walking the book (a limit never fills beyond its price);
+        PostOnly is cancelled instead (create-order.mdx). What cannot fill is cancelled."""
+        if order.tif == "PostOnly":
+            self._finish(order, "Cancelled", "EC_PostOnlyWillTakeLiquidity")
+            return
+        last, tick = self.last[order.symbol], self.instruments[order.symbol].tick_size
+        qty = self._reduce_cap(order)
+        fill = market_fill_price(order.side, qty, last, tick, self.book)
+        if order.order_type == "Limit" and ((order.side == "Buy" and fill > order.price) or
+                                            (order.side == "Sell" and fill < order.price)):
+            fill = order.price
+        if qty > 0:
+            self._fill(order, qty, fill, is_maker=False)
+        if order.status != "Filled":
+            self._finish(order, "Cancelled" if order.cum_qty == 0 else "PartiallyFilledCanceled")
+
+    def amend_order(self, order: Order, qty: Decimal | None, price: Decimal | None) -> None:
+        """Amend qty/price of an open limit order; if the new price crosses the book it fills at once as a
+        taker (amend-order.mdx, create-order.mdx: a limit at or through the best opposite price executes)."""
+        order.qty, order.price = qty or order.qty, price or order.price
+        order.updated = self.clock()
+        if order.order_type == "Limit" and order.is_open and self._crosses(order):
+            self._take(order)
 
     @staticmethod
     def _protect(side: str, last: Decimal, ins: Instrument) -> Decimal:
         band = last * (Decimal("1.03") if side == "Buy" else Decimal("0.97"))
         return (band / ins.tick_size).to_integral_value() * ins.tick_size
 
-    def _check_tpsl_vs_price(self, side: str, tp: Decimal, sl: Decimal, base: Decimal, what: str) -> None:
+    def _check_tpsl_vs_price(self, side: str, tp: Decimal, sl: Decimal, base: Decimal, what: str,
+                             tp_by: str = "LastPrice", sl_by: str = "LastPrice", mark: Decimal | None = None) -> None:
+        """TP above / SL below the base price for a long (mirrored for a short); the base is the last (or
+        order) price, or the mark price for MarkPrice/IndexPrice triggers when ``mark`` is given."""
         long = side == "Buy"
-        if tp and (tp <= base if long else tp >= base):
+        tp_base = mark if mark is not None and tp_by != "LastPrice" else base
+        sl_base = mark if mark is not None and sl_by != "LastPrice" else base
+        if tp and (tp <= tp_base if long else tp >= tp_base):
             rel = "higher" if long else "lower"
             raise ExchangeError(10001, f"TakeProfit:{fmt(tp)} set for {side} {what} should be {rel} than "
-                                       f"base_price:{fmt(base)}??LastPrice")
-        if sl and (sl >= base if long else sl <= base):
+                                       f"base_price:{fmt(tp_base)}??{tp_by if mark is not None else 'LastPrice'}")
+        if sl and (sl >= sl_base if long else sl <= sl_base):
             rel = "lower" if long else "higher"
             raise ExchangeError(10001, f"StopLoss:{fmt(sl)} set for {side} {what} should be {rel} than "
-                                       f"base_price:{fmt(base)}??LastPrice")
+                                       f"base_price:{fmt(sl_base)}??{sl_by if mark is not None else 'LastPrice'}")
 
     def _reduce_cap(self, order: Order) -> Decimal:
         leaves = order.qty - order.cum_qty
@@ -182,8 +214,36 @@ class Exchange:
         order = self.orders.get(oid)
         if order is None or order.symbol != symbol or not order.is_open:
             raise ExchangeError(110001, "Order does not exist")
+        if order.stop_order_type:  # a position TP/SL/trailing order: cancelling it removes that stop
+            pos = self.positions[symbol]
+            if order.stop_order_type == "TakeProfit":
+                pos.take_profit = ZERO
+            elif order.stop_order_type == "StopLoss":
+                pos.stop_loss = ZERO
+            else:
+                pos.trailing_stop = pos.active_price = ZERO
+                pos.trail_active = False
+            pos.updated = self.clock()
+            self.stops.deactivate(order, "CancelByUser")
+            return order
         self._finish(order, "Cancelled", cancel_type="CancelByUser")
         return order
+
+    def cancel_all(self, symbols: list[str], order_filter: str = "", stop_order_type: str = "") -> list[Order]:
+        """cancel-all.mdx (linear): ``Order``/``OpenOrder`` = active orders, ``StopOrder`` = conditional
+        orders (incl. TP/SL/trailing; with stopOrderType=Stop only plain conditional orders, which the
+        simulator has none of), none = every kind. At most 500 orders."""
+        out: list[Order] = []
+        for o in list(self.open_orders()):
+            if o.symbol not in symbols or len(out) >= 500:
+                continue
+            conditional = bool(o.stop_order_type)
+            if order_filter in ("Order", "OpenOrder") and conditional:
+                continue
+            if order_filter == "StopOrder" and (not conditional or stop_order_type == "Stop"):
+                continue
+            out.append(self.cancel_order(o.symbol, o.order_id))
+        return out
 
     def find_order(self, order_id: str = "", link_id: str = "") -> Order | None:
         return self.orders.get(order_id or self.link_ids.get(link_id, ""))
@@ -210,7 +270,8 @@ class Exchange:
         for v in (tp, sl, active):
             if v and not _on_grid(v, ins.tick_size):
                 raise ExchangeError(10001, "The price is not a multiple of tickSize")
-        self._check_tpsl_vs_price(pos.side, tp or ZERO, sl or ZERO, last, "position")
+        self._check_tpsl_vs_price(pos.side, tp or ZERO, sl or ZERO, last, "position",
+                                  tp_by or pos.tp_trigger_by, sl_by or pos.sl_trigger_by, self.mark[symbol])
         if tp is not None and tp != pos.take_profit:
             pos.take_profit, changed = tp, True
         if sl is not None and sl != pos.stop_loss:
@@ -229,9 +290,10 @@ class Exchange:
         if not changed:
             raise ExchangeError(34040, "not modified")
         pos.updated = self.clock()
+        self.stops.sync(pos, last, self.seq)
 
     # -- fills -------------------------------------------------------------------------------------
-    def _fill(self, order: Order, qty: Decimal, price: Decimal, is_maker: bool) -> None:
+    def _fill(self, order: Order, qty: Decimal, price: Decimal, is_maker: bool, exec_type: str = "Trade") -> None:
         pos = self.positions[order.symbol]
         now = self.clock()
         rate = self.fees.maker if is_maker else self.fees.taker
@@ -251,6 +313,7 @@ class Exchange:
             self.wallet += pnl
             pos.cur_realised += pnl
             pos.cum_realised += pnl
+            self.closed[-1].exec_type = exec_type  # Trade, or BustTrade for a takeover liquidation
             if not pos.size:
                 self._flatten(pos)
         opening = qty - closed
@@ -267,6 +330,8 @@ class Exchange:
                 pos.take_profit, pos.tp_trigger_by = order.take_profit, order.tp_trigger_by or "LastPrice"
             if order.stop_loss:
                 pos.stop_loss, pos.sl_trigger_by = order.stop_loss, order.sl_trigger_by or "LastPrice"
+            if order.take_profit or order.stop_loss:
+                pos.tpsl_parent = order.link_id
         self.wallet -= fee
         pos.cur_realised -= fee
         pos.cum_realised -= fee
@@ -279,18 +344,19 @@ class Exchange:
         order.updated = now
         self.executions.append(Execution(
             self.new_id(), order.order_id, order.link_id, order.symbol, order.side, order.order_type, order.price,
-            order.qty, order.qty - order.cum_qty, "Trade", price, qty, fee, rate, is_maker, closed, pnl, now,
-            self.last[order.symbol], pos.seq, order.stop_order_type, order.create_type))
+            order.qty, order.qty - order.cum_qty, exec_type, price, qty, fee, rate, is_maker, closed, pnl, now,
+            self.mark[order.symbol], pos.seq, order.stop_order_type, order.create_type))
         if not pos.size:
             for o in self.open_orders(order.symbol):
-                if o.reduce_only:
+                if o.reduce_only and not o.stop_order_type:
                     self._finish(o, "Deactivated", cancel_type="CancelByReduceOnly")
+        self.stops.sync(pos, self.last[order.symbol], self.seq)
 
     @staticmethod
     def _flatten(pos: Position) -> None:
         pos.side, pos.avg_price, pos.open_time, pos.open_fee = "", ZERO, 0, ZERO
         pos.take_profit = pos.stop_loss = pos.trailing_stop = pos.active_price = pos.trail_best = ZERO
-        pos.trail_active = False
+        pos.trail_active, pos.tpsl_parent = False, ""
 
     # -- price path --------------------------------------------------------------------------------
     def on_price(self, symbol: str, price: Decimal, continuous: bool = True) -> None:
@@ -302,6 +368,7 @@ class Exchange:
         prev = self.last.get(symbol)
         if prev is None:
             self.last[symbol] = price
+            self.mark[symbol] = push_mark(self.mark_window[symbol], price, self.instruments[symbol].tick_size)
             return
         for _ in range(1000):
             event = self._next_event(symbol, prev, price)
@@ -327,6 +394,10 @@ class Exchange:
                 pos.trail_active, pos.trail_best = True, price
             if pos.trail_active:
                 pos.trail_best = max(pos.trail_best, price) if long else min(pos.trail_best, price)
+        self.mark[symbol] = push_mark(self.mark_window[symbol], price, self.instruments[symbol].tick_size)
+        self._mark_events(symbol)
+        if pos.size:
+            self.stops.sync(pos, price, self.seq)
 
     def _next_event(self, symbol: str, prev: Decimal, price: Decimal) -> tuple[str, Decimal, object] | None:
         events: list[tuple[Decimal, int, str, Decimal, object]] = []
@@ -334,13 +405,13 @@ class Exchange:
         if pos.size:
             long = pos.side == "Buy"
             down = (price <= pos.stop_loss) if long else (price >= pos.stop_loss)
-            if pos.stop_loss and down:
+            if pos.stop_loss and down and pos.sl_trigger_by == "LastPrice":
                 events.append((abs(pos.stop_loss - prev), 0, "StopLoss", pos.stop_loss, None))
             lvl = pos.trail_level
             if lvl is not None and (price <= lvl if long else price >= lvl):
                 events.append((abs(lvl - prev), 1, "TrailingStop", lvl, None))
             up = (price >= pos.take_profit) if long else (price <= pos.take_profit)
-            if pos.take_profit and up:
+            if pos.take_profit and up and pos.tp_trigger_by == "LastPrice":
                 events.append((abs(pos.take_profit - prev), 2, "TakeProfit", pos.take_profit, None))
         for o in self.open_orders(symbol):
             if o.order_type == "Limit" and ((o.side == "Buy" and price <= o.price) or
@@ -352,16 +423,15 @@ class Exchange:
         return kind, level, target
 
     def _trigger(self, symbol: str, kind: str, level: Decimal, base: Decimal) -> None:
+        """The position's system order of ``kind`` triggers (Untriggered → Triggered) and fills at market."""
         pos = self.positions[symbol]
         ins = self.instruments[symbol]
-        side = _opp(pos.side)
-        now = self.clock()
-        order = Order(self.new_id(), "", symbol, side, "Market", pos.size, ZERO, "IOC", True, True,
-                      stop_order_type=kind, trigger_price=level, create_type=STOP_CREATE_TYPES[kind],
-                      tpsl_mode="Full", last_price_on_created=base, created=now, updated=now,
-                      seq=self._next_seq(), status="Triggered")
-        self.orders[order.order_id] = order
-        fill = market_fill_price(side, pos.size, base, ins.tick_size, self.book)
+        self.stops.sync(pos, base, self.seq)
+        order = self.stops.get(symbol, kind)
+        assert order is not None
+        order.status, order.qty, order.trigger_price, order.updated = "Triggered", pos.size, level, self.clock()
+        self.stops.ids.pop((symbol, kind), None)
+        fill = market_fill_price(order.side, pos.size, base, ins.tick_size, self.book)
         self._fill(order, pos.size, fill, is_maker=False)
 
     # -- funding -----------------------------------------------------------------------------------

@@ -72,14 +72,14 @@ def tickers(sim: Simulator, p: Params) -> Result:
         per_day = max(1, 86_400_000 // f.interval_ms)
         day = [*f.closed[-(per_day - 1):], f.forming] if per_day > 1 else [f.forming]
         hour = [*f.closed[-max(1, 3_600_000 // f.interval_ms - 1):], f.forming]
-        last = f.last
+        last, mark = f.last, sim.exchange.mark[s]
         prev24, prev1 = day[0].open, hour[0].open
         bid = book_levels("Sell", last, ins.tick_size, sim.book, 1)[0]
         ask = book_levels("Buy", last, ins.tick_size, sim.book, 1)[0]
         nft = (sim.market_time() // 28_800_000 + 1) * 28_800_000
         vol = sum((c.volume for c in day), ZERO)
         out.append({
-            "symbol": s, "lastPrice": fmt(last), "indexPrice": fmt(last), "markPrice": fmt(last),
+            "symbol": s, "lastPrice": fmt(last), "indexPrice": fmt(mark), "markPrice": fmt(mark),
             "prevPrice24h": fmt(prev24), "price24hPcnt": fmt(((last - prev24) / prev24).quantize(Decimal("1e-6"))),
             "highPrice24h": fmt(max(c.high for c in day)), "lowPrice24h": fmt(min(c.low for c in day)),
             "prevPrice1h": fmt(prev1), "openInterest": "0", "openInterestValue": "0",
@@ -115,6 +115,10 @@ def instruments_info(sim: Simulator, p: Params) -> Result:
     rows = [INSTRUMENTS[s].wire() for s in sim.symbols if (not sym or s == sym) and status == "Trading"]
     chunk, cursor = page(rows, p, 500, 1000)
     return {"category": cat, "list": chunk, "nextPageCursor": cursor}
+
+
+def not_simulated(sim: Simulator, p: Params) -> Result:
+    raise err("not simulated: the simulator keeps no mark/index price candle history (see tradebot.sim)")
 
 
 # -- orders ----------------------------------------------------------------------------------------
@@ -173,12 +177,21 @@ def order_cancel(sim: Simulator, p: Params) -> Result:
     return {"orderId": order.order_id, "orderLinkId": order.link_id}
 
 
+AMEND_NOT_SIMULATED = ("triggerPrice", "takeProfit", "stopLoss", "tpTriggerBy", "slTriggerBy", "triggerBy",
+                       "tpLimitPrice", "slLimitPrice", "tpslMode", "orderIv")
+
+
 def order_amend(sim: Simulator, p: Params) -> Result:
     p.category()
     sym = p.symbol(sim)
     order = sim.exchange.find_order(p.str("orderId"), p.str("orderLinkId"))
     if order is None or order.symbol != sym or not order.is_open:
         raise ExchangeError(110001, "Order does not exist")
+    if order.stop_order_type:
+        raise err("amending a position TP/SL/trailing order is not simulated: use /v5/position/trading-stop")
+    unsupported = [k for k in AMEND_NOT_SIMULATED if p.str(k)]
+    if unsupported:
+        raise err(f"amending {', '.join(unsupported)} is not simulated (only qty and price)")
     ins = INSTRUMENTS[sym]
     qty, price = p.dec("qty"), p.dec("price")
     if qty is not None and (qty % ins.qty_step or qty < max(order.cum_qty, ins.min_order_qty)):
@@ -187,9 +200,30 @@ def order_amend(sim: Simulator, p: Params) -> Result:
         raise err("The order price is not a multiple of tickSize")
     if (qty is None or qty == order.qty) and (price is None or price == order.price):
         raise ExchangeError(10001, "The order remains unchanged as the parameters entered match the existing ones.")
-    order.qty, order.price = qty or order.qty, price or order.price
-    order.updated = sim.market_time()
+    sim.exchange.amend_order(order, qty, price)
     return {"orderId": order.order_id, "orderLinkId": order.link_id}
+
+
+def order_cancel_all(sim: Simulator, p: Params) -> Result:
+    """cancel-all.mdx: by symbol > baseCoin > settleCoin (one is required for linear)."""
+    p.category()
+    sym, base, settle = p.symbol(sim, required=False), p.str("baseCoin"), p.str("settleCoin")
+    if sym:
+        symbols = [sym]
+    elif base:
+        symbols = [s for s in sim.symbols if INSTRUMENTS[s].base_coin == base]
+    elif settle:
+        symbols = list(sim.symbols) if settle == "USDT" else []
+    else:
+        raise err("Missing some parameters that must be filled in, symbol or baseCoin or settleCoin")
+    flt = p.str("orderFilter")
+    if flt not in ("", "Order", "StopOrder", "OpenOrder"):
+        raise err("params error: orderFilter invalid")
+    stop_type = p.str("stopOrderType")
+    if stop_type and (stop_type != "Stop" or flt != "StopOrder"):
+        raise err("params error: stopOrderType only supports Stop with orderFilter=StopOrder")
+    done = sim.exchange.cancel_all(symbols, flt, stop_type)
+    return {"list": [{"orderId": o.order_id, "orderLinkId": o.link_id} for o in done], "success": "1"}
 
 
 def _orders_by(sim: Simulator, p: Params) -> list[Any]:
@@ -203,18 +237,26 @@ def _orders_by(sim: Simulator, p: Params) -> list[Any]:
     if not sym and not settle and not p.str("baseCoin"):
         raise err("Missing some parameters that must be filled in, symbol or settleCoin or baseCoin")
     flt = p.str("orderFilter")
-    rows = [o for o in rows if (not sym or o.symbol == sym) and (not settle or settle == "USDT")]
-    if flt in ("StopOrder", "tpslOrder"):
-        rows = [o for o in rows if o.stop_order_type]
+    base = p.str("baseCoin")
+    rows = [o for o in rows if (not sym or o.symbol == sym) and (not settle or settle == "USDT")
+            and (not base or INSTRUMENTS[o.symbol].base_coin == base)]
+    if flt in ("tpslOrder", "OcoOrder", "BidirectionalTpslOrder"):
+        raise err(f"orderFilter={flt} is a spot order filter; not simulated for linear")
+    if flt not in ("", "Order", "StopOrder"):
+        raise err("params error: orderFilter invalid")
+    if flt:  # open-order.mdx: Order = active orders, StopOrder = conditional (incl. position TP/SL/trailing)
+        rows = [o for o in rows if bool(o.stop_order_type) == (flt == "StopOrder")]
     return rows
 
 
 def order_realtime(sim: Simulator, p: Params) -> Result:
+    """open-order.mdx: openOnly 0 (default) = open orders (New, PartiallyFilled, Untriggered); 1 = the most
+    recent 500 closed orders; ignored when querying by orderId/orderLinkId."""
     p.category()
     rows = _orders_by(sim, p)
     if not (p.str("orderId") or p.str("orderLinkId")):
-        open_only = p.int("openOnly", 0, 0, 2)
-        rows = [o for o in rows if o.is_open] if open_only == 0 else rows[:500]
+        open_only = p.int("openOnly", 0, 0, 1)
+        rows = [o for o in rows if o.is_open] if open_only == 0 else [o for o in rows if not o.is_open][:500]
     chunk, cursor = page(rows, p, 20, 50)
     return {"category": "linear", "list": [o.wire() for o in chunk], "nextPageCursor": cursor}
 
@@ -252,7 +294,7 @@ def position_list(sim: Simulator, p: Params) -> Result:
     else:
         raise err("Missing some parameters that must be filled in, symbol or settleCoin")
     chunk, cursor = page(rows, p, 20, 200)
-    return {"category": "linear", "list": [r.wire(ex.last[r.symbol]) for r in chunk], "nextPageCursor": cursor}
+    return {"category": "linear", "list": [ex.position_row(r.symbol) for r in chunk], "nextPageCursor": cursor}
 
 
 def trading_stop(sim: Simulator, p: Params) -> Result:
@@ -309,11 +351,12 @@ PUBLIC: dict[tuple[str, str], Callable[[Simulator, Params], Result]] = {
     ("GET", "/v5/market/time"): market_time, ("GET", "/v5/market/kline"): kline,
     ("GET", "/v5/market/tickers"): tickers, ("GET", "/v5/market/orderbook"): orderbook,
     ("GET", "/v5/market/instruments-info"): instruments_info,
+    ("GET", "/v5/market/mark-price-kline"): not_simulated, ("GET", "/v5/market/index-price-kline"): not_simulated,
     ("GET", "/v5/market/funding/history"): funding_history,
 }
 PRIVATE: dict[tuple[str, str], Callable[[Simulator, Params], Result]] = {
     ("POST", "/v5/order/create"): order_create, ("POST", "/v5/order/cancel"): order_cancel,
-    ("POST", "/v5/order/amend"): order_amend, ("GET", "/v5/order/realtime"): order_realtime,
+    ("POST", "/v5/order/amend"): order_amend, ("POST", "/v5/order/cancel-all"): order_cancel_all, ("GET", "/v5/order/realtime"): order_realtime,
     ("GET", "/v5/order/history"): order_history, ("GET", "/v5/execution/list"): execution_list,
     ("GET", "/v5/position/list"): position_list, ("POST", "/v5/position/trading-stop"): trading_stop,
     ("POST", "/v5/position/set-leverage"): set_leverage, ("POST", "/v5/position/switch-mode"): switch_mode,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 
@@ -22,12 +22,13 @@ class Instrument:
     min_price: Decimal
     max_price: Decimal
     default_price: Decimal
+    symbol_id: int = 0  # the simulator's own numbering (Bybit's ids are internal; BTCUSDT is 5 in the docs)
 
     def wire(self) -> dict[str, object]:
         """The instruments-info row, all numbers as strings."""
         scale = max(0, -self.tick_size.normalize().as_tuple().exponent)  # type: ignore[operator]
         return {
-            "symbol": self.symbol, "contractType": "LinearPerpetual", "status": "Trading",
+            "symbol": self.symbol, "symbolId": self.symbol_id, "contractType": "LinearPerpetual", "status": "Trading",
             "baseCoin": self.base_coin, "quoteCoin": "USDT", "settleCoin": "USDT",
             "launchTime": "1585526400000", "deliveryTime": "0", "deliveryFeeRate": "",
             "priceScale": str(scale),
@@ -53,7 +54,7 @@ def _ins(symbol: str, base: str, tick: str, step: str, min_qty: str, max_qty: st
                       Decimal(price))
 
 
-INSTRUMENTS: dict[str, Instrument] = {i.symbol: i for i in (
+_TABLE = (
     _ins("BTCUSDT", "BTC", "0.10", "0.001", "0.001", "1190.000", "500.000", "100", "0.10", "1999999.80",
          "60000"),
     _ins("ETHUSDT", "ETH", "0.01", "0.01", "0.01", "7240.00", "724.00", "100", "0.01", "199999.98", "3000"),
@@ -64,4 +65,5 @@ INSTRUMENTS: dict[str, Instrument] = {i.symbol: i for i in (
          "0.15"),
     _ins("ADAUSDT", "ADA", "0.0001", "1", "1", "5000000", "500000", "75", "0.0001", "199.9998", "0.45"),
     _ins("LTCUSDT", "LTC", "0.01", "0.1", "0.1", "18000.0", "1800.0", "75", "0.01", "19999.98", "80"),
-)}
+)
+INSTRUMENTS: dict[str, Instrument] = {i.symbol: replace(i, symbol_id=n) for n, i in enumerate(_TABLE, 1)}

@@ -45,6 +45,9 @@ class Order:
     tpsl_mode: str = ""
     stop_order_type: str = ""
     trigger_price: Decimal = ZERO
+    trigger_by: str = ""
+    trigger_direction: int = 0
+    parent_link_id: str = ""
     create_type: str = "CreateByUser"
     cancel_type: str = "UNKNOWN"
     reject_reason: str = "EC_NoError"
@@ -76,12 +79,16 @@ class Order:
             "orderIv": "", "marketUnit": "", "triggerPrice": fmt(self.trigger_price),
             "takeProfit": fmt(self.take_profit), "stopLoss": fmt(self.stop_loss),
             "tpTriggerBy": self.tp_trigger_by, "slTriggerBy": self.sl_trigger_by,
-            "triggerDirection": 0, "triggerBy": "LastPrice" if self.stop_order_type else "",
+            "triggerDirection": self.trigger_direction,
+            "triggerBy": self.trigger_by or ("LastPrice" if self.stop_order_type else ""),
             "lastPriceOnCreated": fmt(self.last_price_on_created), "basePrice": "",
             "reduceOnly": self.reduce_only, "closeOnTrigger": self.close_on_trigger, "placeType": "",
             "smpType": "None", "smpGroup": 0, "smpOrderId": "", "tpslMode": self.tpsl_mode,
-            "tpLimitPrice": "", "slLimitPrice": "", "ocoTriggerBy": "", "parentOrderLinkId": "",
+            "tpLimitPrice": "", "slLimitPrice": "", "ocoTriggerBy": "", "parentOrderLinkId": self.parent_link_id,
             "createdTime": str(self.created), "updatedTime": str(self.updated),
+            # order-list.mdx fields: no slippage tolerance, no extra fees, no RPI (retail price improvement) fills
+            "slippageToleranceType": "UNKNOWN", "slippageTolerance": "", "extraFees": "",
+            "rpiTakerAccess": False, "rpiMatchedQty": "0",
         }
 
 
@@ -109,6 +116,7 @@ class Position:
     updated: int = 0
     open_time: int = 0
     seq: int = -1
+    tpsl_parent: str = ""  # orderLinkId of the order whose attached TP/SL created the system orders
 
     @property
     def trail_level(self) -> Decimal | None:
@@ -124,18 +132,21 @@ class Position:
             return ZERO
         return (mark - self.avg_price) * self.size * (1 if self.side == "Buy" else -1)
 
-    def wire(self, mark: Decimal) -> dict[str, object]:
+    def wire(self, mark: Decimal, liq: Decimal | None = None, breakeven: Decimal | None = None,
+             mmr: Decimal = Decimal("0.005")) -> dict[str, object]:
+        """The position/list row: positionValue at entry, IM and MM by mark price (position.mdx)."""
         value = self.size * self.avg_price
-        im = value / self.leverage
+        im = self.size * mark / self.leverage
+        mm = self.size * mark * mmr
         return {
             "positionIdx": 0, "riskId": 1, "riskLimitValue": "2000000", "symbol": self.symbol,
             "side": self.side, "size": fmt(self.size), "avgPrice": fmt(self.avg_price),
             "positionValue": fmt(value), "tradeMode": 0, "positionStatus": "Normal", "autoAddMargin": 0,
             "adlRankIndicator": 2 if self.size else 0, "leverage": fmt(self.leverage),
-            "positionBalance": fmt(im), "markPrice": fmt(mark), "liqPrice": "", "bustPrice": "",
-            "breakEvenPrice": "", "sessionAvgPrice": "",
-            "positionIM": fmt(im), "positionIMByMp": fmt(im), "positionMM": fmt(value * Decimal("0.005")),
-            "positionMMByMp": fmt(value * Decimal("0.005")), "tpslMode": "Full",
+            "positionBalance": fmt(im), "markPrice": fmt(mark), "liqPrice": fmt(liq) if liq else "",
+            "bustPrice": "", "breakEvenPrice": fmt(breakeven) if breakeven and self.size else "",
+            "sessionAvgPrice": "", "positionIM": fmt(im), "positionIMByMp": fmt(im), "positionMM": fmt(mm),
+            "positionMMByMp": fmt(mm), "tpslMode": "Full",
             "takeProfit": fmt(self.take_profit), "stopLoss": fmt(self.stop_loss),
             "trailingStop": fmt(self.trailing_stop), "unrealisedPnl": fmt(self.upl(mark)),
             "curRealisedPnl": fmt(self.cur_realised), "cumRealisedPnl": fmt(self.cum_realised),
@@ -181,7 +192,8 @@ class Execution:
             "execValue": fmt(self.exec_qty * self.exec_price), "execTime": str(self.exec_time),
             "feeCurrency": "USDT", "isMaker": self.is_maker, "feeRate": fmt(self.fee_rate),
             "tradeIv": "", "markIv": "", "markPrice": fmt(self.mark_price), "indexPrice": fmt(self.mark_price),
-            "underlyingPrice": "", "blockTradeId": "", "closedSize": fmt(self.closed_size),
+            "underlyingPrice": "", "blockTradeId": "",
+            "closedSize": fmt(self.closed_size) if self.closed_size else "",  # "" on opening fills (execution.mdx)
             "execPnl": fmt(self.exec_pnl), "extraFees": "", "seq": self.seq,
         }
 

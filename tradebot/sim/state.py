@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .feed import Candle
+from .instruments import INSTRUMENTS
+from .margin import push_mark
 from .models import ClosedPnl, Execution, Order, Position
 
 if TYPE_CHECKING:
@@ -48,6 +50,7 @@ def snapshot(sim: Simulator) -> dict[str, Any]:
     return {
         "version": VERSION, "symbols": sim.symbols, "wallet": str(ex.wallet), "counter": ex.counter,
         "seq": ex.seq, "last": {s: str(p) for s, p in ex.last.items()},
+        "mark_window": {s: [str(p) for p in w] for s, w in ex.mark_window.items()},
         "positions": {s: _dump(p) for s, p in ex.positions.items()},
         "orders": [_dump(o) for o in ex.orders.values()],
         "executions": [_dump(e) for e in ex.executions], "closed_pnl": [_dump(c) for c in ex.closed],
@@ -58,6 +61,7 @@ def snapshot(sim: Simulator) -> dict[str, Any]:
 def save(sim: Simulator, path: Path) -> None:
     """Atomically write the state file (temp file + rename)."""
     tmp = path.with_name(path.name + ".tmp")
+    tmp.parent.mkdir(parents=True, exist_ok=True)  # --state-file state/paper.json works on a fresh checkout
     tmp.write_text(json.dumps(snapshot(sim)))
     os.replace(tmp, path)
 
@@ -76,6 +80,8 @@ def restore(sim: Simulator, path: Path) -> None:
     ex.link_ids = {o.link_id: o.order_id for o in ex.orders.values() if o.link_id}
     ex.executions = [_load(Execution, e) for e in data["executions"]]
     ex.closed = [_load(ClosedPnl, c) for c in data["closed_pnl"]]
+    ex.stops.orders = ex.orders
+    ex.stops.rebuild()
     for s, fd in data["feeds"].items():
         f = sim.feeds.get(s)
         if f is None:
@@ -92,3 +98,6 @@ def restore(sim: Simulator, path: Path) -> None:
         f.index, f.point, f.last = fd["index"], fd["point"], Decimal(fd["last"])
         f.forming, f.target = _load(Candle, fd["forming"]), _load(Candle, fd["target"])
         ex.last[s] = f.last
+        window = [Decimal(p) for p in data.get("mark_window", {}).get(s, [])]  # older files: flat at the last
+        ex.mark_window[s] = window
+        ex.mark[s] = push_mark(window, window.pop() if window else f.last, INSTRUMENTS[s].tick_size)

@@ -1,0 +1,92 @@
+"""System conditional orders that mirror a position's Full-mode TP/SL/trailing stop (trading-stop.mdx)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+
+from .models import ZERO, Order, Position
+
+KINDS = ("TakeProfit", "StopLoss", "TrailingStop")
+CREATE_TYPES = {"TakeProfit": "CreateByTakeProfit", "StopLoss": "CreateByStopLoss",
+                "TrailingStop": "CreateByTrailingStop"}
+
+
+def _opp(side: str) -> str:
+    return "Sell" if side == "Buy" else "Buy"
+
+
+def wanted(pos: Position) -> dict[str, tuple[Decimal, str, int]]:
+    """(triggerPrice, triggerBy, triggerDirection) of each system order the position needs right now.
+
+    triggerDirection (open-order.mdx): 1 = rise, 2 = fall. A TrailingStop's triggerPrice is its activation
+    price until it activates (open-order.mdx: "If stopOrderType=TrailingStop, it is activate price"), then
+    the current trailing trigger level.
+    """
+    if not pos.size:
+        return {}
+    long = pos.side == "Buy"
+    out: dict[str, tuple[Decimal, str, int]] = {}
+    if pos.take_profit:
+        out["TakeProfit"] = (pos.take_profit, pos.tp_trigger_by or "LastPrice", 1 if long else 2)
+    if pos.stop_loss:
+        out["StopLoss"] = (pos.stop_loss, pos.sl_trigger_by or "LastPrice", 2 if long else 1)
+    if pos.trailing_stop:
+        level = pos.trail_level
+        out["TrailingStop"] = (level if level is not None else pos.active_price, "LastPrice", 2 if long else 1)
+    return out
+
+
+class StopOrders:
+    """Keeps one Untriggered system order per (symbol, kind) in step with the position.
+
+    Created when the position gets a TP/SL/trailing stop (from order create or trading-stop), amended in
+    place (same orderId) when the level, trigger type or position size changes, Deactivated with
+    ``CancelByTpSlTsClear`` when the position is cleared and with ``CancelByUser`` when the stop is removed.
+    """
+
+    def __init__(self, orders: dict[str, Order], new_id: Callable[[], str], clock: Callable[[], int]) -> None:
+        self.orders, self.new_id, self.clock = orders, new_id, clock
+        self.ids: dict[tuple[str, str], str] = {}
+
+    def rebuild(self) -> None:
+        """Re-index open system orders (after a state restore)."""
+        self.ids = {(o.symbol, o.stop_order_type): o.order_id for o in self.orders.values()
+                    if o.is_open and o.stop_order_type in KINDS}
+
+    def get(self, symbol: str, kind: str) -> Order | None:
+        oid = self.ids.get((symbol, kind))
+        order = self.orders.get(oid) if oid else None
+        if order is not None and order.is_open:
+            return order
+        self.ids.pop((symbol, kind), None)
+        return None
+
+    def deactivate(self, order: Order, cancel_type: str) -> None:
+        order.status, order.cancel_type, order.updated = "Deactivated", cancel_type, self.clock()
+        self.ids.pop((order.symbol, order.stop_order_type), None)
+
+    def sync(self, pos: Position, last: Decimal, seq: int) -> None:
+        want = wanted(pos)
+        close_side = _opp(pos.side) if pos.size else ""
+        for kind in KINDS:
+            order = self.get(pos.symbol, kind)
+            spec = want.get(kind)
+            if order is not None and (spec is None or order.side != close_side):
+                cleared = not pos.size or order.side != close_side
+                self.deactivate(order, "CancelByTpSlTsClear" if cleared else "CancelByUser")
+                order = None
+            if spec is None:
+                continue
+            level, by, direction = spec
+            now = self.clock()
+            if order is None:
+                order = Order(self.new_id(), "", pos.symbol, close_side, "Market", pos.size, ZERO, "IOC", True, True,
+                              status="Untriggered", stop_order_type=kind, trigger_price=level, trigger_by=by,
+                              trigger_direction=direction, parent_link_id=pos.tpsl_parent,
+                              create_type=CREATE_TYPES[kind], tpsl_mode="Full", last_price_on_created=last,
+                              created=now, updated=now, seq=seq)
+                self.orders[order.order_id] = order
+                self.ids[(pos.symbol, kind)] = order.order_id
+            elif (order.qty, order.trigger_price, order.trigger_by) != (pos.size, level, by):
+                order.qty, order.trigger_price, order.trigger_by, order.updated = pos.size, level, by, now
