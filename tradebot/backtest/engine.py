@@ -238,14 +238,15 @@ def run_backtest(
         raise ValueError(f"need at least 2 candles to backtest, got {len(df)}")
     if series is None:
         series = compute_series(df, params, htf if htf is not None else htf_frames(df, params))
-    action = series["action"].to_numpy()
+    action = series["action"]
     atr = series["atr"].to_numpy(np.float64)
     t_signals = time.perf_counter()
 
     bars = _Bars(df)
     n, ts = bars.n, bars.ts
     i0 = max(1, int(np.searchsorted(ts, index_ms(pd.DatetimeIndex([start]))[0]))) if start is not None else 1
-    sig = np.where(action == "BUY", 1, np.where(action == "SELL", -1, 0)).astype(np.int8)
+    buy = (action == "BUY").to_numpy(dtype=bool)  # compared in the column's own (Arrow) storage: no objects
+    sig = np.where(buy, 1, np.where((action == "SELL").to_numpy(dtype=bool), -1, 0)).astype(np.int8)
     ks = np.flatnonzero(sig[:-1] != 0)
     ks = ks[ks + 1 >= i0]
     ks_list = ks.tolist()
@@ -376,12 +377,10 @@ def _equity(bars: _Bars, trades: list[Trade], balance: float, i0: int) -> tuple[
     close = bars.arr[3]
     if not trades:
         return np.full(n - i0, balance), np.zeros(n - i0, dtype=bool)
-    entry_bar = np.fromiter((t.entry_bar for t in trades), np.int64, len(trades))
-    exit_bar = np.fromiter((t.exit_bar for t in trades), np.int64, len(trades))
-    open_fee = np.fromiter((float(t.open_fee) for t in trades), np.float64, len(trades))
-    pnl = np.fromiter((float(t.pnl) for t in trades), np.float64, len(trades))
-    signed_qty = np.fromiter((t.sign * float(t.qty) for t in trades), np.float64, len(trades))
-    entry = np.fromiter((float(t.entry_price) for t in trades), np.float64, len(trades))
+    rows = np.array([(t.entry_bar, t.exit_bar, float(t.open_fee), float(t.pnl), t.sign * float(t.qty),
+                      float(t.entry_price)) for t in trades], dtype=np.float64)
+    entry_bar, exit_bar = rows[:, 0].astype(np.int64), rows[:, 1].astype(np.int64)
+    open_fee, pnl, signed_qty, entry = rows[:, 2], rows[:, 3], rows[:, 4], rows[:, 5]
     delta = np.zeros(n + 1)
     np.add.at(delta, entry_bar, -open_fee)
     np.add.at(delta, exit_bar, pnl + open_fee)

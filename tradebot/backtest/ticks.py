@@ -21,7 +21,7 @@ from tradebot.stops import breakeven_price, next_stop
 
 CHECKS = 64  # replica results compared with the real function at the start of every run
 _NEVER = 1 << 62
-_PROBE = 16  # bars scanned in Python before a quiet stretch is searched with numpy
+_PROBE = 128  # bars scanned in Python before a quiet stretch is searched with numpy
 
 
 def _ratio(d: Decimal) -> tuple[int, int]:
