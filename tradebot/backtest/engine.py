@@ -256,10 +256,10 @@ def run_backtest(
     fast = ticks.TickPath(cols, inst, risk, book, fee) if cols is not None else None
 
     def open_at(t_ms: int) -> Decimal:
-        return dec(bars.o[min(int(np.searchsorted(ts, t_ms)), n - 1)])
+        return dec(bars.arr[0].item(min(int(np.searchsorted(ts, t_ms)), n - 1)))
 
     def price_at(t_ms: int) -> Decimal:  # the open of the bar holding t: known at t, no look-ahead
-        return dec(bars.o[max(0, int(np.searchsorted(ts, t_ms, side="right")) - 1)])
+        return dec(bars.arr[0].item(max(0, int(np.searchsorted(ts, t_ms, side="right")) - 1)))
 
     fbook = FundingBook(funding, price_at) if funding is not None else None
     funding_paid, settlements = Decimal(0), 0
@@ -273,7 +273,7 @@ def run_backtest(
     refusals: dict[str, int] = {}
     pause_start: tuple[int, tuple[str, ...], int] | None = None  # (tick ms, reasons, signal index)
     next_tick = i0
-    atr_l, ts_l, sig_l = atr.tolist(), ts.tolist(), sig.tolist()
+    atr_at, ts_at, sig_at, open_at_bar = atr.item, ts.item, sig.item, bars.arr[0].item  # scalar reads, no lists
     bar_pbar = tqdm(total=n - i0, unit="bar", mininterval=0.25, desc=f"backtest {symbol}") if progress else None
     gc_was_on = gc.isenabled()
     gc.disable()  # the loop makes many small acyclic objects: collections over the bar lists cost ~15%
@@ -286,39 +286,39 @@ def run_backtest(
             j = k + 1
             if bar_pbar is not None:
                 bar_pbar.update(j - i0 - bar_pbar.n)
-            a = atr_l[k]
+            a = atr_at(k)
             w = float(wallet)
-            if a > 0 and min(w * risk_frac / (sl_atr * a), w * lev / bars.o[j]) < min_qty:
+            if a > 0 and min(w * risk_frac / (sl_atr * a), w * lev / open_at_bar(j)) < min_qty:
                 refusals[_TOO_SMALL] = refusals.get(_TOO_SMALL, 0) + 1  # size_position would refuse: skip the Decimal call
                 next_tick = j + 1
                 continue
-            verdict = prot.check(ts_l[j])
+            verdict = prot.check(ts_at(j))
             if not verdict.state.entries_allowed:
                 if pause_start is None:
-                    pause_start = (ts_l[j], verdict.state.reasons, p)
+                    pause_start = (ts_at(j), verdict.state.reasons, p)
                 if verdict.retry_ms is None:
                     break
                 next_tick = max(j + 1, int(np.searchsorted(ts, verdict.retry_ms, side="left")))
                 continue
             if pause_start is not None:
-                pauses.append(Pause(ms_to_datetime(pause_start[0]), ms_to_datetime(ts_l[j]), pause_start[1],
+                pauses.append(Pause(ms_to_datetime(pause_start[0]), ms_to_datetime(ts_at(j)), pause_start[1],
                                     p - pause_start[2]))
                 pause_start = None
-            side = "Buy" if sig_l[k] > 0 else "Sell"
+            side = "Buy" if sig_at(k) > 0 else "Sell"
             signal_atr = dec(a) if math.isfinite(a) else Decimal(0)
             if fast is not None:
-                sized = fast.size(sig_l[k], j, signal_atr, wallet)
+                sized = fast.size(sig_at(k), j, signal_atr, wallet)
                 if isinstance(sized, str):
                     key = _NUMBER.sub("#", sized.split(" (")[0])
                     refusals[key] = refusals.get(key, 0) + 1
                     next_tick = j + 1
                     continue
-                qty, entry, ex = fast.run(sig_l[k], sized, signal_atr, j)
+                qty, entry, ex = fast.run(sig_at(k), sized, signal_atr, j)
                 tick = inst.tick_size
-                sign, initial_sl, tp = sig_l[k], sized[1] * tick, sized[2] * tick
+                sign, initial_sl, tp = sig_at(k), sized[1] * tick, sized[2] * tick
                 reason, moves, exit_sl = fast.reason(ex.kind), fast.runner.moves, sign * fast.runner.sl * tick
             else:
-                ref = dec(bars.o[j])
+                ref = dec(open_at_bar(j))
                 sizing = size_position(side=side, entry_price=ref, atr=signal_atr, available_balance=wallet, inst=inst,
                                        params=risk)
                 if not sizing.ok:
@@ -337,15 +337,15 @@ def run_backtest(
             exit_ms = bars.path_ms(ex.bar, ex.point)
             paid = Decimal(0)
             if fbook is not None:
-                paid, held = fbook.charge(sign, qty, ts_l[j], exit_ms)
+                paid, held = fbook.charge(sign, qty, ts_at(j), exit_ms)
                 pnl -= paid
                 funding_paid += paid
                 settlements += held
             wallet += pnl
-            trades.append(Trade(symbol, side, ms_to_datetime(ts_l[j]), entry, ms_to_datetime(exit_ms), ex.price,
+            trades.append(Trade(symbol, side, ms_to_datetime(ts_at(j)), entry, ms_to_datetime(exit_ms), ex.price,
                                 qty, pnl, open_fee + close_fee, reason, initial_sl, tp, signal_atr, j, ex.bar, ex.point,
                                 open_fee, moves, exit_sl, paid))
-            prot.record(exit_ms=exit_ms, entry_ms=ts_l[j], pnl=pnl, open_fee=open_fee, sign=sign, entry=entry,
+            prot.record(exit_ms=exit_ms, entry_ms=ts_at(j), pnl=pnl, open_fee=open_fee, sign=sign, entry=entry,
                         qty=qty)
             next_tick = ex.bar if ex.point == 0 else ex.bar + 1
     finally:
