@@ -80,6 +80,15 @@ def record_signal(
     return rec
 
 
+def note_signal(*, session: Session, signal_id: int, not_traded: str) -> None:
+    """Record on a signal why it was not traded (e.g. the sizing refused it: fees above max_fee_share)."""
+    rec = session.get(SignalRecord, signal_id)
+    if rec is not None:
+        rec.breakdown = {**(rec.breakdown or {}), "not_traded": not_traded}
+        session.add(rec)
+        session.flush()
+
+
 def recent_signals(*, session: Session, symbol: str | None = None, limit: int = 20) -> list[SignalRecord]:
     """Newest signals first."""
     stmt = select(SignalRecord)

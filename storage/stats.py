@@ -1,4 +1,4 @@
-"""PnL statistics over closed trades and funding: totals, win rate, profit factor, drawdown, per symbol."""
+"""PnL statistics over closed trades: net = the exchange's closedPnl, with fees and funding as components."""
 
 from __future__ import annotations
 
@@ -36,10 +36,12 @@ class SymbolStats:
 
 @dataclass(frozen=True)
 class PnLSummary:
-    """Closed-trade PnL over ``[since, until)``. Fees are positive when paid.
+    """Closed-trade PnL over ``[since, until)``. Fees and funding are positive when paid.
 
-    ``net_pnl`` is the sum of the exchange's closedPnl (already after trading fees); funding is shown
-    apart in ``funding_fees`` (positive = paid) and is *not* in net/gross; see ``net_after_funding``.
+    ``net_pnl`` is the sum of the exchange's closedPnl, which already deducts the opening fee, the closing fee
+    AND the funding paid while holding (Bybit's Closed P&L): it is never reduced again. ``trading_fees`` and
+    ``funding_fees`` (of the closed trades) are its components: ``gross_pnl`` (price PnL) = net + fees + funding.
+    ``funding_settled`` is every funding settlement in the period, including on positions still open (info only).
     ``win_rate`` = wins / trades (break-even trades count as trades, neither win nor loss).
     """
 
@@ -61,10 +63,7 @@ class PnLSummary:
     avg_win: Decimal | None
     avg_loss: Decimal | None
     by_symbol: dict[str, SymbolStats] = field(default_factory=dict)
-
-    @property
-    def net_after_funding(self) -> Decimal:
-        return self.net_pnl - self.funding_fees
+    funding_settled: Decimal = ZERO
 
 
 def period_bounds(name: str, now: datetime) -> tuple[datetime | None, datetime]:
@@ -105,8 +104,8 @@ def _drawdown(
     return worst, worst_pct
 
 
-def _by_symbol(trades: Sequence[TradeRecord], funding: Sequence[FundingRecord]) -> dict[str, SymbolStats]:
-    symbols = sorted({t.symbol for t in trades} | {f.symbol for f in funding})
+def _by_symbol(trades: Sequence[TradeRecord]) -> dict[str, SymbolStats]:
+    symbols = sorted({t.symbol for t in trades})
     out = {}
     for sym in symbols:
         mine = [t for t in trades if t.symbol == sym]
@@ -117,7 +116,7 @@ def _by_symbol(trades: Sequence[TradeRecord], funding: Sequence[FundingRecord]) 
             losses=sum(1 for t in mine if _pnl(t) < 0),
             net_pnl=sum((_pnl(t) for t in mine), ZERO),
             trading_fees=sum((t.entry_fee + t.exit_fee for t in mine), ZERO),
-            funding_fees=sum((f.fee for f in funding if f.symbol == sym), ZERO),
+            funding_fees=sum((t.funding_fee for t in mine), ZERO),
         )
     return out
 
@@ -136,6 +135,7 @@ def summarize(
     losses = [p for p in pnls if p < 0]
     net = sum(pnls, ZERO)
     fees = sum((t.entry_fee + t.exit_fee for t in trades), ZERO)
+    funding_paid = sum((t.funding_fee for t in trades), ZERO)
     gross_win, gross_loss = sum(wins, ZERO), sum(losses, ZERO)
     dd, dd_pct = _drawdown(trades, starting_balance)
     return PnLSummary(
@@ -145,9 +145,9 @@ def summarize(
         wins=len(wins),
         losses=len(losses),
         net_pnl=net,
-        gross_pnl=net + fees,
+        gross_pnl=net + fees + funding_paid,
         trading_fees=fees,
-        funding_fees=sum((f.fee for f in funding), ZERO),
+        funding_fees=funding_paid,
         win_rate=len(wins) / len(pnls) if pnls else None,
         profit_factor=gross_win / -gross_loss if losses else None,
         max_drawdown=dd,
@@ -156,7 +156,8 @@ def summarize(
         worst=min(pnls) if pnls else None,
         avg_win=gross_win / len(wins) if wins else None,
         avg_loss=gross_loss / len(losses) if losses else None,
-        by_symbol=_by_symbol(trades, funding),
+        by_symbol=_by_symbol(trades),
+        funding_settled=sum((f.fee for f in funding), ZERO),
     )
 
 

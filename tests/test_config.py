@@ -52,6 +52,10 @@ def test_example_config_is_valid():
     ("[bot]\ndigest_utc = '25:00'\n", "bot.digest_utc", "HH:MM"),
     ("[bot]\nsymbls = ['BTCUSDT']\n", "bot.symbls", "unknown key"),
     ("[strategy]\nthreshold = 'high'\n", "strategy.threshold", "number"),
+    ("[risk]\nmax_fee_share = 2\n", "risk.max_fee_share", "less than or equal to 1"),
+    ("[risk]\nmax_fee_share = 0\n", "risk.max_fee_share", "greater than 0"),
+    ("[risk]\nslippage_pct = -0.1\n", "risk.slippage_pct", "greater than or equal to 0"),
+    ("[risk]\ntrail_trigger_atr = 5\n", "risk.trail_trigger_atr", "must not exceed tp_atr (3.0)"),
 ])
 def test_bad_file_values_name_key_value_and_allowed(tmp_path, toml, key, words):
     errs = errors_of(GOOD_ENV, write(tmp_path, toml))

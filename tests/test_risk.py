@@ -16,6 +16,7 @@ from tradebot.risk import RiskParams, Sizing, liquidation_price_estimate, size_p
 
 HYPO = settings(deadline=None, max_examples=200)
 P = RiskParams()
+NOFEE = RiskParams(taker_fee_rate="0", slippage_pct="0")  # before fees: the stop distance alone sets the qty
 
 
 def size(
@@ -82,23 +83,37 @@ def test_params_parse_strings_exactly_and_are_frozen() -> None:
 
 
 def test_formula_pinned() -> None:
-    # risk 1% of 1000 = 10 USDT; stop 1.5 × 500 = 750 USDT per coin -> 0.01333 BTC -> 0.013 (step DOWN).
+    # risk 1% of 1000 = 10 USDT AFTER fees (issue 11 §2). Stop 1.5 × 500 = 750 below 50000 = 49250; the stop may
+    # fill 0.02% worse: 49240.15 (9.85 more); taker 0.055% on entry and exit: 0.00055 × (50000 + 49240.15) =
+    # 54.5820825. Loss per coin 750 + 9.85 + 54.5820825 = 814.4320825 -> 10 / 814.4320825 = 0.01228 BTC -> 0.012
+    # (rounded DOWN to the qty step).
+    # (Before fees it was 0.013 BTC, and a stop-out lost 10.46 USDT: 1.046% "at 1%".)
     s = size()
     assert s.refused is None
-    assert s.qty == D("0.013")
+    assert s.qty == D("0.012")
     assert s.sl == D("49250") and s.tp == D("51500")
-    assert s.notional == D("650") and s.margin == D("130")
-    fees = D("0.013") * (D("50000") + D("49250")) * D("0.00055")
-    assert s.risk_usdt == D("0.013") * 750 + fees
-    assert s.risk_pct_of_balance == s.risk_usdt / 10
-    assert s.reward_risk == 2
-    assert s.liq_price_estimate == D("40250")
+    assert s.notional == D("600") and s.margin == D("120")
+    assert s.fees_usdt == D("0.012") * D("54.5820825") and s.fee_rate == D("0.00055")
+    assert s.risk_usdt == D("0.012") * D("814.4320825") == D("9.77318499")
+    assert s.risk_pct_of_balance == s.risk_usdt / 10 and s.risk_base == "available balance"
+    assert s.risk_usdt <= 10 and 10 - s.risk_usdt < BTC.qty_step * D("814.4320825")  # within one qty step
+    # reward after fees: 0.012 × (1500 − 0.00055 × (50000 + 51500)) = 17.3301 USDT over the 9.77318499 risk
+    assert abs(s.reward_risk - D("17.3301") / D("9.77318499")) < D("1e-20")
+    assert s.liq_price_estimate == D("40250") and not s.capped
+
+
+def test_exchange_fee_rate_overrides_config() -> None:
+    s = size(fee_rate=D("0.0002"))  # the fee-rate endpoint's takerFeeRate
+    assert s.fee_rate == D("0.0002")
+    assert s.risk_usdt == s.qty * (750 + D("9.85") + D("0.0002") * D("99240.15"))
+    assert size(fee_rate=D("0")).fees_usdt == 0
 
 
 @pytest.mark.parametrize("entry", ["10000", "20000", "50000", "100000"])
 def test_qty_does_not_depend_on_price(entry: str) -> None:
     # The seed script divided by the price a second time: qty = risk / (ATR×k) / price. That is the bug.
-    s = size(entry=entry, balance="10000", params=RiskParams(leverage="10"))
+    # Before fees (fees are a share of the price, so they do depend on it) qty is risk / stop distance.
+    s = size(entry=entry, balance="10000", params=NOFEE.model_copy(update={"leverage": D("10")}))
     assert s.refused is None
     assert s.qty == D("0.133")  # 100 USDT / 750 USDT per coin, whatever the price
     assert s.qty != round(D(100) / 750 / D(entry), 3) or s.qty == 0
@@ -106,7 +121,9 @@ def test_qty_does_not_depend_on_price(entry: str) -> None:
 
 def test_short_levels_mirror_long() -> None:
     s = size(side="Sell")
-    assert s.qty == D("0.013") and s.sl == D("50750") and s.tp == D("48500")
+    assert s.qty == D("0.012") and s.sl == D("50750") and s.tp == D("48500")
+    # the stop fills 0.02% HIGHER for a short: 50760.15; fees 0.00055 × (50000 + 50760.15)
+    assert s.risk_usdt == D("0.012") * (750 + D("10.15") + D("0.00055") * D("100760.15"))
     assert s.liq_price_estimate == D("59750")
 
 
@@ -125,7 +142,7 @@ def test_tiny_atr_keeps_stop_one_tick_away_and_sizes_on_that_distance() -> None:
 
 def test_wallet_equity_is_the_risk_base() -> None:
     s = size(balance="1000", wallet_equity=D("3000"))
-    assert s.qty == D("0.04")  # 30 USDT / 750
+    assert s.qty == D("0.036") and s.risk_base == "equity"  # 30 USDT / 814.43 per coin after fees
 
 
 def test_position_capped_by_balance_and_leverage() -> None:
@@ -141,7 +158,7 @@ def test_position_capped_by_balance_and_leverage() -> None:
     assert s.refused is None
     assert s.notional <= D("500")
     assert s.margin + s.notional * 2 * p.taker_fee_rate <= D("100")
-    assert s.qty == D("4.97")  # 100×5/(1+2×0.00055×5)/100 = 4.9726 -> 4.97
+    assert s.qty == D("4.97") and s.capped  # 100×5/(1+2×0.00055×5)/100 = 4.9726 -> 4.97
     half = size(
         entry="100",
         atr="0.333",
@@ -168,7 +185,7 @@ def test_capped_at_max_market_qty() -> None:
         ({"balance": "-3"}, "balance -3 USDT"),
         (
             {"balance": "10"},
-            "qty 0.00013333333 is below BTCUSDT's minimum order qty 0.001 (risking 0.1 USDT over a 750 stop)",
+            "qty 0.00012278495 is below BTCUSDT's minimum order qty 0.001 (risking 0.1 USDT over a 750 stop)",
         ),
         ({"atr": "40000"}, "stop-loss -10000 would be at or below zero"),
         ({"params": RiskParams(leverage="100")}, "leverage 100 is outside BTCUSDT's allowed 1-50"),
@@ -233,9 +250,14 @@ risk_params = st.builds(
     risk_pct=st.decimals(min_value=D("0.1"), max_value=D("10"), places=2),
     sl_atr=st.sampled_from([D("0.5"), D("1"), D("1.5"), D("3")]),
     tp_atr=st.sampled_from([D("1"), D("3"), D("5")]),
+    trail_trigger_atr=st.just(D("1")),
     leverage=st.sampled_from([D("1"), D("3"), D("5"), D("10"), D("25")]),
     max_position_pct=st.sampled_from([D("10"), D("50"), D("100")]),
+    taker_fee_rate=st.sampled_from([D("0"), D("0.0002"), D("0.00055"), D("0.001")]),
+    slippage_pct=st.sampled_from([D("0"), D("0.02"), D("0.1")]),
+    max_fee_share=st.sampled_from([D("0.3"), D("1")]),
 )
+fee_rates = st.one_of(st.none(), st.decimals(min_value=D("0"), max_value=D("0.002"), places=6))
 
 
 @HYPO
@@ -247,20 +269,25 @@ risk_params = st.builds(
     params=risk_params,
     side=st.sampled_from(["Buy", "Sell"]),
     equity_extra=st.sampled_from([None, D("0"), D("500")]),
+    fee_rate=fee_rates,
 )
 def test_sizing_invariants(
-    inst: Instrument, entry: D, frac: D, balance: D, params: RiskParams, side: str, equity_extra: D | None
+    inst: Instrument, entry: D, frac: D, balance: D, params: RiskParams, side: str, equity_extra: D | None,
+    fee_rate: D | None,
 ) -> None:
+    """risk_pct is what a stop-out loses AFTER fees (issue 11 §2): price loss at the (slipped) stop + entry fee +
+    exit fee ≤ risk_pct of the balance, and within one qty step of it when no cap binds."""
     atr = entry * frac
     equity = None if equity_extra is None else balance + equity_extra
     s = size_position(
-        side=side,
+        side=side,  # type: ignore[arg-type]
         entry_price=entry,
         atr=atr,
-        available_balance=balance,  # type: ignore[arg-type]
+        available_balance=balance,
         inst=inst,
         params=params,
         wallet_equity=equity,
+        fee_rate=fee_rate,
     )
     if s.refused is not None:
         assert s.qty == 0 and s.refused
@@ -268,16 +295,24 @@ def test_sizing_invariants(
     sign = 1 if side == "Buy" else -1
     base = balance if equity is None else equity
     tick = inst.tick_size
+    f = params.taker_fee_rate if fee_rate is None else fee_rate
     with localcontext() as ctx:
         ctx.prec = 80  # exact checks
         budget = base * params.risk_pct / 100
-        price_loss = s.qty * sign * (entry - s.sl)
-        fees = s.qty * (entry + s.sl) * params.taker_fee_rate
-        assert 0 < price_loss <= budget
-        assert s.risk_usdt == price_loss + fees  # only the documented fee estimate is on top of the budget
-        assert s.risk_usdt <= budget + fees
+        exit_px = s.sl * (1 - sign * params.slippage_pct / 100)  # the stop fills this much worse
+        price_loss = s.qty * sign * (entry - exit_px)
+        entry_fee, exit_fee = s.qty * entry * f, s.qty * exit_px * f
+        loss = price_loss + entry_fee + exit_fee
+        assert 0 < loss <= budget  # a stop-out never loses more than risk_pct, fees included
+        assert s.risk_usdt >= loss and s.risk_usdt <= budget  # (≥: a stop pushed out to one tick counts in full)
+        assert s.fees_usdt == entry_fee + exit_fee and s.fee_rate == f
+        assert s.fees_usdt <= params.max_fee_share * s.risk_usdt
+        if not s.capped:
+            assert budget - s.risk_usdt < inst.qty_step * (s.risk_usdt / s.qty)  # within one qty step
         assert s.notional <= balance * params.leverage * params.max_position_pct / 100
-        assert s.margin + s.notional * 2 * params.taker_fee_rate <= balance
+        assert s.margin + s.notional * 2 * f <= balance
+        reward = s.qty * (sign * (s.tp - entry) - f * (entry + s.tp))
+        assert abs(s.reward_risk - reward / s.risk_usdt) < D("1e-20") * abs(s.reward_risk) + D("1e-20")  # reward:risk after fees
     assert s.qty >= inst.min_qty and s.qty <= inst.max_mkt_qty and is_multiple(s.qty, inst.qty_step)
     assert s.notional >= inst.min_notional
     assert is_multiple(s.sl, tick) and is_multiple(s.tp, tick)
@@ -298,9 +333,9 @@ def test_sizing_invariants(
 )
 def test_qty_is_independent_of_price(step: D, tick: D, atr: D, m1: D, m2: D, side: str) -> None:
     # Entries on the tick grid (like a last price), 4 to 1000 ATRs; no cap binds (1e6 balance, 0.1% risk,
-    # 1x), so qty = 1000 / (1.5 × ATR) rounded down, whatever the price.
+    # 1x), so before fees qty = 1000 / (1.5 × ATR) rounded down, whatever the price.
     inst = Instrument("XUSDT", tick, step, step, D("1e9"), D("1e9"), D("5"), D("100"))
-    params = RiskParams(risk_pct="0.1", leverage="1")
+    params = NOFEE.model_copy(update={"risk_pct": D("0.1"), "leverage": D("1")})
     results = [
         size_position(
             side=side,

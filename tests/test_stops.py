@@ -8,11 +8,19 @@ from decimal import Decimal as D
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from tests.test_instruments import BTC, TICKS
 from tradebot.instruments import Instrument, is_multiple
-from tradebot.risk import RiskParams
-from tradebot.stops import StopUpdate, TrailingSpec, exchange_trailing, next_stop, update_best
+from tradebot.risk import RiskParams, size_position
+from tradebot.stops import (
+    StopUpdate,
+    TrailingSpec,
+    breakeven_price,
+    exchange_trailing,
+    next_stop,
+    update_best,
+)
 
 HYPO = settings(deadline=None, max_examples=200)
 EXCHANGE = RiskParams()
@@ -239,3 +247,79 @@ def test_breakeven_stop_covers_round_trip_taker_fees(entry, atr_frac, side, fee)
     qty = Decimal("1")
     pnl = s * (upd.new_sl - entry) * qty - entry * qty * fee - upd.new_sl * qty * fee
     assert pnl >= 0
+
+
+# --- issue 11 §1: break-even never below the fee-covering level; trailing activation never <= 0 ---------------
+
+TENTH = Instrument("XUSDT", D("0.1"), D("0.001"), D("0.001"), D("1e6"), D("1e6"), D("5"), D("100"))
+
+
+def test_breakeven_is_not_clamped_below_the_fee_covering_level() -> None:
+    """The issue's example: Buy 100.0, ATR 0.5, tick 0.1, best 100.5, last 100.2. The fee-covering level is
+    100 × 1.00055 / 0.99945 + 0.1 × 0.5 = 100.16; rounded up it is 100.2, at the price, and clamping it one tick
+    inside gave 100.1, which loses money, and break-even was then marked done for good. It must wait instead."""
+    args = {"side": "Buy", "entry": D("100.0"), "current_sl": D("99.2"), "atr": D("0.5"), "inst": TENTH,
+            "params": EXCHANGE, "breakeven_done": False}
+    assert breakeven_price(1, D("100.0"), D("0.5"), EXCHANGE).quantize(D("0.01")) == D("100.16")
+    assert next_stop(best_price=D("100.5"), last_price=D("100.2"), **args) is None  # waits
+    assert next_stop(best_price=D("100.5"), last_price=D("100.3"), **args) == StopUpdate(D("100.2"), "breakeven")
+    short = {**args, "side": "Sell", "current_sl": D("100.8")}  # mirrored: level 99.84 -> 99.8 at the price
+    assert next_stop(best_price=D("99.5"), last_price=D("99.8"), **short) is None
+    assert next_stop(best_price=D("99.5"), last_price=D("99.7"), **short) == StopUpdate(D("99.8"), "breakeven")
+
+
+@HYPO
+@given(
+    tick=st.sampled_from(TICKS),
+    side=st.sampled_from(["Buy", "Sell"]),
+    mode=st.sampled_from(["exchange", "bot"]),
+    atr_ticks=st.integers(1, 400),
+    fee=st.sampled_from([D("0"), D("0.0002"), D("0.00055"), D("0.001")]),
+    offset=st.sampled_from([D("0"), D("0.1"), D("0.5")]),
+    moves=st.lists(st.integers(-30, 30), min_size=1, max_size=60),  # price moves in tenths of an ATR
+)
+def test_once_breakeven_is_applied_the_stop_covers_fees_and_never_loosens(
+    tick: D, side: str, mode: str, atr_ticks: int, fee: D, offset: D, moves: list[int]
+) -> None:
+    inst = Instrument("XUSDT", tick, D("0.001"), D("0.001"), D("1e6"), D("1e6"), D("5"), D("100"))
+    params = RiskParams(trailing_mode=mode, taker_fee_rate=fee, breakeven_offset_atr=offset)  # type: ignore[arg-type]
+    atr = tick * atr_ticks
+    entry = atr * 1000
+    s = 1 if side == "Buy" else -1
+    level = breakeven_price(s, entry, atr, params)
+    sl = entry - s * params.sl_atr * atr
+    best: D | None = None
+    done = False
+    price = entry
+    for move in moves:
+        price = max(tick, (price + atr * move / 10) // tick * tick)
+        if s * (price - sl) <= 0:
+            break  # stopped out
+        best = update_best(side, best, price)  # type: ignore[arg-type]
+        update = next_stop(side=side, entry=entry, current_sl=sl, best_price=best, last_price=price,  # type: ignore[arg-type]
+                           atr=atr, inst=inst, params=params, breakeven_done=done)
+        if update is not None:
+            assert s * (update.new_sl - sl) >= tick  # never loosens
+            sl = update.new_sl
+            done = done or update.reason == "breakeven"
+        if done:
+            assert s * (sl - level) >= 0  # never below (long) / above (short) the fee-covering level
+
+
+def test_trailing_activation_at_or_below_zero_is_refused() -> None:
+    """The issue's example: Sell, entry 1.0, ATR 3.289 gave activePrice −4.0 (position/trading-stop.mdx:
+    activePrice is a price; 0 means "activate at once")."""
+    inst = Instrument("XUSDT", D("0.1"), D("1"), D("1"), D("1e6"), D("1e6"), D("5"), D("100"))
+    with pytest.raises(ValueError, match="at or below zero"):
+        exchange_trailing(side="Sell", entry=D("1.0"), atr=D("3.289"), inst=inst, params=EXCHANGE)
+    # TP 1 − 0.3 × 3.3 = 0.01 rounds (toward entry) to 0.1 > 0, but the activation rounds (nearest) to 0.0
+    sized = size_position(side="Sell", entry_price=D("1.0"), atr=D("3.3"), available_balance=D("1000"), inst=inst,
+                          params=RiskParams(sl_atr=D("0.05"), tp_atr=D("0.3"), trail_trigger_atr=D("0.3")))
+    assert sized.refused is not None and "activation price" in sized.refused and "at or below zero" in sized.refused
+
+
+def test_trailing_beyond_take_profit_is_refused_at_config_time() -> None:
+    with pytest.raises(ValidationError, match="trail_trigger_atr") as exc:
+        RiskParams(tp_atr=D("1"), trail_trigger_atr=D("1.5"))
+    assert "tp_atr" in str(exc.value)
+    RiskParams(tp_atr=D("1"), trail_trigger_atr=D("1.5"), trailing_mode="bot")  # the bot trails itself

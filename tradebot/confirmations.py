@@ -49,7 +49,8 @@ class ConfirmationsMixin:
         await self.bus.emit(ConfirmationNeeded(conf_id, symbol, sizing.side, sizing.entry_price, sizing.qty,
                                                sizing.sl, sizing.tp, sizing.risk_usdt, sizing.risk_pct_of_balance,
                                                sizing.reward_risk, sizing.liq_price_estimate, sizing.notional,
-                                               signal, expires, replaces))
+                                               signal, expires, replaces, sizing.fees_usdt, sizing.fee_rate,
+                                               sizing.risk_base))
         return conf_id
 
     async def approve(self: TradingEngine, conf_id: str, user_id: int) -> Outcome:
@@ -107,7 +108,7 @@ class ConfirmationsMixin:
             finish("stale", f"Price moved {drift} since the card ({price} → {last}); asking again with fresh numbers.")
             available, _ = await self._balance(self.now_for(symbol))
             sizing = size_position(side=side, entry_price=last, atr=atr, available_balance=available,  # type: ignore[arg-type]
-                                   inst=self.instruments[symbol], params=self.risk)
+                                   inst=self.instruments[symbol], params=self.risk, fee_rate=self.fee_rate(symbol))
             if not sizing.ok or signal is None:
                 return Outcome("stale", f"Price moved {drift}; not re-asking: {sizing.refused or 'no signal'}.")
             new_id = await self._ask(symbol, signal, sizing, signal_id, now, replaces=conf_id)

@@ -16,6 +16,7 @@ from storage import repo
 from storage.db import session_scope
 from storage.runtime import get_state, set_state
 from storage.trades import closed_trades, get_open_trade, open_trades
+from tradebot.account import AccountCheck, check_account
 from tradebot.bybit.client import BybitClient
 from tradebot.config import Config
 from tradebot.confirmations import ConfirmationsMixin, Outcome
@@ -91,6 +92,7 @@ class TradingEngine(ConfirmationsMixin):
         self._htf_cache: dict[tuple[str, str], tuple[int, pd.DataFrame]] = {}  # → (valid until ms, closed frame)
         self.started = False
         self.entries_held: str | None = None  # a reason that holds new entries (e.g. the chat is unreachable)
+        self.account = AccountCheck()  # read at start: unsupported settings stop new entries
 
     # ------------------------------------------------------------------ settings that persist
 
@@ -140,12 +142,18 @@ class TradingEngine(ConfirmationsMixin):
     def set_risk(self, pct: Decimal) -> Outcome:
         RiskParams.model_validate({**self.cfg.risk.model_dump(), "risk_pct": pct})  # raises with the allowed range
         self._set("risk_pct", str(pct))
-        return Outcome("ok", f"Risk per trade set to {pct}% of balance.")
+        return Outcome("ok", f"Risk per trade set to {pct}% of the available balance: what a stop-out loses, after fees.")
 
     # ------------------------------------------------------------------ start and reconcile
 
     async def start(self) -> None:
-        """Load instrument rules, set leverage, reconcile the journal with the exchange."""
+        """Check the account, load instrument rules, set leverage, reconcile the journal with the exchange."""
+        self.account = await check_account(self.client, self.cfg.bot.symbols, self.cfg.risk.taker_fee_rate)
+        if self.account.refusal:
+            await self.bus.emit(ErrorEvent(f"{self.account.refusal}. Open positions are still managed; restart the "
+                                           "bot after changing the setting.", critical=True))
+        else:
+            await self.bus.emit(Lifecycle(self.account.summary))
         for symbol in self.cfg.bot.symbols:
             self.instruments[symbol] = await self.client.instrument(symbol)
             lev = min(self.risk.leverage, self.instruments[symbol].max_leverage)
@@ -267,8 +275,14 @@ class TradingEngine(ConfirmationsMixin):
 
     # ------------------------------------------------------------------ entries
 
+    def fee_rate(self, symbol: str) -> Decimal:
+        """The taker rate for sizing: the exchange's fee-rate endpoint as read at start, else the config."""
+        return self.account.taker_fees.get(symbol, self.risk.taker_fee_rate)
+
     def entry_block(self, symbol: str, now: datetime) -> str | None:
         """Why a new entry on ``symbol`` is not allowed now (None = allowed)."""
+        if self.account.refusal:
+            return self.account.refusal
         if self.entries_held:
             return self.entries_held
         if self.paused:
@@ -313,9 +327,12 @@ class TradingEngine(ConfirmationsMixin):
             await self._maybe_protection_alert(block, now)
             return
         sizing = size_position(side=side, entry_price=price, atr=signal.atr, available_balance=available,  # type: ignore[arg-type]
-                               inst=self.instruments[symbol], params=self.risk)
+                               inst=self.instruments[symbol], params=self.risk, fee_rate=self.fee_rate(symbol))
         if not sizing.ok:
             await self.bus.emit(ErrorEvent(f"{symbol} {signal.action} signal not traded: {sizing.refused}", symbol))
+            if signal_id is not None:
+                with session_scope(self.db) as s:
+                    repo.note_signal(session=s, signal_id=signal_id, not_traded=sizing.refused or "refused")
             return
         if self.mode == "auto":
             root = f"a{symbol}{int(signal.time.timestamp())}"

@@ -50,6 +50,9 @@ class ConfirmationNeeded(Event):
     signal: Signal
     expires_at: datetime
     replaces: str | None = None  # a stale confirmation this one re-asks
+    fees_usdt: Decimal = Decimal(0)  # round-trip taker fees if the stop is hit (inside risk_usdt)
+    fee_rate: Decimal = Decimal(0)  # the taker rate used
+    risk_base: str = "available balance"  # what risk_pct is a % of
     kind = "signal"
 
 
@@ -100,6 +103,7 @@ class PositionClosed(Event):
     fees: Decimal
     reason: str  # take_profit | stop_loss | trailing_stop | liquidation | adl | manual | unknown
     trade_id: int
+    funding: Decimal | None = None  # funding paid (+) while holding; like the fees it is already inside pnl
     kind = "closed"
 
 

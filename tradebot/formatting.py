@@ -137,8 +137,10 @@ def confirmation_card(e: ConfirmationNeeded) -> Rendered:
         lines.append("<i>Fresh numbers: the price moved since the previous card.</i>")
     lines += [
         f"Price {num(e.price)} · size {num(e.qty)} {esc(base)} (notional {usdt(e.notional)} USDT)",
-        f"Risk <b>{usdt(e.risk_usdt)} USDT</b> ({pct(e.risk_pct)} of balance)",
-        f"SL {num(e.sl)} · TP {num(e.tp)} · reward:risk {num(e.reward_risk, 2)}",
+        f"Risk after fees <b>{usdt(e.risk_usdt)} USDT</b> ({pct(e.risk_pct)} of {esc(e.risk_base)}): a stop-out "
+        "loses this",
+        f"Fees in it {usdt(e.fees_usdt)} USDT (taker {num(e.fee_rate * 100)}% in and out, at the stop)",
+        f"SL {num(e.sl)} · TP {num(e.tp)} · reward:risk after fees {num(e.reward_risk, 2)}",
         f"Est. liquidation {num(e.liq_price)}",
         f"Score {e.signal.score:+.2f} (threshold ±{e.signal.threshold:g}): {top_votes(e.signal)}",
         f"Expires {e.expires_at.strftime('%H:%M:%S UTC')}",
@@ -178,7 +180,7 @@ def render_event(event: Event) -> Rendered | None:
             return Rendered(f"{icon} <b>{esc(event.symbol)} closed</b> — {esc(REASONS.get(event.reason, event.reason))}"
                             f"\n{SIDE_WORD.get(event.side, '')} {num(event.qty)} {num(event.entry_price)} → "
                             f"{num(event.exit_price)} · PnL <b>{usdt(event.pnl, True)} USDT</b> "
-                            f"(fees {usdt(event.fees)})")
+                            f"(fees {usdt(event.fees)}{f', funding {usdt(event.funding)}' if event.funding else ''})")
         case UnknownPosition():
             sym = event.symbol
             return Rendered(
@@ -256,17 +258,17 @@ def render_positions(rows: Sequence[PositionView]) -> str:
 
 def render_pnl(v: PnLView) -> str:
     s = v.summary
-    if not s.trades and not s.funding_fees:
+    if not s.trades and not s.funding_settled:
         return f"<b>PnL {esc(v.period)}</b>: no closed trades."
     pf = "∞" if s.profit_factor is None and s.wins else num(s.profit_factor, 2)
-    lines = [f"<b>PnL {esc(v.period)}</b> (realised, after trading fees)",
-             f"Net <b>{usdt(s.net_pnl, True)} USDT</b> · gross {usdt(s.gross_pnl, True)} · fees {usdt(s.trading_fees)}",
+    lines = [f"<b>PnL {esc(v.period)}</b> (realised, after trading fees and funding: Bybit's closed PnL)",
+             f"Net <b>{usdt(s.net_pnl, True)} USDT</b> = gross {usdt(s.gross_pnl, True)} − fees "
+             f"{usdt(s.trading_fees)} − funding {usdt(s.funding_fees)} (funding + = paid, − = received)",
              f"Trades {s.trades} · wins {s.wins} · losses {s.losses} · win rate "
              f"{pct(s.win_rate * 100) if s.win_rate is not None else '—'}",
              f"Profit factor {pf} · max drawdown {usdt(s.max_drawdown)} USDT",
              f"Best {usdt(s.best, True)} · worst {usdt(s.worst, True)}",
-             f"Funding (apart, + = paid): {usdt(s.funding_fees)} USDT → net after funding "
-             f"{usdt(s.net_after_funding, True)}"]
+             f"Funding settled in the period, open positions included: {usdt(s.funding_settled, True)} USDT"]
     if s.by_symbol:
         lines.append("Per symbol:")
         lines += [f"• {esc(b.symbol)}: {usdt(b.net_pnl, True)} over {b.trades} ({b.wins}W/{b.losses}L), "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy.engine import Engine
@@ -22,7 +22,7 @@ from storage.trades import (
     update_trade,
     update_trade_stop,
 )
-from tradebot.bybit.client import BybitClient
+from tradebot.bybit.client import WEEK_MS, BybitClient
 from tradebot.bybit.models import ClosedPnl, Position
 from tradebot.errors import BybitAPIError, ExchangeError
 from tradebot.events import ErrorEvent, EventBus, PositionClosed, StopMoved, UnknownPosition
@@ -34,6 +34,7 @@ from tradebot.trader import CLOSE_PREFIX, Trader, ms_to_dt
 log = logging.getLogger("tradebot.positions")
 ZERO = Decimal(0)
 CLOSE_WAIT_TICKS = 5  # ticks to wait for closed-pnl to show a close before alerting
+LOOKAHEAD_MS = 86_400_000  # closes are searched up to a day past the last market time seen (candle in progress)
 
 
 def _detached(trade: TradeRecord | None, s) -> TradeRecord | None:  # noqa: ANN001
@@ -71,6 +72,12 @@ class PositionManager:
         self.risk = risk
         self.unknown_policy, self.unknown_wait = unknown_policy, unknown_wait
         self._close_waits: dict[int, int] = {}
+        self.last_now: datetime | None = None  # the market clock as of the last sync/reconcile
+
+    def _end_ms(self, start_ms: int) -> int:
+        """The end of a closed-pnl/execution search: a day past the market clock (never before ``start_ms``)."""
+        now = self.last_now or datetime.now(UTC)
+        return max(int(now.timestamp() * 1000), start_ms) + LOOKAHEAD_MS
 
     async def sync(self, symbol: str, *, inst: Instrument, last_price: Decimal, bar_high: Decimal | None,
                    bar_low: Decimal | None, atr: Decimal, now: datetime, position: Position | None = None,
@@ -80,6 +87,7 @@ class PositionManager:
         ``bar_high``/``bar_low`` (the last closed bar) only count toward the best price when that bar started at
         or after the entry (``bar_start``): a wick from before the entry must not move the stop.
         """
+        self.last_now = now
         if not fetched:
             found = await self.client.positions(symbol)
             position = found[0] if found else None
@@ -141,9 +149,7 @@ class PositionManager:
     async def record_close(self, trade: TradeRecord) -> bool:
         """Journal a close from the exchange's closed-pnl and executions. False while it is not visible yet."""
         assert trade.id is not None
-        entry_ms = int(trade.entry_time.timestamp() * 1000)
-        rows = [r for r in await self.client.closed_pnl(trade.symbol, start_ms=entry_ms - 1000)
-                if r.created_ms >= entry_ms and r.position_side == trade.side]
+        rows = await self._closes(trade)
         closed = sum((r.closed_size or r.qty for r in rows), ZERO)
         if not rows or closed < trade.qty:
             waits = self._close_waits.get(trade.id, 0) + 1
@@ -168,15 +174,32 @@ class PositionManager:
                                exit_fee=close_fee, funding_fee=funding)
         if done is not None:
             await self.bus.emit(PositionClosed(trade.symbol, trade.side, exit_qty, trade.entry_price, exit_price,
-                                               pnl, open_fee + close_fee, reason, trade.id))
+                                               pnl, open_fee + close_fee, reason, trade.id, funding))
         return True
+
+    async def _closes(self, trade: TradeRecord) -> list[ClosedPnl]:
+        """The trade's closed-pnl rows: 7-day windows (Bybit's limit, position/close-pnl.mdx) walked forward from the
+        entry until they cover the trade's qty or reach the market clock, so a trade held for weeks still closes."""
+        entry_ms = int(trade.entry_time.timestamp() * 1000)
+        end = self._end_ms(entry_ms)
+        rows: list[ClosedPnl] = []
+        lo = entry_ms - 1000
+        while lo <= end:
+            hi = min(lo + WEEK_MS, end)
+            rows += [r for r in await self.client.closed_pnl(trade.symbol, start_ms=lo, end_ms=hi, max_items=1000)
+                     if r.created_ms >= entry_ms and r.position_side == trade.side]
+            if sum((r.closed_size or r.qty for r in rows), ZERO) >= trade.qty:
+                break
+            lo = hi + 1
+        return rows
 
     async def _reason(self, rows: list[ClosedPnl], trade: TradeRecord) -> str:
         stop_types: set[str] = set()
         exec_types: set[str] = {r.exec_type for r in rows if r.exec_type}
         links: set[str] = set()
         for r in rows:
-            for e in await self.client.executions(trade.symbol, order_id=r.order_id):
+            for e in await self.client.executions(trade.symbol, order_id=r.order_id,
+                                                  end_ms=r.created_ms + 60_000):
                 if e.stop_order_type:
                     stop_types.add(e.stop_order_type)
                 exec_types.add(e.exec_type)
@@ -184,12 +207,21 @@ class PositionManager:
                     links.add(e.order_link_id)
         return close_reason(stop_types, exec_types, links, trade)
 
-    async def _funding(self, trade: TradeRecord, until_ms: int) -> Decimal:
+    async def _funding(self, trade: TradeRecord, until_ms: int) -> Decimal | None:
+        """Funding settled while the trade was open (a component of closedPnl, recorded for display).
+
+        None when it cannot be read: the close is journalled anyway (closedPnl already includes funding)."""
         entry_ms = int(trade.entry_time.timestamp() * 1000)
         try:
-            rows = await self.client.executions(trade.symbol, exec_type="Funding", start_ms=entry_ms, end_ms=until_ms)
-        except ExchangeError:
-            return ZERO
+            rows = await self.client.executions(trade.symbol, exec_type="Funding", start_ms=entry_ms,
+                                                end_ms=until_ms, max_items=5000)
+        except ExchangeError as exc:
+            log.warning("%s: funding for trade %s could not be read (%s); its PnL is unaffected", trade.symbol,
+                        trade.id, exc)
+            await self.bus.emit(ErrorEvent(f"{trade.symbol}: funding paid while holding could not be read "
+                                           f"({exc}); net PnL is the exchange's and already includes it",
+                                           trade.symbol))
+            return None
         total = ZERO
         with session_scope(self.db) as s:
             for e in rows:
@@ -265,6 +297,7 @@ class PositionManager:
     async def reconcile(self, instruments: dict[str, Instrument], atrs: dict[str, Decimal], now: datetime) -> None:
         """Journal vs exchange: entries with unknown outcome, confirmations cut off by a crash, closes while down."""
         risk = self.risk()
+        self.last_now = now
         with session_scope(self.db) as s:
             pending = [(o.order_link_id, o.symbol, o.side, o.confirmation_id)
                        for o in repo.open_orders(session=s, purpose="entry") if o.trade_id is None]

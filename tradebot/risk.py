@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, Decimal, localcontext
+from decimal import ROUND_DOWN, ROUND_UP, Decimal, localcontext
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -33,7 +33,10 @@ class RiskParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     risk_pct: Decimal = Field(
-        Decimal("1.0"), gt=0, le=10, description="% of balance lost if the stop-loss hits"
+        Decimal("1.0"),
+        gt=0,
+        le=10,
+        description="% of the available balance a stop-out loses, AFTER entry and exit fees and slippage allowance",
     )
     sl_atr: Decimal = Field(Decimal("1.5"), gt=0, le=50, description="stop-loss distance in ATRs")
     tp_atr: Decimal = Field(Decimal("3.0"), gt=0, le=100, description="take-profit distance in ATRs")
@@ -71,16 +74,34 @@ class RiskParams(BaseModel):
         Decimal("0.0002"), ge=0, lt=Decimal("0.01"), description="for estimates only"
     )
     taker_fee_rate: Decimal = Field(
-        Decimal("0.00055"), ge=0, lt=Decimal("0.01"), description="for estimates only"
+        Decimal("0.00055"),
+        ge=0,
+        lt=Decimal("0.01"),
+        description="taker fee rate used for sizing when the exchange's fee-rate endpoint cannot be read",
+    )
+    slippage_pct: Decimal = Field(
+        Decimal("0.02"), ge=0, lt=5, description="% of the stop price a stop-out may fill worse (sizing allowance)"
+    )
+    max_fee_share: Decimal = Field(
+        Decimal("0.5"),
+        gt=0,
+        le=1,
+        description="refuse trades whose round-trip fees at the stop exceed this share of the risk (1 = off)",
     )
 
     @model_validator(mode="after")
-    def _breakeven_offset_below_trigger(self) -> RiskParams:
+    def _consistent(self) -> RiskParams:
         if self.breakeven_offset_atr >= self.breakeven_trigger_atr:
             raise ValueError(
                 f"breakeven_offset_atr ({self.breakeven_offset_atr}) must be below breakeven_trigger_atr "
                 f"({self.breakeven_trigger_atr}), or the break-even stop would sit beyond the price "
                 "that triggers it"
+            )
+        if self.trailing_mode == "exchange" and self.trail_trigger_atr > self.tp_atr:
+            raise ValueError(
+                f"trail_trigger_atr ({self.trail_trigger_atr}) must not exceed tp_atr ({self.tp_atr}) with "
+                "trailing_mode 'exchange': Bybit's trailing stop would activate only beyond the take-profit, where "
+                "it never acts (and for a short it can land at or below zero, which Bybit rejects)"
             )
         return self
 
@@ -94,13 +115,17 @@ class Sizing:
     qty: Decimal
     notional: Decimal
     margin: Decimal
-    risk_usdt: Decimal  # loss at SL including estimated taker fees on entry and exit
+    risk_usdt: Decimal  # loss at SL AFTER taker fees on entry and exit and the slippage allowance
     risk_pct_of_balance: Decimal  # risk_usdt as % of the risk base (wallet_equity, else available balance)
     sl: Decimal
     tp: Decimal
-    reward_risk: Decimal  # |tp - entry| / |entry - sl|, prices only
+    reward_risk: Decimal  # net reward at TP / risk_usdt, both after fees
     liq_price_estimate: Decimal
     refused: str | None = None
+    fees_usdt: Decimal = ZERO  # round-trip taker fees if the stop is hit (entry + exit at the slipped stop)
+    fee_rate: Decimal = ZERO  # the taker rate used
+    capped: bool = False  # the qty was limited by balance × leverage, max_position_pct or the max order qty
+    risk_base: str = "available balance"  # what risk_pct is a percentage of
 
     @property
     def ok(self) -> bool:
@@ -174,22 +199,34 @@ def size_position(
     inst: Instrument,
     params: RiskParams,
     wallet_equity: Decimal | None = None,
+    fee_rate: Decimal | None = None,
 ) -> Sizing:
-    """Size a market entry so that a stop-out loses ``risk_pct`` % of the balance (before fees).
+    """Size a market entry so that a stop-out loses at most ``risk_pct`` % of the balance AFTER fees.
 
-    qty = (risk base × risk_pct/100) / (ATR × sl_atr): USDT at risk over the USDT-per-coin stop distance,
-    so it does not depend on the price. The risk base is ``wallet_equity`` when given, else
-    ``available_balance``. If the tick-rounded stop had to be pushed beyond sl_atr×ATR (ATR under one tick)
-    the wider distance is used.
-    The qty is then capped so notional ≤ available × leverage × max_position_pct/100 and so margin plus the
-    estimated taker fees to open and close fit in ``available_balance``, rounded DOWN to qty_step, and refused
-    below min qty / min notional. ``risk_usdt`` adds those fee estimates, so it may exceed the budget by them.
+    With s = +1 for a long and −1 for a short, f = the taker fee rate (``fee_rate``, read from the exchange's
+    fee-rate endpoint, else ``params.taker_fee_rate``; entry and stop are both market fills) and
+    g = slippage_pct/100 (the stop may fill that much worse than its trigger):
+
+        exit price at the stop    x = sl × (1 − s·g)
+        loss per coin             L = s·(entry − x) + f·entry + f·x     (price loss + entry fee + exit fee)
+        qty                       = round_down_to_qty_step( base × risk_pct/100 / L ), then capped
+
+    so ``risk_usdt`` = qty·L ≤ base × risk_pct/100, and when no cap binds it is within one qty_step·L of it.
+    The risk base is ``wallet_equity`` when given, else ``available_balance`` (the engine passes the available
+    balance). If the tick-rounded stop had to be pushed beyond sl_atr×ATR (ATR under one tick) the wider
+    distance is used. The caps: notional ≤ available × leverage × max_position_pct/100, margin plus the
+    round-trip taker fees within ``available_balance``, and the instrument's max market qty. Refused: below
+    min qty / min notional, round-trip fees above ``max_fee_share`` of the risk, a liquidation estimate before
+    the stop, and (exchange trailing, shorts) an activation price at or below zero.
+    ``reward_risk`` is (s·(tp − entry) − f·(entry + tp)) / L: reward at the take-profit over the risk, both
+    after fees.
     """
     s = side_sign(side)
     entry = as_decimal("entry_price", entry_price)
     atr = as_decimal("atr", atr)
     available = as_decimal("available_balance", available_balance)
     base = available if wallet_equity is None else as_decimal("wallet_equity", wallet_equity)
+    fee = params.taker_fee_rate if fee_rate is None else as_decimal("fee_rate", fee_rate)
     fmt, sym = format_decimal, inst.symbol
     if entry <= 0:
         return _refuse(side, entry, f"entry price {fmt(entry)} must be greater than 0")
@@ -199,6 +236,8 @@ def size_position(
         )
     if available <= 0 or base <= 0:
         return _refuse(side, entry, f"balance {fmt(min(available, base))} USDT leaves nothing to trade with")
+    if not ZERO <= fee < 1:
+        return _refuse(side, entry, f"taker fee rate {fmt(fee)} is outside 0-1")
     if params.leverage > inst.max_leverage or params.leverage < inst.min_leverage:
         return _refuse(
             side,
@@ -219,18 +258,44 @@ def size_position(
             sl,
             tp,
         )
+    if params.trailing_mode == "exchange" and s < 0:
+        active = round_price(entry - params.trail_trigger_atr * atr, inst, "nearest")
+        if active <= 0:
+            return _refuse(
+                side,
+                entry,
+                f"the trailing stop's activation price {fmt(active)} would be at or below zero "
+                f"(ATR {fmt(atr)} too large for trail_trigger_atr {fmt(params.trail_trigger_atr)})",
+                sl,
+                tp,
+            )
 
-    fee = params.taker_fee_rate
     with localcontext() as ctx:  # round the sizing maths DOWN so the risk can only come out smaller
         ctx.prec, ctx.rounding = 50, ROUND_DOWN
         budget = base * params.risk_pct / HUNDRED
         stop_distance = max(params.sl_atr * atr, s * (entry - sl))
-        raw_qty = budget / stop_distance
+        ctx.rounding = ROUND_UP  # the loss per coin (exact in practice) may only come out larger
+        exit_px = sl * (1 - s * params.slippage_pct / HUNDRED)
+        fee_per_coin = fee * (entry + exit_px)
+        per_coin = stop_distance + s * (sl - exit_px) + fee_per_coin  # L (the stop distance may be wider)
+        ctx.rounding = ROUND_DOWN
+        raw_qty = budget / per_coin
         max_value = available * params.leverage * params.max_position_pct / HUNDRED
         max_value_by_margin = available * params.leverage / (1 + 2 * fee * params.leverage)
-        cap_qty = min(max_value, max_value_by_margin) / entry
+        cap_qty = min(min(max_value, max_value_by_margin) / entry, inst.max_mkt_qty)
+    if fee_per_coin > params.max_fee_share * per_coin:
+        return _refuse(
+            side,
+            entry,
+            f"round-trip fees would take {_approx(fee_per_coin / per_coin * HUNDRED)}% of the risk "
+            f"(over max_fee_share {fmt(params.max_fee_share * HUNDRED)}%): the {fmt(s * (entry - sl))} stop is "
+            "too tight for the fees; widen sl_atr or trade a longer interval",
+            sl,
+            tp,
+        )
     sized = min(raw_qty, cap_qty)
     qty = round_qty(sized, inst, market=True)
+
     def context() -> str:  # only built for a refusal: sizing is on the backtest's hot path
         capped = ", capped by balance × leverage" if cap_qty < raw_qty else ""
         return f"risking {_approx(budget)} USDT over a {fmt(s * (entry - sl))} stop{capped}"
@@ -249,8 +314,13 @@ def size_position(
         return _refuse(side, entry, f"{exc} ({context()})", sl, tp)
 
     notional = qty * entry
-    fees = qty * (entry + sl) * fee
-    risk_usdt = qty * s * (entry - sl) + fees
+    with localcontext() as ctx:
+        ctx.prec = 50
+        risk_usdt = qty * per_coin
+        fees_usdt = qty * fee_per_coin
+        reward = qty * (s * (tp - entry) - fee * (entry + tp))
+        risk_pct = risk_usdt / base * HUNDRED
+        reward_risk = reward / risk_usdt
     return Sizing(
         side=side,
         entry_price=entry,
@@ -258,10 +328,14 @@ def size_position(
         notional=notional,
         margin=notional / params.leverage,
         risk_usdt=risk_usdt,
-        risk_pct_of_balance=risk_usdt / base * HUNDRED,
+        risk_pct_of_balance=risk_pct,
         sl=sl,
         tp=tp,
-        reward_risk=(s * (tp - entry)) / (s * (entry - sl)),
+        reward_risk=reward_risk,
         liq_price_estimate=liq,
         refused=None,
+        fees_usdt=fees_usdt,
+        fee_rate=fee,
+        capped=cap_qty < raw_qty,
+        risk_base="available balance" if wallet_equity is None else "equity",
     )

@@ -39,7 +39,11 @@ def exchange_trailing(
     *, side: Side, entry: Decimal, atr: Decimal, inst: Instrument, params: RiskParams
 ) -> TrailingSpec:
     """Trailing stop for Bybit: distance = trail_atr×ATR (nearest tick, ≥ 1 tick), activation at
-    entry ± trail_trigger_atr×ATR (nearest tick, ≥ 1 tick on the winning side of entry)."""
+    entry ± trail_trigger_atr×ATR (nearest tick, ≥ 1 tick on the winning side of entry).
+
+    ValueError when the activation price would be at or below zero (a short with a huge ATR): Bybit reads
+    ``activePrice`` 0 as "active at once" and rejects a negative one. :func:`tradebot.risk.size_position`
+    refuses such trades before they are sent."""
     s = side_sign(side)
     entry, atr = as_decimal("entry", entry), as_decimal("atr", atr)
     if entry <= 0 or atr <= 0:
@@ -49,6 +53,9 @@ def exchange_trailing(
     active = round_price(entry + s * params.trail_trigger_atr * atr, inst, "nearest")
     if s * (active - entry) < tick:
         active = round_price(entry + s * tick, inst, "up" if s > 0 else "down")
+    if active <= 0:
+        raise ValueError(f"trailing activation price {active} would be at or below zero (entry {entry}, "
+                         f"ATR {atr}, trail_trigger_atr {params.trail_trigger_atr})")
     return TrailingSpec(distance=distance, active_price=active)
 
 
@@ -91,7 +98,9 @@ def next_stop(
     - The tightest candidate wins; it is rounded to the tick toward the price (tighter, never looser).
     - A stop at or beyond ``last_price`` would fire at once (and Bybit rejects it), so it is CLAMPED to the
       first tick inside the price (one tick below last for a long, above for a short): price has already
-      retraced past the wanted stop, so the closest valid stop is the intended one.
+      retraced past the wanted stop, so the closest valid stop is the intended one. A break-even stop is
+      never clamped below (long) / above (short) the fee-covering level: then break-even waits, since once
+      applied (``breakeven_done``) it is never re-tried.
     - The stop only ever tightens: None unless the result beats ``current_sl`` by at least one tick.
     ``best_price`` is first updated with ``last_price``; ATR ≤ 0 gives None (nothing to measure against).
     """
@@ -106,18 +115,24 @@ def next_stop(
     best = update_best(side, best_price, last)
     excursion = s * (best - entry)
     candidates: list[tuple[Decimal, Literal["breakeven", "trailing"]]] = []
+    be: Decimal | None = None
     if not breakeven_done and excursion >= params.breakeven_trigger_atr * atr:
         be = breakeven_price(s, entry, atr, params)
         if s * (last - be) > 0:  # not before the price is past it: a stop at market would lose the fees
             candidates.append((be, "breakeven"))
     if params.trailing_mode == "bot" and excursion >= params.trail_trigger_atr * atr:
         candidates.append((best - s * params.trail_atr * atr, "trailing"))
-    if not candidates:
+    placed: list[tuple[Decimal, Literal["breakeven", "trailing"]]] = []
+    for raw, reason in candidates:
+        sl = stop_price(raw, inst, side)
+        if s * (last - sl) <= 0:
+            sl = _inside_last(s, last, inst)
+        if reason == "breakeven" and be is not None and s * (sl - be) < 0:
+            continue  # clamped inside the price, it would no longer pay the fees: wait for the price to move on
+        placed.append((sl, reason))
+    if not placed:
         return None
-    raw, reason = max(candidates, key=lambda c: s * c[0])  # tightest; on a tie the first (break-even) wins
-    new_sl = stop_price(raw, inst, side)
-    if s * (last - new_sl) <= 0:
-        new_sl = _inside_last(s, last, inst)
+    new_sl, reason = max(placed, key=lambda c: s * c[0])  # tightest; on a tie the first (break-even) wins
     if new_sl <= 0:
         return None
     if current_sl is not None:

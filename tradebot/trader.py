@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -14,7 +14,7 @@ from storage.db import session_scope
 from storage.models import TradeRecord
 from storage.trades import open_trade
 from tradebot.bybit.client import BybitClient, order_link_id
-from tradebot.bybit.models import Execution, Order, Position
+from tradebot.bybit.models import SETTLE_COIN, Execution, Order, Position
 from tradebot.errors import BybitAPIError, ExchangeError, OrderRejected, TransportError
 from tradebot.events import EntryFailed, EntryFilled, ErrorEvent, EventBus
 from tradebot.instruments import Instrument, stop_price, take_profit_price
@@ -50,21 +50,29 @@ class EntryResult:
 class Fill:
     price: Decimal
     qty: Decimal
-    fee: Decimal
+    fee: Decimal  # in USDT, the settle coin
     time: datetime
+    other_fees: dict[str, Decimal] = field(default_factory=dict)  # {coin: fee} never added to ``fee``
 
 
 def fill_from(order: Order, executions: list[Execution]) -> Fill | None:
-    """Real average price, qty and fees of an order, from its Trade executions (the order row as fallback)."""
+    """Real average price, qty and fees of an order, from its Trade executions (the order row as fallback).
+
+    Fees are kept per coin: the USDT fee is ``fee``; a fee charged in any other coin goes to ``other_fees``."""
     trades = [e for e in executions if e.exec_type == "Trade" and e.order_id == order.order_id]
     if trades:
         qty = sum((e.exec_qty for e in trades), ZERO)
         if qty > 0:
             value = sum((e.exec_price * e.exec_qty for e in trades), ZERO)
             when = max(e.exec_time_ms for e in trades)
-            return Fill(value / qty, qty, sum((e.exec_fee for e in trades), ZERO), ms_to_dt(when))
+            fees: dict[str, Decimal] = {}
+            for e in trades:
+                fees[e.fee_currency] = fees.get(e.fee_currency, ZERO) + e.exec_fee
+            usdt = fees.pop(SETTLE_COIN, ZERO)
+            return Fill(value / qty, qty, usdt, ms_to_dt(when), fees)
     if order.cum_exec_qty > 0 and order.avg_price:
-        return Fill(order.avg_price, order.cum_exec_qty, order.cum_exec_fee, ms_to_dt(order.updated_ms))
+        return Fill(order.avg_price, order.cum_exec_qty, order.cum_exec_fee, ms_to_dt(order.updated_ms),
+                    dict(order.other_fees))
     return None
 
 
@@ -121,8 +129,12 @@ class Trader:
                                           f"order {order.status.lower()} without a fill {order.reject_reason}".strip(),
                                           status=order.status)
             return EntryResult(False, "order not filled yet; the bot will reconcile it", unknown=True)
-        trailing = exchange_trailing(side=side, entry=fill.price, atr=atr, inst=inst, params=risk) \
-            if risk.trailing_mode == "exchange" and atr > 0 else None
+        trailing = None
+        if risk.trailing_mode == "exchange" and atr > 0:
+            try:
+                trailing = exchange_trailing(side=side, entry=fill.price, atr=atr, inst=inst, params=risk)
+            except ValueError as exc:  # an activation price <= 0 is never sent (Bybit reads 0 as "active now")
+                await self.bus.emit(ErrorEvent(f"{symbol}: no exchange trailing stop: {exc}", symbol))
         with session_scope(self.db) as s:
             trade = open_trade(session=s, symbol=symbol, side=side, qty=fill.qty, entry_price=fill.price,
                                entry_time=fill.time, entry_fee=fill.fee, entry_order_link_id=link, sl=sl, tp=tp,
@@ -136,6 +148,11 @@ class Trader:
         await self.bus.emit(EntryFilled(symbol, side, fill.qty, fill.price, fill.fee, sl, tp, trade_id,
                                         confirmation_id, trailing.distance if trailing else None,
                                         trailing.active_price if trailing else None))
+        if fill.other_fees:  # never added to the USDT fee: said plainly instead
+            other = ", ".join(f"{v} {coin}" for coin, v in sorted(fill.other_fees.items()))
+            log.warning("%s entry %s: fees also charged in other coins: %s", symbol, link, other)
+            await self.bus.emit(ErrorEvent(f"{symbol}: the entry also paid fees in other coins ({other}); they are "
+                                           "not in the USDT fee or PnL figures", symbol))
         await self.ensure_protected(symbol, trade_id, inst=inst, risk=risk)
         return EntryResult(True, f"filled {fill.qty} @ {fill.price}", trade_id, fill.price, fill.qty)
 

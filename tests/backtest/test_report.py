@@ -80,3 +80,26 @@ def test_summary_table() -> None:
     text = render_summary(result())
     assert "Net PnL          60.00 USDT (+0.60%)" in text
     assert "Win rate         50.00%" in text and "Shorts" in text
+
+
+def test_gross_fees_and_net_side_by_side_with_the_fee_share() -> None:
+    """Issue 11 §2: the report shows gross PnL, fees and net side by side, and what share of gross fees took."""
+    res = result()
+    m = compute_metrics(res)
+    assert (m.gross_pnl, m.fees, m.gross_pnl - m.fees) == (Decimal("65.0"), Decimal("5.0"), Decimal(60))
+    assert math.isclose(m.fee_share_pct, 5 / 65 * 100)
+    text = render_summary(res, m)
+    assert "Gross/fees/net   65.00 − 5.00 = 60.00 USDT" in text
+    assert "Fee share        fees took 7.7% of gross PnL" in text
+    data = to_dict(res, m)
+    assert (data["gross_pnl"], data["fees"], data["trades_net_pnl"]) == ("65.0", "5.0", "60.0")
+    assert math.isclose(data["fee_share_of_gross_pct"], 7.692308)
+    losing = BacktestResult(res.symbol, res.interval_ms, res.start, res.end, 1, Decimal(10000), Decimal(9998),
+                            [trade("Buy", "-2", "3", 0)], res.equity[:1], np.array([False]), RiskParams(),
+                            StrategyParams())
+    lm = compute_metrics(losing)
+    assert lm.gross_pnl == 1 and math.isclose(lm.fee_share_pct, 300.0)  # fees took 3× the gross
+    flat = BacktestResult(res.symbol, res.interval_ms, res.start, res.end, 1, Decimal(10000), Decimal(9997),
+                          [trade("Buy", "-3", "3", 0)], res.equity[:1], np.array([False]), RiskParams(),
+                          StrategyParams())
+    assert "fees took all of it: gross PnL 0.00 USDT is not positive" in render_summary(flat)

@@ -1,4 +1,4 @@
-"""PnL summary on hand-computed trades, funding apart, per symbol, and period bounds."""
+"""PnL summary on hand-computed trades: net = closedPnl (fees and funding inside it), per symbol, period bounds."""
 
 from __future__ import annotations
 
@@ -13,13 +13,13 @@ from storage.stats import period_bounds, pnl_summary
 D = Decimal
 T0 = datetime(2026, 1, 5, 0, 0, tzinfo=UTC)
 
-# (symbol, pnl, entry_fee, exit_fee, hours after T0 of the exit)
+# (symbol, closedPnl, entry_fee, exit_fee, hours after T0 of the exit, funding paid while holding)
 TRADES = [
-    ("BTCUSDT", "100", "1", "1", 1),
-    ("BTCUSDT", "-50", "0.5", "0.5", 2),
-    ("ETHUSDT", "-30", "0.3", "0.3", 3),
-    ("ETHUSDT", "80", "0.4", "0.4", 4),
-    ("BTCUSDT", "0", "0.1", "0.1", 5),
+    ("BTCUSDT", "100", "1", "1", 1, "0"),
+    ("BTCUSDT", "-50", "0.5", "0.5", 2, "0.2"),
+    ("ETHUSDT", "-30", "0.3", "0.3", 3, "0"),
+    ("ETHUSDT", "80", "0.4", "0.4", 4, "-0.05"),
+    ("BTCUSDT", "0", "0.1", "0.1", 5, "0"),
 ]
 FUNDING = [("f0", "BTCUSDT", "0.1", -24), ("f1", "BTCUSDT", "0.2", 1.5), ("f2", "ETHUSDT", "-0.05", 3.5)]
 
@@ -27,11 +27,12 @@ FUNDING = [("f0", "BTCUSDT", "0.1", -24), ("f1", "BTCUSDT", "0.2", 1.5), ("f2", 
 @pytest.fixture
 def journal(engine):
     with session_scope(engine) as s:
-        for i, (sym, pnl, fee_in, fee_out, h) in enumerate(TRADES):
+        for i, (sym, pnl, fee_in, fee_out, h, fund) in enumerate(TRADES):
             t = repo.open_trade(session=s, symbol=sym, side="Buy", qty=D("1"), entry_price=D("100"),
                                 entry_time=T0 + timedelta(hours=h - 0.5), entry_fee=D(fee_in))
             repo.close_trade(session=s, trade_id=t.id, exit_price=D("101"), exit_time=T0 + timedelta(hours=h),
-                             pnl=D(pnl), reason="manual", exit_order_id=f"x{i}", exit_fee=D(fee_out))
+                             pnl=D(pnl), reason="manual", exit_order_id=f"x{i}", exit_fee=D(fee_out),
+                             funding_fee=D(fund))
         repo.open_trade(session=s, symbol="SOLUSDT", side="Sell", qty=D("1"), entry_price=D("1"),
                         entry_time=T0 + timedelta(hours=2))  # open: never counted
         for exec_id, sym, fee, h in FUNDING:
@@ -43,11 +44,14 @@ def test_summary_hand_computed(journal):
     with session_scope(journal) as s:
         r = pnl_summary(session=s, since=T0, until=T0 + timedelta(days=1), starting_balance=D("1000"))
     assert (r.trades, r.wins, r.losses) == (5, 2, 2)
+    # Bybit's closedPnl already deducts both fees and the funding paid while holding (issue 11 §1; Bybit help
+    # centre "Why did my Closed P&L record a loss ...", position/close-pnl.mdx): net is their sum, never less.
     assert r.net_pnl == D("100")
     assert r.trading_fees == D("4.6")
-    assert r.gross_pnl == D("104.6")
-    assert r.funding_fees == D("0.15")  # 0.2 paid - 0.05 received; the f0 row is before the window
-    assert r.net_after_funding == D("99.85")
+    assert r.funding_fees == D("0.15")  # 0.2 paid - 0.05 received by the closed trades
+    assert r.gross_pnl == D("104.75")  # price PnL = net + fees + funding
+    assert not hasattr(r, "net_after_funding")  # the old double count
+    assert r.funding_settled == D("0.15")  # settlements in the window; the f0 row is before it
     assert r.win_rate == pytest.approx(0.4)
     assert r.profit_factor == D("2.25")  # 180 / 80
     assert r.max_drawdown == D("80")  # cumulative 100 -> 20
@@ -73,7 +77,8 @@ def test_summary_symbol_and_window(journal):
     assert eth.max_drawdown_pct is None and set(eth.by_symbol) == {"ETHUSDT"}
     assert (late.trades, late.net_pnl, late.profit_factor) == (2, D("50"), D("80") / D("30"))
     assert late.funding_fees == D("-0.05")
-    assert everything.funding_fees == D("0.25") and everything.trades == 5
+    assert everything.funding_fees == D("0.15") and everything.trades == 5
+    assert everything.funding_settled == D("0.25")
 
 
 def test_summary_empty_and_no_losses(engine):
@@ -121,4 +126,4 @@ def test_today_summary_uses_utc_midnight(journal):
     with session_scope(journal) as s:
         since, until = period_bounds("today", T0 + timedelta(hours=3, minutes=30))
         r = pnl_summary(session=s, since=since, until=until)
-    assert (r.trades, r.net_pnl, r.funding_fees) == (3, D("20"), D("0.2"))
+    assert (r.trades, r.net_pnl, r.funding_fees, r.funding_settled) == (3, D("20"), D("0.2"), D("0.2"))

@@ -25,8 +25,8 @@ def conf_id(card) -> str:
 async def test_card_shows_the_trade_and_approve_fills(rig: Rig) -> None:
     card = await rig.card()
     text = card.plain
-    for part in ("LONG BTCUSDT", "Price", "size", "Risk", "% of balance", "SL", "TP", "reward:risk",
-                 "Est. liquidation", "Score", "ema"):
+    for part in ("LONG BTCUSDT", "Price", "size", "Risk after fees", "% of available balance", "Fees in it",
+                 "SL", "TP", "reward:risk after fees", "Est. liquidation", "Score", "ema"):
         assert part in text, part
     assert [label for label, _ in card.buttons[0]] == ["✅ Approve", "❌ Reject"]
     assert all(len(data.encode()) <= 64 and data[:3] in ("ap:", "rj:") for _, data in card.buttons[0])

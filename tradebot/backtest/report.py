@@ -64,6 +64,8 @@ class Metrics:
     exposure_pct: float
     fees: Decimal
     by_side: dict[str, SideStats]
+    gross_pnl: Decimal = ZERO  # price PnL of the trades, before fees: gross − fees = the trades' net
+    fee_share_pct: float | None = None  # fees as % of gross PnL (None when gross ≤ 0: fees then took it all)
 
 
 def _daily_returns(result: BacktestResult) -> np.ndarray:
@@ -115,7 +117,15 @@ def compute_metrics(result: BacktestResult) -> Metrics:
         sharpe=sharpe, sortino=sortino,
         exposure_pct=float(np.mean(result.in_position) * 100) if result.in_position.size else 0.0,
         fees=sum((t.fees for t in trades), ZERO), by_side=by_side,
+        **_gross_and_fees(trades),
     )
+
+
+def _gross_and_fees(trades: list[Trade]) -> dict[str, Any]:
+    """Gross (price) PnL and the share of it the fees took; trade.pnl = gross − fees."""
+    gross = sum((t.pnl + t.fees for t in trades), ZERO)
+    fees = sum((t.fees for t in trades), ZERO)
+    return {"gross_pnl": gross, "fee_share_pct": float(fees / gross * 100) if gross > 0 else None}
 
 
 def _num(x: float | None) -> float | None:
@@ -138,7 +148,9 @@ def to_dict(result: BacktestResult, metrics: Metrics | None = None) -> dict[str,
         "avg_win": _s(m.avg_win), "avg_loss": _s(m.avg_loss), "gross_profit": str(m.gross_profit),
         "gross_loss": str(m.gross_loss), "max_drawdown_pct": _num(m.max_drawdown_pct),
         "max_drawdown": _num(m.max_drawdown), "sharpe": _num(m.sharpe), "sortino": _num(m.sortino),
-        "exposure_pct": _num(m.exposure_pct), "fees": str(m.fees), "signals": result.signals,
+        "exposure_pct": _num(m.exposure_pct), "fees": str(m.fees), "gross_pnl": str(m.gross_pnl),
+        "trades_net_pnl": str(m.gross_pnl - m.fees), "fee_share_of_gross_pct": _num(m.fee_share_pct),
+        "signals": result.signals,
         "by_side": {k: {"trades": v.trades, "win_rate": _num(v.win_rate), "net_pnl": str(v.net_pnl)}
                     for k, v in m.by_side.items()},
         "pauses": [{"start": p.start.isoformat(), "end": p.end.isoformat() if p.end else None,
@@ -274,6 +286,9 @@ def render_summary(result: BacktestResult, metrics: Metrics | None = None) -> st
         ("Sortino (daily)", _f(m.sortino)),
         ("Exposure", _pct(m.exposure_pct)),
         ("Fees paid", f"{_money(m.fees)} USDT"),
+        ("Gross/fees/net", f"{_money(m.gross_pnl)} − {_money(m.fees)} = {_money(m.gross_pnl - m.fees)} USDT"),
+        ("Fee share", f"fees took {m.fee_share_pct:.1f}% of gross PnL" if m.fee_share_pct is not None
+         else f"fees took all of it: gross PnL {_money(m.gross_pnl)} USDT is not positive"),
     ]
     for side, label in (("Buy", "Longs"), ("Sell", "Shorts")):
         st = m.by_side[side]

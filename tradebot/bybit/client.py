@@ -9,8 +9,10 @@ from decimal import Decimal
 from tradebot.bybit import http
 from tradebot.bybit.codes import DUPLICATE_ORDER_LINK_ID, ORDER_NOT_FOUND
 from tradebot.bybit.models import (
+    AccountInfo,
     ClosedPnl,
     Execution,
+    FeeRate,
     FundingRate,
     Kline,
     Order,
@@ -35,6 +37,7 @@ CATEGORY, ENVIRONMENTS, RetryPolicy = http.CATEGORY, http.ENVIRONMENTS, http.Ret
 _wire, order_link_id, resolve_base_url = http._wire, http.order_link_id, http.resolve_base_url
 
 log = logging.getLogger("tradebot.bybit")
+WEEK_MS = 7 * 86_400_000  # the widest startTime..endTime Bybit accepts on closed-pnl, executions, order history
 
 __all__ = ["ENVIRONMENTS", "BybitClient", "RetryPolicy", "order_link_id", "resolve_base_url"]
 
@@ -187,9 +190,34 @@ class BybitClient(http.BybitHTTP):
         params = {"category": CATEGORY, "symbol": symbol, "settleCoin": None if symbol else "USDT", "openOnly": 0}
         return [Order.from_api(r) for r in await self._paged("/v5/order/realtime", params, limit=50, max_items=500)]
 
-    async def order_history(self, symbol: str | None = None, *, limit: int = 50) -> list[Order]:
+    async def order_history(self, symbol: str | None = None, *, limit: int = 50, start_ms: int | None = None,
+                            end_ms: int | None = None) -> list[Order]:
+        """Closed orders, newest first: the last 7 days, or ``[start_ms, end_ms]`` asked 7 days at a time."""
         params = {"category": CATEGORY, "symbol": symbol}
-        return [Order.from_api(r) for r in await self._paged("/v5/order/history", params, limit=50, max_items=limit)]
+        rows = await self._windowed("/v5/order/history", params, start_ms, end_ms, limit=50, max_items=limit)
+        return [Order.from_api(r) for r in rows]
+
+    async def _windowed(self, path: str, params: dict[str, object], start_ms: int | None, end_ms: int | None, *,
+                        limit: int, max_items: int) -> list[dict[str, object]]:
+        """Rows in ``[start_ms, end_ms]`` asked in windows of at most 7 days, newest window first.
+
+        Bybit answers only 7 days per request on these lists (position/close-pnl.mdx, order/execution.mdx,
+        order/order-list.mdx): only startTime gives [start, start + 7 days], a wider range is rejected. Neither
+        bound asks for Bybit's default (the last 7 days); ``start_ms`` alone is refused, since it would silently
+        stop 7 days later.
+        """
+        if start_ms is None and end_ms is None:
+            return await self._paged(path, params, limit=limit, max_items=max_items)
+        if start_ms is None or end_ms is None:
+            raise ValueError(f"{path}: pass both start_ms and end_ms (Bybit answers only 7 days from one bound)")
+        rows: list[dict[str, object]] = []
+        hi = end_ms
+        while hi >= start_ms and len(rows) < max_items:
+            lo = max(start_ms, hi - WEEK_MS)
+            rows += await self._paged(path, {**params, "startTime": lo, "endTime": hi}, limit=limit,
+                                      max_items=max_items - len(rows))
+            hi = lo - 1
+        return rows
 
     async def wait_order(self, symbol: str, *, order_id: str | None = None, order_link_id: str | None = None,
                          wait_s: float = 5.0, poll: float = 0.2) -> Order | None:
@@ -206,10 +234,13 @@ class BybitClient(http.BybitHTTP):
     async def executions(self, symbol: str | None = None, *, order_id: str | None = None,
                          start_ms: int | None = None, end_ms: int | None = None, exec_type: str | None = None,
                          max_items: int = 500) -> list[Execution]:
-        """Fills, newest first. Funding fees arrive as execType 'Funding'."""
-        params = {"category": CATEGORY, "symbol": symbol, "orderId": order_id, "startTime": start_ms,
-                  "endTime": end_ms, "execType": exec_type}
-        rows = await self._paged("/v5/execution/list", params, limit=100, max_items=max_items)
+        """Fills, newest first. Funding fees arrive as execType 'Funding'. A ``start_ms``..``end_ms`` range is asked
+        7 days at a time (order/execution.mdx); only ``end_ms`` asks Bybit for the 7 days before it."""
+        params = {"category": CATEGORY, "symbol": symbol, "orderId": order_id, "execType": exec_type}
+        if start_ms is None and end_ms is not None:
+            params["endTime"] = end_ms
+        rows = await self._windowed("/v5/execution/list", params, start_ms, None if start_ms is None else end_ms,
+                                    limit=100, max_items=max_items)
         return [Execution.from_api(r) for r in rows]
 
     # ------------------------------------------------------------------ positions and account (private)
@@ -227,8 +258,13 @@ class BybitClient(http.BybitHTTP):
     ) -> bool:
         """Set TP/SL/trailing on the position (Full mode). ``trailing_stop`` is a price DISTANCE.
 
-        Returns False when Bybit says nothing changed (34040), which is not an error.
+        Returns False when Bybit says nothing changed (34040), which is not an error. A negative price or
+        distance is refused before sending (position/trading-stop.mdx: they are prices and a price distance).
         """
+        for name, value in (("take_profit", take_profit), ("stop_loss", stop_loss),
+                            ("trailing_stop", trailing_stop), ("active_price", active_price)):
+            if value is not None and value < 0:
+                raise ValueError(f"{name} must not be negative, got {value}")
         body = {"category": CATEGORY, "symbol": symbol, "tpslMode": "Full", "positionIdx": position_idx,
                 "takeProfit": _wire(take_profit), "stopLoss": _wire(stop_loss),
                 "trailingStop": _wire(trailing_stop), "activePrice": _wire(active_price),
@@ -251,10 +287,29 @@ class BybitClient(http.BybitHTTP):
 
     async def closed_pnl(self, symbol: str | None = None, *, start_ms: int | None = None,
                          end_ms: int | None = None, max_items: int = 200) -> list[ClosedPnl]:
-        """Closed-position records, newest first (closedPnl is net of open and close fees)."""
-        params = {"category": CATEGORY, "symbol": symbol, "startTime": start_ms, "endTime": end_ms}
-        rows = await self._paged("/v5/position/closed-pnl", params, limit=100, max_items=max_items)
+        """Closed-position records, newest first. closedPnl is net of the open fee, the close fee and the funding
+        paid while holding. A ``start_ms``..``end_ms`` range is asked 7 days at a time (position/close-pnl.mdx)."""
+        params = {"category": CATEGORY, "symbol": symbol}
+        rows = await self._windowed("/v5/position/closed-pnl", params, start_ms, end_ms, limit=100,
+                                    max_items=max_items)
         return [ClosedPnl.from_api(r) for r in rows]
+
+    async def position_idxs(self, symbol: str) -> set[int]:
+        """The positionIdx values of ``symbol``'s position rows, open or flat (position/position.mdx): {0} in
+        one-way mode, {1, 2} in hedge mode (Buy side and Sell side)."""
+        rows = await self._paged("/v5/position/list", {"category": CATEGORY, "symbol": symbol}, limit=200,
+                                 max_items=10)
+        return {Position.from_api(r).position_idx for r in rows}
+
+    async def account_info(self) -> AccountInfo:
+        """Account status and margin mode (account/account-info.mdx)."""
+        return AccountInfo.from_api(await self._call("GET", "/v5/account/info", {}, private=True))
+
+    async def fee_rates(self, symbol: str | None = None) -> dict[str, FeeRate]:
+        """This account's taker/maker rates per symbol (account/fee-rate.mdx)."""
+        res = await self._call("GET", "/v5/account/fee-rate", {"category": CATEGORY, "symbol": symbol}, private=True)
+        rates = (FeeRate.from_api(r) for r in res.get("list") or [])
+        return {r.symbol: r for r in rates}
 
     async def wallet(self, coin: str = "USDT") -> Wallet:
         """UNIFIED wallet balance (Bybit removed CONTRACT from wallet-balance in late 2025)."""

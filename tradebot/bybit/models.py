@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import field as dc_field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -10,6 +11,9 @@ from tradebot.errors import ExchangeError
 from tradebot.instruments import Instrument
 
 ZERO = Decimal(0)
+
+
+SETTLE_COIN = "USDT"  # linear USDT perpetuals settle, and charge fees, in USDT
 
 
 def dec(value: Any, default: Decimal | None = ZERO) -> Decimal | None:
@@ -178,6 +182,7 @@ class Order:
     reject_reason: str
     created_ms: int
     updated_ms: int
+    other_fees: dict[str, Decimal] = dc_field(default_factory=dict)  # fees charged in coins other than USDT
 
     FINAL = frozenset({"Filled", "Cancelled", "Rejected", "Deactivated", "PartiallyFilledCanceled"})
 
@@ -187,10 +192,15 @@ class Order:
 
     @classmethod
     def from_api(cls, row: dict[str, Any]) -> Order:
-        fee_detail = row.get("cumFeeDetail") or {}
-        fee = dec(row.get("cumExecFee"), None)
-        if fee is None and fee_detail:
-            fee = sum((req_dec(v, "cumFeeDetail") for v in fee_detail.values()), ZERO)
+        # order/open-order.mdx, order/order-list.mdx: for linear, cumExecFee is deprecated ("Use cumFeeDetail
+        # instead") and the docs' own example has "cumExecFee":"0" beside a real fee in cumFeeDetail. The USDT
+        # (settle coin) fee is read from cumFeeDetail; fees in other coins are kept apart, never added to it.
+        detail = row.get("cumFeeDetail")
+        if isinstance(detail, dict) and detail:
+            fees = {str(coin): req_dec(v, f"cumFeeDetail.{coin}") for coin, v in detail.items()}
+            fee = fees.pop(SETTLE_COIN, ZERO)
+        else:
+            fees, fee = {}, dec(row.get("cumExecFee")) or ZERO
         return cls(
             order_id=field(row, "orderId"),
             order_link_id=row.get("orderLinkId", ""),
@@ -203,7 +213,7 @@ class Order:
             avg_price=opt_price(row.get("avgPrice")),
             cum_exec_qty=dec(row.get("cumExecQty")) or ZERO,
             cum_exec_value=dec(row.get("cumExecValue")) or ZERO,
-            cum_exec_fee=fee or ZERO,
+            cum_exec_fee=fee,
             leaves_qty=dec(row.get("leavesQty")) or ZERO,
             take_profit=opt_price(row.get("takeProfit")),
             stop_loss=opt_price(row.get("stopLoss")),
@@ -212,6 +222,7 @@ class Order:
             reject_reason=row.get("rejectReason", "") or "",
             created_ms=ms(row.get("createdTime")),
             updated_ms=ms(row.get("updatedTime")),
+            other_fees=fees,
         )
 
 
@@ -233,6 +244,7 @@ class Execution:
     stop_order_type: str  # TakeProfit / StopLoss / TrailingStop / "" ...
     order_type: str
     exec_time_ms: int
+    fee_currency: str = SETTLE_COIN  # "" on the wire for linear means the settle coin (order/execution.mdx)
 
     @classmethod
     def from_api(cls, row: dict[str, Any]) -> Execution:
@@ -253,6 +265,7 @@ class Execution:
             stop_order_type=row.get("stopOrderType", "") or "",
             order_type=row.get("orderType", "") or "",
             exec_time_ms=ms(row.get("execTime")),
+            fee_currency=row.get("feeCurrency") or SETTLE_COIN,
         )
 
 
@@ -385,3 +398,40 @@ class Wallet:
             coin_wallet_balance=dec(c.get("walletBalance")) or ZERO,
             coin_equity=dec(c.get("equity")) or ZERO,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class AccountInfo:
+    """``/v5/account/info`` (account/account-info.mdx): account status and margin mode."""
+
+    unified_margin_status: int  # enum.mdx#unifiedmarginstatus: 1 classic, 3/4 UTA 1.0, 5/6 UTA 2.0
+    margin_mode: str  # ISOLATED_MARGIN | REGULAR_MARGIN (cross) | PORTFOLIO_MARGIN
+    updated_ms: int
+
+    @property
+    def unified(self) -> bool:
+        return self.unified_margin_status in (3, 4, 5, 6)
+
+    @classmethod
+    def from_api(cls, res: dict[str, Any]) -> AccountInfo:
+        try:
+            status = int(field(res, "unifiedMarginStatus"))
+        except (TypeError, ValueError):
+            raise ExchangeError(
+                f"malformed Bybit account info: unifiedMarginStatus {res.get('unifiedMarginStatus')!r}") from None
+        return cls(unified_margin_status=status, margin_mode=str(field(res, "marginMode")),
+                   updated_ms=ms(res.get("updatedTime")))
+
+
+@dataclass(frozen=True, slots=True)
+class FeeRate:
+    """One ``/v5/account/fee-rate`` row (account/fee-rate.mdx): this account's rates for a symbol."""
+
+    symbol: str
+    taker: Decimal
+    maker: Decimal
+
+    @classmethod
+    def from_api(cls, row: dict[str, Any]) -> FeeRate:
+        return cls(symbol=str(field(row, "symbol")), taker=req_dec(row.get("takerFeeRate"), "takerFeeRate"),
+                   maker=req_dec(row.get("makerFeeRate"), "makerFeeRate"))

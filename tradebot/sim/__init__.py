@@ -76,7 +76,20 @@ and index-price-kline (no mark/index candle history), kline intervals finer than
 Simplified, as documented here: liquidation goes straight
 to the takeover (no laddered CreateByLiq partial liquidation), no auto-deleveraging (AdlTrade: no
 counterparties), no insurance fund, risk-limit tier 1 only, cross margin only (no isolated or portfolio
-margin). Funding is off unless ``funding_rate`` is set (every 8 h of market time).
+margin).
+
+Funding (market/history-fund-rate.mdx, enum.mdx#exectype) is off unless ``funding_rate`` is set; then it settles
+at every 00:00/08:00/16:00 UTC of market time crossed as an execType ``Funding`` execution and is included in the
+closedPnl of the close that follows, like Bybit's Closed P&L.
+
+Account: ``/v5/account/info`` answers a UTA 2.0 in cross margin (``REGULAR_MARGIN``); ``sim.account_settings``
+(a dict) overrides its fields to test the bot's account checks, but isolated and portfolio margin themselves are
+not simulated. ``/v5/account/fee-rate`` answers the ``fees`` the engine charges.
+
+History lists (closed-pnl, execution, order history) apply Bybit's 7-day window (neither bound: the last 7 days;
+only startTime/endTime: 7 days from it; both: at most 7 days apart, else 10001) and page with cursors keyed on the
+row, so rows arriving between page requests never move a row onto two pages. Order history keeps unfilled
+Cancelled/Rejected/Deactivated orders 24 hours and, beyond 7 days, only orders with fills.
 
 Auth: missing key/sign/timestamp headers or unknown key -> retCode 10003 (HTTP 200); bad signature -> 10004;
 timestamp outside ``[server - recv_window, server + 1000)`` -> 10002. Unknown path -> HTTP 404.

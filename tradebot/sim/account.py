@@ -51,14 +51,17 @@ def wallet_balance(sim: Simulator, p: Params) -> Result:
 
 
 def account_info(sim: Simulator, p: Params) -> Result:
-    return {"unifiedMarginStatus": 5, "marginMode": "REGULAR_MARGIN", "isMasterTrader": False,
-            "spotHedgingStatus": "OFF", "updatedTime": str(sim.market_time()), "dcpStatus": "OFF",
-            "timeWindow": 10, "smpGroup": 0}
+    """account/account-info.mdx, shaped like its example; ``sim.account_settings`` may override
+    unifiedMarginStatus / marginMode (the simulator itself always trades as a UTA 2.0 in cross margin)."""
+    return {"marginMode": "REGULAR_MARGIN", "updatedTime": str(sim.market_time()), "unifiedMarginStatus": 5,
+            "dcpStatus": "OFF", "timeWindow": 10, "smpGroup": 0, "isMasterTrader": False,
+            "spotHedgingStatus": "OFF", **getattr(sim, "account_settings", {})}
 
 
 def fee_rate(sim: Simulator, p: Params) -> Result:
     p.category()
     sym = p.symbol(sim, required=False)
     fees = sim.exchange.fees
-    return {"list": [{"symbol": s, "baseCoin": "", "takerFeeRate": fmt(fees.taker),
-                      "makerFeeRate": fmt(fees.maker)} for s in ([sym] if sym else sim.symbols)]}
+    # account/fee-rate.mdx: derivatives rows carry symbol, takerFeeRate, makerFeeRate (no category, no baseCoin)
+    return {"list": [{"symbol": s, "takerFeeRate": fmt(fees.taker), "makerFeeRate": fmt(fees.maker)}
+                     for s in ([sym] if sym else sim.symbols)]}

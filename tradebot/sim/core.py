@@ -45,6 +45,7 @@ class Simulator:
         self.api_keys = {api_key: api_secret}
         self.rate_limits = rate_limits
         self.funding_rate = Decimal(funding_rate)
+        self.account_settings: dict[str, Any] = {}  # /v5/account/info overrides (e.g. marginMode) for tests
         self.wall_ms = wall_clock
         self.faults = Faults()
         self.book = book or BookParams()
@@ -127,9 +128,10 @@ class Simulator:
                     f.open_next()
                     self.exchange.on_price(s, f.last, continuous=False)
                 after = self.market_time()
-                if self.funding_rate and after // FUNDING_MS > before // FUNDING_MS:
-                    for s in self.symbols:
-                        self.exchange.settle_funding(s, self.funding_rate)
+                if self.funding_rate:  # every 00:00/08:00/16:00 UTC crossed (market/history-fund-rate.mdx)
+                    for at in range((before // FUNDING_MS + 1) * FUNDING_MS, after + 1, FUNDING_MS):
+                        for s in self.symbols:
+                            self.exchange.settle_funding(s, self.funding_rate, at)
                 done += 1
             if done:
                 self.save()

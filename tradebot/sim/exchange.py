@@ -305,10 +305,13 @@ class Exchange(MarginMixin):
             pnl = (price - pos.avg_price) * closed * (1 if pos.side == "Buy" else -1)
             close_fee = fee if closed == qty else fee * closed / qty
             open_part = pos.open_fee if closed == pos.size else pos.open_fee * closed / pos.size
+            funding_part = pos.funding if closed == pos.size else pos.funding * closed / pos.size
             pos.open_fee -= open_part
+            pos.funding -= funding_part
             self.closed.append(ClosedPnl(
                 order.symbol, order.order_id, order.side, order.qty, order.price, order.order_type, closed,
-                pos.avg_price, price, pnl - open_part - close_fee, open_part, close_fee, pos.leverage, now, now))
+                pos.avg_price, price, pnl - open_part - close_fee - funding_part, open_part, close_fee,
+                pos.leverage, now, now))
             pos.size -= closed
             self.wallet += pnl
             pos.cur_realised += pnl
@@ -354,7 +357,7 @@ class Exchange(MarginMixin):
 
     @staticmethod
     def _flatten(pos: Position) -> None:
-        pos.side, pos.avg_price, pos.open_time, pos.open_fee = "", ZERO, 0, ZERO
+        pos.side, pos.avg_price, pos.open_time, pos.open_fee, pos.funding = "", ZERO, 0, ZERO, ZERO
         pos.take_profit = pos.stop_loss = pos.trailing_stop = pos.active_price = pos.trail_best = ZERO
         pos.trail_active, pos.tpsl_parent = False, ""
 
@@ -435,17 +438,20 @@ class Exchange(MarginMixin):
         self._fill(order, pos.size, fill, is_maker=False)
 
     # -- funding -----------------------------------------------------------------------------------
-    def settle_funding(self, symbol: str, rate: Decimal) -> None:
-        """Charge/pay funding on an open position at the last price (execType Funding)."""
+    def settle_funding(self, symbol: str, rate: Decimal, at: int | None = None) -> None:
+        """Charge (fee > 0) or pay (fee < 0) funding on an open position: size × mark price × rate, as an execution
+        with execType Funding at ``at`` (market ms, default now); the amount also goes into the closedPnl of the
+        close that follows, as Bybit's Closed P&L includes the funding paid while holding."""
         pos = self.positions[symbol]
         if not pos.size or not rate:
             return
-        mark = self.last[symbol]
+        mark = self.mark.get(symbol, self.last[symbol])
         fee = pos.size * mark * rate * (1 if pos.side == "Buy" else -1)
         self.wallet -= fee
         pos.cur_realised -= fee
         pos.cum_realised -= fee
+        pos.funding += fee
         pos.seq = self._next_seq()
         self.executions.append(Execution(
             self.new_id(), "", "", symbol, pos.side, "UNKNOWN", ZERO, pos.size, ZERO, "Funding", mark, pos.size,
-            fee, rate, False, ZERO, ZERO, self.clock(), mark, pos.seq, "", ""))
+            fee, rate, False, ZERO, ZERO, self.clock() if at is None else at, mark, pos.seq, "", ""))

@@ -12,7 +12,7 @@ from .exchange import ExchangeError, OrderRequest
 from .feed import INTERVALS
 from .instruments import INSTRUMENTS
 from .models import ZERO, fmt
-from .params import LINK_ID, TRIGGER_BY, Params, Result, err, page, window
+from .params import DAY_MS, LINK_ID, TRIGGER_BY, WEEK_MS, Params, Result, err, keyed_page, page, window
 
 if TYPE_CHECKING:
     from .core import Simulator
@@ -261,23 +261,39 @@ def order_realtime(sim: Simulator, p: Params) -> Result:
     return {"category": "linear", "list": [o.wire() for o in chunk], "nextPageCursor": cursor}
 
 
+def _by_id(p: Params) -> bool:
+    return bool(p.str("orderId") or p.str("orderLinkId"))
+
+
 def order_history(sim: Simulator, p: Params) -> Result:
+    """Closed orders, newest first (order/order-list.mdx): the 7-day window rule; Cancelled/Rejected/Deactivated
+    orders without fills are kept 24 hours, and beyond 7 days only orders with fills are returned."""
     p.category()
-    rows = [o for o in _orders_by(sim, p) if not o.is_open]
+    now = sim.market_time()
+    index = {oid: i for i, oid in enumerate(sim.exchange.orders)}
+    rows = [(index[o.order_id], o) for o in _orders_by(sim, p) if not o.is_open]
+    if not _by_id(p):
+        rows = window(p, lambda o: o.created, rows, now)
     status = p.str("orderStatus")
-    rows = [o for o in window(p, lambda o: o.created, rows) if not status or o.status == status]
-    chunk, cursor = page(rows, p, 20, 50)
+    rows = [(k, o) for k, o in rows if (not status or o.status == status) and (
+        o.cum_qty > 0 or (now - o.updated <= DAY_MS if o.status in ("Cancelled", "Rejected", "Deactivated")
+                          else now - o.updated <= WEEK_MS))]
+    chunk, cursor = keyed_page(rows, p, 20, 50)
     return {"category": "linear", "list": [o.wire() for o in chunk], "nextPageCursor": cursor}
 
 
 def execution_list(sim: Simulator, p: Params) -> Result:
+    """Fills and funding, newest first (order/execution.mdx): the 7-day window rule, except that a query by
+    orderId/orderLinkId ignores the other parameters (the page's priority tip)."""
     p.category()
     sym = p.symbol(sim, required=False)
     oid, link, etype = p.str("orderId"), p.str("orderLinkId"), p.str("execType")
-    rows = [e for e in reversed(sim.exchange.executions)
+    rows = [(i, e) for i, e in reversed(list(enumerate(sim.exchange.executions)))
             if (not sym or e.symbol == sym) and (not oid or e.order_id == oid)
             and (not link or e.link_id == link) and (not etype or e.exec_type == etype)]
-    chunk, cursor = page(window(p, lambda e: e.exec_time, rows), p, 50, 100)
+    if not _by_id(p):
+        rows = window(p, lambda e: e.exec_time, rows, sim.market_time())
+    chunk, cursor = keyed_page(rows, p, 50, 100)
     return {"category": "linear", "list": [e.wire() for e in chunk], "nextPageCursor": cursor}
 
 
@@ -340,10 +356,11 @@ def switch_mode(sim: Simulator, p: Params) -> Result:
 
 
 def closed_pnl(sim: Simulator, p: Params) -> Result:
+    """Closed-position records, newest first, in the 7-day window (position/close-pnl.mdx)."""
     p.category()
     sym = p.symbol(sim, required=False)
-    rows = [c for c in reversed(sim.exchange.closed) if not sym or c.symbol == sym]
-    chunk, cursor = page(window(p, lambda c: c.created, rows), p, 50, 100)
+    rows = [(i, c) for i, c in reversed(list(enumerate(sim.exchange.closed))) if not sym or c.symbol == sym]
+    chunk, cursor = keyed_page(window(p, lambda c: c.created, rows, sim.market_time()), p, 50, 100)
     return {"category": "linear", "list": [c.wire() for c in chunk], "nextPageCursor": cursor}
 
 

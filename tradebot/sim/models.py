@@ -110,6 +110,7 @@ class Position:
     trail_active: bool = False
     trail_best: Decimal = ZERO
     open_fee: Decimal = ZERO  # opening fees not yet attributed to a closed-pnl record
+    funding: Decimal = ZERO  # funding paid (+) / received (-) not yet attributed to a closed-pnl record
     cur_realised: Decimal = ZERO
     cum_realised: Decimal = ZERO
     created: int = 0

@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 LINK_ID = re.compile(r"^[A-Za-z0-9_-]{1,36}$")
 TRIGGER_BY = ("LastPrice", "MarkPrice", "IndexPrice")
 Result = dict[str, Any]
+DAY_MS = 86_400_000
+WEEK_MS = 7 * DAY_MS
 
 
 def err(msg: str, code: int = 10001) -> ExchangeError:
@@ -91,6 +93,41 @@ def page(rows: Sequence[Any], p: Params, default: int, hi: int) -> tuple[list[An
     return chunk, (str(start + limit) if start + limit < len(rows) else "")
 
 
-def window(p: Params, ts: Callable[[Any], int], rows: list[Any]) -> list[Any]:
-    lo, hi = p.int("startTime"), p.int("endTime")
-    return [r for r in rows if (lo is None or ts(r) >= lo) and (hi is None or ts(r) <= hi)]
+def keyed_page(rows: Sequence[tuple[int, Any]], p: Params, default: int, hi: int) -> tuple[list[Any], str]:
+    """Cursor pagination over ``(key, row)`` pairs sorted by key DESCENDING (newest first).
+
+    The cursor is the key of the last row returned, and the next page holds the rows with a smaller key, so
+    rows that arrive between two page requests (they get larger keys) never shift a row onto two pages.
+    """
+    limit = p.int("limit", default, 1, hi)
+    assert limit is not None
+    after = p.int("cursor")
+    if after is not None:
+        rows = [r for r in rows if r[0] < after]
+    chunk = list(rows[:limit])
+    return [r for _, r in chunk], (str(chunk[-1][0]) if len(rows) > limit else "")
+
+
+def time_window(p: Params, now: int) -> tuple[int, int]:
+    """``[startTime, endTime]`` by Bybit's 7-day rule (position/close-pnl.mdx, order/execution.mdx,
+    order/order-list.mdx): neither → the last 7 days; only startTime → [start, start + 7 days]; only endTime →
+    [end − 7 days, end]; both → endTime − startTime must be ≤ 7 days (else 10001)."""
+    lo, hi = p.int("startTime", lo=0), p.int("endTime", lo=0)
+    if lo is None and hi is None:
+        return now - WEEK_MS, now
+    if hi is None:
+        assert lo is not None
+        return lo, lo + WEEK_MS
+    if lo is None:
+        return hi - WEEK_MS, hi
+    if lo > hi:
+        raise err("params error: startTime needs to be smaller than endTime")
+    if hi - lo > WEEK_MS:
+        raise err("params error: The time range between startTime and endTime cannot exceed 7 days")
+    return lo, hi
+
+
+def window(p: Params, ts: Callable[[Any], int], rows: list[tuple[int, Any]], now: int) -> list[tuple[int, Any]]:
+    """The ``(key, row)`` pairs whose time ``ts(row)`` lies in the request's 7-day window (:func:`time_window`)."""
+    lo, hi = time_window(p, now)
+    return [r for r in rows if lo <= ts(r[1]) <= hi]
