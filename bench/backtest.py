@@ -162,7 +162,9 @@ def backtrader_run(path: Path, bars: int) -> tuple[float, list[BtTrade]]:
             s, atr = self.pending
             sl = _ceil(o - s * float(r.sl_atr) * atr) if s > 0 else _floor(o - s * float(r.sl_atr) * atr)
             tp = _floor(o + s * float(r.tp_atr) * atr) if s > 0 else _ceil(o + s * float(r.tp_atr) * atr)
-            raw = balance * float(r.risk_pct) / 100 / max(float(r.sl_atr) * atr, s * (o - sl))
+            g = float(r.slippage_pct) / 100  # risk after fees, as risk.size_position sizes it
+            per_coin = max(float(r.sl_atr) * atr, s * (o - sl)) + sl * g + fee * (o + sl * (1 - s * g))
+            raw = balance * float(r.risk_pct) / 100 / per_coin
             lev = float(r.leverage)
             cap = min(balance * lev, balance * lev / (1 + 2 * fee * lev)) / o
             qty = math.floor(min(raw, cap) / STEP + 1e-9) * STEP

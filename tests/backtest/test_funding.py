@@ -21,24 +21,24 @@ from tradebot.bybit.client import BybitClient
 FLAT = (10000.0, 10010.0, 9990.0, 10000.0)
 UP = [FLAT, (10000, 10050, 9950, 10040), (10040, 10320, 10030, 10310), (10310, 10320, 10300, 10310)]
 DOWN = [FLAT, (10000, 10050, 9950, 9960), (9960, 9970, 9680, 9690), (9690, 9700, 9680, 9690)]
-QTY = Decimal("0.666")
+QTY = Decimal("0.613")  # 100 USDT risk after fees over the 150 stop (test_rules.QTY), long or short
 H8 = 8 * 3_600_000
 
 
 @pytest.mark.parametrize("mode", ["exchange", "bot"])  # the Decimal replay and the integer-tick replay
 def test_a_long_pays_a_positive_rate_at_the_settlements_it_holds(mode: str) -> None:
     rates = [(T0 + STEP, Decimal("0.0003")),  # the entry tick itself: opened after the snapshot, not charged
-             (T0 + 2 * STEP, Decimal("0.0001")),  # held: 0.666 × 10040 (the bar's open) × 0.0001
+             (T0 + 2 * STEP, Decimal("0.0001")),  # held: 0.613 × 10040 (the bar's open) × 0.0001
              (T0 + 3 * STEP, Decimal("0.0005"))]  # after the take-profit: not charged
     res = run(UP, {0: "BUY"}, risk=quiet_risk(trailing_mode=mode), funding=rates)
     (t,) = res.trades
     assert res.replay == ("ticks" if mode == "bot" else "decimal")
     assert t.reason == "take_profit" and t.qty == QTY
-    assert t.funding == Decimal("0.668664")
-    assert t.pnl == Decimal("199.8") - Decimal("0.668664")  # fee 0: gross minus funding, like closed PnL
+    assert t.funding == Decimal("0.615452")
+    assert t.pnl == Decimal("183.9") - Decimal("0.615452")  # fee 0: gross minus funding, like closed PnL
     assert res.final_balance == Decimal(10000) + t.pnl
-    assert (res.funding_included, res.funding_paid, res.funding_settlements) == (True, Decimal("0.668664"), 1)
-    assert "Funding: 0.67 USDT paid at 1 settlement(s)" in render_summary(res)
+    assert (res.funding_included, res.funding_paid, res.funding_settlements) == (True, Decimal("0.615452"), 1)
+    assert "Funding: 0.62 USDT paid at 1 settlement(s)" in render_summary(res)
 
 
 def test_a_short_receives_a_positive_rate_and_pays_a_negative_one() -> None:
@@ -46,8 +46,8 @@ def test_a_short_receives_a_positive_rate_and_pays_a_negative_one() -> None:
     res = run(DOWN, {0: "SELL"}, funding=rates)
     (t,) = res.trades
     assert t.side == "Sell" and t.exit_time > res.trades[0].entry_time
-    # 0.666 × 9960 × 0.0001 received, then 0.666 × 9960 × 0.0002 paid (bar 2's open is the price at both)
-    assert t.funding == -Decimal("0.6633360") + Decimal("1.3266720")
+    # 0.613 × 9960 × 0.0001 = 0.610548 received, then 0.613 × 9960 × 0.0002 = 1.221096 paid (bar 2's open)
+    assert t.funding == Decimal("-0.610548") + Decimal("1.221096") == Decimal("0.610548")
     assert t.pnl == t.gross - t.fees - t.funding
 
 

@@ -30,13 +30,19 @@ def inst(tick: Decimal, step: Decimal) -> Instrument:
        sl_atr=atr_mult, tp_atr=atr_mult, lev=st.sampled_from([Decimal(1), Decimal(3), Decimal(5), Decimal(25)]),
        fee=st.sampled_from([Decimal(0), Decimal("0.0002"), Decimal("0.00055"), Decimal("0.001")]),
        max_pct=st.sampled_from([Decimal(100), Decimal(50), Decimal("12.5")]),
-       wallet=st.decimals(min_value=Decimal("0.01"), max_value=Decimal(10**7), places=8))
+       wallet=st.decimals(min_value=Decimal("0.01"), max_value=Decimal(10**7), places=8),
+       slip=st.sampled_from([Decimal(0), Decimal("0.02"), Decimal("0.5")]),
+       share=st.sampled_from([Decimal("0.5"), Decimal("0.1"), Decimal(1)]),
+       mode=st.sampled_from(["bot", "exchange"]))
 def test_fast_sizer_equals_size_position(tick: Decimal, step: Decimal, side: int, entry: int, atr: float,
                                          risk_pct: Decimal, sl_atr: Decimal, tp_atr: Decimal, lev: Decimal,
-                                         fee: Decimal, max_pct: Decimal, wallet: Decimal) -> None:
+                                         fee: Decimal, max_pct: Decimal, wallet: Decimal, slip: Decimal,
+                                         share: Decimal, mode: str) -> None:
     i = inst(tick, step)
+    assume(mode == "bot" or tp_atr >= RiskParams().trail_trigger_atr)  # exchange trailing activates before the TP
     risk = RiskParams(risk_pct=risk_pct, sl_atr=sl_atr, tp_atr=tp_atr, leverage=lev, taker_fee_rate=fee,
-                      max_position_pct=max_pct)
+                      max_position_pct=max_pct, slippage_pct=slip, max_fee_share=share,
+                      trailing_mode=mode)  # type: ignore[arg-type]
     a = Decimal(repr(atr))
     got = FastSizer(i, risk).size(side, entry, a, wallet)
     want = real_size(side, entry, a, wallet, i, risk)
@@ -46,9 +52,9 @@ def test_fast_sizer_equals_size_position(tick: Decimal, step: Decimal, side: int
 
 def test_fast_sizer_answers_the_usual_cases() -> None:
     i = inst(Decimal("0.1"), Decimal("0.001"))
-    risk = RiskParams(taker_fee_rate=Decimal("0.00055"))
+    risk = RiskParams(taker_fee_rate=Decimal("0.00055"), trailing_mode="bot")
     sizer = FastSizer(i, risk)
-    for side, entry, atr in [(1, 430001, "12.5"), (-1, 430001, "3.1415926535"), (1, 25000, "0.07")]:
+    for side, entry, atr in [(1, 430001, "125.5"), (-1, 430001, "93.1415926535"), (1, 25000, "7.07")]:
         got = sizer.size(side, entry, Decimal(atr), Decimal("10000"))
         assert got is not None and got == real_size(side, entry, Decimal(atr), Decimal("10000"), i, risk)
 

@@ -58,7 +58,11 @@ def trail_stop(s: int, best: int, sl: int, last: int, floor_d: int) -> int | Non
 
 class FastSizer:
     """``size_position`` in integers for (side, entry ticks, ATR, wallet): (qty steps, sl ticks, tp ticks), or
-    None when the real function must decide (refusals, liquidation or rounding edges)."""
+    None when the real function must decide (refusals, liquidation or rounding edges).
+
+    In ticks, with stop distance d = max(sl_atr×ATR, |entry − sl|), slippage g and taker fee f (the backtest
+    sizes with ``risk.taker_fee_rate``, as ``size_position`` does without ``fee_rate``), the loss per coin is
+    d + sl·g + f·(entry + sl·(1 − s·g)) and qty = floor(budget / loss / step), then capped."""
 
     def __init__(self, inst: Instrument, risk: RiskParams) -> None:
         self.inst, self.risk = inst, risk
@@ -70,14 +74,17 @@ class FastSizer:
         self.lev = _ratio(risk.leverage)
         self.mpp = _ratio(risk.max_position_pct)
         self.fee = _ratio(risk.taker_fee_rate)
+        self.slip = _ratio(risk.slippage_pct / 100)
+        self.share = _ratio(risk.max_fee_share)
         self.max_steps = int(inst.max_mkt_qty / inst.qty_step)
         self.min_qty, self.min_notional = inst.min_qty, inst.min_notional
-        self.usable = inst.min_leverage <= risk.leverage <= inst.max_leverage
+        self.usable = inst.min_leverage <= risk.leverage <= inst.max_leverage and 0 <= risk.taker_fee_rate < 1
+        self.exchange_trailing = risk.trailing_mode == "exchange"
         lev = float(risk.leverage)
         self.liq_factor = 1 / lev - float(DEFAULT_MMR)
 
     def size(self, s: int, e: int, atr: Decimal, wallet: Decimal) -> tuple[int, int, int] | None:
-        if not self.usable or atr <= 0 or wallet <= 0 or e <= 0:
+        if not self.usable or atr <= 0 or wallet <= 0 or e <= 0 or (self.exchange_trailing and s < 0):
             return None
         tn, td, qn, qd = self.tn, self.td, self.qn, self.qd
         an, ad = atr.as_integer_ratio()
@@ -94,16 +101,22 @@ class FastSizer:
         tp = e + s * (fz if fz >= 1 else 1)
         if sl <= 0 or tp <= 0 or s * (sl - e * (1 - s * self.liq_factor)) <= 2:
             return None
+        gn, gd = self.slip
+        fn, fd = self.fee
+        fees = fn * ((e + sl) * gd - s * sl * gn)  # f·(entry + exit) × fd·gd, in ticks
+        den = den_y * gd * fd
+        loss = num_y * gd * fd + sl * gn * den_y * fd + fees * den_y  # loss per coin × den, in ticks
+        if loss <= 0 or fees * den_y * self.share[1] > self.share[0] * loss:  # max_fee_share refuses
+            return None
         rn, rd = self.rp
-        q_raw = (wn * rn * den_y * td * qd) // (wd * rd * 100 * num_y * tn * qn)
+        q_raw = (wn * rn * den * td * qd) // (wd * rd * 100 * loss * tn * qn)
         ln, ld = self.lev
         mn, md = self.mpp
         q_value = (wn * ln * mn * td * qd) // (wd * ld * md * 100 * e * tn * qn)
-        fn, fd = self.fee
         num2, den2 = wn * ln * fd * td * qd, wd * (fd * ld + 2 * fn * ln) * e * tn * qn
         q_margin, rem = divmod(num2, den2)
         q = min(q_raw, q_value, q_margin, self.max_steps)
-        if q == q_margin and q < q_raw and rem * 10**30 < den2:  # an exact cap: Decimal's truncations may differ
+        if q == q_margin and rem * 10**30 < den2:  # an exact cap: Decimal's truncations may differ
             return None
         qty = q * self.inst.qty_step
         if q <= 0 or qty < self.min_qty or qty * e * self.inst.tick_size < self.min_notional:
