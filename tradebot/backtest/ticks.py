@@ -142,12 +142,11 @@ class TickRunner:
                  fee: Decimal) -> None:
         o, h, lo, c = (np.asarray(x, dtype=np.int64) for x in cols)
         self.n = o.size
-        self.long = tuple(x.tolist() for x in (o, h, lo, c))
+        self.long = tuple(x.tolist() for x in (o, h, lo))  # the close is read from numpy when needed
         self._cols = (o, h, lo, c)
         self._short: tuple[list[int], ...] | None = None
         self._neg_low: np.ndarray | None = None
         self._neg_high: np.ndarray | None = None
-        self.bull = (c >= o).tolist()
         self.inst, self.risk, self.book, self.fee = inst, risk, book, fee
         self.tick = inst.tick_size
         self.tn, self.td = _ratio(inst.tick_size)
@@ -167,7 +166,7 @@ class TickRunner:
         """A short's candles in long space (prices negated; its favourable extreme is the low)."""
         if self._short is None:
             o, h, lo, c = self._cols
-            self._short = tuple((-x).tolist() for x in (o, lo, h, c))
+            self._short = tuple((-x).tolist() for x in (o, lo, h))
         return self._short
 
     def fill(self, side: Side, qty: Decimal, base: int) -> int:
@@ -184,8 +183,7 @@ class TickRunner:
         self.entry, self.sl, self.tp, self.best = s * entry, s * sl, s * tp, s * entry
         self.be_done, self.reason, self.moves = False, "", 0
         self.atr_mgmt = am = journal_atr(atr)
-        o, fav, adv, c = self.long if s > 0 else self.short
-        bull = self.bull
+        o, fav, adv = self.long if s > 0 else self.short
         thr = _NEVER
         if am > 0:
             an, ad = am.as_integer_ratio()
@@ -199,7 +197,7 @@ class TickRunner:
                 self.be_level = s * int(be / self.tick)
             thr = self._threshold()
         if adv[j0] <= self.sl or fav[j0] >= self.tp:
-            return self._path(j0, fav[j0], adv[j0], bull[j0] == (s > 0))
+            return self._path(j0, fav[j0], adv[j0])
         n, j = self.n, j0 + 1
         best = self.best
         while j < n:
@@ -228,9 +226,9 @@ class TickRunner:
                 self._manage(oc)
                 thr = self._threshold()
             if adv[j] <= self.sl or fav[j] >= tp:
-                return self._path(j, fav[j], adv[j], bull[j] == (s > 0))
+                return self._path(j, fav[j], adv[j])
             j += 1
-        return self._exit(n - 1, 3, "EndOfData", c[n - 1])
+        return self._exit(n - 1, 3, "EndOfData", s * self._cols[3].item(n - 1))
 
     def _fav(self, s: int) -> np.ndarray:
         o, h, lo, c = self._cols
@@ -264,10 +262,12 @@ class TickRunner:
             thr = min(thr, max(self.t_trig, self.sl + self.floor_d + 1))
         return thr
 
-    def _path(self, j: int, fav: int, adv: int, adverse_first: bool) -> Exit:
+    def _path(self, j: int, fav: int, adv: int) -> Exit:
         """The exit on bar ``j``'s path, which reaches the stop or the target: open→adverse→favourable→close
         (a bullish long, a bearish short) or open→favourable→adverse→close; the first level crossed fills."""
         sl, tp = self.sl, self.tp
+        o, c = self._cols[0].item(j), self._cols[3].item(j)
+        adverse_first = (c >= o) == (self.s > 0)  # the simulator's path: bullish/flat open→low→high→close
         if adverse_first:
             return self._exit(j, 1, "StopLoss", sl) if adv <= sl else self._exit(j, 2, "TakeProfit", tp)
         return self._exit(j, 1, "TakeProfit", tp) if fav >= tp else self._exit(j, 2, "StopLoss", sl)
