@@ -178,8 +178,14 @@ async def cmd_backtest(update: Update, context: Context, deps: Deps, args: list[
             head, _, rest = report.summary.partition("\nSettings:")  # the caption holds ≤ 1024 characters
             await message.reply_photo(report.png, caption=f"<pre>{esc(head)[:1000]}</pre>", parse_mode=ParseMode.HTML)
             details = f"Settings:{rest}" if rest else ""
-            for k in range(0, len(details), 3500):  # settings, funding and every pause, under 4096 once escaped
-                await message.reply_text(f"<pre>{esc(details[k:k + 3500])}</pre>", parse_mode=ParseMode.HTML)
+            if len(details) <= 3500:  # settings, funding and every pause: one message under 4096 once escaped
+                if details:
+                    await message.reply_text(f"<pre>{esc(details)}</pre>", parse_mode=ParseMode.HTML)
+            else:  # many pauses: the start in chat, the whole report as a file
+                cut = details[:3500].rsplit("\n", 1)[0]
+                await message.reply_text(f"<pre>{esc(cut)}</pre>\n… the full report is in the attached file.",
+                                         parse_mode=ParseMode.HTML)
+                await message.reply_document(report.summary.encode(), filename=f"backtest_{symbol}_{days}d.txt")
         except (UserError, ExchangeError) as exc:
             await message.reply_text(f"Backtest failed: {esc(str(exc))}", parse_mode=ParseMode.HTML)
 
