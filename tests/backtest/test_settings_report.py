@@ -26,8 +26,8 @@ def test_settings_line_and_changed_parameters() -> None:
     r.risk = RiskParams(risk_pct=Decimal("2.5"), sl_atr=Decimal(3), taker_fee_rate=Decimal("0.0006"))
     r.strategy = StrategyParams.model_validate({"threshold": 4.0, "ema": {"fast": 5}, "rsi": {"enabled": False}})
     text = render_summary(r)
-    assert ("Settings: 1440m candles, risk 2.5% of balance per trade (sized with the live rules, taker fee 0.06% "
-            "per side counted), threshold 4.0") in text
+    assert ("Settings: 1440m candles, risk 2.5% of balance per trade after fees (taker 0.06% per side and a "
+            "0.02% stop slippage allowance counted), threshold 4.0") in text
     changed = changed_settings(r.risk, r.strategy)
     assert "risk.risk_pct=2.5 (default 1.0)" in changed and "risk.sl_atr=3 (default 1.5)" in changed
     assert "risk.taker_fee_rate=0.0006 (default 0.00055)" in changed

@@ -124,7 +124,7 @@ async def test_backtest_uses_the_live_risk_setting(rig: Rig) -> None:
     photo = await rig.hub.wait_for(lambda m: m.photo is not None or "Backtest failed" in m.plain, timeout=30)
     assert photo.photo and "Net PnL" in (photo.caption or "")
     details = await rig.hub.wait_for(lambda m: m.plain.startswith("Settings:"), timeout=30)
-    assert "risk 2.5% of balance per trade" in details.plain
+    assert "risk 2.5% of balance per trade after fees" in details.plain
     assert f"/risk 2.5%, config {rig.deps.cfg.risk.risk_pct}%" in details.plain
     assert "Changed from defaults:" in details.plain and "Funding:" in details.plain
 

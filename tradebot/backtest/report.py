@@ -233,8 +233,9 @@ def settings_lines(result: BacktestResult) -> list[str]:
     r, st = result.risk, result.strategy
     fee = r.taker_fee_rate * 100
     lines = [
-        f"Settings: {result.interval_ms // 60_000}m candles, risk {r.risk_pct}% of balance per trade "
-        f"(sized with the live rules, taker fee {fee.normalize():f}% per side counted), threshold {st.threshold}, "
+        f"Settings: {result.interval_ms // 60_000}m candles, risk {r.risk_pct}% of balance per trade after fees "
+        f"(taker {fee.normalize():f}% per side and a {r.slippage_pct.normalize():f}% stop slippage allowance "
+        f"counted), threshold {st.threshold}, "
         f"SL {r.sl_atr} ATR, TP {r.tp_atr} ATR, trailing by {r.trailing_mode}, leverage {r.leverage}x"
         + (f"; {result.settings_source}" if result.settings_source else ""),
     ]
