@@ -1,5 +1,4 @@
-"""`bot.py download`: Bybit public klines → data/cache/SYMBOL_INTERVAL.csv (and funding rates → SYMBOL_funding.csv),
-paging backwards, resuming the cache."""
+"""`bot.py download`: Bybit klines and funding rates → data/cache/, paging backwards, resuming the cache."""
 
 from __future__ import annotations
 

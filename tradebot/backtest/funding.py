@@ -1,5 +1,4 @@
-"""Funding-rate history: download with the candles (paged by endTime, resumable CSV cache) and the charge a
-backtest position pays or receives at each settlement it holds."""
+"""Funding-rate history: download and CSV cache with the candles, and the charge a backtest position pays."""
 
 from __future__ import annotations
 

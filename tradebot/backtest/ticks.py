@@ -1,11 +1,10 @@
-"""Exact integer replay: prices as integer ticks, quantities as integer qty steps, Decimal only at the edges.
+"""Exact integer replay: prices as integer ticks, quantities as integer qty steps, Decimal only at the edges."""
 
-Used by the bar loop when every candle price sits on the tick grid and the bot trails the stop itself (or does
-not trail): the same rules as :mod:`tradebot.backtest.position`, with identical results (tests compare both).
-Sizing and the bot's trailing step have exact integer replicas of ``size_position`` and ``next_stop``; each
-replica is cross-checked against the real function on the first calls of every run (and by hypothesis tests),
-and any doubtful case (a refusal, a rounding edge, a break-even move) calls the real function.
-"""
+# Used by the bar loop when every candle price sits on the tick grid and the bot trails the stop itself: the same
+# rules as tradebot.backtest.position, with identical results (tests compare both). Sizing and the bot's trailing
+# step have exact integer replicas of size_position and next_stop; each is cross-checked against the real
+# function on the first calls of every run (and by hypothesis tests), and any doubtful case (a refusal, a
+# rounding edge, a break-even move) calls the real function.
 
 from __future__ import annotations
 
@@ -318,8 +317,6 @@ class TickRunner:
 def usable(risk: RiskParams) -> bool:
     """The integer replay covers the bot's own trailing (or none); Bybit's trailing stop uses the Decimal one."""
     return risk.trailing_mode == "bot"
-
-
 
 
 class TickPath:
