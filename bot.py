@@ -23,7 +23,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="TOML config file (default: $CONFIG_FILE, else ./config.toml, else defaults)")
     p.add_argument("--demo", action="store_true",
                    help="run fully offline: in-process simulator, bundled candles, the chat in this terminal")
-    p.add_argument("--demo-seconds", type=float, default=60.0, help="with --demo: stop after this many seconds")
+    p.add_argument("--demo-seconds", type=float, default=None,
+                   help="with --demo: stop after this many seconds (default: 60 when piped, no limit at a terminal)")
+    p.add_argument("--speed", type=float, default=None,
+                   help="with --demo: replay speed in candles per second (default: 1 at a terminal, 10 when piped)")
     sub = p.add_subparsers(dest="command")
     bt = sub.add_parser("backtest", help="replay history through the live strategy and risk code")
     bt.add_argument("--symbol", default="BTCUSDT")
@@ -54,7 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.demo and (args.speed is not None or args.demo_seconds is not None):
+        parser.error("--speed and --demo-seconds only apply with --demo")
     load_dotenv()
     from tradebot.config import ConfigErrors, load_config
     from tradebot.logs import install_stderr_hooks, setup_logging
@@ -82,9 +88,13 @@ def main(argv: list[str] | None = None) -> int:
         from tradebot.backtest.download import run_download_cli
 
         return run_download_cli(args)
+    if args.demo:
+        from handlers.demo import run_demo
+
+        return run_demo(cfg, seconds=args.demo_seconds, speed=args.speed)
     from handlers.app import run
 
-    return run(cfg, demo=args.demo, demo_seconds=args.demo_seconds)
+    return run(cfg, demo=False, demo_seconds=0)
 
 
 if __name__ == "__main__":

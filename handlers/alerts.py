@@ -89,7 +89,9 @@ class AlertSink:
             return
         rendered = render_event(event)
         if rendered is not None:
-            queue(self.deps, rendered, CARD if isinstance(event, ConfirmationNeeded) else event.kind)
+            origin = getattr(event, "origin", None)  # the asking chat already has its reply: once is enough
+            chats = [c for c in self.deps.chats if str(c) != origin] if origin else None
+            queue(self.deps, rendered, CARD if isinstance(event, ConfirmationNeeded) else event.kind, chats)
 
 
 def _retry_seconds(exc: RetryAfter) -> float:

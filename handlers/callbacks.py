@@ -10,7 +10,7 @@ from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from handlers.alerts import queue_card_edits
-from handlers.commands import who
+from handlers.commands import origin, who
 from handlers.deps import Deps, get_deps
 from tradebot.engine import Outcome
 from tradebot.formatting import card_result, esc
@@ -54,7 +54,7 @@ async def _decide(query: CallbackQuery, deps: Deps, conf_id: str, user_id: int, 
     return f"{out.status}: {out.text}"
 
 
-async def _token_action(query: CallbackQuery, deps: Deps, kind: str, token: str, by: str) -> str:
+async def _token_action(update: Update, query: CallbackQuery, deps: Deps, kind: str, token: str, by: str) -> str:
     action = {"sa": "stop_all", "cl": "close"}.get(kind)
     if kind == "no":
         payload = deps.service.take_token(token, None)
@@ -67,7 +67,8 @@ async def _token_action(query: CallbackQuery, deps: Deps, kind: str, token: str,
         await _edit(query, f"{_card_html(query)}\n\n<i>{esc(EXPIRED_BUTTON)}</i>")
         return "stale token"
     await _answer(query, "Working on it…")
-    out = await (deps.service.stop_all(by) if action == "stop_all" else deps.service.close(payload["symbol"]))
+    out = await (deps.service.stop_all(by, origin(update)) if action == "stop_all"
+                 else deps.service.close(payload["symbol"]))
     await _edit(query, f"{_card_html(query)}\n\n<b>Done</b> ({esc(by)}):\n{esc(out.text)}")
     return f"{out.status}: {out.text}"
 
@@ -84,7 +85,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if kind in ("ap", "rj") and rest:
             result = await _decide(query, deps, rest, query.from_user.id, by, approve=kind == "ap")
         elif kind in ("sa", "cl", "no") and rest:
-            result = await _token_action(query, deps, kind, rest, by)
+            result = await _token_action(update, query, deps, kind, rest, by)
         elif kind == "uk" and rest.count(":") == 1:
             action, symbol = rest.split(":")
             await _answer(query, "Working on it…")

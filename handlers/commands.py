@@ -13,9 +13,10 @@ from telegram.ext import ContextTypes
 
 from handlers.alerts import markup
 from handlers.deps import Deps, get_deps
-from tradebot.backtest.remote import backtest_recent, parse_days
+from tradebot.backtest.remote import MAX_DAYS, backtest_recent, parse_days
 from tradebot.chart import render_chart
-from tradebot.errors import AuthError, BybitAPIError, ExchangeError, RetryableError, UserError
+from tradebot.config import INTERVALS
+from tradebot.errors import ArgumentError, AuthError, BybitAPIError, ExchangeError, RetryableError, UserError
 from tradebot.formatting import (
     Buttons,
     esc,
@@ -30,6 +31,7 @@ from tradebot.formatting import (
     signal_block,
     split_message,
 )
+from tradebot.readings import interval_label
 from tradebot.service import parse_symbol
 
 Context = ContextTypes.DEFAULT_TYPE
@@ -44,15 +46,22 @@ class Command:
     run: Handler
     min_args: int = 0
     max_args: int = 0
+    allowed: str = "no arguments"
 
     @property
     def usage(self) -> str:
-        return f"Usage: /{self.name}{' ' + self.args if self.args else ''}"
+        """One line: the syntax and, in plain words, what each argument may be."""
+        return f"Usage: /{self.name}{' ' + self.args if self.args else ''} — {self.allowed}."
 
 
 def who(update: Update) -> str:
     user = update.effective_user
     return f"@{user.username}" if user and user.username else str(user.id if user else "?")
+
+
+def origin(update: Update) -> str | None:
+    """The asking chat as the core's opaque origin: it gets the reply, so the broadcast alert skips it."""
+    return str(update.effective_chat.id) if update.effective_chat else None
 
 
 async def reply(update: Update, text: str, buttons: Buttons | None = None) -> None:
@@ -93,14 +102,14 @@ async def cmd_balance(update: Update, context: Context, deps: Deps, args: list[s
 
 async def cmd_trades(update: Update, context: Context, deps: Deps, args: list[str]) -> str:
     if args and not args[0].isdigit():
-        raise UserError(f"N must be a whole number. {COMMAND_BY_NAME['trades'].usage}")
+        raise ArgumentError(f"{args[0]!r} is not a whole number.")
     await reply(update, render_trades(deps.service.trades(int(args[0]) if args else 10)))
     return "ok"
 
 
 async def cmd_signal(update: Update, context: Context, deps: Deps, args: list[str]) -> str:
     sig = await deps.service.signal(args[0])
-    await reply(update, signal_block(sig, detail=True))
+    await reply(update, signal_block(sig, detail=True, params=deps.cfg.strategy))
     return f"{sig.action} {sig.score:+.2f}"
 
 
@@ -109,19 +118,22 @@ async def cmd_chart(update: Update, context: Context, deps: Deps, args: list[str
     message = update.effective_message
     assert message is not None
     await message.reply_chat_action(ChatAction.UPLOAD_PHOTO)
-    png = await asyncio.to_thread(render_chart, data, deps.cfg.strategy.ema.fast, deps.cfg.strategy.ema.slow)
-    await message.reply_photo(png, caption=f"<b>{esc(data.symbol)}</b> {esc(data.interval)} · EMAs, Bollinger, "
-                              "trades (▲▼ entries, × exits), SL/TP", parse_mode=ParseMode.HTML)
+    bb = deps.cfg.strategy.bbands
+    png = await asyncio.to_thread(render_chart, data, deps.cfg.strategy.ema.fast, deps.cfg.strategy.ema.slow,
+                                  bb.period, bb.nbdev)
+    await message.reply_photo(png, caption=f"<b>{esc(data.symbol)}</b> {esc(interval_label(data.interval))} · "
+                              "EMAs, Bollinger, volume; ▲▼ entries, ✕ exits (green profit, red loss); SL/TP",
+                              parse_mode=ParseMode.HTML)
     return f"{len(png)} bytes"
 
 
 async def cmd_stop(update: Update, context: Context, deps: Deps, args: list[str]) -> str:
     if not args:
-        out = await deps.service.pause(who(update))
+        out = await deps.service.pause(who(update), origin(update))
         await reply(update, esc(out.text))
         return out.status
     if args[0].lower() != "all":
-        raise UserError(COMMAND_BY_NAME["stop"].usage)
+        raise ArgumentError(f"{args[0]!r} is not 'all'.")
     token, positions = await deps.service.request_stop_all()
     await reply(update, render_stop_all_ask(positions),
                 [[("⚠️ Yes, close all", f"sa:{token}"), ("Cancel", f"no:{token}")]])
@@ -129,7 +141,7 @@ async def cmd_stop(update: Update, context: Context, deps: Deps, args: list[str]
 
 
 async def cmd_resume(update: Update, context: Context, deps: Deps, args: list[str]) -> str:
-    out = await deps.service.resume(who(update))
+    out = await deps.service.resume(who(update), origin(update))
     await reply(update, esc(out.text))
     return out.status
 
@@ -193,24 +205,31 @@ async def cmd_backtest(update: Update, context: Context, deps: Deps, args: list[
     return "started"
 
 
+SYMBOL = "SYMBOL: a USDT perpetual like BTCUSDT (or just BTC)"
 COMMANDS: list[Command] = [
     Command("start", "", "what the bot is doing, and the commands", cmd_help),
     Command("help", "", "this overview", cmd_help),
     Command("status", "", "running or paused, last tick and score per symbol, positions, today's PnL", cmd_status),
     Command("positions", "", "open positions: size, entry, mark, PnL, SL/TP, trailing", cmd_positions),
     Command("pnl", "[today|7d|30d|all]", "realised PnL, win rate, profit factor, drawdown, per symbol", cmd_pnl,
-            0, 1),
+            0, 1, "the period: today (default), 7d, 30d or all"),
     Command("balance", "", "equity, available balance, margin in use", cmd_balance),
-    Command("trades", "[N]", "last N closed trades (default 10) with exit reasons", cmd_trades, 0, 1),
-    Command("signal", "SYMBOL", "compute the current signal now, with its breakdown", cmd_signal, 1, 1),
-    Command("chart", "SYMBOL [interval]", "candle chart: EMAs, Bollinger, trades, SL/TP", cmd_chart, 1, 2),
+    Command("trades", "[N]", "last N closed trades (default 10) with exit reasons", cmd_trades, 0, 1,
+            "N: how many trades, a whole number from 1 to 100 (default 10)"),
+    Command("signal", "SYMBOL", "compute the current signal now, with its breakdown", cmd_signal, 1, 1, SYMBOL),
+    Command("chart", "SYMBOL [interval]", "candle chart: EMAs, Bollinger, volume, trades, SL/TP", cmd_chart, 1, 2,
+            f"{SYMBOL}; interval in minutes {' '.join(i for i in INTERVALS if i.isdigit())}, or 1h, 4h, D "
+            "(default: the bot's)"),
     Command("stop", "[all]", "pause new entries (positions keep TP/SL); 'all' also closes everything", cmd_stop,
-            0, 1),
+            0, 1, "nothing to pause new entries, or 'all' to also close every position (asks first)"),
     Command("resume", "", "allow new entries again", cmd_resume),
-    Command("close", "SYMBOL", "close one position at market (asks first)", cmd_close, 1, 1),
-    Command("mode", "auto|confirm", "trade on its own, or ask before every entry", cmd_mode, 1, 1),
-    Command("risk", "PCT", "risk per trade, % of balance (0 < PCT ≤ 10)", cmd_risk, 1, 1),
-    Command("backtest", "SYMBOL DAYS", "replay history through the strategy", cmd_backtest, 2, 2),
+    Command("close", "SYMBOL", "close one position at market (asks first)", cmd_close, 1, 1, SYMBOL),
+    Command("mode", "auto|confirm", "trade on its own, or ask before every entry", cmd_mode, 1, 1,
+            "auto (trades on its own) or confirm (asks before every entry)"),
+    Command("risk", "PCT", "risk per trade, % of balance (0 < PCT ≤ 10)", cmd_risk, 1, 1,
+            "PCT: % of the balance risked per trade, a number above 0 and at most 10 (e.g. /risk 1.5)"),
+    Command("backtest", "SYMBOL DAYS", "replay history through the strategy", cmd_backtest, 2, 2,
+            f"{SYMBOL}; DAYS: a whole number from 1 to {MAX_DAYS}"),
 ]
 COMMAND_BY_NAME = {c.name: c for c in COMMANDS}
 
@@ -225,7 +244,10 @@ def make_handler(command: Command) -> Callable[[Update, Context], Awaitable[None
         try:
             if not command.min_args <= len(args) <= command.max_args:
                 raise UserError(command.usage)
-            result = await command.run(update, context, deps, args) or "ok"
+            try:
+                result = await command.run(update, context, deps, args) or "ok"
+            except ArgumentError as exc:  # a bad argument: what was wrong, then the usage and allowed range
+                raise UserError(f"{exc} {command.usage}") from None
         except UserError as exc:
             result = f"refused: {exc}"
             raise

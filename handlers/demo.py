@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import logging
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -25,15 +26,20 @@ from handlers.terminal import TerminalChat, stdin_lines
 from storage.db import make_engine, session_scope
 from storage.models import Confirmation, TradeRecord
 from tradebot.config import Config
-from tradebot.events import ConfirmationNeeded, EntryFilled, Event
+from tradebot.events import ConfirmationNeeded, EntryFailed, EntryFilled, Event
 from tradebot.formatting import num, usdt
+from tradebot.logs import FORMAT, RedactingFilter
 from tradebot.strategy import StrategyParams
 
 DEMO_CHAT = 1001
 SYMBOL = "BTCUSDT"
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample" / "BTCUSDT_5m.csv"
 WARMUP = 3870  # the sample has 4,000 5m candles: replay the last 130, the rest is indicator history
-STEP_SECONDS = 0.15
+REPLAYED = 4000 - WARMUP
+TERMINAL_SPEED = 1.0  # candles per second at a terminal: time to try /positions and /close on an open trade
+PIPED_SPEED = 10.0  # nobody watches a piped run in real time
+PIPED_SECONDS = 60.0
+MIN_SPEED, MAX_SPEED = 0.1, 50.0
 THRESHOLD = 4.0
 
 
@@ -55,25 +61,33 @@ def demo_config(cfg: Config, db_path: Path) -> tuple[Config, list[str]]:
 
 
 class Replay:
-    """Steps the simulator and ticks each symbol; holds while a card it waits for is undecided."""
+    """Steps the simulator and ticks each symbol; holds while ``holding()`` says so; says once when it ends."""
 
-    def __init__(self, deps: Deps, waits_for: Callable[[str], bool]) -> None:
-        self.deps, self.waits_for = deps, waits_for
+    def __init__(self, deps: Deps, holding: Callable[[], bool], total: int,
+                 say: Callable[[str], None] | None = None) -> None:
+        self.deps, self.holding, self.total = deps, holding, total
+        self.say = say or (lambda _text: None)
         self.done = asyncio.Event()
         self.steps = 0
+        self.end_note = ""
 
-    def _holding(self) -> bool:
-        with session_scope(self.deps.db) as s:
-            pending = s.exec(select(Confirmation.id).where(Confirmation.status == "pending")).all()
-        return any(self.waits_for(cid) for cid in pending)
+    def note(self) -> str:
+        """The replay's state for /status."""
+        sim = self.deps.sim
+        at = f"market time {market_clock(sim)():%Y-%m-%d %H:%M} UTC" if sim is not None else ""
+        if self.done.is_set():
+            return f"Replay finished: all {self.steps} candles played ({at}); no new candles will come."
+        return f"Replay: candle {self.steps} of {self.total} ({at})."
 
     async def __call__(self, context: Any) -> None:
-        if self.done.is_set() or self._holding():
+        if self.done.is_set() or self.holding():
             return
         sim = self.deps.sim
         assert sim is not None
         if self.steps and not await asyncio.to_thread(sim.step, 1):
             self.done.set()
+            self.say(f"=== demo: replay finished — all {self.steps} candles played; no new candles will come. "
+                     f"{self.end_note}".rstrip())
             return
         self.steps += 1
         for symbol in self.deps.cfg.bot.symbols:
@@ -84,9 +98,56 @@ def market_clock(sim: Any) -> Callable[[], datetime]:
     return lambda: datetime.fromtimestamp(sim.market_time() / 1000, tz=UTC)
 
 
-async def _demo(cfg: Config, seconds: float, workdir: Path, interactive: bool) -> int:
-    deadline = time.monotonic() + seconds
-    cfg, notes = demo_config(cfg, workdir / "demo.db")
+def pending_confirmations(deps: Deps) -> list[str]:
+    with session_scope(deps.db) as s:
+        return list(s.exec(select(Confirmation.id).where(Confirmation.status == "pending")).all())
+
+
+@dataclasses.dataclass
+class DemoRun:
+    """What one demo run is doing: its files, speed, limits and the events the pieces wait on."""
+
+    workdir: Path
+    interactive: bool
+    speed: float  # candles per second
+    seconds: float  # wall-clock limit (inf: none)
+    stop: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)  # Ctrl-C / SIGTERM
+    settled: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)  # the first auto card filled or failed
+    auto: set[str] = dataclasses.field(default_factory=set)
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / "demo.log"
+
+    @property
+    def charts(self) -> Path:
+        return self.workdir / "charts"
+
+
+def _header(run: DemoRun, notes: list[str]) -> list[str]:
+    pace = f"{run.speed:g} candle(s) per second (--speed)"
+    limit = f"; stops after {run.seconds:g} s (--demo-seconds)" if run.seconds != float("inf") else ""
+    lines = [f"=== DEMO (offline): simulator replaying {SAMPLE.name} — {REPLAYED} candles at {pace} after {WARMUP} "
+             f"of history; paper balance 10,000 USDT{limit}",
+             f"=== files in {run.workdir}: journal demo.db · log demo.log (warnings go there, not into this chat)"
+             " · charts/",
+             f"=== demo overrides: {'; '.join(notes)}"]
+    if run.interactive:
+        lines.append("=== type commands (/help); answer a card with its button number or label. The replay pauses "
+                     "while a card is open. Ctrl-D or Ctrl-C quits.")
+    else:
+        lines.append("=== stdin is not a terminal: the first card is auto-approved (demo only); the replay then "
+                     "waits while the piped commands run, so they see the open position")
+    return lines
+
+
+async def _demo(cfg: Config, run: DemoRun) -> int:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, _interrupt, run)
+    deadline = time.monotonic() + run.seconds
+    cfg, notes = demo_config(cfg, run.workdir / "demo.db")
     db = make_engine(cfg.env.DATABASE_URL)
     client, sim = make_exchange(cfg, candles={SYMBOL: SAMPLE}, warmup=WARMUP)
     assert sim is not None
@@ -94,47 +155,57 @@ async def _demo(cfg: Config, seconds: float, workdir: Path, interactive: bool) -
     app = build_application(cfg, build_offline_application(hub), db=db, sim=sim, client=client,
                             clock=market_clock(sim), managed_loop=True, schedule_ticks=False,
                             drain_seconds=0.1, expiry_seconds=0.3)
-    media = Path.cwd() / "demo-charts" if interactive else None  # piped runs only print the picture's size
-    chat = TerminalChat(hub, DEMO_CHAT, DEMO_CHAT, out_dir=media, settle=0.3, echo=True)
-    print(f"=== DEMO (offline): simulator replaying {SAMPLE.name} — {4000 - WARMUP} candles at {STEP_SECONDS}s "
-          f"each after {WARMUP} of history; paper balance 10,000 USDT; journal {workdir / 'demo.db'}")
-    print(f"=== demo overrides: {'; '.join(notes)}")
-    print("=== " + ("type commands (/help), answer cards with 1/2 or the button label; Ctrl-D quits" if interactive
-                    else "stdin is not a terminal: the first card is auto-approved (demo only); piped commands "
-                    "run after the first fill"))
-    auto: set[str] = set()
-    filled = asyncio.Event()
+    # a terminal already shows what was typed; a pipe does not, so piped lines are echoed as "you ▸ ..."
+    chat = TerminalChat(hub, DEMO_CHAT, DEMO_CHAT, out_dir=run.charts, settle=0.3, echo=not run.interactive,
+                        echo_taps=True)
+    for line in _header(run, notes):
+        chat.write(line)
     await startup(app)
     deps: Deps = app.bot_data[DEPS_KEY]
 
     async def on_event(event: Event) -> None:
-        if isinstance(event, EntryFilled):
-            filled.set()
-        if interactive or not isinstance(event, ConfirmationNeeded):
+        if isinstance(event, EntryFilled | EntryFailed):
+            run.settled.set()
+        if run.interactive or not isinstance(event, ConfirmationNeeded):
             return
-        if not auto or event.replaces in auto:
-            auto.add(event.confirmation_id)
+        if not run.auto or event.replaces in run.auto:
+            run.auto.add(event.confirmation_id)
             app.create_task(_auto_approve(hub, event.confirmation_id))
 
+    def holding() -> bool:
+        if run.interactive:  # a person decides: wait while any card (entry, close, stop-all...) is open
+            return bool(pending_confirmations(deps) or chat.open_cards())
+        # piped: from the first card until the piped commands are done, so /positions sees the position
+        return bool(run.auto) and not chat.eof.is_set()
+
     deps.engine.bus.subscribe(on_event)
-    replay = Replay(deps, (lambda cid: True) if interactive else auto.__contains__)
+    replay = Replay(deps, holding, REPLAYED, say=chat.write)
+    if run.interactive:
+        replay.end_note = "The bot still answers commands (/status, /pnl, /trades, /chart BTC). Ctrl-D or Ctrl-C quits."
+    deps.service.market_note = replay.note
     assert app.job_queue is not None
-    app.job_queue.run_repeating(replay, interval=STEP_SECONDS, first=0.2, name="demo-replay",
+    app.job_queue.run_repeating(replay, interval=1 / run.speed, first=0.2, name="demo-replay",
                                 job_kwargs={"max_instances": 1, "coalesce": True})
-    feeder = asyncio.create_task(_feed(chat, filled, interactive, deadline))
+    feeder = asyncio.create_task(_feed(chat, run, deadline))
     try:
-        await _wait(replay, feeder, chat, interactive, deadline)
+        await _wait(replay, feeder, chat, run, deadline)
         await hub.wait_idle(quiet=0.5, timeout=max(1.0, min(5.0, deadline - time.monotonic())))
     finally:
         feeder.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await feeder
-        summary = await _summary(deps, replay)
+        summary = await _summary(deps, replay, run)
         chat.close()
         await shutdown(app)
         db.dispose()
-    print(summary)
+    print(summary, flush=True)
     return 0
+
+
+def _interrupt(run: DemoRun) -> None:
+    if not run.stop.is_set():
+        print("\n=== demo: interrupted — stopping (summary below)", flush=True)
+    run.stop.set()
 
 
 async def _auto_approve(hub: OfflineTelegram, conf_id: str) -> None:
@@ -143,18 +214,20 @@ async def _auto_approve(hub: OfflineTelegram, conf_id: str) -> None:
     hub.push_callback(DEMO_CHAT, f"ap:{conf_id}", card.message_id, user_id=DEMO_CHAT)
 
 
-async def _feed(chat: TerminalChat, filled: asyncio.Event, interactive: bool, deadline: float) -> None:
-    if not interactive:  # piped: let something happen first so the commands have something to show
+async def _feed(chat: TerminalChat, run: DemoRun, deadline: float) -> None:
+    if not run.interactive:  # piped: let the first card be approved so the commands have a position to show
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(filled.wait(), max(0.0, (deadline - time.monotonic()) * 0.5))
-        await asyncio.sleep(1.0)
+            await asyncio.wait_for(run.settled.wait(), max(0.0, (deadline - time.monotonic()) * 0.5))
+        await chat.hub.wait_idle(quiet=0.5, timeout=3.0)
     await chat.feed(stdin_lines())
 
 
-async def _wait(replay: Replay, feeder: asyncio.Task[None], chat: TerminalChat, interactive: bool,
+async def _wait(replay: Replay, feeder: asyncio.Task[None], chat: TerminalChat, run: DemoRun,
                 deadline: float) -> None:
     while time.monotonic() < deadline:
-        if chat.eof.is_set() and (interactive or replay.done.is_set()):
+        if run.stop.is_set():
+            return
+        if chat.eof.is_set() and (run.interactive or replay.done.is_set()):
             return
         if feeder.done() and feeder.exception() is not None:
             raise feeder.exception()  # type: ignore[misc]
@@ -162,7 +235,7 @@ async def _wait(replay: Replay, feeder: asyncio.Task[None], chat: TerminalChat, 
     print(f"=== demo: time limit reached after {replay.steps} candles", flush=True)
 
 
-async def _summary(deps: Deps, replay: Replay) -> str:
+async def _summary(deps: Deps, replay: Replay, run: DemoRun) -> str:
     with session_scope(deps.db) as s:
         trades = list(s.exec(select(TradeRecord)).all())
         confs = list(s.exec(select(Confirmation)).all())
@@ -175,20 +248,50 @@ async def _summary(deps: Deps, replay: Replay) -> str:
     for c in confs:
         by_status[c.status] = by_status.get(c.status, 0) + 1
     lines = ["", "=== DEMO SUMMARY ===",
-             f"Candles replayed: {replay.steps}{' (replay finished)' if replay.done.is_set() else ''}",
+             f"Candles replayed: {replay.steps} of {replay.total}"
+             f"{' (replay finished)' if replay.done.is_set() else ''}",
              f"Confirmation cards: {len(confs)} ({', '.join(f'{k} {v}' for k, v in sorted(by_status.items())) or '-'})",
              f"Closed trades: {len(closed)} ({wins} won) · realised PnL {usdt(pnl, True)} USDT",
              f"Open positions: {len(positions)}" + "".join(
                  f"\n  {p.symbol} {p.side} {num(p.size)} @ {num(p.avg_price)} uPnL {usdt(p.unrealised_pnl, True)}"
                  for p in positions),
-             f"Equity: {usdt(wallet.total_equity)} USDT (started with 10,000.00)"]
+             f"Equity: {usdt(wallet.total_equity)} USDT (started with 10,000.00)",
+             f"Files kept in {run.workdir} (demo.log, demo.db, charts/); delete the folder when done."]
     return "\n".join(lines)
 
 
-def run_demo(cfg: Config, *, seconds: float) -> int:
-    """Blocking entry used by handlers.app.run(demo=True)."""
+def _log_to_file(path: Path) -> None:
+    """Send every log record (and Python warnings) to ``path`` instead of the terminal, keeping the redaction."""
+    root = logging.getLogger()
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter(FORMAT))
+    for old in list(root.handlers):
+        for f in old.filters:
+            handler.addFilter(f)
+        root.removeHandler(old)
+        old.close()
+    if not handler.filters:
+        handler.addFilter(RedactingFilter())
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    logging.captureWarnings(True)
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)  # "job skipped": the replay's own pacing
+
+
+def run_demo(cfg: Config, *, seconds: float | None = None, speed: float | None = None) -> int:
+    """Blocking entry used by bot.py --demo. ``speed``: candles per second; ``seconds``: a wall-clock limit."""
     os.environ.setdefault("PTB_TIMEDELTA", "true")
-    logging.getLogger("apscheduler").setLevel(logging.ERROR)  # "job skipped" notes would clutter the chat
     interactive = sys.stdin.isatty()
-    with tempfile.TemporaryDirectory(prefix="tradebot-demo-") as tmp:
-        return asyncio.run(_demo(cfg, seconds, Path(tmp), interactive))
+    if speed is not None and not MIN_SPEED <= speed <= MAX_SPEED:
+        print(f"--speed {speed:g} is out of range: candles per second, from {MIN_SPEED:g} to {MAX_SPEED:g}.",
+              file=sys.stderr)
+        return 2
+    workdir = Path(tempfile.mkdtemp(prefix="tradebot-demo-"))
+    run = DemoRun(workdir, interactive, speed or (TERMINAL_SPEED if interactive else PIPED_SPEED),
+                  seconds if seconds is not None else (float("inf") if interactive else PIPED_SECONDS))
+    _log_to_file(run.log_path)
+    try:
+        return asyncio.run(_demo(cfg, run))
+    except KeyboardInterrupt:  # Ctrl-C before the loop's own handler was installed
+        print("\n=== demo: interrupted", flush=True)
+        return 0

@@ -59,15 +59,19 @@ class TerminalChat:
 
     def __init__(self, hub: OfflineTelegram, chat_id: int, user_id: int | None = None, *,
                  out_dir: str | Path | None = None, write: Callable[[str], None] | None = None,
-                 echo: bool = False, settle: float = 0.0, settle_timeout: float = 5.0) -> None:
-        """settle > 0: after each input wait until the bot has been quiet that long (for piped scripts)."""
+                 echo: bool = False, settle: float = 0.0, settle_timeout: float = 5.0, echo_taps: bool = False) -> None:
+        """settle > 0: after each input wait until the bot has been quiet that long (for piped scripts).
+        echo: write every input line back ("you ▸ ..."); echo_taps: only the buttons a line resolved to."""
         self.hub, self.chat_id, self.user_id = hub, chat_id, user_id
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.write = write or _default_write
-        self.echo, self.settle, self.settle_timeout = echo, settle, settle_timeout
+        self.echo, self.settle, self.settle_timeout, self.echo_taps = echo, settle, settle_timeout, echo_taps
         self.eof = asyncio.Event()
         self._seq: dict[int, int] = {}  # message_id -> order in which it was last shown
         self._counter = itertools.count(1)
+        # button numbers are unique across the whole session: (message_id, index) <-> number
+        self._numbers: dict[tuple[int, int], int] = {}
+        self._by_number: dict[int, tuple[int, int, str]] = {}  # number -> (message_id, index, label)
         self._unsubscribe = hub.on_send(self._on_event)
 
     def close(self) -> None:
@@ -103,15 +107,24 @@ class TerminalChat:
         head = "✎ (edited) " if edited else "🤖 "
         return "\n".join([head + (lines[0] if lines else "")] + ["   " + line for line in lines[1:]])
 
+    def _number(self, message_id: int, index: int, label: str) -> int:
+        key = (message_id, index)
+        if key not in self._numbers:
+            self._numbers[key] = len(self._numbers) + 1
+        number = self._numbers[key]
+        self._by_number[number] = (message_id, index, label)
+        return number
+
     def _button_lines(self, message: SentMessage) -> list[str]:
         rows: list[str] = []
-        number = 0
+        index = 0
         inline = (message.reply_markup or {}).get("inline_keyboard") or []
         for row in inline:
             cells = []
             for button in row:
                 if button.get("callback_data") is not None:
-                    number += 1
+                    number = self._number(message.message_id, index, button.get("text", ""))
+                    index += 1
                     cells.append(f"[{number}] {button.get('text', '')}")
                 elif button.get("url"):
                     cells.append(f"[↗ {button.get('text', '')}: {button['url']}]")
@@ -138,14 +151,34 @@ class TerminalChat:
         return f"{size} saved to {path}"
 
     # ---- input -------------------------------------------------------------------------------------
+    def open_cards(self) -> list[SentMessage]:
+        """Messages in this chat that still have callback buttons (oldest first)."""
+        return [m for m in self.hub.sent(self.chat_id)
+                if not m.deleted and any(data is not None for row in m.buttons for _, data in row)]
+
     def pending_buttons(self) -> SentMessage | None:
         """The most recently shown message in this chat that still has callback buttons."""
-        candidates = [m for m in self.hub.sent(self.chat_id)
-                      if not m.deleted and any(data is not None for row in m.buttons for _, data in row)]
-        return max(candidates, key=lambda m: (self._seq.get(m.message_id, 0), m.message_id), default=None)
+        return max(self.open_cards(), key=lambda m: (self._seq.get(m.message_id, 0), m.message_id), default=None)
+
+    def _message(self, message_id: int) -> SentMessage | None:
+        return next((m for m in self.hub.sent(self.chat_id) if m.message_id == message_id), None)
+
+    def _stale(self, number: int | None, label: str, message: SentMessage | None) -> tuple[str, str]:
+        """The note for a button whose card is no longer open (nothing is sent to the bot)."""
+        name = f"[{number}] {label}" if number is not None else f"[{label}]"
+        outcome = ""
+        if message is not None and not message.deleted:
+            last = [line.strip() for line in visible_text(message).split("\n") if line.strip()]
+            outcome = f" ({last[-1]})" if last else ""
+        return "stale", (f"⚠ {name} belongs to a card that is no longer open{outcome}: that button is stale, "
+                         "nothing was sent.")
 
     def resolve(self, line: str) -> tuple[str, Any]:
-        """Map an input line to ("ignore", None) | ("command"/"text", text) | ("callback", (message, label, data))."""
+        """Map an input line to ("ignore", None) | ("command"/"text", text) | ("callback", (message, label, data))
+        | ("stale", note) for a button whose card was answered, expired or replaced.
+
+        Button numbers are unique across the session, so "1" always means the button shown as [1]; a label
+        means the card printed last that has (or had) it."""
         text = line.strip()
         if not text:
             return "ignore", None
@@ -153,19 +186,33 @@ class TerminalChat:
             return "text", text[1:]
         if text.startswith("/"):
             return "command", text
-        message = self.pending_buttons()
-        if message is not None:
-            buttons = [(label, data) for row in message.buttons for label, data in row if data is not None]
-            if text.isdigit() and 1 <= int(text) <= len(buttons):
-                label, data = buttons[int(text) - 1]
+        if text.isdigit() and int(text) in self._by_number:
+            message_id, index, label = self._by_number[int(text)]
+            message = self._message(message_id)
+            buttons = [] if message is None or message.deleted else \
+                [(lbl, data) for row in message.buttons for lbl, data in row if data is not None]
+            if index < len(buttons):
+                label, data = buttons[index]
                 return "callback", (message, label, data)
-            try:
-                data = self.hub.button(message, text)
-            except KeyError:
-                pass
-            else:
-                label = next(lbl for lbl, d in buttons if d == data)
-                return "callback", (message, label, data)
+            return self._stale(int(text), label, message)
+        # a label means the card printed last (nearest above the prompt) that has or had it: if that card is
+        # closed the label is stale there, and never answers another card
+        ever: dict[int, list[tuple[int, str]]] = {}
+        for number, (message_id, _, label) in self._by_number.items():
+            ever.setdefault(message_id, []).append((number, label))
+        for m in self.open_cards():
+            ever.setdefault(m.message_id, [])
+        for message_id in sorted(ever, key=lambda mid: (self._seq.get(mid, 0), mid), reverse=True):
+            message = self._message(message_id)
+            if message is not None and not message.deleted:
+                with contextlib.suppress(KeyError):
+                    data = self.hub.button(message, text)
+                    label = next(lbl for row in message.buttons for lbl, d in row if d == data)
+                    return "callback", (message, label, data)
+            for number, label in ever[message_id]:
+                with contextlib.suppress(KeyError):
+                    self.hub.button(SentMessage(0, self.chat_id, buttons=[[(label, "x")]]), text)
+                    return self._stale(number, label, message)
         return "text", text
 
     async def handle_line(self, line: str) -> None:
@@ -173,9 +220,14 @@ class TerminalChat:
         kind, value = self.resolve(line)
         if kind == "ignore":
             return
+        if kind == "stale":
+            if self.echo:
+                self.write(f"you ▸ {line.strip()}")
+            self.write(value)
+            return
         if kind == "callback":
             message, label, data = value
-            if self.echo:
+            if self.echo or self.echo_taps:
                 self.write(f"you ▸ [{label}]")
             self.hub.push_callback(self.chat_id, data, message.message_id, user_id=self.user_id)
         else:

@@ -22,7 +22,8 @@ ORDER_PURPOSES = ("entry", "close", "protect")
 # Bybit orderStatus values after which an order can no longer fill.
 TERMINAL_ORDER_STATUSES = ("Filled", "Cancelled", "Rejected", "PartiallyFilledCanceled", "Deactivated")
 TRADE_STATUSES = ("open", "closed")
-CLOSE_REASONS = ("take_profit", "stop_loss", "trailing_stop", "liquidation", "adl", "manual", "unknown")
+CLOSE_REASONS = ("take_profit", "stop_loss", "trailing_stop", "liquidation", "adl", "manual", "unknown",
+                 "breakeven_stop")  # stop_loss rows written before breakeven_stop existed are named by their stop history
 OUTBOX_STATUSES = ("pending", "sent", "failed")
 
 

@@ -46,7 +46,12 @@ def test_example_config_is_valid():
     ("[risk]\ntrailing_mode = 'sometimes'\n", "risk.trailing_mode", "'exchange' or 'bot'"),
     ("[risk]\nleverage = 500\n", "risk.leverage", "100"),
     ("[bot]\nsymbols = ['btc-usd']\n", "bot.symbols", "BTCUSDT"),
-    ("[bot]\ninterval = '7'\n", "bot.interval", "'15'"),
+    ("[bot]\ninterval = '7'\n", "bot.interval", "must be one of 1 3 5 15 30 60 120 240 360 720 (minutes, a number or a "
+                                                "string) or D"),
+    ("[bot]\ninterval = 7\n", "bot.interval", "must be one of 1 3 5 15"),
+    ("[bot]\ninterval = true\n", "bot.interval", "must be one of 1 3 5 15"),
+    ("[strategy]\nhigher_timeframes = [{interval = 45}]\n", "strategy.higher_timeframes.0.interval",
+     "(minutes, a number or a string) or D or W or M"),
     ("[bot]\nmode = 'yolo'\n", "bot.mode", "'confirm' or 'auto'"),
     ("[bot]\nloop_seconds = 0\n", "bot.loop_seconds", "greater than or equal to 1"),
     ("[bot]\ndigest_utc = '25:00'\n", "bot.digest_utc", "HH:MM"),
@@ -155,3 +160,12 @@ def test_property_any_value_either_loads_or_names_the_key(tmp_path, key, value):
     except ConfigErrors as exc:
         assert all(e.key and e.allowed for e in exc.errors)
         assert any(e.key.startswith(f"{table}.{name}") for e in exc.errors), exc.errors
+
+
+def test_intervals_as_numbers_like_the_readme(tmp_path):
+    """README writes intervals as numbers (1 3 5 15 ...): interval = 15 and interval = "15" mean the same."""
+    cfg = load_config(GOOD_ENV, str(write(tmp_path, "[bot]\ninterval = 15\n[strategy]\nhigher_timeframes = "
+                                               "[{interval = 60}, {interval = 240}, {interval = 'd'}]\n")))
+    assert cfg.bot.interval == "15"
+    assert [h.interval for h in cfg.strategy.higher_timeframes] == ["60", "240", "D"]
+    assert load_config(GOOD_ENV, str(write(tmp_path, "[bot]\ninterval = 'd'\n"))).bot.interval == "D"

@@ -118,7 +118,7 @@ def _param(cmd: str) -> object:
 @pytest.mark.parametrize("cmd", [_param(c) for c in COMMANDS])
 def test_readme_command(cmd: str, tmp_path: Path) -> None:
     repo = fresh_checkout(tmp_path / "clone")
-    env = clean_env()
+    env = clean_env() | {"TMPDIR": str(tmp_path)}  # the demo keeps its folder (journal, log, charts) in TMPDIR
     syntax = subprocess.run(["bash", "-n", "-c", cmd], cwd=repo, capture_output=True, text=True)
     assert syntax.returncode == 0, syntax.stderr
     rule = allowed(cmd)

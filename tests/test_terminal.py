@@ -109,20 +109,34 @@ async def test_input_mapping(hub: OfflineTelegram, out: list[str]) -> None:
             InlineKeyboardButton("Refresh", callback_data="refresh")))
         msg = await bot.send_message(CHAT, "proposal", reply_markup=KEYBOARD)
         await bot.send_message(CHAT, "tick")  # no buttons: does not steal the focus
-        current = hub.sent(CHAT)[1]
-        for line in ("1", "approve", "Approve", " ✅ APPROVE ", "✅Approve"):
+        first, current = hub.sent(CHAT)[0], hub.sent(CHAT)[1]
+        assert "[1] Refresh" in out[0] and "[2] ✅ Approve  [3] ❌ Reject" in out[1]  # numbers unique per session
+        for line in ("2", "approve", "Approve", " ✅ APPROVE ", "✅Approve"):
             assert chat.resolve(line) == ("callback", (current, "✅ Approve", "ok:1")), line
-        assert chat.resolve("2") == ("callback", (current, "❌ Reject", "no:1"))
+        assert chat.resolve("3") == ("callback", (current, "❌ Reject", "no:1"))
         assert chat.resolve("reject")[1][2] == "no:1"
-        assert chat.resolve("3") == ("text", "3")  # the url button has no number
-        assert chat.resolve("refresh") == ("text", "refresh")  # only the most recent keyboard counts
+        assert chat.resolve("4") == ("text", "4")  # the url button has no number
+        assert chat.resolve("1") == ("callback", (first, "Refresh", "refresh"))  # an older open card by number
+        assert chat.resolve("refresh") == ("callback", (first, "Refresh", "refresh"))  # ...and by label
         assert chat.resolve("\\1") == ("text", "1")
         assert chat.resolve("/start now") == ("command", "/start now")
         assert chat.resolve("   ") == ("ignore", None)
-        await bot.edit_message_reply_markup(CHAT, msg.message_id)  # buttons gone -> older keyboard is current
+        await bot.edit_message_text("proposal\n⌛ Expired: nothing was traded.", CHAT, msg.message_id)
+        for line in ("2", "approve"):  # the card is closed: its buttons are stale, never another card's
+            kind, note = chat.resolve(line)
+            assert kind == "stale" and "[2] ✅ Approve" in note and "stale" in note and "Expired" in note, note
         assert chat.resolve("1") == ("callback", (hub.sent(CHAT)[0], "Refresh", "refresh"))
         await bot.edit_message_text("old, edited", CHAT, old.message_id)
-        assert chat.resolve("1") == ("text", "1")
+        assert chat.resolve("1")[0] == "stale"
+        newer = await bot.send_message(CHAT, "new card", reply_markup=KEYBOARD)
+        assert "[4] ✅ Approve  [5] ❌ Reject" in out[-1]
+        assert chat.resolve("2")[0] == "stale"  # "2" never answers the newer card
+        assert chat.resolve("approve")[1][0].message_id == newer.message_id  # a label: the card printed last
+        assert chat.resolve("refresh")[0] == "stale"
+        await bot.edit_message_text("proposal, expired again", CHAT, msg.message_id)  # printed below the newer card
+        kind, note = chat.resolve("approve")
+        assert kind == "stale" and "[2] ✅ Approve" in note  # its label is stale: it never answers the newer card
+        assert chat.resolve("4") == ("callback", (hub.sent(CHAT)[-1], "✅ Approve", "ok:1"))  # the number does
 
 
 async def test_feed_drives_the_real_application(hub: OfflineTelegram, out: list[str]) -> None:
@@ -163,12 +177,14 @@ async def test_piped_script_with_settle(hub: OfflineTelegram, out: list[str]) ->
     async with app:
         await app.start()
         await app.updater.start_polling(timeout=1, poll_interval=0)
-        await chat.feed(["/start", "2", "2"])  # the second "2" has no pending buttons: plain text
-        await hub.wait_for(lambda m: m.text == "you said '2'")
+        await chat.feed(["/start", "2", "2", "two"])  # the second "2" is on a decided card: stale, not sent
+        await hub.wait_for(lambda m: m.text == "you said 'two'")
         await app.updater.stop()
         await app.stop()
     assert chat.eof.is_set()
-    assert out[1:] == ["✎ (edited) Decision: no:1", "🤖 you said '2'"]
+    assert out[1] == "✎ (edited) Decision: no:1"
+    assert out[2].startswith("⚠ [2] ❌ Reject belongs to a card that is no longer open (Decision: no:1)")
+    assert out[3:] == ["🤖 you said 'two'"]
     assert [a.text for a in hub.answers] == [None]
 
 
@@ -197,3 +213,13 @@ def test_markdown_and_reply_keyboard_rendering(hub: OfflineTelegram) -> None:
                       reply_markup=ReplyKeyboardMarkup([[KeyboardButton("Status"), "Help"]]).to_dict())
     assert visible_text(msg) == "hi"
     assert TerminalChat(hub, CHAT, write=lambda _: None).render(msg) == "🤖 hi\n   ⌨ Status | Help"
+
+
+async def test_echo_taps_only_shows_the_button_a_line_resolved_to(hub: OfflineTelegram, out: list[str]) -> None:
+    """At a terminal the typed line is already on screen; which button it pressed is not."""
+    chat = TerminalChat(hub, CHAT, write=out.append, echo_taps=True)
+    async with Bot("123:OFFLINE", request=hub.request(), get_updates_request=hub.request()) as bot:
+        await bot.send_message(CHAT, "card", reply_markup=KEYBOARD)
+        await chat.handle_line("hello")
+        await chat.handle_line("1")
+    assert out[1:] == ["you ▸ [✅ Approve]"]

@@ -1,80 +1,124 @@
-"""PNG candle chart (matplotlib Agg, no pyplot state): EMAs, Bollinger bands, trade entries/exits, SL/TP lines."""
+"""PNG candle chart (matplotlib Agg, no pyplot state): EMAs, Bollinger, volume, trades, last price, SL/TP lines."""
 
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import talib
+
+from tradebot.readings import interval_label
 
 if TYPE_CHECKING:
-    from tradebot.service import ChartData
-
-
-def _ema(values: np.ndarray, period: int) -> np.ndarray:
-    out = np.full_like(values, np.nan)
-    if len(values) < period:
-        return out
-    alpha = 2 / (period + 1)
-    out[period - 1] = values[:period].mean()
-    for i in range(period, len(values)):
-        out[i] = alpha * values[i] + (1 - alpha) * out[i - 1]
-    return out
-
-
-def _bollinger(values: np.ndarray, period: int = 20, k: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
-    upper, lower = np.full_like(values, np.nan), np.full_like(values, np.nan)
-    for i in range(period - 1, len(values)):
-        window = values[i - period + 1:i + 1]
-        mid, sd = window.mean(), window.std()
-        upper[i], lower[i] = mid + k * sd, mid - k * sd
-    return upper, lower
-
-
-def render_chart(data: ChartData, fast: int = 9, slow: int = 21) -> bytes:
-    """The chart as PNG bytes (CPU-bound: call it in a thread)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    df = data.frame  # type: ignore[attr-defined]
-    o, h, lo, c = (df[k].to_numpy(dtype=float) for k in ("open", "high", "low", "close"))
+    from tradebot.service import ChartData
+
+UP, DOWN = "#26a69a", "#ef5350"
+WIN, LOSS = "#1b5e20", "#b71c1c"
+
+
+def _indicators(close: np.ndarray, fast: int, slow: int, bb_period: int, bb_dev: float) -> dict[str, np.ndarray]:
+    """Over every candle fetched (history before the shown window included), so lines start at the first one."""
+    upper, _, lower = talib.BBANDS(close, timeperiod=bb_period, nbdevup=bb_dev, nbdevdn=bb_dev)
+    return {"fast": talib.EMA(close, timeperiod=fast), "slow": talib.EMA(close, timeperiod=slow),
+            "upper": upper, "lower": lower}
+
+
+def render_chart(data: ChartData, fast: int = 9, slow: int = 21, bb_period: int = 20, bb_dev: float = 2.0) -> bytes:
+    """The chart as PNG bytes (CPU-bound: call it in a thread)."""
+    buf = io.BytesIO()
+    build_figure(data, fast, slow, bb_period, bb_dev).savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def _price_text(value: float) -> str:
+    return f"{value:,.8f}".rstrip("0").rstrip(".")
+
+
+def build_figure(data: ChartData, fast: int = 9, slow: int = 21, bb_period: int = 20, bb_dev: float = 2.0) -> Figure:
+    """Price panel (candles, EMAs, Bollinger, trades, levels, last price) over a volume panel."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
+
+    full: Any = data.frame
+    lines = _indicators(full["close"].to_numpy(dtype=float), fast, slow, bb_period, bb_dev)
+    shown = min(data.shown or len(full), len(full))
+    df = full.iloc[-shown:]
+    lines = {k: v[-shown:] for k, v in lines.items()}
+    o, h, lo, c, vol = (df[k].to_numpy(dtype=float) for k in ("open", "high", "low", "close", "volume"))
     x = np.arange(len(c))
-    fig = Figure(figsize=(10, 5.5), dpi=100)
+    fig = Figure(figsize=(11, 6.5), dpi=100)
     FigureCanvasAgg(fig)
-    ax = fig.add_subplot(1, 1, 1)
+    ax, axv = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [4, 1], "hspace": 0.05})
     up = c >= o
-    for mask, color in ((up, "#26a69a"), (~up, "#ef5350")):
+    for mask, color in ((up, UP), (~up, DOWN)):
         ax.vlines(x[mask], lo[mask], h[mask], color=color, linewidth=0.8)
         ax.bar(x[mask], np.abs(c - o)[mask] + 1e-9, bottom=np.minimum(o, c)[mask], color=color, width=0.7)
-    ax.plot(x, _ema(c, fast), color="#1e88e5", linewidth=1, label=f"EMA {fast}")
-    ax.plot(x, _ema(c, slow), color="#fb8c00", linewidth=1, label=f"EMA {slow}")
-    upper, lower = _bollinger(c)
-    ax.plot(x, upper, color="#9e9e9e", linewidth=0.7, linestyle="--", label="Bollinger 20/2")
-    ax.plot(x, lower, color="#9e9e9e", linewidth=0.7, linestyle="--")
+        axv.bar(x[mask], vol[mask], color=color, width=0.7, alpha=0.7)
+    ax.plot(x, lines["fast"], color="#1e88e5", linewidth=1.1, label=f"EMA {fast}")
+    ax.plot(x, lines["slow"], color="#fb8c00", linewidth=1.1, label=f"EMA {slow}")
+    ax.plot(x, lines["upper"], color="#9e9e9e", linewidth=0.7, linestyle="--", label=f"Bollinger {bb_period}/{bb_dev:g}")
+    ax.plot(x, lines["lower"], color="#9e9e9e", linewidth=0.7, linestyle="--")
+    _trades(ax, df, data, len(x))
+    _levels(ax, data)
+    last = c[-1]
+    ax.axhline(last, color="#37474f", linewidth=0.8, linestyle="-", alpha=0.6)
+    ax.annotate(f"last {_price_text(last)}", xy=(1.0, last), xycoords=("axes fraction", "data"), xytext=(4, 0),
+                textcoords="offset points", va="center", fontsize=8, color="white",
+                bbox={"boxstyle": "round,pad=0.2", "fc": "#37474f", "ec": "none"}, annotation_clip=False)
+    ax.set_title(f"{data.symbol} · {interval_label(data.interval)} · "
+                 f"{df.index[0]:%Y-%m-%d %H:%M} → {df.index[-1]:%Y-%m-%d %H:%M} UTC")
+    ax.set_ylabel("price (USDT)")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _price_text(v)))
+    axv.set_ylabel(f"volume ({data.symbol.removesuffix('USDT')})", fontsize=8)
+    ticks = np.linspace(0, len(x) - 1, num=min(6, len(x))).astype(int)
+    axv.set_xticks(ticks, [f"{df.index[i]:%m-%d %H:%M}" for i in ticks])
+    ax.set_xlim(-1, len(x) + 1)
+    for a in (ax, axv):
+        a.grid(alpha=0.25)
+    ax.legend(loc="upper left", fontsize=7, ncol=2, framealpha=0.85)
+    fig.subplots_adjust(left=0.1, right=0.89, top=0.94, bottom=0.07)
+    return fig
+
+
+def _trades(ax: object, df: object, data: ChartData, n: int) -> None:
+    """Entries ▲ (long) ▼ (short); exits ✕ green for a profit, red for a loss; each kind once in the legend."""
+
     def pos(t: object) -> float | None:
-        i = int(df.index.searchsorted(t, side="right")) - 1
-        return float(i) if 0 <= i < len(x) else None
+        i = int(df.index.searchsorted(t, side="right")) - 1  # type: ignore[attr-defined]
+        return float(i) if 0 <= i < n else None
+
+    labelled: set[str] = set()
+
+    def mark(xi: float, price: float, marker: str, color: str, label: str) -> None:
+        ax.scatter([xi], [price], marker=marker, s=90, color=color, edgecolors="black", linewidths=0.6,  # type: ignore[attr-defined]
+                   zorder=5, label=None if label in labelled else label)
+        labelled.add(label)
 
     for t in data.trades:
         xi = pos(t.entry_time)
         if xi is not None:
-            ax.scatter([xi], [float(t.entry_price)], marker="^" if t.side == "Buy" else "v", s=80,
-                       color="#2e7d32" if t.side == "Buy" else "#c62828", zorder=5)
+            long = t.side == "Buy"
+            mark(xi, float(t.entry_price), "^" if long else "v", UP if long else DOWN,
+                 "entry long" if long else "entry short")
         if t.exit_time is not None and t.exit_price is not None and (xe := pos(t.exit_time)) is not None:
-            ax.scatter([xe], [float(t.exit_price)], marker="x", s=80, color="black", zorder=5)
+            won = (t.pnl or 0) > 0
+            mark(xe, float(t.exit_price), "X", WIN if won else LOSS, "exit, profit" if won else "exit, loss")
+
+
+def _levels(ax: object, data: ChartData) -> None:
+    """The open position's entry/SL/TP (dotted) and a waiting card's SL/TP (dashed), labelled in the legend."""
+    levels = []
     if data.position is not None:
         p = data.position
-        for level, name, color in ((p.stop_loss, "SL", "#c62828"), (p.take_profit, "TP", "#2e7d32"),
-                                   (p.avg_price, "entry", "#455a64")):
-            if level:
-                ax.axhline(float(level), color=color, linewidth=1, linestyle=":", label=f"{name} {level}")
-    ax.set_title(f"{data.symbol} · {data.interval}{'m' if data.interval.isdigit() else ''} · "
-                 f"{df.index[0]:%Y-%m-%d %H:%M} → {df.index[-1]:%Y-%m-%d %H:%M} UTC")
-    ticks = np.linspace(0, len(x) - 1, num=min(6, len(x))).astype(int)
-    ax.set_xticks(ticks, [f"{df.index[i]:%m-%d %H:%M}" for i in ticks])
-    ax.grid(alpha=0.25)
-    ax.legend(loc="upper left", fontsize=8)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return buf.getvalue()
+        levels += [(p.avg_price, "entry", "#455a64", ":"), (p.stop_loss, "SL", DOWN, ":"),
+                   (p.take_profit, "TP", UP, ":")]
+    for card in data.cards:
+        levels += [(card.sl, "card SL", DOWN, "--"), (card.tp, "card TP", UP, "--")]
+    for level, name, color, style in levels:
+        if level:
+            ax.axhline(float(level), color=color, linewidth=1.1, linestyle=style,  # type: ignore[attr-defined]
+                       label=f"{name} {_price_text(float(level))}")

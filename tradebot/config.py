@@ -8,14 +8,14 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import unquote
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from tradebot.errors import ConfigError
 from tradebot.risk import RiskParams
-from tradebot.strategy.params import StrategyParams
+from tradebot.strategy.params import StrategyParams, interval_rule
 
 INTERVALS = ("1", "3", "5", "15", "30", "60", "120", "240", "360", "720", "D")
 ENV_NAMES = ("paper", "mainnet", "testnet", "demo")
@@ -42,7 +42,8 @@ class BotSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     symbols: list[str] = Field(default_factory=lambda: ["BTCUSDT"], min_length=1, max_length=50)
-    interval: Literal["1", "3", "5", "15", "30", "60", "120", "240", "360", "720", "D"] = "15"
+    interval: Annotated[Literal["1", "3", "5", "15", "30", "60", "120", "240", "360", "720", "D"],
+                        interval_rule(*INTERVALS)] = "15"
     loop_seconds: float = Field(60.0, ge=1, le=3600, description="seconds between trading ticks")
     candles: int = Field(300, ge=100, le=1000, description="candles fetched per tick")
     mode: Literal["confirm", "auto"] = "confirm"

@@ -15,7 +15,9 @@ from storage.db import session_scope
 from storage.models import TERMINAL_ORDER_STATUSES, Confirmation
 from tradebot.errors import ExchangeError
 from tradebot.events import ConfirmationExpired, ConfirmationNeeded, ErrorEvent
-from tradebot.risk import Sizing, size_position
+from tradebot.formatting import num
+from tradebot.instruments import round_price
+from tradebot.risk import Sizing, cross_liquidation_price, maintenance_margin, size_position
 from tradebot.strategy import Signal
 from tradebot.trader import entry_link_id
 
@@ -48,10 +50,23 @@ class ConfirmationsMixin:
             conf_id, expires = conf.id, conf.expires_at
         await self.bus.emit(ConfirmationNeeded(conf_id, symbol, sizing.side, sizing.entry_price, sizing.qty,
                                                sizing.sl, sizing.tp, sizing.risk_usdt, sizing.risk_pct_of_balance,
-                                               sizing.reward_risk, sizing.liq_price_estimate, sizing.notional,
-                                               signal, expires, replaces, sizing.fees_usdt, sizing.fee_rate,
-                                               sizing.risk_base))
+                                               sizing.reward_risk, await self._card_liquidation(symbol, sizing),
+                                               sizing.notional, signal, expires, replaces, sizing.fees_usdt,
+                                               sizing.fee_rate, sizing.risk_base))
         return conf_id
+
+    async def _card_liquidation(self: TradingEngine, symbol: str, sizing: Sizing) -> Decimal | None:
+        """The card's cross-margin liquidation estimate: 0 when none, None when the wallet cannot be read."""
+        try:
+            wallet = await self.client.wallet()
+            others = [p for p in await self.client.positions() if p.is_open and p.symbol != symbol]
+        except ExchangeError as exc:
+            log.warning("%s: no liquidation estimate for the card: %s", symbol, exc)
+            return None
+        opening_fee = sizing.notional * self.risk.taker_fee_rate  # the equity right after the fill
+        liq = cross_liquidation_price(sizing.side, sizing.entry_price, sizing.qty,  # type: ignore[arg-type]
+                                      wallet.total_equity - opening_fee, other_maintenance=maintenance_margin(others))
+        return ZERO if liq is None else round_price(liq, self.instruments[symbol], "nearest")
 
     async def approve(self: TradingEngine, conf_id: str, user_id: int) -> Outcome:
         """Approve a confirmation: exactly one order however often it is tapped, from however many devices."""
@@ -122,7 +137,7 @@ class ConfirmationsMixin:
                                           inst=self.instruments[symbol], risk=self.risk, link_root=conf_id,
                                           confirmation_id=conf_id, signal_id=signal_id)
         if res.ok:
-            return finish("executed", f"Filled {res.qty} {symbol} @ {res.price}.")
+            return finish("executed", f"Filled {num(res.qty)} {symbol} @ {num(res.price)}.")
         if res.unknown:  # not "unknown" in the text: an unknown retCode is a plain rejection
             return Outcome("executing", f"Order sent; {res.text}", conf_id)
         return finish("failed", f"Not traded: {res.text}")
@@ -162,7 +177,7 @@ class ConfirmationsMixin:
             with session_scope(self.db) as s:
                 order = repo.get_order_by_link_id(session=s, order_link_id=entry_link_id(conf_id))
                 if order is not None and order.trade_id is not None:
-                    status, text = "executed", f"Filled {order.cum_exec_qty} {symbol} @ {order.avg_price}."
+                    status, text = "executed", f"Filled {num(order.cum_exec_qty)} {symbol} @ {num(order.avg_price)}."
                 elif order is None or (order.status in TERMINAL_ORDER_STATUSES and order.status != "Filled"
                                        and order.cum_exec_qty == 0):
                     status, text = "failed", "Interrupted by a restart before the order filled; nothing was traded."

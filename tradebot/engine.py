@@ -117,20 +117,21 @@ class TradingEngine(ConfirmationsMixin):
         override = self._state("risk_pct")
         return self.cfg.risk.model_copy(update={"risk_pct": Decimal(str(override))}) if override else self.cfg.risk
 
-    async def pause(self, by: str = "") -> Outcome:
+    async def pause(self, by: str = "", origin: str | None = None) -> Outcome:
+        """``origin``: the chat that asked (it gets the reply, so the alert skips it)."""
         if self.paused:
             return Outcome("noop", "Already paused: no new entries. Open positions keep their TP/SL.")
         self._set("paused", True)
         await self.bus.emit(Lifecycle(f"Paused{f' by {by}' if by else ''}: no new entries; open positions keep "
-                                      "their exchange TP/SL and are still managed."))
+                                      "their exchange TP/SL and are still managed.", origin))
         return Outcome("ok", "Paused. No new entries; open positions keep their TP/SL and are still managed.")
 
-    async def resume(self, by: str = "") -> Outcome:
+    async def resume(self, by: str = "", origin: str | None = None) -> Outcome:
         was = self.paused
         self._set("paused", False)
         self._set("losses_reset_at", self.clock().isoformat())
         if was:
-            await self.bus.emit(Lifecycle(f"Resumed{f' by {by}' if by else ''}: new entries allowed."))
+            await self.bus.emit(Lifecycle(f"Resumed{f' by {by}' if by else ''}: new entries allowed.", origin))
         return Outcome("ok" if was else "noop", "Resumed: new entries allowed." if was else "Already running.")
 
     def set_mode(self, mode: str) -> Outcome:

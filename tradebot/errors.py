@@ -19,6 +19,10 @@ class UserError(TradebotError):
     """A request the user can fix; its message is shown in chat as is."""
 
 
+class ArgumentError(UserError):
+    """A command argument that is not allowed; the chat adds the command's usage line and allowed range."""
+
+
 class OrderRuleError(UserError):
     """An order that breaks the instrument's rules (min qty, min notional, step); nothing was sent."""
 

@@ -45,7 +45,7 @@ class ConfirmationNeeded(Event):
     risk_usdt: Decimal
     risk_pct: Decimal
     reward_risk: Decimal
-    liq_price: Decimal
+    liq_price: Decimal | None  # cross-margin ESTIMATE; 0: none (the wallet covers a fall to 0); None: unknown
     notional: Decimal
     signal: Signal
     expires_at: datetime
@@ -101,7 +101,7 @@ class PositionClosed(Event):
     exit_price: Decimal
     pnl: Decimal
     fees: Decimal
-    reason: str  # take_profit | stop_loss | trailing_stop | liquidation | adl | manual | unknown
+    reason: str  # take_profit | stop_loss | breakeven_stop | trailing_stop | liquidation | adl | manual | unknown
     trade_id: int
     funding: Decimal | None = None  # funding paid (+) while holding; like the fees it is already inside pnl
     kind = "closed"
@@ -140,6 +140,7 @@ class ErrorEvent(Event):
 @dataclass(frozen=True)
 class Lifecycle(Event):
     message: str  # started / paused / resumed / stopped ...
+    origin: str | None = None  # the chat that asked for it (already answered there): an opaque id
     kind = "lifecycle"
 
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tradebot.events import (
     ConfirmationNeeded,
@@ -23,18 +23,21 @@ from tradebot.events import (
     StopMoved,
     UnknownPosition,
 )
+from tradebot.readings import reading
 from tradebot.strategy.signal import Signal
 
 if TYPE_CHECKING:
     from storage.models import TradeRecord
     from tradebot.bybit.models import Position, Wallet
     from tradebot.service import Overview, PnLView, PositionView, StatusView
+    from tradebot.strategy.params import StrategyParams
 
 MAX_LEN = 4096
 Buttons = list[list[tuple[str, str]]]  # rows of (label, callback_data)
 SIDE_WORD = {"Buy": "LONG", "Sell": "SHORT"}
 SIDE_ICON = {"Buy": "🟢", "Sell": "🔴"}
-REASONS = {"take_profit": "take-profit hit", "stop_loss": "stop-loss hit", "trailing_stop": "trailing stop hit",
+REASONS = {"take_profit": "take-profit hit", "stop_loss": "stop-loss hit", "breakeven_stop": "break-even stop hit",
+           "trailing_stop": "trailing stop hit",
            "liquidation": "LIQUIDATED", "adl": "auto-deleveraged", "manual": "closed manually",
            "unknown": "closed (reason unknown)", "unprotected": "closed: no stop could be set"}
 
@@ -46,6 +49,19 @@ class Rendered:
     text: str
     buttons: Buttons = field(default_factory=list)
     confirmation_id: str | None = None
+
+
+def exit_name(reason: str | None, stop_history: list[dict[str, Any]] | None = None) -> str:
+    """How a close reads: by what the stop was when it filled. Journal rows from before ``breakeven_stop``
+    existed say ``stop_loss`` for every stop; their stop history names the stop they really hit."""
+    if reason == "stop_loss" and stop_history:
+        last = stop_history[-1].get("reason")
+        reason = {"trailing": "trailing_stop", "breakeven": "breakeven_stop"}.get(last or "", reason)
+    return REASONS.get(reason or "unknown", reason or "")
+
+
+def result_words(pnl: Decimal) -> str:
+    return f"profit {usdt(pnl, True)} USDT" if pnl > 0 else f"loss {usdt(pnl)} USDT" if pnl < 0 else "break-even 0.00 USDT"
 
 
 def esc(value: object) -> str:
@@ -114,19 +130,23 @@ def top_votes(signal: Signal, n: int = 3) -> str:
     return ", ".join(f"{esc(v.name)} {v.contribution:+.2f}" for v in votes) or "no strong contributors"
 
 
-def signal_block(signal: Signal, detail: bool = False) -> str:
+def _signed(x: float) -> str:
+    return f"{round(x, 2) + 0.0:+.2f}"  # + 0.0: never "-0.00"
+
+
+def signal_block(signal: Signal, detail: bool = False, params: StrategyParams | None = None) -> str:
+    """The signal's head; with ``detail`` every indicator's reading (name, value, unit) and vote."""
     head = (f"<b>{esc(signal.symbol)}</b> {esc(signal.action)} · score <b>{signal.score:+.2f}</b> "
             f"(threshold ±{signal.threshold:g})")
-    lines = [head, f"Bar {when(signal.time)} · close {num(signal.price)} · ATR {num(signal.atr, 2)}"]
+    lines = [head, f"Bar {when(signal.time)} · close {num(signal.price)} USDT · ATR {num(signal.atr, 2)} USDT"]
     if not detail:
         lines.append(f"Top: {top_votes(signal)}")
         return "\n".join(lines)
     lines.append("Breakdown (weight × vote = contribution):")
     for v in sorted(signal.breakdown, key=lambda v: -abs(v.contribution)):
-        value = "" if v.value is None else f" [{v.value:.4g}]"
         note = f" — {esc(v.note)}" if v.note else ""
-        state = "abstains" if v.abstained else f"{v.weight:g} × {v.vote:+.2f} = {v.contribution:+.2f}"
-        lines.append(f"• {esc(v.name)}{value}: {state}{note}")
+        state = "abstains" if v.abstained else f"{v.weight:g} × {_signed(v.vote)} = {_signed(v.contribution)}"
+        lines.append(f"• {reading(v, signal.symbol, params)} → {state}{note}")
     return "\n".join(lines)
 
 
@@ -141,12 +161,23 @@ def confirmation_card(e: ConfirmationNeeded) -> Rendered:
         "loses this",
         f"Fees in it {usdt(e.fees_usdt)} USDT (taker {num(e.fee_rate * 100)}% in and out, at the stop)",
         f"SL {num(e.sl)} · TP {num(e.tp)} · reward:risk after fees {num(e.reward_risk, 2)}",
-        f"Est. liquidation {num(e.liq_price)}",
+        f"Liquidation {liquidation(e.liq_price, 'estimate')}",
         f"Score {e.signal.score:+.2f} (threshold ±{e.signal.threshold:g}): {top_votes(e.signal)}",
         f"Expires {e.expires_at.strftime('%H:%M:%S UTC')}",
     ]
     buttons = [[("✅ Approve", f"ap:{e.confirmation_id}"), ("❌ Reject", f"rj:{e.confirmation_id}")]]
     return Rendered("\n".join(lines), buttons, e.confirmation_id)
+
+
+def liquidation(price: Decimal | None, source: str) -> str:
+    """A liquidation price and where it comes from: Bybit's own ``liqPrice`` or our cross-margin estimate."""
+    if source == "exchange":
+        return f"{num(price)} (the exchange's figure)"
+    if price is None:
+        return "unknown (the wallet could not be read)"
+    if price == 0:
+        return "none: the wallet covers a fall to 0 (estimate, cross margin)"
+    return f"≈ {num(price)} (estimate, cross margin)"
 
 
 def card_result(card_text: str, status: str, text: str, by: str = "") -> str:
@@ -173,11 +204,13 @@ def render_event(event: Event) -> Rendered | None:
         case EntryFailed():
             return Rendered(f"❌ <b>{esc(event.symbol)} entry failed</b>: {esc(event.reason)}")
         case StopMoved():
-            return Rendered(f"🛡 <b>{esc(event.symbol)}</b> stop {esc(event.reason)}: {num(event.old_sl)} → "
+            moved = {"breakeven": "moved to break-even", "trailing": "trailing"}.get(event.reason, event.reason)
+            return Rendered(f"🛡 <b>{esc(event.symbol)}</b> stop {esc(moved)}: {num(event.old_sl)} → "
                             f"<b>{num(event.new_sl)}</b> (price {num(event.price)})")
         case PositionClosed():
             icon = "💰" if event.pnl > 0 else "🔻"
-            return Rendered(f"{icon} <b>{esc(event.symbol)} closed</b> — {esc(REASONS.get(event.reason, event.reason))}"
+            return Rendered(f"{icon} <b>{esc(event.symbol)} closed</b> — {esc(exit_name(event.reason))}: "
+                            f"{esc(result_words(event.pnl))}"
                             f"\n{SIDE_WORD.get(event.side, '')} {num(event.qty)} {num(event.entry_price)} → "
                             f"{num(event.exit_price)} · PnL <b>{usdt(event.pnl, True)} USDT</b> "
                             f"(fees {usdt(event.fees)}{f', funding {usdt(event.funding)}' if event.funding else ''})")
@@ -226,6 +259,8 @@ def render_status(v: StatusView) -> str:
     ov = v.overview
     state = "⏸ <b>PAUSED</b> (no new entries; positions still managed)" if ov.paused else "▶️ <b>running</b>"
     lines = [f"{state} · {esc(ov.env)} · mode {esc(ov.mode)} · risk {pct(ov.risk_pct)}"]
+    if v.market_note:
+        lines.append(f"<i>{esc(v.market_note)}</i>")
     for s in v.symbols:
         if s.last_tick is None:
             lines.append(f"• {esc(s.symbol)}: no tick yet")
@@ -250,8 +285,10 @@ def render_positions(rows: Sequence[PositionView]) -> str:
     for p in rows:
         lines += ["", f"{SIDE_ICON.get(p.side, '')} <b>{esc(p.symbol)}</b> {SIDE_WORD.get(p.side, esc(p.side))} "
                   f"{num(p.size)} × {num(p.leverage)}x{'' if p.managed else ' (not managed by the bot)'}",
-                  f"Entry {num(p.entry)} · mark {num(p.mark)} · liq {num(p.liq)}",
-                  f"Unrealised <b>{usdt(p.upnl, True)} USDT</b> ({pct(p.upnl_pct, True)})",
+                  f"Entry {num(p.entry)} · mark {num(p.mark)}",
+                  f"Liquidation {liquidation(p.liq, p.liq_source)}",
+                  f"Unrealised <b>{usdt(p.upnl, True)} USDT</b>: {pct(p.roi_pct, True)} of margin "
+                  f"({usdt(p.margin)} USDT), {pct(p.upnl_pct, True)} of notional",
                   f"SL {num(p.sl)} · TP {num(p.tp)} · trailing: {esc(p.trailing)}"]
     return "\n".join(lines)
 
@@ -292,7 +329,7 @@ def render_trades(rows: Sequence[TradeRecord]) -> str:
     for t in rows:
         lines.append(f"• {t.exit_time:%m-%d %H:%M} {esc(t.symbol)} {SIDE_WORD.get(t.side, t.side)} {num(t.qty)} "
                      f"{num(t.entry_price)} → {num(t.exit_price)} · <b>{usdt(t.pnl, True)}</b> · "
-                     f"{esc(REASONS.get(t.reason or 'unknown', t.reason or ''))}")
+                     f"{esc(exit_name(t.reason, t.stop_history))}")
     return "\n".join(lines)
 
 

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
@@ -43,6 +44,12 @@ def _detached(trade: TradeRecord | None, s) -> TradeRecord | None:  # noqa: ANN0
     return trade
 
 
+def stop_exit_reason(stop_history: list[dict[str, Any]] | None) -> str:
+    """A stop-loss order's fill named by what the stop was at that moment: the last move's reason."""
+    last = (stop_history or [{}])[-1].get("reason")
+    return {"trailing": "trailing_stop", "breakeven": "breakeven_stop"}.get(last or "", "stop_loss")
+
+
 def close_reason(stop_order_types: set[str], exec_types: set[str], link_ids: set[str], trade: TradeRecord) -> str:
     """Why a position closed, from the closing executions (never guessed from the price)."""
     if "BustTrade" in exec_types:
@@ -54,10 +61,7 @@ def close_reason(stop_order_types: set[str], exec_types: set[str], link_ids: set
     if "TakeProfit" in stop_order_types or "PartialTakeProfit" in stop_order_types:
         return "take_profit"
     if "StopLoss" in stop_order_types or "PartialStopLoss" in stop_order_types:
-        history = trade.stop_history or []
-        if history and history[-1].get("reason") == "trailing":
-            return "trailing_stop"
-        return "stop_loss"
+        return stop_exit_reason(trade.stop_history)
     if any(link.startswith(CLOSE_PREFIX) for link in link_ids):
         return "manual"
     return "manual" if link_ids or stop_order_types or exec_types else "unknown"

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_UP, Decimal, localcontext
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -21,6 +22,9 @@ from tradebot.instruments import (
     stop_price,
     take_profit_price,
 )
+
+if TYPE_CHECKING:
+    from tradebot.bybit.models import Position
 
 ZERO = Decimal("0")
 HUNDRED = Decimal("100")
@@ -135,9 +139,10 @@ class Sizing:
 def liquidation_price_estimate(
     side: Side, entry: Decimal, leverage: Decimal, mmr: Decimal = DEFAULT_MMR
 ) -> Decimal:
-    """ESTIMATE of an isolated-margin liquidation price: entry × (1 ∓ 1/leverage ± mmr), no fees or tiers.
+    """Isolated-margin liquidation price: entry × (1 ∓ 1/leverage ± mmr), no fees or tiers.
 
-    Bybit's real value depends on the risk tier, fees and (cross margin) the whole wallet: a sanity bound.
+    Only the position's own margin stands behind it, so it is the nearest liquidation can ever be: sizing
+    uses it as a sanity bound. What the chat shows is :func:`cross_liquidation_price` (the bot trades cross).
     """
     s = side_sign(side)
     entry, leverage, mmr = (
@@ -148,6 +153,42 @@ def liquidation_price_estimate(
     if entry <= 0 or leverage <= 0:
         raise ValueError(f"entry and leverage must be > 0, got {entry} and {leverage}")
     return max(ZERO, entry * (1 - s * (1 / leverage - mmr)))
+
+
+def cross_liquidation_price(
+    side: Side,
+    price: Decimal,
+    qty: Decimal,
+    equity: Decimal,
+    *,
+    other_maintenance: Decimal = ZERO,
+    mmr: Decimal = DEFAULT_MMR,
+    fee_rate: Decimal = ZERO,
+) -> Decimal | None:
+    """ESTIMATE of a cross-margin liquidation price (the bot trades cross margin on a UNIFIED account).
+
+    The account is liquidated when its equity falls to the maintenance margin (Bybit: account MM rate
+    reaches 100%). With ``equity`` measured at ``price`` and the position's maintenance margin at P being
+    (mmr + fee_rate) × qty × P (the chat passes no fee, as the simulator's liqPrice does), equity moves by
+    ±qty × (P − price):
+    long  P = (price − (equity − other)/qty) / (1 − mmr − fee_rate)
+    short P = (price + (equity − other)/qty) / (1 + mmr + fee_rate)
+    ``other_maintenance``: the maintenance margin of the account's other positions (their prices held).
+    None when no positive price liquidates it (the wallet covers a fall to zero). Risk tiers are ignored.
+    """
+    s = side_sign(side)
+    price, qty, equity = as_decimal("price", price), as_decimal("qty", qty), as_decimal("equity", equity)
+    if price <= 0 or qty <= 0:
+        raise ValueError(f"price and qty must be > 0, got {price} and {qty}")
+    cushion = (equity - as_decimal("other_maintenance", other_maintenance)) / qty
+    rate = as_decimal("mmr", mmr) + as_decimal("fee_rate", fee_rate)
+    liq = (price - cushion) / (1 - rate) if s > 0 else (price + cushion) / (1 + rate)
+    return liq if liq > 0 else None
+
+
+def maintenance_margin(positions: Iterable[Position], mmr: Decimal = DEFAULT_MMR) -> Decimal:
+    """Σ mmr × size × mark over open positions: what the account must keep (risk tiers ignored)."""
+    return sum((mmr * p.size * (p.mark_price or p.avg_price) for p in positions if p.is_open), ZERO)
 
 
 def _approx(d: Decimal) -> str:

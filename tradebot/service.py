@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
@@ -13,7 +13,8 @@ from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 
 from storage.db import session_scope
-from storage.models import TradeRecord
+from storage.models import Confirmation, TradeRecord
+from storage.repo import pending_confirmations
 from storage.runtime import audit, delete_state, get_state, set_state
 from storage.stats import PERIODS, PnLSummary, period_bounds, pnl_summary
 from storage.trades import closed_trades, get_open_trade
@@ -21,14 +22,16 @@ from tradebot.bybit.client import BybitClient
 from tradebot.bybit.models import Position, Wallet
 from tradebot.config import INTERVALS, Config
 from tradebot.engine import Outcome, TradingEngine
-from tradebot.errors import ExchangeError, UserError
+from tradebot.errors import ArgumentError, ExchangeError, UserError
+from tradebot.instruments import round_price
 from tradebot.market import frame_from_rows
-from tradebot.risk import RiskParams
+from tradebot.risk import RiskParams, cross_liquidation_price, maintenance_margin
 from tradebot.strategy.signal import Signal
 
 ZERO = Decimal(0)
 SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,20}USDT$")
 TOKEN_TTL = timedelta(minutes=10)
+CHART_CANDLES, CHART_MAX = 150, 1000  # candles drawn; Bybit's most per kline request
 ENV_LABELS = {"paper": "paper (in-process simulator, no real orders)", "testnet": "Bybit TESTNET",
               "demo": "Bybit demo trading", "mainnet": "Bybit MAINNET — real money"}
 
@@ -62,6 +65,7 @@ class StatusView:
     open_positions: int
     today: PnLSummary
     protections: list[str]
+    market_note: str | None = None  # e.g. the demo's replay progress, or that it has finished
 
 
 @dataclass(frozen=True)
@@ -72,13 +76,16 @@ class PositionView:
     entry: Decimal
     mark: Decimal
     upnl: Decimal
-    upnl_pct: Decimal | None
+    upnl_pct: Decimal | None  # % of the notional at entry
     sl: Decimal | None
     tp: Decimal | None
     liq: Decimal | None
     leverage: Decimal
     trailing: str
     managed: bool
+    liq_source: str = "exchange"  # "exchange": Bybit's liqPrice; "estimate": ours (cross margin, 0 = none)
+    margin: Decimal | None = None  # initial margin: position value / leverage
+    roi_pct: Decimal | None = None  # % of that margin, like Bybit's ROI
 
 
 @dataclass(frozen=True)
@@ -93,9 +100,11 @@ class ChartData:
 
     symbol: str
     interval: str
-    frame: object  # pandas DataFrame (OHLCV, UTC index)
+    frame: object  # pandas DataFrame (OHLCV, UTC index): the shown candles plus indicator warm-up before them
     trades: list[TradeRecord]
     position: Position | None
+    shown: int = 0  # how many of the frame's last candles to draw (0: all)
+    cards: list[Confirmation] = field(default_factory=list)  # waiting confirmation cards: their SL/TP
 
 
 def env_label(cfg: Config) -> str:
@@ -110,17 +119,30 @@ def parse_symbol(raw: str | None) -> str:
     if symbol and not symbol.endswith("USDT") and SYMBOL_RE.match(symbol + "USDT"):
         symbol += "USDT"
     if not SYMBOL_RE.match(symbol):
-        raise UserError(f"{raw!r} is not a symbol like BTCUSDT.")
+        raise ArgumentError(f"{raw!r} is not a symbol.")
     return symbol
+
+
+def parse_interval(raw: str) -> str:
+    """A chart interval as a trader writes it (15, 15m, 1h, 4h, D, 1d) → Bybit's (15, 60, 240, D)."""
+    text = raw.strip().lower()
+    if text in ("d", "1d"):
+        return "D"
+    minutes = text.removesuffix("m")
+    if text.endswith("h") and text[:-1].isdigit():
+        minutes = str(int(text[:-1]) * 60)
+    if minutes not in INTERVALS:
+        raise ArgumentError(f"{raw!r} is not an interval.")
+    return minutes
 
 
 def parse_decimal(raw: str) -> Decimal:
     try:
         value = Decimal(raw.strip().rstrip("%"))
     except InvalidOperation:
-        raise UserError(f"{raw!r} is not a number.") from None
+        raise ArgumentError(f"{raw!r} is not a number.") from None
     if not value.is_finite():
-        raise UserError(f"{raw!r} is not a number.")
+        raise ArgumentError(f"{raw!r} is not a number.")
     return value
 
 
@@ -130,6 +152,7 @@ class BotService:
     def __init__(self, cfg: Config, engine: TradingEngine, client: BybitClient, db: Engine,
                  clock: Callable[[], datetime]) -> None:
         self.cfg, self.engine, self.client, self.db, self.clock = cfg, engine, client, db, clock
+        self.market_note: Callable[[], str | None] | None = None  # set by --demo: where the replay is
 
     # ------------------------------------------------------------------ views
 
@@ -153,26 +176,50 @@ class BotService:
             n_open = len(await self.client.positions())
         except ExchangeError:
             n_open = -1
-        return StatusView(self.overview(), rows, n_open, self.pnl("today").summary, protections)
+        note = self.market_note() if self.market_note is not None else None
+        return StatusView(self.overview(), rows, n_open, self.pnl("today").summary, protections, note)
 
     async def positions(self) -> list[PositionView]:
+        positions = [p for p in await self.client.positions() if p.is_open]
+        equity = None
+        if any(p.liq_price is None for p in positions):
+            try:
+                equity = (await self.client.wallet()).total_equity
+            except ExchangeError:
+                equity = None
         out = []
-        for p in await self.client.positions():
+        for p in positions:
             with session_scope(self.db) as s:
                 trade = get_open_trade(session=s, symbol=p.symbol)
                 if trade is not None:
                     s.expunge(trade)
             notional = p.avg_price * p.size
+            margin = (p.position_value or notional) / p.leverage if p.leverage > 0 else None
+            liq, source = p.liq_price, "exchange"
+            if liq is None:
+                liq, source = self._liq_estimate(p, equity, [o for o in positions if o.symbol != p.symbol]), "estimate"
             out.append(PositionView(p.symbol, p.side, p.size, p.avg_price, p.mark_price, p.unrealised_pnl,
                                     p.unrealised_pnl / notional * 100 if notional else None, p.stop_loss,
-                                    p.take_profit, p.liq_price, p.leverage, trailing_state(p, trade),
-                                    trade is not None))
+                                    p.take_profit, liq, p.leverage, trailing_state(p, trade),
+                                    trade is not None, source, margin,
+                                    p.unrealised_pnl / margin * 100 if margin else None))
         return out
+
+    def _liq_estimate(self, p: Position, equity: Decimal | None, others: list[Position]) -> Decimal | None:
+        """The same cross-margin estimate as the card's, from the equity now at the mark (0: none)."""
+        if equity is None:
+            return None
+        liq = cross_liquidation_price(p.side, p.mark_price or p.avg_price, p.size, equity,  # type: ignore[arg-type]
+                                      other_maintenance=maintenance_margin(others))
+        if liq is None:
+            return ZERO
+        inst = self.engine.instruments.get(p.symbol)
+        return round_price(liq, inst, "nearest") if inst is not None else liq.quantize(Decimal("0.01"))
 
     def pnl(self, period: str = "today") -> PnLView:
         key = (period or "today").strip().lower()
         if key not in PERIODS:
-            raise UserError(f"Period must be one of {', '.join(PERIODS)}.")
+            raise ArgumentError(f"{period!r} is not a period.")
         since, until = period_bounds(key, self.clock())
         with session_scope(self.db) as s:
             return PnLView(key, pnl_summary(session=s, since=since, until=until + timedelta(microseconds=1)))
@@ -182,7 +229,7 @@ class BotService:
 
     def trades(self, n: int) -> list[TradeRecord]:
         if not 1 <= n <= 100:
-            raise UserError("N must be between 1 and 100.")
+            raise ArgumentError(f"{n} trades is out of range.")
         with session_scope(self.db) as s:
             rows = closed_trades(session=s, limit=n)
             for r in rows:
@@ -200,39 +247,41 @@ class BotService:
 
     async def chart_data(self, symbol: str, interval: str | None) -> ChartData:
         symbol = parse_symbol(symbol)
-        interval = interval or self.cfg.bot.interval
-        interval = interval.upper() if interval.upper() in ("D", "W", "M") else interval
-        if interval not in INTERVALS:
-            raise UserError(f"Interval must be one of {' '.join(INTERVALS)}.")
-        try:
-            klines = await self.client.klines(symbol, interval, limit=150)
+        interval = parse_interval(interval) if interval else self.cfg.bot.interval
+        p = self.cfg.strategy
+        warmup = min(CHART_MAX - CHART_CANDLES, max(4 * max(p.ema.fast, p.ema.slow), p.bbands.period))
+        try:  # enough history before the first candle shown that the EMAs and bands are settled there
+            klines = await self.client.klines(symbol, interval, limit=CHART_CANDLES + warmup)
             found = await self.client.positions(symbol)
         except ExchangeError as exc:
             raise UserError(f"Could not load {symbol} candles: {exc}") from exc
         if len(klines) < 2:
             raise UserError(f"Not enough {symbol} candles to draw.")
         frame = frame_from_rows(k.as_row() for k in klines)
-        start = frame.index[0].to_pydatetime()
+        shown = min(CHART_CANDLES, len(frame))
+        start = frame.index[-shown].to_pydatetime()
         with session_scope(self.db) as s:
             trades = [t for t in closed_trades(session=s, symbol=symbol, since=start)]
             live = get_open_trade(session=s, symbol=symbol)
             trades += [live] if live is not None and live.entry_time >= start else []
-            for t in trades:
-                s.expunge(t)
-        return ChartData(symbol, interval, frame, trades, found[0] if found else None)
+            cards = pending_confirmations(session=s, symbol=symbol)
+            for row in [*trades, *cards]:
+                s.expunge(row)
+        return ChartData(symbol, interval, frame, trades, found[0] if found else None, shown, cards)
 
     # ------------------------------------------------------------------ actions
 
-    async def pause(self, by: str) -> Outcome:
-        return await self.engine.pause(by)
+    async def pause(self, by: str, origin: str | None = None) -> Outcome:
+        """``origin``: the asking chat, answered by the caller, so the broadcast alert skips it."""
+        return await self.engine.pause(by, origin)
 
-    async def resume(self, by: str) -> Outcome:
-        return await self.engine.resume(by)
+    async def resume(self, by: str, origin: str | None = None) -> Outcome:
+        return await self.engine.resume(by, origin)
 
     def set_mode(self, raw: str) -> Outcome:
         mode = raw.strip().lower()
         if mode not in ("auto", "confirm"):
-            raise UserError("Mode must be auto or confirm.")
+            raise ArgumentError(f"{raw!r} is not a mode.")
         return self.engine.set_mode(mode)
 
     def backtest_settings(self) -> tuple[RiskParams, str]:
@@ -250,9 +299,8 @@ class BotService:
         value = parse_decimal(raw)
         try:
             return self.engine.set_risk(value)
-        except ValidationError as exc:
-            msg = exc.errors()[0]["msg"] if exc.errors() else str(exc)
-            raise UserError(f"Risk {value}% refused: {msg} (allowed: above 0, at most 10).") from None
+        except ValidationError:
+            raise ArgumentError(f"Risk {value}% is out of range.") from None
 
     async def request_close(self, symbol: str) -> tuple[str, Position]:
         symbol = parse_symbol(symbol)
@@ -264,8 +312,8 @@ class BotService:
     async def request_stop_all(self) -> tuple[str, list[Position]]:
         return self.new_token("stop_all", ""), await self.client.positions()
 
-    async def stop_all(self, by: str) -> Outcome:
-        await self.engine.pause(by)
+    async def stop_all(self, by: str, origin: str | None = None) -> Outcome:
+        await self.engine.pause(by, origin)
         out = await self.engine.close_all()
         return Outcome(out.status, f"Paused. {out.text}")
 

@@ -17,6 +17,7 @@ from tradebot.bybit.client import BybitClient, order_link_id
 from tradebot.bybit.models import SETTLE_COIN, Execution, Order, Position
 from tradebot.errors import BybitAPIError, ExchangeError, OrderRejected, TransportError
 from tradebot.events import EntryFailed, EntryFilled, ErrorEvent, EventBus
+from tradebot.formatting import num
 from tradebot.instruments import Instrument, stop_price, take_profit_price
 from tradebot.risk import RiskParams
 from tradebot.stops import exchange_trailing
@@ -247,4 +248,4 @@ class Trader:
                                   avg_price=order.avg_price, cum_exec_qty=order.cum_exec_qty)
         if order is None or order.status != "Filled":
             return f"{symbol}: close sent, status {order.status if order else 'unknown'}"
-        return f"{symbol}: closed {order.cum_exec_qty} @ {order.avg_price}"
+        return f"{symbol}: closed {num(order.cum_exec_qty)} @ {num(order.avg_price)}"

@@ -50,7 +50,7 @@ def test_exchange_trailing_activates_then_fires_at_best_minus_distance() -> None
 
 def test_break_even_move_then_hit() -> None:
     (t,) = run([FLAT, (10000, 10120, 9990, 10100), (10100, 10110, 10000, 10005)], {0: "BUY"}).trades
-    assert (t.exit_price, t.reason, t.stop_moves, t.pnl) == (BREAKEVEN, "stop_loss", 1, Decimal("12.9343"))
+    assert (t.exit_price, t.reason, t.stop_moves, t.pnl) == (BREAKEVEN, "breakeven_stop", 1, Decimal("12.9343"))
 
 
 def test_bot_trailing_moves_the_stop_at_the_tick() -> None:

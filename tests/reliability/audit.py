@@ -44,7 +44,7 @@ def expected_reason(stop_order_types: set[str], links: set[str], trade: TradeRec
         return "take_profit"
     if "StopLoss" in stop_order_types:
         last = (trade.stop_history or [{}])[-1].get("reason")
-        return "trailing_stop" if last == "trailing" else "stop_loss"
+        return {"trailing": "trailing_stop", "breakeven": "breakeven_stop"}.get(last, "stop_loss")
     if any(link.startswith(CLOSE_PREFIX) for link in links):
         return "manual"
     return "unknown"

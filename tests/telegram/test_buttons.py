@@ -26,7 +26,7 @@ async def test_card_shows_the_trade_and_approve_fills(rig: Rig) -> None:
     card = await rig.card()
     text = card.plain
     for part in ("LONG BTCUSDT", "Price", "size", "Risk after fees", "% of available balance", "Fees in it",
-                 "SL", "TP", "reward:risk after fees", "Est. liquidation", "Score", "ema"):
+                 "SL", "TP", "reward:risk after fees", "Liquidation ≈", "Score", "ema"):
         assert part in text, part
     assert [label for label, _ in card.buttons[0]] == ["✅ Approve", "❌ Reject"]
     assert all(len(data.encode()) <= 64 and data[:3] in ("ap:", "rj:") for _, data in card.buttons[0])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -26,25 +27,41 @@ async def test_unknown_command_and_text_hint(rig: Rig) -> None:
     assert "/help" in (await rig.send("hello")).plain
 
 
+RISK_RANGE = "a number above 0 and at most 10"
+SYMBOL_WORDS = "a USDT perpetual like BTCUSDT"
+
+
 @pytest.mark.parametrize(("line", "expected"), [
-    ("/signal", "Usage: /signal SYMBOL"),
+    ("/signal", "Usage: /signal SYMBOL — SYMBOL: " + SYMBOL_WORDS),
     ("/chart", "Usage: /chart SYMBOL [interval]"),
     ("/close", "Usage: /close SYMBOL"),
-    ("/mode", "Usage: /mode auto|confirm"),
-    ("/mode fast", "Mode must be auto or confirm"),
-    ("/risk", "Usage: /risk PCT"),
-    ("/risk abc", "is not a number"),
-    ("/risk 50", "refused"),
-    ("/pnl yesterday", "Period must be one of today, 7d, 30d, all"),
-    ("/trades x", "N must be a whole number"),
+    ("/mode", "Usage: /mode auto|confirm — auto (trades on its own) or confirm"),
+    ("/mode fast", "'fast' is not a mode. Usage: /mode auto|confirm — auto"),
+    ("/risk", "Usage: /risk PCT — PCT: % of the balance risked per trade, " + RISK_RANGE),
+    ("/risk abc", "'abc' is not a number. Usage: /risk PCT — PCT: % of the balance risked per trade, " + RISK_RANGE),
+    ("/risk 50", "Risk 50% is out of range. Usage: /risk PCT — PCT: % of the balance risked per trade, " + RISK_RANGE),
+    ("/risk 0", "Risk 0% is out of range. Usage: /risk PCT"),
+    ("/risk 10.01", "Risk 10.01% is out of range."),
+    ("/risk nan", "is not a number. Usage: /risk PCT"),
+    ("/pnl yesterday", "'yesterday' is not a period. Usage: /pnl [today|7d|30d|all] — the period: today (default), "
+                       "7d, 30d or all."),
+    ("/trades x", "'x' is not a whole number. Usage: /trades [N] — N: how many trades, a whole number from 1 to 100"),
+    ("/trades 500", "500 trades is out of range. Usage: /trades [N]"),
     ("/trades 1 2", "Usage: /trades [N]"),
-    ("/stop now", "Usage: /stop [all]"),
-    ("/signal btc-usd", "is not a symbol"),
+    ("/stop now", "'now' is not 'all'. Usage: /stop [all] — nothing to pause new entries, or 'all'"),
+    ("/status now", "Usage: /status — no arguments."),
+    ("/signal btc-usd", "'btc-usd' is not a symbol. Usage: /signal SYMBOL — SYMBOL: " + SYMBOL_WORDS),
     ("/signal 12", "Could not compute 12USDT"),
+    ("/chart BTC 7", "'7' is not an interval. Usage: /chart SYMBOL [interval] — SYMBOL: " + SYMBOL_WORDS
+                     + " (or just BTC); interval in minutes 1 3 5 15 30 60 120 240 360 720, or 1h, 4h, D"),
     ("/close BTCUSDT", "No open BTCUSDT position"),
     ("/close DOGEUSDT", "No open DOGEUSDT position: DOGEUSDT is not traded by this bot (traded: BTCUSDT)."),
     ("/close doge", "DOGEUSDT is not traded by this bot"),
-    ("/backtest BTCUSDT", "Usage: /backtest SYMBOL DAYS"),
+    ("/close $$", "'$$' is not a symbol. Usage: /close SYMBOL"),
+    ("/backtest BTCUSDT", "Usage: /backtest SYMBOL DAYS — SYMBOL: " + SYMBOL_WORDS + " (or just BTC); DAYS: a whole "
+                          "number from 1 to 365."),
+    ("/backtest BTCUSDT many", "DAYS must be a whole number, not 'many'. Usage: /backtest SYMBOL DAYS"),
+    ("/backtest BTCUSDT 0", "0 days is out of range. Usage: /backtest SYMBOL DAYS"),
 ])
 async def test_usage_errors_are_one_line(rig: Rig, line: str, expected: str) -> None:
     reply = (await rig.send(line)).plain
@@ -69,7 +86,6 @@ async def test_views_when_flat(rig: Rig) -> None:
     assert "Backtesting BTCUSDT" in (await rig.send("/backtest BTCUSDT 2")).plain
     result = await rig.hub.wait_for(lambda m: m.photo is not None or "Backtest failed" in m.plain, timeout=30)
     assert result.photo and result.photo.startswith(b"\x89PNG") and "Net PnL" in (result.caption or "")
-    assert "DAYS must be" in (await rig.send("/backtest BTCUSDT many")).plain
 
 
 async def test_mode_risk_stop_resume_persist(rig: Rig) -> None:
@@ -82,13 +98,24 @@ async def test_mode_risk_stop_resume_persist(rig: Rig) -> None:
     assert "PAUSED" in (await rig.send("/status")).plain
     assert "Resumed" in (await rig.send("/resume")).plain and not engine.paused
     assert "Already running" in (await rig.send("/resume")).plain
-    await rig.hub.wait_for(lambda m: m.plain.startswith("ℹ️ Paused by @user42"))  # the Lifecycle alert
-    await rig.hub.wait_for(lambda m: m.plain.startswith("ℹ️ Resumed by @user42"))
+
+
+async def test_stop_and_resume_answer_once_in_the_asking_chat(rig: Rig) -> None:
+    other = CHAT + 1  # a second allowed chat learns about it through the alert
+    rig.deps.cfg.env.TELEGRAM_ALLOWED_CHAT_IDS.append(other)
+    assert rig.deps.chats == [CHAT, other]
+    for command, word in (("/stop", "Paused"), ("/resume", "Resumed")):
+        replies = await rig.replies(command)
+        await rig.hub.wait_for(lambda m, w=word: m.chat_id == other and m.plain.startswith(f"ℹ️ {w} by @user42"))
+        await rig.hub.wait_idle(quiet=0.3)
+        mine = [m.plain for m in rig.hub.sent(CHAT) if word in m.plain]
+        assert len(replies) == 1 and len(mine) == 1 and mine[0].startswith(word), mine
 
 
 async def test_signal_shows_breakdown(rig: Rig) -> None:
     text = (await rig.send("/signal btc")).plain
-    assert text.startswith(f"{SYMBOL} BUY") and "Breakdown" in text and "ema" in text
+    assert text.startswith(f"{SYMBOL} BUY") and "Breakdown" in text
+    assert "• EMA 5 − EMA 20 = +37.50 USDT → 1 × +1.00 = +1.00" in text  # names, plain values, units
 
 
 async def test_chart_sends_png(rig: Rig) -> None:
@@ -98,14 +125,21 @@ async def test_chart_sends_png(rig: Rig) -> None:
     [photo] = [m for m in replies if m.photo is not None]
     assert photo.photo.startswith(b"\x89PNG") and len(photo.photo) > 10_000
     assert SYMBOL in photo.plain
-    assert "Interval must be" in (await rig.send(f"/chart {SYMBOL} 7")).plain
+    assert "is not an interval" in (await rig.send(f"/chart {SYMBOL} 7")).plain
 
 
 async def test_positions_trades_and_pnl_after_a_trade(rig: Rig) -> None:
     card = await rig.card()
+    assert "Liquidation ≈ " in card.plain and "(estimate, cross margin)" in card.plain
     await rig.tap(card, "Approve")
     text = (await rig.send("/positions")).plain
     assert "Open positions (1)" in text and "BTCUSDT LONG" in text and "SL " in text and "trailing:" in text
+    shown = re.search(r"Liquidation ([\d,.]+) \(the exchange's figure\)", text)  # the simulator gives liqPrice
+    estimate = re.search(r"Liquidation ≈ ([\d,.]+) \(estimate", card.plain)
+    assert shown and estimate, (text, card.plain)
+    exchange, ours = (Decimal(m.group(1).replace(",", "")) for m in (shown, estimate))
+    assert abs(ours - exchange) <= Decimal("0.0005") * exchange, (ours, exchange)  # one consistent rule
+    assert "% of margin (" in text and "% of notional" in text
     ask = await rig.send(f"/close {SYMBOL}")
     assert "Close BTCUSDT" in ask.plain
     await rig.tap(ask, f"Close {SYMBOL}")

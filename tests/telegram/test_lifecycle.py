@@ -93,8 +93,8 @@ async def test_unexpected_error_is_logged_and_admin_told(rig: Rig, caplog: pytes
     assert "kaput" in caplog.text and any(r.exc_info for r in caplog.records)
 
 
-def test_demo_end_to_end() -> None:
-    env = {**os.environ, "PTB_TIMEDELTA": "true"}
+def test_demo_end_to_end(tmp_path: Path) -> None:
+    env = {**os.environ, "PTB_TIMEDELTA": "true", "TMPDIR": str(tmp_path)}  # the demo keeps its folder
     env.pop("CONFIG_FILE", None)
     proc = subprocess.run([sys.executable, "bot.py", "--demo", "--demo-seconds", "40"], input="/status\n/positions\n/pnl\n",
                           capture_output=True, text=True, cwd=ROOT, env=env, timeout=90)

@@ -27,7 +27,7 @@ class Trade:
     qty: Decimal
     pnl: Decimal
     fees: Decimal
-    reason: str  # take_profit | stop_loss | trailing_stop | end_of_data (the live journal's names)
+    reason: str  # take_profit | stop_loss | breakeven_stop | trailing_stop | end_of_data (the journal's names)
     sl: Decimal  # stop-loss attached at entry
     tp: Decimal
     atr: Decimal

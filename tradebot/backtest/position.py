@@ -185,5 +185,5 @@ class Replayer:
         if kind == "TakeProfit":
             return "take_profit"
         if kind == "StopLoss":
-            return "trailing_stop" if pos.last_stop_reason == "trailing" else "stop_loss"
+            return {"trailing": "trailing_stop", "breakeven": "breakeven_stop"}.get(pos.last_stop_reason, "stop_loss")
         return "end_of_data"

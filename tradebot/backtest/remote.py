@@ -15,7 +15,7 @@ from tradebot.backtest.plot import plot_equity
 from tradebot.backtest.report import render_summary
 from tradebot.bybit.client import BybitClient
 from tradebot.config import Config
-from tradebot.errors import ExchangeError, UserError
+from tradebot.errors import ArgumentError, ExchangeError, UserError
 from tradebot.market import frame_from_rows, interval_ms
 from tradebot.risk import RiskParams
 
@@ -34,9 +34,9 @@ def parse_days(text: str) -> int:
     try:
         days = int(text)
     except ValueError:
-        raise UserError(f"DAYS must be a whole number from 1 to {MAX_DAYS}, not {text!r}.") from None
+        raise ArgumentError(f"DAYS must be a whole number, not {text!r}.") from None
     if not 1 <= days <= MAX_DAYS:
-        raise UserError(f"DAYS must be from 1 to {MAX_DAYS}.")
+        raise ArgumentError(f"{days} days is out of range.")
     return days
 
 

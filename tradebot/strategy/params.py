@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-Interval = Literal["1", "3", "5", "15", "30", "60", "120", "240", "360", "720", "D", "W", "M"]
+
+def interval_rule(*allowed: str) -> BeforeValidator:
+    """Accept an interval as the README writes it: a number of minutes (15) or text ("15", "d" → "D")."""
+
+    def check(value: Any) -> Any:
+        text = str(value).strip().upper() if isinstance(value, int | str) and not isinstance(value, bool) else None
+        if text not in allowed:
+            minutes = " ".join(a for a in allowed if a.isdigit())
+            letters = " or ".join(a for a in allowed if not a.isdigit())
+            raise ValueError(f"must be one of {minutes} (minutes, a number or a string) or {letters}")
+        return text
+
+    return BeforeValidator(check)
+
+
+Interval = Annotated[Literal["1", "3", "5", "15", "30", "60", "120", "240", "360", "720", "D", "W", "M"],
+                     interval_rule("1", "3", "5", "15", "30", "60", "120", "240", "360", "720", "D", "W", "M")]
 
 # name -> (TA-Lib function, direction); direction 0 means "use the sign TA-Lib returns",
 # "doji" means "against the previous bar's body" (indecision after a move hints at a reversal).
