@@ -9,10 +9,11 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import NamedTuple
 
 import numpy as np
 
-from tradebot.backtest.position import Exit, ExitKind, journal_atr
+from tradebot.backtest.position import Exit, ExitKind, Replayer, journal_atr
 from tradebot.instruments import Instrument, Side, stop_price
 from tradebot.risk import DEFAULT_MMR, RiskParams, size_position
 from tradebot.sim.book import BookParams, market_fill_price
@@ -329,6 +330,8 @@ class TickPath:
         self.runner = TickRunner(cols, inst, risk, book, fee)
         self.open = self.runner.long[0]
         self.checks = CHECKS  # sizing replica results still to compare with size_position
+        self._names = Replayer(inst, risk, book, fee)
+        self._reasons: dict[tuple[str, str], str] = {}
 
     def size(self, s: int, j: int, atr: Decimal, wallet: Decimal) -> tuple[int, int, int] | str:
         """(qty steps, sl ticks, tp ticks) for an entry at bar ``j``'s open, or size_position's refusal."""
@@ -349,8 +352,16 @@ class TickPath:
         return qty, entry * self.inst.tick_size, r.run(s, qty, entry, sl, tp, atr, j)
 
     def reason(self, kind: ExitKind) -> str:
-        if kind == "TakeProfit":
-            return "take_profit"
-        if kind == "StopLoss":
-            return "trailing_stop" if self.runner.reason == "trailing" else "stop_loss"
-        return "trailing_stop" if kind == "TrailingStop" else "end_of_data"
+        """The journal's close reason, named by the Decimal replay's own ``close_reason`` (cached per case)."""
+        key = (kind, self.runner.reason)
+        name = self._reasons.get(key)
+        if name is None:
+            name = self._names.close_reason(_StopState(self.runner.reason), kind)  # type: ignore[arg-type]
+            self._reasons[key] = name
+        return name
+
+
+class _StopState(NamedTuple):
+    """What ``Replayer.close_reason`` reads from a position."""
+
+    last_stop_reason: str
