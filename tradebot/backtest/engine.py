@@ -377,25 +377,22 @@ def _equity(bars: _Bars, trades: list[Trade], balance: float, i0: int) -> tuple[
     close = bars.arr[3]
     if not trades:
         return np.full(n - i0, balance), np.zeros(n - i0, dtype=bool)
-    rows = np.array([(t.entry_bar, t.exit_bar, float(t.open_fee), float(t.pnl), t.sign * float(t.qty),
-                      float(t.entry_price)) for t in trades], dtype=np.float64)
-    entry_bar, exit_bar = rows[:, 0].astype(np.int64), rows[:, 1].astype(np.int64)
-    open_fee, pnl, signed_qty, entry = rows[:, 2], rows[:, 3], rows[:, 4], rows[:, 5]
-    delta = np.zeros(n + 1)
-    np.add.at(delta, entry_bar, -open_fee)
-    np.add.at(delta, exit_bar, pnl + open_fee)
+    bars_at = np.array([(t.entry_bar, t.exit_bar) for t in trades], dtype=np.int64)
+    money = np.array([(t.open_fee, t.pnl, t.qty, t.entry_price) for t in trades], dtype=np.float64)
+    entry_bar, exit_bar = bars_at[:, 0], bars_at[:, 1]
+    open_fee, pnl, entry = money[:, 0], money[:, 1], money[:, 3]
+    signed_qty = money[:, 2] * np.array([t.sign for t in trades], dtype=np.float64)
+
+    def steps(at: np.ndarray, weights: np.ndarray) -> np.ndarray:  # Σ weights per bar (bincount: no ufunc.at)
+        return np.bincount(at, weights=weights, minlength=n + 1)
+
+    delta = steps(entry_bar, -open_fee) + steps(exit_bar, pnl + open_fee)
     # positions never overlap: piecewise-constant qty and qty×entry over [entry_bar, exit_bar)
     held = exit_bar > entry_bar
-    a, b = np.zeros(n + 1), np.zeros(n + 1)
-    np.add.at(a, entry_bar[held], signed_qty[held])
-    np.add.at(a, exit_bar[held], -signed_qty[held])
-    np.add.at(b, entry_bar[held], signed_qty[held] * entry[held])
-    np.add.at(b, exit_bar[held], -signed_qty[held] * entry[held])
-    qty_at, cost_at = np.cumsum(a)[:n], np.cumsum(b)[:n]
-    count = np.zeros(n + 1, dtype=np.int64)
-    np.add.at(count, entry_bar[held], 1)
-    np.add.at(count, exit_bar[held], -1)
-    in_pos = np.cumsum(count)[:n] > 0
+    eb, xb, q = entry_bar[held], exit_bar[held], signed_qty[held]
+    qty_at = np.cumsum(steps(eb, q) - steps(xb, q))[:n]
+    cost_at = np.cumsum(steps(eb, q * entry[held]) - steps(xb, q * entry[held]))[:n]
+    in_pos = np.cumsum(np.bincount(eb, minlength=n + 1) - np.bincount(xb, minlength=n + 1))[:n] > 0
     upl = np.where(in_pos, qty_at * close - cost_at, 0.0)
     equity = balance + np.cumsum(delta)[:n] + upl
     return equity[i0:], in_pos[i0:]
