@@ -40,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--plot", type=output_path, help="write the equity + drawdown PNG here")
     bt.add_argument("--trades-csv", type=output_path, help="write the trade list as CSV here")
     bt.add_argument("--balance", default="10000", help="starting balance in USDT")
+    bt.add_argument("--funding", default=None,
+                    help="funding-rate CSV (timestamp_ms,funding_rate); default SYMBOL_funding.csv next to the "
+                         "candles, as `download` writes it")
     bt.add_argument("--no-progress", action="store_true")
     sub.add_parser("health", help="exit 0 if the running bot's trading loop and chat side are alive (from the "
                    "journal's heartbeats, within [bot] health_max_age_seconds); else 1 with the reason")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from telegram import Update
@@ -187,9 +187,21 @@ async def cmd_backtest(update: Update, context: Context, deps: Deps, args: list[
             wallet = await deps.client.wallet()
             balance = wallet.total_equity if wallet.total_equity > 0 else Decimal("10000")
             end_ms = int(deps.engine.now_for(symbol).timestamp() * 1000)
-            report = await backtest_recent(deps.client, deps.cfg, symbol, days, end_ms, balance)
-            await message.reply_photo(report.png, caption=f"<pre>{esc(report.summary)[:1000]}</pre>",
-                                      parse_mode=ParseMode.HTML)
+            risk, source = deps.service.backtest_settings()
+            live = replace(deps.cfg, file=deps.cfg.file.model_copy(update={"strategy": deps.engine.strategy}))
+            report = await backtest_recent(deps.client, live, symbol, days, end_ms, balance, risk=risk,
+                                           source=source)
+            head, _, rest = report.summary.partition("\nSettings:")  # the caption holds ≤ 1024 characters
+            await message.reply_photo(report.png, caption=f"<pre>{esc(head)[:1000]}</pre>", parse_mode=ParseMode.HTML)
+            details = f"Settings:{rest}" if rest else ""
+            if len(details) <= 3500:  # settings, funding and every pause: one message under 4096 once escaped
+                if details:
+                    await message.reply_text(f"<pre>{esc(details)}</pre>", parse_mode=ParseMode.HTML)
+            else:  # many pauses: the start in chat, the whole report as a file
+                cut = details[:3500].rsplit("\n", 1)[0]
+                await message.reply_text(f"<pre>{esc(cut)}</pre>\n… the full report is in the attached file.",
+                                         parse_mode=ParseMode.HTML)
+                await message.reply_document(report.summary.encode(), filename=f"backtest_{symbol}_{days}d.txt")
         except (UserError, ExchangeError) as exc:
             await message.reply_text(f"Backtest failed: {esc(str(exc))}", parse_mode=ParseMode.HTML)
 

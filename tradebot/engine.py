@@ -126,6 +126,10 @@ class TradingEngine(ConfirmationsMixin):
     def strategy(self) -> StrategyParams:
         return self._live_settings()[1]
 
+    def applied_settings(self) -> dict[str, object]:
+        """The setting changes applied from the chat (dotted path → value), as kept in the journal."""
+        return dict(self._state(SETTINGS_KEY) or {})  # type: ignore[call-overload]
+
     def _live_settings(self) -> tuple[RiskParams, StrategyParams]:
         """Config + the changes applied from chat (/optimize → Apply), kept in the journal across restarts."""
         changes = self._state(SETTINGS_KEY) or {}

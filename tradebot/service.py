@@ -26,7 +26,7 @@ from tradebot.errors import ArgumentError, ExchangeError, UserError
 from tradebot.instruments import round_price
 from tradebot.market import frame_from_rows
 from tradebot.overrides import apply_changes, current_value
-from tradebot.risk import cross_liquidation_price, maintenance_margin
+from tradebot.risk import RiskParams, cross_liquidation_price, maintenance_margin
 from tradebot.strategy.signal import Signal
 
 ZERO = Decimal(0)
@@ -285,6 +285,21 @@ class BotService:
         if mode not in ("auto", "confirm"):
             raise ArgumentError(f"{raw!r} is not a mode.")
         return self.engine.set_mode(mode)
+
+    def backtest_settings(self) -> tuple[RiskParams, str]:
+        """The live risk settings a chat /backtest should use (``/risk`` persisted in the journal), and a line
+        saying where they came from."""
+        risk, mode = self.engine.risk, self.engine.mode
+        source = "live settings"
+        if risk.risk_pct != self.cfg.risk.risk_pct:
+            source += f" (/risk {risk.risk_pct}%, config {self.cfg.risk.risk_pct}%)"
+        applied = self.engine.applied_settings()
+        if applied:
+            source += f"; {len(applied)} setting(s) applied from /optimize: " + ", ".join(
+                f"{k} {v}" for k, v in sorted(applied.items()))
+        if mode != "auto":
+            source += f"; live mode {mode}: the backtest takes every signal, as auto mode would"
+        return risk, source
 
     def set_risk(self, raw: str) -> Outcome:
         value = parse_decimal(raw)

@@ -70,6 +70,9 @@ async def test_optimize_progress_result_and_apply(make_rig: Callable[..., Any]) 
     # kept in the journal: a new engine (a restart) reads the same settings
     again = TradingEngine(engine.cfg, rig.deps.client, rig.deps.db)
     assert again.risk.tp_atr == new_tp and again.risk.risk_pct == engine.risk.risk_pct
+    # /backtest runs on the live settings and says which were applied from /optimize
+    risk, source = rig.deps.service.backtest_settings()
+    assert risk.tp_atr == new_tp and "applied from /optimize: " in source and f"risk.tp_atr {new_tp}" in source
     # the confirm button works once
     n = len(rig.hub.answers)
     await rig.tap_data(ask, ask.buttons[0][0][1] if ask.buttons else "oc:gone")
