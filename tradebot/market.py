@@ -155,11 +155,17 @@ def _parse_timestamps(col: pd.Series) -> np.ndarray:
 
 def infer_interval_ms(ts_ms: np.ndarray) -> int | None:
     """Most common positive spacing between sorted unique timestamps, or None with < 2 bars."""
-    diffs = np.diff(np.unique(ts_ms))
+    ts_ms = np.asarray(ts_ms)
+    increasing = ts_ms.size < 2 or bool(np.all(ts_ms[1:] > ts_ms[:-1]))
+    diffs = np.diff(ts_ms if increasing else np.unique(ts_ms))
     if diffs.size == 0:
         return None
-    values, counts = np.unique(diffs, return_counts=True)
-    return int(values[np.argmax(counts)])
+    if bool(np.all(diffs == diffs[0])):  # the usual case: no gaps
+        return int(diffs[0])
+    ordered = np.sort(diffs)  # sort-based mode: the smallest of equally common spacings, as np.unique gives
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    counts = np.diff(np.r_[starts, ordered.size])
+    return int(ordered[starts[np.argmax(counts)]])
 
 
 def load_csv(path: str | Path) -> tuple[pd.DataFrame, DataQuality]:

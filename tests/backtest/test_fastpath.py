@@ -1,4 +1,4 @@
-"""The fast bar loop (float pre-scan + exact replay on candidates) equals a plain exact replay of every bar."""
+"""The fast bar loops (float pre-scan + Decimal on candidates; integer ticks) equal a plain exact replay of every bar."""
 
 from __future__ import annotations
 
@@ -40,8 +40,9 @@ def test_fast_loop_equals_exact_replay(monkeypatch: pytest.MonkeyPatch, mode: st
                       trail_atr=Decimal("0.7"))
     fast = engine.run_backtest(df, risk, strategy=EMA_ONLY, verify=True)
     monkeypatch.setattr(engine._Runner, "run", naive_run)
-    slow = engine.run_backtest(df, risk, strategy=EMA_ONLY)
+    slow = engine.run_backtest(df, risk, strategy=EMA_ONLY, exact=True)
     assert len(fast.trades) > 100
+    assert fast.replay == ("ticks" if mode == "bot" else "decimal") and slow.replay == "decimal"
     assert fast.trades == slow.trades
     assert fast.final_balance == slow.final_balance == Decimal(10000) + sum(t.pnl for t in fast.trades)
 

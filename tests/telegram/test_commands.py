@@ -148,3 +148,38 @@ async def test_positions_trades_and_pnl_after_a_trade(rig: Rig) -> None:
     assert "(closed manually)" in (await rig.send("/trades 5")).plain or "manual" in (await rig.send("/trades")).plain
     pnl = (await rig.send("/pnl all")).plain  # the simulator replays 2025 candles: "today" is empty
     assert "Trades 1" in pnl and "Per symbol" in pnl and "Funding" in pnl
+
+
+async def test_backtest_uses_the_live_risk_setting(rig: Rig) -> None:
+    """/backtest runs with /risk's persisted value, says so, and lists the settings and funding apart."""
+    await rig.deps.engine.tick(SYMBOL)
+    assert "2.5%" in (await rig.send("/risk 2.5")).plain
+    assert "Backtesting BTCUSDT" in (await rig.send("/backtest BTCUSDT 2")).plain
+    photo = await rig.hub.wait_for(lambda m: m.photo is not None or "Backtest failed" in m.plain, timeout=30)
+    assert photo.photo and "Net PnL" in (photo.caption or "")
+    details = await rig.hub.wait_for(lambda m: m.plain.startswith("Settings:"), timeout=30)
+    assert "risk 2.5% of balance per trade after fees" in details.plain
+    assert f"/risk 2.5%, config {rig.deps.cfg.risk.risk_pct}%" in details.plain
+    assert "Changed from defaults:" in details.plain and "Funding:" in details.plain
+
+
+async def test_backtest_with_many_pauses_attaches_the_full_report(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every pause is listed: past one message the start goes to the chat and the whole report as a file."""
+    import handlers.commands as commands
+    from tradebot.backtest.remote import BacktestReport
+
+    pauses = "\n".join(f"  2025-01-{1 + k % 28:02d} 00:00 → 2025-01-02 00:00: cooling down ({k} skipped)"
+                       for k in range(300))
+    summary = f"Net PnL 1.00 USDT\nSettings: 5m candles\nProtections paused entries 300 time(s):\n{pauses}"
+
+    async def fake(*args: object, **kw: object) -> BacktestReport:
+        return BacktestReport(summary, b"\x89PNG\r\n\x1a\nfake", 0)
+
+    monkeypatch.setattr(commands, "backtest_recent", fake)
+    await rig.deps.engine.tick(SYMBOL)
+    await rig.send("/backtest BTCUSDT 2")
+    doc = await rig.hub.wait_for(lambda m: m.document is not None, timeout=30)
+    assert doc.document is not None and doc.document.data.decode() == summary
+    assert doc.document.filename == "backtest_BTCUSDT_2d.txt"
+    text = [m for m in rig.hub.sent(CHAT) if m.plain.startswith("Settings:")]
+    assert text and "attached file" in text[0].plain and len(text[0].plain) < 4096

@@ -6,15 +6,16 @@ import argparse
 import asyncio
 import sys
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 
 import httpx
 import pandas as pd
 
 from tradebot.backtest.data import load_candles, parse_date, window
-from tradebot.backtest.download import cache_path, download
+from tradebot.backtest.download import cache_path, download, funding_line
 from tradebot.backtest.engine import run_backtest
+from tradebot.backtest.funding import funding_path, load_funding
 from tradebot.backtest.models import BacktestResult
-from tradebot.backtest.plot import plot_equity
 from tradebot.backtest.report import render_summary, write_json, write_trades_csv
 from tradebot.config import Config
 from tradebot.errors import TradebotError
@@ -35,13 +36,26 @@ def _fit_interval(df: pd.DataFrame, data_ms: int | None, interval: str) -> pd.Da
     return out.loc[out["complete"]].drop(columns="complete")
 
 
-def _load(args: argparse.Namespace, cfg: Config, symbol: str) -> tuple[pd.DataFrame, str, pd.Timestamp | None]:
-    """Candles, their interval and the first bar to trade (earlier bars only warm the indicators up)."""
+def _funding(args: argparse.Namespace, candles: Path, symbol: str) -> list[tuple[int, Decimal]] | None:
+    """The funding history: ``--funding FILE``, else ``SYMBOL_funding.csv`` next to the candles; None if absent."""
+    path = Path(args.funding) if getattr(args, "funding", None) else funding_path(symbol, candles.parent)
+    if not path.exists():
+        if getattr(args, "funding", None):
+            raise ValueError(f"--funding {path}: no such file")
+        print(f"no funding history at {path}: funding not included")
+        return None
+    rows = load_funding(path)
+    print(f"{path}: {len(rows)} funding settlement(s)")
+    return rows
+
+
+def _load(args: argparse.Namespace, cfg: Config, symbol: str) -> tuple[pd.DataFrame, str, pd.Timestamp | None, Path]:
+    """Candles, their interval, the first bar to trade (earlier bars only warm the indicators up), the file."""
     start = parse_date(args.date_from)
     if args.data:
         df, q = load_candles(args.data)
         interval = args.interval or (str(q.interval_ms // MINUTE_MS) if q.interval_ms else cfg.bot.interval)
-        return _fit_interval(df, q.interval_ms, interval), interval, start
+        return _fit_interval(df, q.interval_ms, interval), interval, start, Path(args.data)
     interval = args.interval or cfg.bot.interval
     days = args.days or DEFAULT_DAYS
     step = interval_ms(interval) or DAY_MS
@@ -49,10 +63,11 @@ def _load(args: argparse.Namespace, cfg: Config, symbol: str) -> tuple[pd.DataFr
     rep = asyncio.run(download(symbol, interval, days + warm, cache_path(symbol, interval),
                                progress=not args.no_progress))
     print(f"{rep.path}: {rep.fetched} new candle(s) downloaded, {rep.total} cached")
+    print(funding_line(rep))
     df, _ = load_candles(rep.path)
     if start is None and len(df):
         start = df.index[-1] - pd.Timedelta(days=days) + pd.Timedelta(milliseconds=step)
-    return df, interval, start
+    return df, interval, start, rep.path
 
 
 def run_backtest_cli(args: argparse.Namespace, cfg: Config) -> int:
@@ -66,9 +81,10 @@ def run_backtest_cli(args: argparse.Namespace, cfg: Config) -> int:
         print(f"--balance must be a positive number of USDT, got {args.balance!r}", file=sys.stderr)
         return 2
     try:
-        df, interval, start = _load(args, cfg, symbol)
+        df, interval, start, source = _load(args, cfg, symbol)
         df = window(df, start, parse_date(args.date_to))
-        result = run_backtest(df, cfg, symbol, balance, start=start, progress=not args.no_progress)
+        funding = _funding(args, source, symbol)
+        result = run_backtest(df, cfg, symbol, balance, start=start, progress=not args.no_progress, funding=funding)
     except (ValueError, OSError, TradebotError, httpx.HTTPError) as exc:
         print(f"backtest failed: {exc}", file=sys.stderr)
         return 1
@@ -81,6 +97,8 @@ def run_backtest_cli(args: argparse.Namespace, cfg: Config) -> int:
         write_trades_csv(result.trades, args.trades_csv)
         print(f"wrote {args.trades_csv}")
     if args.plot:
+        from tradebot.backtest.plot import plot_equity
+
         plot_equity(result, args.plot)
         print(f"wrote {args.plot}")
     return 0

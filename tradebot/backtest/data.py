@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from tradebot.backtest.cache import load_cached
 from tradebot.instruments import Instrument
 from tradebot.market import DataQuality, load_csv, resample
 from tradebot.strategy import StrategyParams
@@ -56,9 +57,13 @@ def quality_lines(q: DataQuality, source: str) -> list[str]:
     return lines
 
 
-def load_candles(path: str | Path, report: Callable[[str], None] = print) -> tuple[pd.DataFrame, DataQuality]:
-    """Load a ``timestamp,open,high,low,close,volume`` CSV and report its gaps/duplicates through ``report``."""
-    df, q = load_csv(path)
+def load_candles(path: str | Path, report: Callable[[str], None] = print, *, cache: bool = True,
+                 cache_dir: Path | None = None) -> tuple[pd.DataFrame, DataQuality]:
+    """Load a ``timestamp,open,high,low,close,volume`` CSV and report its gaps/duplicates through ``report``.
+
+    With ``cache`` the parsed file is kept as Parquet (``tradebot.backtest.cache``): later loads skip the CSV.
+    """
+    df, q = load_cached(path, cache_dir)[:2] if cache else load_csv(path)
     for line in quality_lines(q, str(path)):
         report(line)
     if q.nan_rows:

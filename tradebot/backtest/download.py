@@ -1,4 +1,4 @@
-"""`bot.py download`: Bybit public klines → data/cache/SYMBOL_INTERVAL.csv, paging backwards, resuming the cache."""
+"""`bot.py download`: Bybit klines and funding rates → data/cache/, paging backwards, resuming the cache."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 from tqdm import tqdm
 
+from tradebot.backtest.funding import FundingReport, funding_path, update_funding
 from tradebot.bybit.client import BybitClient
 from tradebot.errors import TradebotError
 from tradebot.market import DAY_MS, interval_ms, ms_to_datetime
@@ -32,6 +33,8 @@ class DownloadReport:
     first_ms: int | None
     last_ms: int | None
     dropped_forming: int
+    funding: FundingReport | None = None  # the funding-rate history fetched with the candles
+    funding_error: str | None = None  # why it could not be fetched (the candles are still good)
 
 
 def cache_path(symbol: str, interval: str, base: Path = CACHE_DIR) -> Path:
@@ -93,9 +96,11 @@ async def fetch_range(client: BybitClient, symbol: str, interval: str, start_ms:
 
 async def download(symbol: str, interval: str, days: int, out: Path | None = None, base_url: str = "mainnet", *,
                    progress: bool = True, transport: httpx.AsyncBaseTransport | None = None,
-                   now_ms: int | None = None) -> DownloadReport:
+                   now_ms: int | None = None, funding: bool = True) -> DownloadReport:
     """Make the cache hold every closed candle of the last ``days`` days: fetch only what it lacks (newer
-    than its last candle, older than its first), drop the still-forming candle, merge and rewrite."""
+    than its last candle, older than its first), drop the still-forming candle, merge and rewrite.
+    With ``funding`` the symbol's funding-rate history over the same days is cached next to it
+    (``SYMBOL_funding.csv``, same resume rule)."""
     step = interval_ms(interval)
     if step is None:
         raise ValueError("interval M (calendar month) cannot be cached; use minutes, D or W")
@@ -114,6 +119,12 @@ async def download(symbol: str, interval: str, days: int, out: Path | None = Non
                 rows, n = await fetch_range(client, symbol, interval, lo, hi, bar)
                 new.update(rows)
                 requests += n
+        fund, fund_error = None, None
+        if funding:
+            try:
+                fund = await update_funding(client, symbol, want, now, funding_path(symbol, path.parent))
+            except (TradebotError, httpx.HTTPError) as exc:
+                fund_error = str(exc)
     forming = [ts for ts in new if ts + step > now]  # Bybit's newest kline is still forming: never cache it
     for ts in forming:
         del new[ts]
@@ -121,7 +132,7 @@ async def download(symbol: str, interval: str, days: int, out: Path | None = Non
     if new or not path.exists():
         write_cache(path, merged)
     return DownloadReport(path, len(new), len(merged), requests, min(merged) if merged else None,
-                          max(merged) if merged else None, len(forming))
+                          max(merged) if merged else None, len(forming), fund, fund_error)
 
 
 def run_download_cli(args: argparse.Namespace) -> int:
@@ -139,4 +150,12 @@ def run_download_cli(args: argparse.Namespace) -> int:
         span = f", {ms_to_datetime(rep.first_ms):%Y-%m-%d %H:%M} .. {ms_to_datetime(rep.last_ms):%Y-%m-%d %H:%M} UTC"
     print(f"{symbol} {interval}: {rep.fetched} new candle(s) in {rep.requests} request(s); "
           f"{rep.total} in {rep.path}{span}")
+    print(funding_line(rep))
     return 0
+
+
+def funding_line(rep: DownloadReport) -> str:
+    if rep.funding is not None:
+        f = rep.funding
+        return f"funding rates: {f.fetched} new settlement(s) in {f.requests} request(s); {f.total} in {f.path}"
+    return f"funding rates not downloaded: {rep.funding_error or 'disabled'} (backtests then say funding: not included)"

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import gc
 import math
 import re
 import time
 from bisect import bisect_left
+from collections.abc import Sequence
 from decimal import Decimal
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from tradebot.backtest import ticks
 from tradebot.backtest.data import default_instrument, htf_frames
+from tradebot.backtest.funding import FundingBook
 from tradebot.backtest.models import BacktestResult, Pause, Trade
 from tradebot.backtest.position import Exit, OpenPosition, Replayer, dec
 from tradebot.backtest.protect import Protections
@@ -43,12 +48,27 @@ class _Bars:
         self.n = int(self.ts.size)
         cols = [df[c].to_numpy(np.float64) for c in ("open", "high", "low", "close")]
         self.arr = cols
-        self.o, self.h, self.lo, self.c = (a.tolist() for a in cols)
         self._short: tuple[list[float], list[float], list[float]] | None = None
         diffs = np.diff(self.ts)
         self.interval_ms = int(np.min(diffs)) if diffs.size else 60_000
         first = int(diffs[0]) if diffs.size else self.interval_ms
         self.step_ms = first  # the simulator's path clock uses the first spacing of the replayed candles
+
+    @cached_property
+    def o(self) -> list[float]:
+        return self.arr[0].tolist()  # type: ignore[no-any-return]
+
+    @cached_property
+    def h(self) -> list[float]:
+        return self.arr[1].tolist()  # type: ignore[no-any-return]
+
+    @cached_property
+    def lo(self) -> list[float]:
+        return self.arr[2].tolist()  # type: ignore[no-any-return]
+
+    @cached_property
+    def c(self) -> list[float]:
+        return self.arr[3].tolist()  # type: ignore[no-any-return]
 
     def side_view(self, sign: int) -> tuple[list[float], list[float], list[float]]:
         """(open, favourable extreme, adverse extreme) with prices negated for a short, so one scan fits both."""
@@ -193,6 +213,8 @@ def run_backtest(
     series: pd.DataFrame | None = None,
     progress: bool = False,
     verify: bool = False,
+    exact: bool = False,
+    funding: Sequence[tuple[int, Decimal]] | None = None,
 ) -> BacktestResult:
     """Replay ``df`` (closed candles, oldest first) through the live signal, sizing and stop rules.
 
@@ -201,6 +223,11 @@ def run_backtest(
     ``taker_fee`` to ``risk.taker_fee_rate``. Higher timeframes are resampled from ``df`` unless given.
     ``series`` replaces the signal computation (rows aligned with ``df``, columns ``action`` and ``atr``).
     ``verify`` (tests) cross-checks the protections' fast path against ``protection_state`` on every signal.
+    ``funding`` is the funding-rate history as (settlement ms, rate) pairs: each position pays or receives
+    funding at the settlements it holds, inside its PnL (see :class:`tradebot.backtest.funding.FundingBook`);
+    None = funding not included (the report says so).
+    ``exact`` forces the Decimal replay even where the integer-tick replay applies (benchmarks and tests compare
+    the two).
     """
     t0 = time.perf_counter()
     risk, params = _settings(cfg, strategy)
@@ -211,22 +238,31 @@ def run_backtest(
         raise ValueError(f"need at least 2 candles to backtest, got {len(df)}")
     if series is None:
         series = compute_series(df, params, htf if htf is not None else htf_frames(df, params))
-    action = series["action"].to_numpy()
+    action = series["action"]
     atr = series["atr"].to_numpy(np.float64)
     t_signals = time.perf_counter()
 
     bars = _Bars(df)
     n, ts = bars.n, bars.ts
     i0 = max(1, int(np.searchsorted(ts, index_ms(pd.DatetimeIndex([start]))[0]))) if start is not None else 1
-    sig = np.where(action == "BUY", 1, np.where(action == "SELL", -1, 0)).astype(np.int8)
+    buy = (action == "BUY").to_numpy(dtype=bool)  # compared in the column's own (Arrow) storage: no objects
+    sig = np.where(buy, 1, np.where((action == "SELL").to_numpy(dtype=bool), -1, 0)).astype(np.int8)
     ks = np.flatnonzero(sig[:-1] != 0)
     ks = ks[ks + 1 >= i0]
     ks_list = ks.tolist()
     rp = Replayer(inst, risk, book, fee)
     runner = _Runner(bars, rp, risk)
+    cols = None if exact or not ticks.usable(risk) else ticks.tick_columns(bars.arr, inst.tick_size)
+    fast = ticks.TickPath(cols, inst, risk, book, fee) if cols is not None else None
 
     def open_at(t_ms: int) -> Decimal:
-        return dec(bars.o[int(np.searchsorted(ts, t_ms))])
+        return dec(bars.arr[0].item(min(int(np.searchsorted(ts, t_ms)), n - 1)))
+
+    def price_at(t_ms: int) -> Decimal:  # the open of the bar holding t: known at t, no look-ahead
+        return dec(bars.arr[0].item(max(0, int(np.searchsorted(ts, t_ms, side="right")) - 1)))
+
+    fbook = FundingBook(funding, price_at) if funding is not None else None
+    funding_paid, settlements = Decimal(0), 0
 
     prot = Protections(symbol, risk, balance, ts[ks + 1], open_at, verify=verify)
     min_qty = float(inst.min_qty) * (1 - 1e-9)
@@ -237,60 +273,90 @@ def run_backtest(
     refusals: dict[str, int] = {}
     pause_start: tuple[int, tuple[str, ...], int] | None = None  # (tick ms, reasons, signal index)
     next_tick = i0
-    bar_pbar = tqdm(total=n - i0, disable=not progress, unit="bar", mininterval=0.25, desc=f"backtest {symbol}")
-    while True:
-        p = bisect_left(ks_list, next_tick - 1)
-        if p >= len(ks_list):
-            break
-        k = ks_list[p]
-        j = k + 1
-        bar_pbar.update(j - i0 - bar_pbar.n)
-        a = float(atr[k])
-        w = float(wallet)
-        if a > 0 and min(w * risk_frac / (sl_atr * a), w * lev / bars.o[j]) < min_qty:
-            refusals[_TOO_SMALL] = refusals.get(_TOO_SMALL, 0) + 1  # size_position would refuse: skip the Decimal call
-            next_tick = j + 1
-            continue
-        verdict = prot.check(int(ts[j]))
-        if not verdict.state.entries_allowed:
-            if pause_start is None:
-                pause_start = (int(ts[j]), verdict.state.reasons, p)
-            if verdict.retry_ms is None:
+    atr_at, ts_at, sig_at, open_at_bar = atr.item, ts.item, sig.item, bars.arr[0].item  # scalar reads, no lists
+    bar_pbar = tqdm(total=n - i0, unit="bar", mininterval=0.25, desc=f"backtest {symbol}") if progress else None
+    gc_was_on = gc.isenabled()
+    gc.disable()  # the loop makes many small acyclic objects: collections over the bar lists cost ~15%
+    try:
+        while True:
+            p = bisect_left(ks_list, next_tick - 1)
+            if p >= len(ks_list):
                 break
-            next_tick = max(j + 1, int(np.searchsorted(ts, verdict.retry_ms, side="left")))
-            continue
-        if pause_start is not None:
-            pauses.append(Pause(ms_to_datetime(pause_start[0]), ms_to_datetime(int(ts[j])), pause_start[1],
-                                p - pause_start[2]))
-            pause_start = None
-        side = "Buy" if sig[k] > 0 else "Sell"
-        signal_atr = dec(a) if math.isfinite(a) else Decimal(0)
-        ref = dec(bars.o[j])
-        sizing = size_position(side=side, entry_price=ref, atr=signal_atr, available_balance=wallet, inst=inst,
-                               params=risk)
-        if not sizing.ok:
-            key = _NUMBER.sub("#", (sizing.refused or "refused").split(" (")[0])
-            refusals[key] = refusals.get(key, 0) + 1
-            next_tick = j + 1
-            continue
-        pos = rp.open(side=side, qty=sizing.qty, ref=ref, atr=signal_atr, sl=sizing.sl, tp=sizing.tp, bar=j)
-        ex = runner.run(pos)
-        close_fee = pos.qty * ex.price * fee
-        gross = (ex.price - pos.entry) * pos.qty * pos.sign
-        pnl = gross - pos.open_fee - close_fee
-        wallet += pnl
-        exit_ms = bars.path_ms(ex.bar, ex.point)
-        trades.append(Trade(symbol, side, ms_to_datetime(int(ts[j])), pos.entry, ms_to_datetime(exit_ms), ex.price,
-                            pos.qty, pnl, pos.open_fee + close_fee, rp.close_reason(pos, ex.kind), pos.initial_sl,
-                            pos.tp, signal_atr, j, ex.bar, ex.point, pos.open_fee, pos.stop_moves, pos.sl))
-        prot.record(exit_ms=exit_ms, entry_ms=int(ts[j]), pnl=pnl, open_fee=pos.open_fee, sign=pos.sign,
-                    entry=pos.entry, qty=pos.qty)
-        next_tick = ex.bar if ex.point == 0 else ex.bar + 1
+            k = ks_list[p]
+            j = k + 1
+            if bar_pbar is not None:
+                bar_pbar.update(j - i0 - bar_pbar.n)
+            a = atr_at(k)
+            w = float(wallet)
+            if a > 0 and min(w * risk_frac / (sl_atr * a), w * lev / open_at_bar(j)) < min_qty:
+                refusals[_TOO_SMALL] = refusals.get(_TOO_SMALL, 0) + 1  # size_position would refuse: skip the Decimal call
+                next_tick = j + 1
+                continue
+            verdict = prot.check(ts_at(j))
+            if not verdict.state.entries_allowed:
+                if pause_start is None:
+                    pause_start = (ts_at(j), verdict.state.reasons, p)
+                if verdict.retry_ms is None:
+                    break
+                next_tick = max(j + 1, int(np.searchsorted(ts, verdict.retry_ms, side="left")))
+                continue
+            if pause_start is not None:
+                pauses.append(Pause(ms_to_datetime(pause_start[0]), ms_to_datetime(ts_at(j)), pause_start[1],
+                                    p - pause_start[2]))
+                pause_start = None
+            side = "Buy" if sig_at(k) > 0 else "Sell"
+            signal_atr = dec(a) if math.isfinite(a) else Decimal(0)
+            if fast is not None:
+                sized = fast.size(sig_at(k), j, signal_atr, wallet)
+                if isinstance(sized, str):
+                    key = _NUMBER.sub("#", sized.split(" (")[0])
+                    refusals[key] = refusals.get(key, 0) + 1
+                    next_tick = j + 1
+                    continue
+                qty, entry, ex = fast.run(sig_at(k), sized, signal_atr, j)
+                tick = inst.tick_size
+                sign, initial_sl, tp = sig_at(k), sized[1] * tick, sized[2] * tick
+                reason, moves, exit_sl = fast.reason(ex.kind), fast.runner.moves, sign * fast.runner.sl * tick
+            else:
+                ref = dec(open_at_bar(j))
+                sizing = size_position(side=side, entry_price=ref, atr=signal_atr, available_balance=wallet, inst=inst,
+                                       params=risk)
+                if not sizing.ok:
+                    key = _NUMBER.sub("#", (sizing.refused or "refused").split(" (")[0])
+                    refusals[key] = refusals.get(key, 0) + 1
+                    next_tick = j + 1
+                    continue
+                pos = rp.open(side=side, qty=sizing.qty, ref=ref, atr=signal_atr, sl=sizing.sl, tp=sizing.tp, bar=j)
+                ex = runner.run(pos)
+                qty, entry, sign, initial_sl, tp = pos.qty, pos.entry, pos.sign, pos.initial_sl, pos.tp
+                reason, moves, exit_sl = rp.close_reason(pos, ex.kind), pos.stop_moves, pos.sl
+            open_fee = qty * entry * fee
+            close_fee = qty * ex.price * fee
+            gross = (ex.price - entry) * qty * sign
+            pnl = gross - open_fee - close_fee
+            exit_ms = bars.path_ms(ex.bar, ex.point)
+            paid = Decimal(0)
+            if fbook is not None:
+                paid, held = fbook.charge(sign, qty, ts_at(j), exit_ms)
+                pnl -= paid
+                funding_paid += paid
+                settlements += held
+            wallet += pnl
+            trades.append(Trade(symbol, side, ms_to_datetime(ts_at(j)), entry, ms_to_datetime(exit_ms), ex.price,
+                                qty, pnl, open_fee + close_fee, reason, initial_sl, tp, signal_atr, j, ex.bar, ex.point,
+                                open_fee, moves, exit_sl, paid))
+            prot.record(exit_ms=exit_ms, entry_ms=ts_at(j), pnl=pnl, open_fee=open_fee, sign=sign, entry=entry,
+                        qty=qty)
+            next_tick = ex.bar if ex.point == 0 else ex.bar + 1
+    finally:
+        if gc_was_on:
+            gc.enable()
     if pause_start is not None:
         skipped = len(ks_list) - pause_start[2]
         pauses.append(Pause(ms_to_datetime(pause_start[0]), None, pause_start[1], skipped))
-    bar_pbar.update(n - i0 - bar_pbar.n)
-    bar_pbar.close()
+    if bar_pbar is not None:
+        bar_pbar.update(n - i0 - bar_pbar.n)
+        bar_pbar.close()
     t_loop = time.perf_counter()
     equity, in_pos = _equity(bars, trades, float(balance), i0)
     index = df.index[i0:]
@@ -299,6 +365,8 @@ def run_backtest(
         end=ms_to_datetime(int(ts[-1]) + bars.interval_ms), bars=n - i0, initial_balance=balance,
         final_balance=wallet, trades=trades, equity=pd.Series(equity, index=index, name="equity"),
         in_position=in_pos, risk=risk, strategy=params, signals=len(ks_list), pauses=pauses, refusals=refusals,
+        replay="ticks" if fast is not None else "decimal", funding_included=fbook is not None,
+        funding_paid=funding_paid, funding_settlements=settlements, close=bars.arr[3][i0:],
         timings={"signals_s": t_signals - t0, "loop_s": t_loop - t_signals, "report_s": time.perf_counter() - t_loop},
     )
 
@@ -306,16 +374,25 @@ def run_backtest(
 def _equity(bars: _Bars, trades: list[Trade], balance: float, i0: int) -> tuple[np.ndarray, np.ndarray]:
     """Equity at every bar close: wallet (fees and realised PnL as they happen) + unrealised PnL at the close."""
     n = bars.n
-    delta = np.zeros(n)
-    upl = np.zeros(n)
-    in_pos = np.zeros(n, dtype=bool)
     close = bars.arr[3]
-    for t in trades:
-        delta[t.entry_bar] -= float(t.open_fee)
-        delta[t.exit_bar] += float(t.pnl + t.open_fee)
-        if t.exit_bar > t.entry_bar:
-            sl = slice(t.entry_bar, t.exit_bar)
-            upl[sl] = t.sign * (close[sl] - float(t.entry_price)) * float(t.qty)
-            in_pos[sl] = True
-    equity = balance + np.cumsum(delta) + upl
+    if not trades:
+        return np.full(n - i0, balance), np.zeros(n - i0, dtype=bool)
+    bars_at = np.array([(t.entry_bar, t.exit_bar) for t in trades], dtype=np.int64)
+    money = np.array([(t.open_fee, t.pnl, t.qty, t.entry_price) for t in trades], dtype=np.float64)
+    entry_bar, exit_bar = bars_at[:, 0], bars_at[:, 1]
+    open_fee, pnl, entry = money[:, 0], money[:, 1], money[:, 3]
+    signed_qty = money[:, 2] * np.array([t.sign for t in trades], dtype=np.float64)
+
+    def steps(at: np.ndarray, weights: np.ndarray) -> np.ndarray:  # Σ weights per bar (bincount: no ufunc.at)
+        return np.bincount(at, weights=weights, minlength=n + 1)
+
+    delta = steps(entry_bar, -open_fee) + steps(exit_bar, pnl + open_fee)
+    # positions never overlap: piecewise-constant qty and qty×entry over [entry_bar, exit_bar)
+    held = exit_bar > entry_bar
+    eb, xb, q = entry_bar[held], exit_bar[held], signed_qty[held]
+    qty_at = np.cumsum(steps(eb, q) - steps(xb, q))[:n]
+    cost_at = np.cumsum(steps(eb, q * entry[held]) - steps(xb, q * entry[held]))[:n]
+    in_pos = np.cumsum(np.bincount(eb, minlength=n + 1) - np.bincount(xb, minlength=n + 1))[:n] > 0
+    upl = np.where(in_pos, qty_at * close - cost_at, 0.0)
+    equity = balance + np.cumsum(delta)[:n] + upl
     return equity[i0:], in_pos[i0:]

@@ -15,7 +15,8 @@ from tradebot.strategy import StrategyParams
 
 @dataclass(frozen=True)
 class Trade:
-    """One closed round trip. ``pnl`` is the simulator's closedPnl: gross PnL minus entry and exit fees."""
+    """One closed round trip. ``pnl`` is the closed PnL: gross PnL minus entry and exit fees and minus the
+    funding paid at the settlements the position held (as Bybit's closed PnL counts it)."""
 
     symbol: str
     side: str  # "Buy" (long) or "Sell" (short)
@@ -36,6 +37,7 @@ class Trade:
     open_fee: Decimal = Decimal(0)
     stop_moves: int = 0
     exit_sl: Decimal | None = None  # the stop in force when the position closed
+    funding: Decimal = Decimal(0)  # funding paid while open (negative = received); already inside ``pnl``
 
     @property
     def sign(self) -> int:
@@ -52,7 +54,7 @@ class Trade:
             "exit_time": self.exit_time.isoformat(), "exit_price": str(self.exit_price), "qty": str(self.qty),
             "pnl": str(self.pnl), "fees": str(self.fees), "reason": self.reason, "sl": str(self.sl),
             "tp": str(self.tp), "atr": str(self.atr), "stop_moves": self.stop_moves,
-            "exit_sl": None if self.exit_sl is None else str(self.exit_sl),
+            "exit_sl": None if self.exit_sl is None else str(self.exit_sl), "funding": str(self.funding),
         }
 
 
@@ -87,3 +89,9 @@ class BacktestResult:
     refusals: dict[str, int] = field(default_factory=dict)  # sizing refusals by reason
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    replay: str = "decimal"  # "ticks" when the integer-tick replay ran (same trades, faster)
+    funding_included: bool = False  # a funding-rate history was given (else funding is not in the PnL)
+    funding_paid: Decimal = Decimal(0)  # total over all trades (negative = received)
+    funding_settlements: int = 0  # settlements charged to open positions
+    close: np.ndarray | None = None  # each bar's close over the window (buy-and-hold comparison)
+    settings_source: str = ""  # where the settings came from, e.g. "live settings (/risk 2%)"

@@ -1,4 +1,4 @@
-"""Equity curve + drawdown PNG with matplotlib's Agg canvas (no pyplot state, safe from a worker thread)."""
+"""Equity curve (with buy-and-hold and the protection pauses shaded) + drawdown PNG with matplotlib's Agg canvas."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
+import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -27,6 +28,14 @@ def _thin(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return xs, ys
 
 
+def buy_and_hold(result: BacktestResult) -> np.ndarray | None:
+    """The start balance put in the coin at the first bar's close and held (no fees), at each bar's close."""
+    close = result.close
+    if close is None or close.size == 0 or not close[0] > 0:
+        return None
+    return float(result.initial_balance) * close / close[0]
+
+
 def plot_equity(result: BacktestResult, path: str | Path | BinaryIO | None = None) -> bytes:
     """Render equity (top) and drawdown % (bottom); write a PNG to ``path`` if given; return the PNG bytes."""
     fig = Figure(figsize=(10, 6), dpi=100)
@@ -37,8 +46,19 @@ def plot_equity(result: BacktestResult, path: str | Path | BinaryIO | None = Non
     if eq.size:
         peak = np.maximum.accumulate(np.r_[float(result.initial_balance), eq])[1:]
         dd = (eq - peak) / np.where(peak > 0, peak, np.nan) * 100
-        ax_eq.plot(*_thin(x, eq), color="tab:blue", linewidth=0.8)
+        ax_eq.plot(*_thin(x, eq), color="tab:blue", linewidth=0.8, label="strategy")
+        hold = buy_and_hold(result)
+        if hold is not None:
+            ax_eq.plot(*_thin(x, hold), color="tab:orange", linewidth=0.8, alpha=0.8,
+                       label="buy and hold (same start balance)")
         ax_eq.axhline(float(result.initial_balance), color="grey", linewidth=0.6, linestyle="--")
+        end = result.equity.index[-1]
+        for k, p in enumerate(result.pauses):
+            stop = pd.Timestamp(p.end) if p.end else end
+            for ax in (ax_eq, ax_dd):
+                ax.axvspan(pd.Timestamp(p.start), stop, color="tab:grey", alpha=0.2,
+                           linewidth=0, label="protections paused entries" if k == 0 and ax is ax_eq else None)
+        ax_eq.legend(loc="upper left", fontsize=8)
         xd, yd = _thin(x, np.nan_to_num(dd))
         ax_dd.fill_between(xd, yd, 0, color="tab:red", alpha=0.5, linewidth=0)
     m = compute_metrics(result)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
 import numpy as np
 
@@ -18,9 +19,8 @@ WINDOW = timedelta(days=7)  # the live engine reads closed trades of the last 7 
 WINDOW_MS = 7 * DAY_MS
 
 
-@dataclass(frozen=True)
-class _Closed:
-    view: ClosedTradeView
+class _Closed(NamedTuple):
+    pnl: Decimal
     exit_ms: int
     entry_ms: int
     open_fee: Decimal
@@ -66,8 +66,7 @@ class Protections:
 
     def record(self, *, exit_ms: int, entry_ms: int, pnl: Decimal, open_fee: Decimal, sign: int, entry: Decimal,
                qty: Decimal) -> None:
-        view = ClosedTradeView(self.symbol, ms_to_datetime(exit_ms), pnl)
-        self.closed.append(_Closed(view, exit_ms, entry_ms, open_fee, sign, entry, qty))
+        self.closed.append(_Closed(pnl, exit_ms, entry_ms, open_fee, sign, entry, qty))
         self.exit_ms.append(exit_ms)
         if pnl < 0:
             self.losses.append(len(self.closed) - 1)
@@ -79,17 +78,19 @@ class Protections:
     def _clearly_allowed(self, now_ms: int) -> bool:
         """True only when no protection can be tripped (then protection_state would allow the entry): today's
         net loss below the limit, no cooldown running, no full losing streak in the 7-day window."""
-        r, lo = self.risk, bisect_left(self.exit_ms, now_ms - WINDOW_MS)
+        r = self.risk
         loss = -self._day_pnl if self._day == now_ms // DAY_MS else Decimal(0)
-        limit = max(self.balance_start_of_day(now_ms), Decimal(0)) * r.daily_loss_limit_pct / 100
-        if loss > 0 and loss >= limit:
+        if loss > 0 and loss >= max(self.balance_start_of_day(now_ms), Decimal(0)) * r.daily_loss_limit_pct / 100:
             return False
+        if not r.cooldown_minutes and not r.max_consecutive_losses:
+            return True
+        lo = bisect_left(self.exit_ms, now_ms - WINDOW_MS)
         if r.cooldown_minutes and self.losses and self.losses[-1] >= lo:
             if self.exit_ms[self.losses[-1]] + r.cooldown_minutes * 60_000 > now_ms:
                 return False
         limit_n = r.max_consecutive_losses
         if limit_n and len(self.closed) - lo >= limit_n:
-            if all(c.view.pnl < 0 for c in self.closed[-limit_n:]):
+            if all(c.pnl < 0 for c in self.closed[-limit_n:]):
                 return False
         return True
 
@@ -99,7 +100,7 @@ class Protections:
         for c in reversed(self.closed):
             if c.exit_ms <= t_ms:
                 break
-            wallet -= c.view.pnl + c.open_fee  # not realised yet at t
+            wallet -= c.pnl + c.open_fee  # not realised yet at t
             if c.entry_ms < t_ms:
                 upl = c.sign * (self.open_at(t_ms) - c.entry) * c.qty
             else:
@@ -120,7 +121,8 @@ class Protections:
         keep.update(range(max(lo, bisect_left(self.exit_ms, now_ms // DAY_MS * DAY_MS)), len(self.closed)))
         if self.losses and self.losses[-1] >= lo:
             keep.add(self.losses[-1])
-        return [self.closed[i].view for i in sorted(keep)]
+        return [ClosedTradeView(self.symbol, ms_to_datetime(self.closed[i].exit_ms), self.closed[i].pnl)
+                for i in sorted(keep)]
 
     def check(self, now_ms: int) -> Check:
         """The live verdict at tick ``now_ms`` (flat), and when a blocked verdict can next change."""

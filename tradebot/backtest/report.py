@@ -21,12 +21,14 @@ import numpy as np
 
 from tradebot.backtest.models import BacktestResult, Trade
 from tradebot.market import DAY_MS, index_ms
+from tradebot.risk import RiskParams
+from tradebot.strategy import StrategyParams
 
 ZERO = Decimal(0)
 CENT = Decimal("0.01")
 _AVG = Decimal("1e-10")
 TRADE_FIELDS = ("side", "entry_time", "entry_price", "exit_time", "exit_price", "qty", "pnl", "fees", "reason",
-                "sl", "tp", "atr", "stop_moves", "exit_sl")
+                "sl", "tp", "atr", "stop_moves", "exit_sl", "funding")
 
 
 @dataclass(frozen=True)
@@ -154,6 +156,11 @@ def to_dict(result: BacktestResult, metrics: Metrics | None = None) -> dict[str,
         "pauses": [{"start": p.start.isoformat(), "end": p.end.isoformat() if p.end else None,
                     "reasons": list(p.reasons), "signals_skipped": p.signals_skipped} for p in result.pauses],
         "refusals": dict(result.refusals), "notes": list(result.notes),
+        "settings": {"interval_minutes": result.interval_ms // 60_000, "risk_pct": str(result.risk.risk_pct),
+                     "taker_fee_rate": str(result.risk.taker_fee_rate), "threshold": result.strategy.threshold,
+                     "changed": changed_settings(result.risk, result.strategy), "source": result.settings_source},
+        "funding": {"included": result.funding_included, "paid": str(result.funding_paid),
+                    "settlements": result.funding_settlements},
         "trades": [t.as_dict() for t in result.trades],
     }
 
@@ -182,8 +189,86 @@ def _f(x: float | None) -> str:
     return "-" if x is None else f"{x:.2f}"
 
 
+def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _show(v: Any) -> str:
+    if isinstance(v, list):
+        return "[" + ", ".join(_show(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k}={_show(x)}" for k, x in v.items()) + "}"
+    return str(v)
+
+
+def changed_settings(risk: RiskParams, strategy: StrategyParams) -> list[str]:
+    """Every risk/strategy parameter that differs from its default, as ``table.key=value (default x)``;
+    indicators switched on/off are grouped."""
+    out: list[str] = []
+    switched: dict[bool, list[str]] = {True: [], False: []}
+    for name, cur, default in (("risk", risk, RiskParams()), ("strategy", strategy, StrategyParams())):
+        now, base = _flat(cur.model_dump()), _flat(default.model_dump())
+        for key in sorted(now):
+            if key in base and now[key] == base[key]:
+                continue
+            if name == "strategy" and key.endswith(".enabled") and isinstance(now[key], bool):
+                switched[now[key]].append(key.rsplit(".", 1)[0])
+                continue
+            out.append(f"{name}.{key}={_show(now[key])} (default {_show(base.get(key, '-'))})")
+    if switched[False]:
+        out.append("indicators off: " + ", ".join(switched[False]))
+    if switched[True]:
+        out.append("indicators on: " + ", ".join(switched[True]))
+    return out
+
+
+def settings_lines(result: BacktestResult) -> list[str]:
+    """What the run used: interval, risk and fees, threshold, stops, the changed parameters, funding."""
+    r, st = result.risk, result.strategy
+    fee = r.taker_fee_rate * 100
+    lines = [
+        f"Settings: {result.interval_ms // 60_000}m candles, risk {r.risk_pct}% of balance per trade after fees "
+        f"(taker {fee.normalize():f}% per side and a {r.slippage_pct.normalize():f}% stop slippage allowance "
+        f"counted), threshold {st.threshold}, "
+        f"SL {r.sl_atr} ATR, TP {r.tp_atr} ATR, trailing by {r.trailing_mode}, leverage {r.leverage}x"
+        + (f"; {result.settings_source}" if result.settings_source else ""),
+    ]
+    changed = changed_settings(r, st)
+    lines.append("Changed from defaults: " + ("; ".join(changed) if changed else "none"))
+    if result.funding_included:
+        paid = result.funding_paid
+        word = "paid" if paid >= 0 else "received"
+        lines.append(f"Funding: {_money(abs(paid))} USDT {word} at {result.funding_settlements} settlement(s) "
+                     "(inside each trade's PnL)")
+    else:
+        lines.append("Funding: not included (no funding-rate history; `bot.py download` fetches it)")
+    return lines
+
+
+def pause_lines(result: BacktestResult) -> list[str]:
+    """Every protection pause, then how the backtest ends a loss streak compared with the live bot."""
+    if not result.pauses:
+        return []
+    skipped = sum(p.signals_skipped for p in result.pauses)
+    lines = [f"Protections paused entries {len(result.pauses)} time(s), {skipped} signal(s) skipped:"]
+    for p in result.pauses:
+        end = f"{p.end:%Y-%m-%d %H:%M}" if p.end else "end of data"
+        lines.append(f"  {p.start:%Y-%m-%d %H:%M} → {end}: {'; '.join(p.reasons)} ({p.signals_skipped} skipped)")
+    if any("in a row" in reason or "consecutive" in reason for p in result.pauses for reason in p.reasons):
+        lines.append("Loss streaks: live, the pause lasts until you /resume (or the losses age out of the 7-day "
+                     "window); the backtest has no operator, so it resumes when the streak's oldest loss leaves "
+                     "the 7-day window.")
+    return lines
+
+
 def render_summary(result: BacktestResult, metrics: Metrics | None = None) -> str:
-    """Plain-text table of the figures (fits a Telegram message in a monospace block)."""
+    """Plain-text table of the figures, the settings used and every pause."""
     m = metrics or compute_metrics(result)
     rows = [
         ("Symbol", f"{result.symbol} {result.interval_ms // 60_000}m"),
@@ -211,10 +296,8 @@ def render_summary(result: BacktestResult, metrics: Metrics | None = None) -> st
         rows.append((label, f"{st.trades} trades, win {_pct(st.win_rate)}, net {_money(st.net_pnl)} USDT"))
     width = max(len(k) for k, _ in rows)
     lines = [f"{k:<{width}}  {v}" for k, v in rows]
-    if result.pauses:
-        skipped = sum(p.signals_skipped for p in result.pauses)
-        lines.append(f"Protections paused entries {len(result.pauses)} time(s), {skipped} signal(s) skipped; "
-                     f"first: {result.pauses[0].reasons[0]}")
+    lines.extend(settings_lines(result))
+    lines.extend(pause_lines(result))
     for reason, count in result.refusals.items():
         lines.append(f"Not sized ×{count}: {reason}")
     lines.extend(result.notes)

@@ -13,6 +13,7 @@ from tradebot.bybit.models import (
     ClosedPnl,
     Execution,
     FeeRate,
+    FundingRate,
     Kline,
     Order,
     OrderAck,
@@ -68,6 +69,19 @@ class BybitClient(http.BybitHTTP):
             raise ExchangeError(f"absurd {symbol} candle from Bybit at {bad.start_ms}: open {bad.open} high {bad.high} "
                                 f"low {bad.low} close {bad.close} (prices must be > 0, low <= high)")
         rows.sort(key=lambda k: k.start_ms)
+        return rows
+
+    async def funding_history(self, symbol: str, *, start_ms: int | None = None, end_ms: int | None = None,
+                              limit: int = 200) -> list[FundingRate]:
+        """One page of settled funding rates, OLDEST FIRST (Bybit sends newest first, at most ``limit`` ≤ 200
+        up to ``end_ms``). Bybit refuses ``start_ms`` alone, so it is only sent together with ``end_ms``."""
+        if start_ms is not None and end_ms is None:
+            raise ValueError("funding history: start_ms needs end_ms (Bybit rejects startTime alone)")
+        res = await self._call("GET", "/v5/market/funding/history", {
+            "category": CATEGORY, "symbol": symbol, "startTime": start_ms, "endTime": end_ms,
+            "limit": limit}, private=False)
+        rows = [FundingRate.from_api(r) for r in res.get("list") or []]
+        rows.sort(key=lambda f: f.time_ms)
         return rows
 
     async def ticker(self, symbol: str) -> Ticker:

@@ -56,6 +56,20 @@ def field(row: dict[str, Any], name: str) -> Any:
     return row[name]
 
 
+@dataclass(frozen=True)
+class FundingRate:
+    """One settled funding rate (/v5/market/funding/history): positive = longs pay shorts."""
+
+    symbol: str
+    rate: Decimal
+    time_ms: int  # fundingRateTimestamp: the settlement time
+
+    @classmethod
+    def from_api(cls, row: dict[str, Any]) -> FundingRate:
+        return cls(str(row.get("symbol", "")), req_dec(row.get("fundingRate"), "fundingRate"),
+                   ms(row.get("fundingRateTimestamp")))
+
+
 @dataclass(frozen=True, slots=True)
 class Kline:
     start_ms: int

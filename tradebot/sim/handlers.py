@@ -39,6 +39,30 @@ def kline(sim: Simulator, p: Params) -> Result:
     return {"category": cat, "symbol": sym, "list": rows}
 
 
+def funding_history(sim: Simulator, p: Params) -> Result:
+    """Settled funding rates, newest first: every 8 h boundary of market time since the first candle, at the
+    simulator's ``funding_rate`` (market/history-fund-rate.mdx: startTime alone is an error; endTime alone or
+    neither gives the ``limit`` newest records up to endTime / now)."""
+    from .core import FUNDING_MS
+
+    cat = p.category("linear")
+    sym = p.symbol(sim, code_msg="Not supported symbols")
+    start, end = p.int("startTime"), p.int("endTime")
+    if start is not None and end is None:
+        raise err("endTime is required when startTime is set")
+    limit = p.int("limit", 200, 1, 200)
+    assert limit is not None
+    feed = sim.feeds[sym]
+    first = feed.closed[0].start if feed.closed else feed.forming.start
+    hi = min(sim.market_time(), end if end is not None else sim.market_time())
+    newest = hi // FUNDING_MS * FUNDING_MS
+    oldest = max(-(-first // FUNDING_MS) * FUNDING_MS, start if start is not None else 0)
+    times = range(newest, oldest - 1, -FUNDING_MS)[:limit]
+    rate = fmt(sim.funding_rate)
+    return {"category": cat, "list": [{"symbol": sym, "fundingRate": rate, "fundingRateTimestamp": str(t)}
+                                      for t in times]}
+
+
 def tickers(sim: Simulator, p: Params) -> Result:
     cat = p.category()
     sym = p.symbol(sim, required=False, code_msg="Not supported symbols")
@@ -345,6 +369,7 @@ PUBLIC: dict[tuple[str, str], Callable[[Simulator, Params], Result]] = {
     ("GET", "/v5/market/tickers"): tickers, ("GET", "/v5/market/orderbook"): orderbook,
     ("GET", "/v5/market/instruments-info"): instruments_info,
     ("GET", "/v5/market/mark-price-kline"): not_simulated, ("GET", "/v5/market/index-price-kline"): not_simulated,
+    ("GET", "/v5/market/funding/history"): funding_history,
 }
 PRIVATE: dict[tuple[str, str], Callable[[Simulator, Params], Result]] = {
     ("POST", "/v5/order/create"): order_create, ("POST", "/v5/order/cancel"): order_cancel,

@@ -1,0 +1,98 @@
+"""The integer-tick replicas equal the real sizing and trailing functions (so a change there is caught)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from tradebot.backtest.position import journal_atr
+from tradebot.backtest.ticks import FastSizer, real_size, tick_columns, trail_stop
+from tradebot.instruments import Instrument
+from tradebot.risk import RiskParams
+from tradebot.stops import next_stop
+
+TICKS = [Decimal("0.1"), Decimal("0.01"), Decimal("0.5"), Decimal("0.0001"), Decimal("1"), Decimal("0.05")]
+STEPS = [Decimal("0.001"), Decimal("0.01"), Decimal("1"), Decimal("0.1"), Decimal("10")]
+pct = st.decimals(min_value=Decimal("0.05"), max_value=Decimal("10"), places=2)
+atr_mult = st.decimals(min_value=Decimal("0.1"), max_value=Decimal("20"), places=1)
+
+
+def inst(tick: Decimal, step: Decimal) -> Instrument:
+    return Instrument("TESTUSDT", tick, step, step, Decimal(10**9) * step, Decimal(10**6) * step, Decimal(5),
+                      Decimal(100))
+
+
+@settings(max_examples=400, deadline=None)
+@given(tick=st.sampled_from(TICKS), step=st.sampled_from(STEPS), side=st.sampled_from([1, -1]),
+       entry=st.integers(10, 10**7), atr=st.floats(1e-6, 1e5, allow_nan=False), risk_pct=pct,
+       sl_atr=atr_mult, tp_atr=atr_mult, lev=st.sampled_from([Decimal(1), Decimal(3), Decimal(5), Decimal(25)]),
+       fee=st.sampled_from([Decimal(0), Decimal("0.0002"), Decimal("0.00055"), Decimal("0.001")]),
+       max_pct=st.sampled_from([Decimal(100), Decimal(50), Decimal("12.5")]),
+       wallet=st.decimals(min_value=Decimal("0.01"), max_value=Decimal(10**7), places=8),
+       slip=st.sampled_from([Decimal(0), Decimal("0.02"), Decimal("0.5")]),
+       share=st.sampled_from([Decimal("0.5"), Decimal("0.1"), Decimal(1)]),
+       mode=st.sampled_from(["bot", "exchange"]))
+def test_fast_sizer_equals_size_position(tick: Decimal, step: Decimal, side: int, entry: int, atr: float,
+                                         risk_pct: Decimal, sl_atr: Decimal, tp_atr: Decimal, lev: Decimal,
+                                         fee: Decimal, max_pct: Decimal, wallet: Decimal, slip: Decimal,
+                                         share: Decimal, mode: str) -> None:
+    i = inst(tick, step)
+    assume(mode == "bot" or tp_atr >= RiskParams().trail_trigger_atr)  # exchange trailing activates before the TP
+    risk = RiskParams(risk_pct=risk_pct, sl_atr=sl_atr, tp_atr=tp_atr, leverage=lev, taker_fee_rate=fee,
+                      max_position_pct=max_pct, slippage_pct=slip, max_fee_share=share,
+                      trailing_mode=mode)  # type: ignore[arg-type]
+    a = Decimal(repr(atr))
+    got = FastSizer(i, risk).size(side, entry, a, wallet)
+    want = real_size(side, entry, a, wallet, i, risk)
+    if got is not None:  # None = "ask size_position": always allowed, and the engine then does
+        assert got == want
+
+
+def test_fast_sizer_answers_the_usual_cases() -> None:
+    i = inst(Decimal("0.1"), Decimal("0.001"))
+    risk = RiskParams(taker_fee_rate=Decimal("0.00055"), trailing_mode="bot")
+    sizer = FastSizer(i, risk)
+    for side, entry, atr in [(1, 430001, "125.5"), (-1, 430001, "93.1415926535"), (1, 25000, "7.07")]:
+        got = sizer.size(side, entry, Decimal(atr), Decimal("10000"))
+        assert got is not None and got == real_size(side, entry, Decimal(atr), Decimal("10000"), i, risk)
+
+
+@settings(max_examples=400, deadline=None)
+@given(tick=st.sampled_from(TICKS), side=st.sampled_from([1, -1]), entry=st.integers(100, 10**7),
+       atr=st.floats(1e-4, 1e4, allow_nan=False), trail=atr_mult, trigger=atr_mult,
+       up=st.integers(0, 10**5), back=st.integers(0, 10**5), sl_gap=st.integers(1, 10**5))
+def test_trail_stop_equals_next_stop(tick: Decimal, side: int, entry: int, atr: float, trail: Decimal,
+                                     trigger: Decimal, up: int, back: int, sl_gap: int) -> None:
+    """In long space (a short's prices negated): best = entry + up, last = best - back, stop = entry - sl_gap."""
+    i = inst(tick, Decimal("0.001"))
+    risk = RiskParams(trailing_mode="bot", trail_atr=trail, trail_trigger_atr=trigger,
+                      breakeven_trigger_atr=Decimal(100))
+    am = journal_atr(Decimal(repr(atr)))
+    assume(am > 0)
+    entry *= side
+    best, last, sl = entry + up, entry + up - back, entry - sl_gap
+    assume(side * last > 0 and side * sl > 0)
+    an, ad = am.as_integer_ratio()
+    tn, td = tick.as_integer_ratio()
+    tr_n, tr_d = trail.as_integer_ratio()
+    floor_d = (tr_n * an * td) // (tr_d * ad * tn)
+    trig_n, trig_d = trigger.as_integer_ratio()
+    if up * trig_d * ad * tn < trig_n * an * td:  # below the trigger the engine never asks the replica
+        return
+    got = trail_stop(side, best, sl, last, floor_d)
+    upd = next_stop(side="Buy" if side > 0 else "Sell", entry=side * entry * tick, current_sl=side * sl * tick,
+                    best_price=side * best * tick, last_price=side * last * tick, atr=am, inst=i, params=risk,
+                    breakeven_done=True)
+    assert got == (None if upd is None else side * int(upd.new_sl / tick))
+    assert upd is None or upd.reason == "trailing"
+
+
+def test_tick_columns_need_exact_tick_prices() -> None:
+    import numpy as np
+
+    ok = tick_columns([np.array([43000.1, 0.3, 12.0])], Decimal("0.1"))
+    assert ok is not None and ok[0].tolist() == [430001, 3, 120]
+    assert tick_columns([np.array([43000.15])], Decimal("0.1")) is None
+    assert tick_columns([np.array([1.0])], Decimal("2.5")) is None  # 1/tick not an integer

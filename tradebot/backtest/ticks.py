@@ -1,0 +1,367 @@
+"""Exact integer replay: prices as integer ticks, quantities as integer qty steps, Decimal only at the edges."""
+
+# Used by the bar loop when every candle price sits on the tick grid and the bot trails the stop itself: the same
+# rules as tradebot.backtest.position, with identical results (tests compare both). Sizing and the bot's trailing
+# step have exact integer replicas of size_position and next_stop; each is cross-checked against the real
+# function on the first calls of every run (and by hypothesis tests), and any doubtful case (a refusal, a
+# rounding edge, a break-even move) calls the real function.
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import NamedTuple
+
+import numpy as np
+
+from tradebot.backtest.position import Exit, ExitKind, Replayer, journal_atr
+from tradebot.instruments import Instrument, Side, stop_price
+from tradebot.risk import DEFAULT_MMR, RiskParams, size_position
+from tradebot.sim.book import BookParams, market_fill_price
+from tradebot.stops import breakeven_price, next_stop
+
+CHECKS = 64  # replica results compared with the real function at the start of every run
+_NEVER = 1 << 62
+_PROBE = 128  # bars scanned in Python before a quiet stretch is searched with numpy
+
+
+def _ratio(d: Decimal) -> tuple[int, int]:
+    n, m = d.as_integer_ratio()
+    return n, m
+
+
+def tick_columns(arr: list[np.ndarray], tick: Decimal) -> list[np.ndarray] | None:
+    """open/high/low/close as integer ticks, or None unless every price is exactly ``k × tick`` (as parsed)."""
+    inv = 1 / tick
+    if inv != inv.to_integral_value() or inv > 10**9:
+        return None
+    n = int(inv)
+    out = []
+    for a in arr:
+        if not np.all(np.isfinite(a)) or a.size and float(np.max(np.abs(a))) * n > 2**52:
+            return None
+        t = np.rint(a * n)
+        if not np.array_equal(t / n, a):  # t/n is the float nearest the decimal t×tick, i.e. what parsed it
+            return None
+        out.append(t.astype(np.int64))
+    return out
+
+
+def trail_stop(s: int, best: int, sl: int, last: int, floor_d: int) -> int | None:
+    """``next_stop``'s bot trailing step in long-space ticks (past the trigger, no break-even candidate): the
+    stop ``floor(trail_atr×ATR)`` ticks behind the best price, clamped one tick inside the last price, if it
+    tightens the current stop by at least one tick."""
+    new = best - floor_d
+    if last <= new:
+        new = last - 1
+    return None if s * new <= 0 or new - sl < 1 else new
+
+
+class FastSizer:
+    """``size_position`` in integers for (side, entry ticks, ATR, wallet): (qty steps, sl ticks, tp ticks), or
+    None when the real function must decide (refusals, liquidation or rounding edges).
+
+    In ticks, with stop distance d = max(sl_atr×ATR, |entry − sl|), slippage g and taker fee f (the backtest
+    sizes with ``risk.taker_fee_rate``, as ``size_position`` does without ``fee_rate``), the loss per coin is
+    d + sl·g + f·(entry + sl·(1 − s·g)) and qty = floor(budget / loss / step), then capped."""
+
+    def __init__(self, inst: Instrument, risk: RiskParams) -> None:
+        self.inst, self.risk = inst, risk
+        self.tn, self.td = _ratio(inst.tick_size)
+        self.qn, self.qd = _ratio(inst.qty_step)
+        self.sl = _ratio(risk.sl_atr)
+        self.tp = _ratio(risk.tp_atr)
+        self.rp = _ratio(risk.risk_pct)
+        self.lev = _ratio(risk.leverage)
+        self.mpp = _ratio(risk.max_position_pct)
+        self.fee = _ratio(risk.taker_fee_rate)
+        self.slip = _ratio(risk.slippage_pct / 100)
+        self.share = _ratio(risk.max_fee_share)
+        self.max_steps = int(inst.max_mkt_qty / inst.qty_step)
+        self.min_qty, self.min_notional = inst.min_qty, inst.min_notional
+        self.usable = inst.min_leverage <= risk.leverage <= inst.max_leverage and 0 <= risk.taker_fee_rate < 1
+        self.exchange_trailing = risk.trailing_mode == "exchange"
+        lev = float(risk.leverage)
+        self.liq_factor = 1 / lev - float(DEFAULT_MMR)
+
+    def size(self, s: int, e: int, atr: Decimal, wallet: Decimal) -> tuple[int, int, int] | None:
+        if not self.usable or atr <= 0 or wallet <= 0 or e <= 0 or (self.exchange_trailing and s < 0):
+            return None
+        tn, td, qn, qd = self.tn, self.td, self.qn, self.qd
+        an, ad = atr.as_integer_ratio()
+        wn, wd = wallet.as_integer_ratio()
+        num_y, den_y = self.sl[0] * an * td, self.sl[1] * ad * tn  # sl_atr×ATR in ticks
+        fy = num_y // den_y
+        if fy < 1:
+            sl = e - s
+            if num_y < den_y:
+                num_y, den_y = 1, 1
+        else:
+            sl = e - s * fy
+        fz = (self.tp[0] * an * td) // (self.tp[1] * ad * tn)
+        tp = e + s * (fz if fz >= 1 else 1)
+        if sl <= 0 or tp <= 0 or s * (sl - e * (1 - s * self.liq_factor)) <= 2:
+            return None
+        gn, gd = self.slip
+        fn, fd = self.fee
+        fees = fn * ((e + sl) * gd - s * sl * gn)  # f·(entry + exit) × fd·gd, in ticks
+        den = den_y * gd * fd
+        loss = num_y * gd * fd + sl * gn * den_y * fd + fees * den_y  # loss per coin × den, in ticks
+        if loss <= 0 or fees * den_y * self.share[1] > self.share[0] * loss:  # max_fee_share refuses
+            return None
+        rn, rd = self.rp
+        q_raw = (wn * rn * den * td * qd) // (wd * rd * 100 * loss * tn * qn)
+        ln, ld = self.lev
+        mn, md = self.mpp
+        q_value = (wn * ln * mn * td * qd) // (wd * ld * md * 100 * e * tn * qn)
+        num2, den2 = wn * ln * fd * td * qd, wd * (fd * ld + 2 * fn * ln) * e * tn * qn
+        q_margin, rem = divmod(num2, den2)
+        q = min(q_raw, q_value, q_margin, self.max_steps)
+        if q == q_margin and rem * 10**30 < den2:  # an exact cap: Decimal's truncations may differ
+            return None
+        qty = q * self.inst.qty_step
+        if q <= 0 or qty < self.min_qty or qty * e * self.inst.tick_size < self.min_notional:
+            return None
+        return q, sl, tp
+
+
+def real_size(s: int, e: int, atr: Decimal, wallet: Decimal, inst: Instrument, risk: RiskParams
+              ) -> tuple[int, int, int] | str:
+    """``size_position`` itself, in ticks and steps; a refusal comes back as its message."""
+    side: Side = "Buy" if s > 0 else "Sell"
+    sz = size_position(side=side, entry_price=e * inst.tick_size, atr=atr, available_balance=wallet, inst=inst,
+                       params=risk)
+    if not sz.ok:
+        return sz.refused or "refused"
+    return int(sz.qty / inst.qty_step), int(sz.sl / inst.tick_size), int(sz.tp / inst.tick_size)
+
+
+class TickRunner:
+    """Runs one position to its exit over integer-tick candles (long space: a short's prices are negated)."""
+
+    def __init__(self, cols: list[np.ndarray], inst: Instrument, risk: RiskParams, book: BookParams,
+                 fee: Decimal) -> None:
+        o, h, lo, c = (np.asarray(x, dtype=np.int64) for x in cols)
+        self.n = o.size
+        self.long = tuple(x.tolist() for x in (o, h, lo))  # the close is read from numpy when needed
+        self._cols = (o, h, lo, c)
+        self._short: tuple[list[int], ...] | None = None
+        self._neg_low: np.ndarray | None = None
+        self._neg_high: np.ndarray | None = None
+        self.inst, self.risk, self.book, self.fee = inst, risk, book, fee
+        self.tick = inst.tick_size
+        self.tn, self.td = _ratio(inst.tick_size)
+        self.trig = _ratio(risk.trail_trigger_atr)
+        self.trail = _ratio(risk.trail_atr)
+        self.be_trig = _ratio(risk.breakeven_trigger_atr)
+        self.bot = risk.trailing_mode == "bot"
+        self.checks = CHECKS  # trailing replica results still to compare with next_stop
+        self.replica = True
+        # per-position state (long space)
+        self.sl = self.tp = self.entry = self.best = 0
+        self.s, self.qty, self.atr_mgmt = 1, Decimal(0), Decimal(0)
+        self.be_done, self.reason, self.moves = False, "", 0
+
+    @property
+    def short(self) -> tuple[list[int], ...]:
+        """A short's candles in long space (prices negated; its favourable extreme is the low)."""
+        if self._short is None:
+            o, h, lo, c = self._cols
+            self._short = tuple((-x).tolist() for x in (o, lo, h))
+        return self._short
+
+    def fill(self, side: Side, qty: Decimal, base: int) -> int:
+        price = market_fill_price(side, qty, base * self.tick, self.tick, self.book)
+        return int(price / self.tick)
+
+    def _ceil(self, k: tuple[int, int], an: int, ad: int) -> int:
+        num, den = k[0] * an * self.td, k[1] * ad * self.tn
+        return -((-num) // den)
+
+    def run(self, s: int, qty: Decimal, entry: int, sl: int, tp: int, atr: Decimal, j0: int) -> Exit:
+        """``entry``/``sl``/``tp`` in real ticks; the position enters at bar ``j0``'s open."""
+        self.s, self.qty = s, qty
+        self.entry, self.sl, self.tp, self.best = s * entry, s * sl, s * tp, s * entry
+        self.be_done, self.reason, self.moves = False, "", 0
+        self.atr_mgmt = am = journal_atr(atr)
+        o, fav, adv = self.long if s > 0 else self.short
+        thr = _NEVER
+        if am > 0:
+            an, ad = am.as_integer_ratio()
+            self.floor_d = (self.trail[0] * an * self.td) // (self.trail[1] * ad * self.tn)
+            self.t_trig = self.entry + self._ceil(self.trig, an, ad) if self.bot else _NEVER
+            self.b_trig = self.entry + self._ceil(self.be_trig, an, ad)
+            self.be_level = -_NEVER  # below any stop: break-even cannot tighten it
+            if self.b_trig < self.tp:  # else unreachable: the take-profit closes the position first
+                side: Side = "Buy" if s > 0 else "Sell"
+                be = stop_price(breakeven_price(s, entry * self.tick, am, self.risk), self.inst, side)
+                self.be_level = s * int(be / self.tick)
+            thr = self._threshold()
+        if adv[j0] <= self.sl or fav[j0] >= self.tp:
+            return self._path(j0, fav[j0], adv[j0])
+        n, j = self.n, j0 + 1
+        best = self.best
+        while j < n:
+            sl, tp = self.sl, self.tp
+            prev = fav[j - 1]
+            if prev < thr and best < thr:  # skip bars where nothing can happen: only the best price moves
+                hi = tp if tp < thr else thr
+                k, stop = j, min(n, j + _PROBE)
+                while k < stop and adv[k] > sl and fav[k] < hi:
+                    k += 1
+                if k == stop < n:  # a long quiet stretch: search it in numpy chunks
+                    k = self._first_event(s, k, sl, hi)
+                if k > j:
+                    top = max(fav[j - 1:k]) if k - j <= _PROBE else int(self._fav(s)[j - 1:k].max())
+                    if top > best:
+                        best = top
+                    j = k
+                    if j >= n:
+                        break
+            oc = o[j]
+            if oc <= sl or oc >= tp:  # the gap from the previous close fires the stop at the open
+                return self._exit(j, 0, "StopLoss" if oc <= sl else "TakeProfit", oc)
+            best = max(best, fav[j - 1], oc)
+            self.best = best
+            if best >= thr:
+                self._manage(oc)
+                thr = self._threshold()
+            if adv[j] <= self.sl or fav[j] >= tp:
+                return self._path(j, fav[j], adv[j])
+            j += 1
+        return self._exit(n - 1, 3, "EndOfData", s * self._cols[3].item(n - 1))
+
+    def _fav(self, s: int) -> np.ndarray:
+        o, h, lo, c = self._cols
+        if s > 0:
+            return h
+        if self._neg_low is None:
+            self._neg_low, self._neg_high = -lo, -h
+        return self._neg_low
+
+    def _first_event(self, s: int, k: int, sl: int, hi: int) -> int:
+        """First bar ≥ ``k`` whose adverse extreme reaches ``sl`` or favourable one reaches ``hi`` (long
+        space), else n: numpy over doubling chunks."""
+        fav = self._fav(s)
+        adv = self._cols[2] if s > 0 else self._neg_high
+        n, size = self.n, 4 * _PROBE
+        while k < n:
+            e = min(n, k + size)
+            hit = (adv[k:e] <= sl) | (fav[k:e] >= hi)
+            i = int(hit.argmax())
+            if hit[i]:
+                return k + i
+            k, size = e, size * 2
+        return n
+
+    def _threshold(self) -> int:
+        """The lowest best price (long space) at which a tick may move the stop."""
+        thr = _NEVER
+        if not self.be_done and self.be_level - self.sl >= 1:
+            thr = self.b_trig
+        if self.bot:
+            thr = min(thr, max(self.t_trig, self.sl + self.floor_d + 1))
+        return thr
+
+    def _path(self, j: int, fav: int, adv: int) -> Exit:
+        """The exit on bar ``j``'s path, which reaches the stop or the target: open→adverse→favourable→close
+        (a bullish long, a bearish short) or open→favourable→adverse→close; the first level crossed fills."""
+        sl, tp = self.sl, self.tp
+        o, c = self._cols[0].item(j), self._cols[3].item(j)
+        adverse_first = (c >= o) == (self.s > 0)  # the simulator's path: bullish/flat open→low→high→close
+        if adverse_first:
+            return self._exit(j, 1, "StopLoss", sl) if adv <= sl else self._exit(j, 2, "TakeProfit", tp)
+        return self._exit(j, 1, "TakeProfit", tp) if fav >= tp else self._exit(j, 2, "StopLoss", sl)
+
+    def _exit(self, bar: int, point: int, kind: ExitKind, base: int) -> Exit:
+        s = self.s
+        base_real = s * base
+        side: Side = "Sell" if s > 0 else "Buy"
+        base_d = base_real * self.tick
+        fill = market_fill_price(side, self.qty, base_d, self.tick, self.book)
+        return Exit(bar, point, kind, base_d, fill)
+
+    def _manage(self, last: int) -> None:
+        """The live tick's ``next_stop`` (long space): the integer trailing replica, else the real function."""
+        s, sl = self.s, self.sl
+        exc = self.best - self.entry
+        if not self.replica or (not self.be_done and self.be_level - sl >= 1 and exc >= self.b_trig - self.entry):
+            self._real(last)
+            return
+        if not self.bot or self.best < self.t_trig:
+            return
+        got = trail_stop(s, self.best, sl, last, self.floor_d)
+        if self.checks:
+            self.checks -= 1
+            if self._real(last, apply=False) != got:  # the replica disagrees: the real function decides
+                self.replica = self.checks = 0
+                self._real(last)
+                return
+        if got is not None:
+            self.sl, self.reason, self.moves = got, "trailing", self.moves + 1
+
+    def _real(self, last: int, apply: bool = True) -> int | None:
+        s, tick = self.s, self.tick
+        side: Side = "Buy" if s > 0 else "Sell"
+        upd = next_stop(side=side, entry=s * self.entry * tick, current_sl=s * self.sl * tick,
+                        best_price=s * self.best * tick, last_price=s * last * tick, atr=self.atr_mgmt,
+                        inst=self.inst, params=self.risk, breakeven_done=self.be_done)
+        if upd is None:
+            return None
+        new = s * int(upd.new_sl / tick)
+        if apply:
+            self.sl, self.reason, self.moves = new, upd.reason, self.moves + 1
+            if upd.reason == "breakeven":
+                self.be_done = True
+        return new
+
+
+def usable(risk: RiskParams) -> bool:
+    """The integer replay covers the bot's own trailing (or none); Bybit's trailing stop uses the Decimal one."""
+    return risk.trailing_mode == "bot"
+
+
+class TickPath:
+    """Sizing, entry, the position's run and its Trade, all over integer ticks (the bar loop's fast branch)."""
+
+    def __init__(self, cols: list[np.ndarray], inst: Instrument, risk: RiskParams, book: BookParams,
+                 fee: Decimal) -> None:
+        self.inst, self.risk, self.fee = inst, risk, fee
+        self.sizer = FastSizer(inst, risk)
+        self.runner = TickRunner(cols, inst, risk, book, fee)
+        self.open = self.runner.long[0]
+        self.checks = CHECKS  # sizing replica results still to compare with size_position
+        self._names = Replayer(inst, risk, book, fee)
+        self._reasons: dict[tuple[str, str], str] = {}
+
+    def size(self, s: int, j: int, atr: Decimal, wallet: Decimal) -> tuple[int, int, int] | str:
+        """(qty steps, sl ticks, tp ticks) for an entry at bar ``j``'s open, or size_position's refusal."""
+        e = self.open[j]
+        got = self.sizer.size(s, e, atr, wallet) if self.sizer.usable else None
+        if got is not None and self.checks:
+            self.checks -= 1
+            if real_size(s, e, atr, wallet, self.inst, self.risk) != got:
+                self.sizer.usable, self.checks, got = False, 0, None  # the replica disagrees: stop using it
+        return got if got is not None else real_size(s, e, atr, wallet, self.inst, self.risk)
+
+    def run(self, s: int, sized: tuple[int, int, int], atr: Decimal, j: int) -> tuple[Decimal, Decimal, Exit]:
+        """Enter at bar ``j``'s open and run to the exit: (qty, entry fill price, exit)."""
+        q, sl, tp = sized
+        qty = q * self.inst.qty_step
+        r = self.runner
+        entry = r.fill("Buy" if s > 0 else "Sell", qty, self.open[j])
+        return qty, entry * self.inst.tick_size, r.run(s, qty, entry, sl, tp, atr, j)
+
+    def reason(self, kind: ExitKind) -> str:
+        """The journal's close reason, named by the Decimal replay's own ``close_reason`` (cached per case)."""
+        key = (kind, self.runner.reason)
+        name = self._reasons.get(key)
+        if name is None:
+            name = self._names.close_reason(_StopState(self.runner.reason), kind)  # type: ignore[arg-type]
+            self._reasons[key] = name
+        return name
+
+
+class _StopState(NamedTuple):
+    """What ``Replayer.close_reason`` reads from a position."""
+
+    last_stop_reason: str
