@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from proving.sim.book import BookParams
 from tradebot.backtest import ticks
 from tradebot.backtest.data import default_instrument, htf_frames
 from tradebot.backtest.funding import FundingBook
@@ -25,7 +26,6 @@ from tradebot.config import Config
 from tradebot.instruments import Instrument
 from tradebot.market import index_ms, ms_to_datetime
 from tradebot.risk import RiskParams, size_position
-from tradebot.sim.book import BookParams
 from tradebot.strategy import StrategyParams, compute_series
 
 INF = math.inf

@@ -13,10 +13,10 @@ from typing import NamedTuple
 
 import numpy as np
 
+from proving.sim.book import BookParams, market_fill_price
 from tradebot.backtest.position import Exit, ExitKind, Replayer, journal_atr
 from tradebot.instruments import Instrument, Side, stop_price
 from tradebot.risk import DEFAULT_MMR, RiskParams, size_position
-from tradebot.sim.book import BookParams, market_fill_price
 from tradebot.stops import breakeven_price, next_stop
 
 CHECKS = 64  # replica results compared with the real function at the start of every run
