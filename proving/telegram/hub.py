@@ -17,16 +17,16 @@ from telegram.request import BaseRequest, RequestData
 
 from proving.telegram.methods import BotApiMethods
 from proving.telegram.types import (
-    _CONFLICT,
+    CONFLICT,
     ApiCall,
+    ApiError,
     ApiMethod,
     CallbackAnswer,
     Listener,
     SentMessage,
     UploadedFile,
-    _ApiError,
-    _commands,
-    _norm,
+    command_entities,
+    normalize_label,
 )
 
 _LOG = logging.getLogger(__name__)
@@ -137,7 +137,7 @@ class OfflineTelegram:
                             user_id: int | None = None) -> dict[str, Any]:
         """Queue an edited_message for a message previously pushed by a user."""
         msg = dict(self.incoming.get((chat_id, message_id)) or self._user_message(chat_id, text, user_id))
-        msg.update(message_id=message_id, text=text, edit_date=int(time.time()), entities=_commands(text))
+        msg.update(message_id=message_id, text=text, edit_date=int(time.time()), entities=command_entities(text))
         self.incoming[(chat_id, message_id)] = msg
         return self.push_update({"edited_message": msg})
 
@@ -174,7 +174,7 @@ class OfflineTelegram:
         """callback_data of the button whose label matches (exact, case-insensitive, or ignoring emoji)."""
         flat = [b for row in message.buttons for b in row]
         for match in (lambda t: t == label, lambda t: t.casefold() == label.casefold(),
-                      lambda t: _norm(t) == _norm(label) != ""):
+                      lambda t: normalize_label(t) == normalize_label(label) != ""):
             for text, data in flat:
                 if match(text) and data is not None:
                     return data
@@ -241,7 +241,7 @@ class OfflineTelegram:
         msg: dict[str, Any] = {"message_id": self.new_message_id(chat_id), "date": int(time.time()),
                                "chat": self.chat(chat_id, chat_type), "from": self._user(chat_id, user_id),
                                "text": text}
-        if entities := _commands(text):
+        if entities := command_entities(text):
             msg["entities"] = entities
         self.incoming[(chat_id, msg["message_id"])] = msg
         return msg
@@ -300,18 +300,18 @@ class OfflineTelegram:
                 if kind == "timeout":
                     raise TimedOut(description or "offline: injected timeout")
                 code, default = {"retry_after": (429, f"Too Many Requests: retry after {retry_after}"),
-                                 "conflict": (409, _CONFLICT), "bad_request": (400, "Bad Request: injected"),
+                                 "conflict": (409, CONFLICT), "bad_request": (400, "Bad Request: injected"),
                                  "forbidden": (403, "Forbidden: bot was blocked by the user")}[kind]
                 extra = {"retry_after": retry_after} if kind == "retry_after" else {}
-                raise _ApiError(code, description or default, **extra)
+                raise ApiError(code, description or default, **extra)
             if method == "getUpdates":
                 result: Any = await self._get_updates(params, read_timeout)
             elif (handler := self.api.get(method)) is not None:
                 result = handler(params, files)
             else:
-                raise _ApiError(404, f"Not Found: method {method} is not emulated by OfflineTelegram")
+                raise ApiError(404, f"Not Found: method {method} is not emulated by OfflineTelegram")
             return 200, json.dumps({"ok": True, "result": result}).encode()
-        except _ApiError as exc:
+        except ApiError as exc:
             body: dict[str, Any] = {"ok": False, "error_code": exc.code, "description": exc.description}
             if exc.parameters:
                 body["parameters"] = exc.parameters
@@ -337,7 +337,7 @@ class OfflineTelegram:
         allowed = params.get("allowed_updates") or None
         token = object()
         if self.webhook:
-            raise _ApiError(409, "Conflict: can't use getUpdates method while webhook is active; use "
+            raise ApiError(409, "Conflict: can't use getUpdates method while webhook is active; use "
                                  "deleteWebhook to delete the webhook first")
         with self.lock:
             if (offset := params.get("offset")) is not None and offset > 0:  # confirm earlier updates
@@ -351,7 +351,7 @@ class OfflineTelegram:
                 self._new_update.clear()
                 with self.lock:
                     if self._poller is not token:
-                        raise _ApiError(409, _CONFLICT)
+                        raise ApiError(409, CONFLICT)
                     ready = [u for u in self.updates if not allowed or set(u) - {"update_id"} <= set(allowed)]
                     if ready[:limit]:
                         self._delivered = max(self._delivered, ready[:limit][-1]["update_id"])

@@ -7,15 +7,15 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from proving.telegram.types import (
-    _NOT_MODIFIED,
+    NOT_MODIFIED,
     ApiMethod,
     CallbackAnswer,
     Edit,
     HTMLParseError,
     SentMessage,
     UploadedFile,
-    _bad,
-    _buttons,
+    bad_request,
+    buttons_of,
     parse_html,
 )
 
@@ -62,16 +62,16 @@ class BotApiMethods:
     def _render(params: dict[str, Any], key: str, limit: int) -> tuple[str, list[dict[str, Any]]]:
         text = str(params.get(key) or "")
         if len(text) > limit:
-            raise _bad("message is too long" if key == "text" else "message caption is too long")
+            raise bad_request("message is too long" if key == "text" else "message caption is too long")
         if params.get("parse_mode") == "HTML":
             try:
                 text, entities = parse_html(text)
             except HTMLParseError as exc:
-                raise _bad(f"can't parse entities: {exc}") from None
+                raise bad_request(f"can't parse entities: {exc}") from None
         else:  # Markdown is passed through unparsed
             entities = list(params.get("entities" if key == "text" else "caption_entities") or [])
         if key == "text" and not text.strip():
-            raise _bad("message text is empty")
+            raise bad_request("message text is empty")
         return text, entities
 
     @staticmethod
@@ -79,7 +79,7 @@ class BotApiMethods:
         for row in (markup or {}).get("inline_keyboard") or []:
             for button in row:
                 if len(str(button.get("callback_data", "")).encode()) > 64:
-                    raise _bad("BUTTON_DATA_INVALID")
+                    raise bad_request("BUTTON_DATA_INVALID")
 
     def _send(self, params: dict[str, Any], kind: str, key: str, **fields: Any) -> dict[str, Any]:
         plain, entities = self._render(params, key, 4096 if key == "text" else 1024)
@@ -87,7 +87,7 @@ class BotApiMethods:
         markup = params.get("reply_markup")
         self._check_markup(markup)
         sent = SentMessage(self.hub.new_message_id(chat_id), chat_id, parse_mode=params.get("parse_mode"), plain=plain,
-                           entities=entities, buttons=_buttons(markup), reply_markup=markup, **fields)
+                           entities=entities, buttons=buttons_of(markup), reply_markup=markup, **fields)
         sent.raw = self._message_json(sent)
         self.hub.by_id[(chat_id, sent.message_id)] = sent
         self.hub.notify(kind, sent)
@@ -99,30 +99,30 @@ class BotApiMethods:
         ref = str(params.get(key, ""))
         known = next((m for m in self.hub.by_id.values() if ref == f"f{m.chat_id}_{m.message_id}"), None)
         if known is None:
-            raise _bad("wrong file identifier/HTTP URL specified")
+            raise bad_request("wrong file identifier/HTTP URL specified")
         data = known.photo if known.photo is not None else known.document.data  # type: ignore[union-attr]
         return UploadedFile(None, None, data)
 
     def _edit(self, params: dict[str, Any], method: str, key: str | None) -> dict[str, Any]:
         if "inline_message_id" in params:
-            raise _bad("inline messages are not emulated")
+            raise bad_request("inline messages are not emulated")
         ref = (int(params.get("chat_id", 0)), int(params.get("message_id", 0)))
         sent = self.hub.by_id.get(ref)
         if sent is None or sent.deleted:
-            raise _bad("message can't be edited" if ref in self.hub.incoming else "message to edit not found")
+            raise bad_request("message can't be edited" if ref in self.hub.incoming else "message to edit not found")
         markup = params.get("reply_markup")
         self._check_markup(markup)
-        new: dict[str, Any] = {"buttons": _buttons(markup), "reply_markup": markup}
+        new: dict[str, Any] = {"buttons": buttons_of(markup), "reply_markup": markup}
         if key is not None:
             if (key == "text") != (sent.text is not None):
-                raise _bad(f"there is no {key} in the message to edit")
+                raise bad_request(f"there is no {key} in the message to edit")
             plain, entities = self._render(params, key, 4096 if key == "text" else 1024)
             new.update({key: params.get(key), "plain": plain, "entities": entities,
                         "parse_mode": params.get("parse_mode")})
         keyboard = (markup or {}).get("inline_keyboard") or []
         if ((sent.reply_markup or {}).get("inline_keyboard") or []) == keyboard and all(
                 getattr(sent, k) == new[k] for k in ("plain", "entities") if k in new):
-            raise _bad(_NOT_MODIFIED[len("Bad Request: "):])
+            raise bad_request(NOT_MODIFIED[len("Bad Request: "):])
         sent.edits.append(Edit(method, sent.text, sent.caption, sent.buttons))
         for name, value in new.items():
             setattr(sent, name, value)
@@ -134,7 +134,7 @@ class BotApiMethods:
         ref = (int(params.get("chat_id", 0)), int(params.get("message_id", 0)))
         sent = self.hub.by_id.get(ref)
         if (sent is None or sent.deleted) and self.hub.incoming.pop(ref, None) is None:
-            raise _bad("message to delete not found")
+            raise bad_request("message to delete not found")
         if sent is not None:
             sent.deleted = True
             self.hub.notify("delete", sent)
@@ -143,7 +143,7 @@ class BotApiMethods:
     def _answer(self, params: dict[str, Any]) -> bool:
         target = self.hub.queries.pop(str(params.get("callback_query_id")), None)
         if target is None:
-            raise _bad("query is too old and response timeout expired or query ID is invalid")
+            raise bad_request("query is too old and response timeout expired or query ID is invalid")
         answer = CallbackAnswer(str(params["callback_query_id"]), target[0], target[1], params.get("text"),
                                 bool(params.get("show_alert")))
         self.hub.answers.append(answer)
@@ -163,10 +163,10 @@ class BotApiMethods:
         if not url:
             return self._delete_webhook(params)
         if not url.startswith("https://"):
-            raise _bad("bad webhook: An HTTPS URL must be provided for webhook")
+            raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
         secret = params.get("secret_token")
         if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", str(secret)):
-            raise _bad("bad webhook: secret token contains unallowed characters")
+            raise bad_request("bad webhook: secret token contains unallowed characters")
         if params.get("drop_pending_updates"):
             with self.hub.lock:
                 self.hub.updates.clear()
