@@ -41,9 +41,9 @@ class BotApiMethods:
                    "file_size": size}
             if sent.photo is not None:
                 msg["photo"] = [{**fid, "width": 800, "height": 600}]
-            else:
-                msg["document"] = {**fid, "file_name": sent.document.filename or "file",  # type: ignore[union-attr]
-                                   "mime_type": sent.document.mimetype or "application/octet-stream"}
+            elif (doc := sent.document) is not None:
+                msg["document"] = {**fid, "file_name": doc.filename or "file",
+                                   "mime_type": doc.mimetype or "application/octet-stream"}
             if sent.caption is not None:
                 msg["caption"] = sent.plain
                 if sent.entities:
