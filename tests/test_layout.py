@@ -130,3 +130,12 @@ def test_entry_points_start(argv: list[str], code: int, expect: str) -> None:
     proc = subprocess.run([sys.executable, *argv], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == code, proc.stderr
     assert expect in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("module", ["wiring.app", "wiring.live", "proving.demo", "proving.telegram.hub",
+                                    "handlers.commands", "tradebot.engine", "storage.lock"])
+def test_python_dash_m_imports_any_module(module: str) -> None:
+    """``python -m X`` runs X as __main__ after importing what it imports: a cycle back to X would import it twice."""
+    proc = subprocess.run([sys.executable, "-W", "error", "-m", module], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
