@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {e.key} = {e.value!r}: {e.allowed}", file=sys.stderr)
         return 1 if args.command == "health" else 2  # Docker reserves HEALTHCHECK exit code 2
     if args.command == "health":
-        from handlers.liveness import check
+        from wiring.health import check
 
         code, line = check(cfg)
         print(line, file=sys.stdout if code == 0 else sys.stderr)
