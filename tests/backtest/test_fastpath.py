@@ -42,7 +42,7 @@ def test_fast_loop_equals_exact_replay(monkeypatch: pytest.MonkeyPatch, mode: st
     monkeypatch.setattr(engine._Runner, "run", naive_run)
     slow = engine.run_backtest(df, risk, strategy=EMA_ONLY, exact=True)
     assert len(fast.trades) > 100
-    assert fast.replay == ("ticks" if mode == "bot" else "decimal") and slow.replay == "decimal"
+    assert fast.replay == "ticks" and slow.replay == "decimal"
     assert fast.trades == slow.trades
     assert fast.final_balance == slow.final_balance == Decimal(10000) + sum(t.pnl for t in fast.trades)
 

@@ -26,7 +26,8 @@ from tradebot.instruments import Instrument
 from tradebot.market import index_ms, ms_to_datetime
 from tradebot.risk import RiskParams, size_position
 from tradebot.sim.book import BookParams
-from tradebot.strategy import StrategyParams, compute_series
+from tradebot.strategy import StrategyParams
+from tradebot.strategy.engine import compute_actions
 
 INF = math.inf
 _TOO_SMALL = "qty # is below the minimum order qty (balance too small for the risk)"
@@ -237,16 +238,17 @@ def run_backtest(
     if len(df) < 2:
         raise ValueError(f"need at least 2 candles to backtest, got {len(df)}")
     if series is None:
-        series = compute_series(df, params, htf if htf is not None else htf_frames(df, params))
-    action = series["action"]
-    atr = series["atr"].to_numpy(np.float64)
+        sig, atr = compute_actions(df, params, htf if htf is not None else htf_frames(df, params))
+    else:
+        action = series["action"]
+        buy = (action == "BUY").to_numpy(dtype=bool)  # compared in the column's own (Arrow) storage: no objects
+        sig = np.where(buy, 1, np.where((action == "SELL").to_numpy(dtype=bool), -1, 0)).astype(np.int8)
+        atr = series["atr"].to_numpy(np.float64)
     t_signals = time.perf_counter()
 
     bars = _Bars(df)
     n, ts = bars.n, bars.ts
     i0 = max(1, int(np.searchsorted(ts, index_ms(pd.DatetimeIndex([start]))[0]))) if start is not None else 1
-    buy = (action == "BUY").to_numpy(dtype=bool)  # compared in the column's own (Arrow) storage: no objects
-    sig = np.where(buy, 1, np.where((action == "SELL").to_numpy(dtype=bool), -1, 0)).astype(np.int8)
     ks = np.flatnonzero(sig[:-1] != 0)
     ks = ks[ks + 1 >= i0]
     ks_list = ks.tolist()

@@ -17,7 +17,7 @@ from tradebot.backtest.position import Exit, ExitKind, Replayer, journal_atr
 from tradebot.instruments import Instrument, Side, stop_price
 from tradebot.risk import DEFAULT_MMR, RiskParams, size_position
 from tradebot.sim.book import BookParams, market_fill_price
-from tradebot.stops import breakeven_price, next_stop
+from tradebot.stops import breakeven_price, exchange_trailing, next_stop
 
 CHECKS = 64  # replica results compared with the real function at the start of every run
 _NEVER = 1 << 62
@@ -154,12 +154,15 @@ class TickRunner:
         self.trail = _ratio(risk.trail_atr)
         self.be_trig = _ratio(risk.breakeven_trigger_atr)
         self.bot = risk.trailing_mode == "bot"
+        self.exchange = risk.trailing_mode == "exchange"
         self.checks = CHECKS  # trailing replica results still to compare with next_stop
         self.replica = True
         # per-position state (long space)
         self.sl = self.tp = self.entry = self.best = 0
         self.s, self.qty, self.atr_mgmt = 1, Decimal(0), Decimal(0)
         self.be_done, self.reason, self.moves = False, "", 0
+        self.t_dist = self.t_act = self.t_best = 0  # Bybit's trailing stop (long space): distance, active price, best
+        self.t_on = False
 
     @property
     def short(self) -> tuple[list[int], ...]:
@@ -196,6 +199,8 @@ class TickRunner:
                 be = stop_price(breakeven_price(s, entry * self.tick, am, self.risk), self.inst, side)
                 self.be_level = s * int(be / self.tick)
             thr = self._threshold()
+        if self.exchange and atr > 0:
+            return self._run_exchange(s, entry, atr, j0, thr, o, fav, adv)
         if adv[j0] <= self.sl or fav[j0] >= self.tp:
             return self._path(j0, fav[j0], adv[j0])
         n, j = self.n, j0 + 1
@@ -229,6 +234,84 @@ class TickRunner:
                 return self._path(j, fav[j], adv[j])
             j += 1
         return self._exit(n - 1, 3, "EndOfData", s * self._cols[3].item(n - 1))
+
+    # -- Bybit's trailing stop (trailing_mode "exchange"): the simulator's segment rules, bar by bar ---------
+    def _run_exchange(self, s: int, entry: int, atr: Decimal, j0: int, thr: int, o: list[int], fav: list[int],
+                      adv: list[int]) -> Exit:
+        """``Replayer.open``'s trailing stop, then every bar as ``Replayer.walk_bar`` does it, skipping the bars
+        where provably nothing fires, activates or moves the stop."""
+        side: Side = "Buy" if s > 0 else "Sell"
+        tick = self.tick
+        spec = exchange_trailing(side=side, entry=entry * tick, atr=atr, inst=self.inst, params=self.risk)
+        self.t_dist, self.t_act = int(spec.distance / tick), s * int(spec.active_price / tick)
+        ref = o[j0]  # the trailing stop starts from the last price the entry was sent at
+        self.t_best, self.t_on = ref, ref >= self.t_act
+        ex = self._walk(j0)
+        if ex is not None:
+            return ex
+        close = self._cols[3]
+        n, j, best = self.n, j0 + 1, self.best
+        while j < n:
+            oc, hi, lo = o[j], fav[j], adv[j]
+            tick_best = max(best, fav[j - 1], oc)
+            if tick_best < thr and lo > self.sl and hi < self.tp and (
+                    lo > max(self.t_best, hi) - self.t_dist if self.t_on else hi < self.t_act):
+                best = tick_best  # a quiet bar: only the best prices move
+                if self.t_on and hi > self.t_best:
+                    self.t_best = hi
+                j += 1
+                continue
+            hit = self._segment(s * close.item(j - 1), oc, False)
+            if hit is not None:
+                return self._exit(j, 0, *hit)
+            self._trail_update(oc)
+            self.best = best = tick_best
+            if best >= thr:
+                self._manage(oc)
+                thr = self._threshold()
+            ex = self._walk(j)
+            if ex is not None:
+                return ex
+            j += 1
+        return self._exit(n - 1, 3, "EndOfData", s * close.item(n - 1))
+
+    def _walk(self, j: int) -> Exit | None:
+        """Bar ``j``'s path from its open (``candle_path``): the first segment that crosses a level exits."""
+        s = self.s
+        o, h, lo, c = (x.item(j) for x in self._cols)
+        path = (o, lo, h, c) if c >= o else (o, h, lo, c)
+        a = s * o
+        for point in (1, 2, 3):
+            b = s * path[point]
+            hit = self._segment(a, b, True)
+            if hit is not None:
+                return self._exit(j, point, *hit)
+            self._trail_update(b)
+            a = b
+        return None
+
+    def _segment(self, a: int, b: int, continuous: bool) -> tuple[ExitKind, int] | None:
+        """``Replayer.segment`` in long space: the first level the move ``a``→``b`` crosses (by distance from
+        ``a``; ties stop-loss, trailing, take-profit) and the price it executes against."""
+        events: list[tuple[int, int, ExitKind, int]] = []
+        if b <= self.sl:
+            events.append((abs(self.sl - a), 0, "StopLoss", self.sl))
+        if self.t_on and b <= self.t_best - self.t_dist:
+            level = self.t_best - self.t_dist
+            events.append((abs(level - a), 1, "TrailingStop", level))
+        if b >= self.tp:
+            events.append((abs(self.tp - a), 2, "TakeProfit", self.tp))
+        if not events:
+            return None
+        _, _, kind, level = min(events)
+        return kind, level if continuous and min(a, b) <= level <= max(a, b) else b
+
+    def _trail_update(self, price: int) -> None:
+        """``Replayer.trail_update`` in long space: activate at the active price, then track the best price."""
+        if not self.t_on and price >= self.t_act:
+            self.t_on, self.t_best = True, price
+        elif self.t_on and price > self.t_best:
+            self.t_best = price
 
     def _fav(self, s: int) -> np.ndarray:
         o, h, lo, c = self._cols
@@ -316,8 +399,8 @@ class TickRunner:
 
 
 def usable(risk: RiskParams) -> bool:
-    """The integer replay covers the bot's own trailing (or none); Bybit's trailing stop uses the Decimal one."""
-    return risk.trailing_mode == "bot"
+    """The integer replay covers both trailing modes: the bot's own trailing and Bybit's trailing stop."""
+    return risk.trailing_mode in ("bot", "exchange")
 
 
 class TickPath:
