@@ -121,10 +121,11 @@ def exchange_case(draw: st.DrawFn) -> tuple[object, ...]:
 
 
 @settings(max_examples=400, deadline=None)
-@given(case=exchange_case())
-def test_exchange_trailing_run_equals_the_decimal_replay(case: tuple[object, ...]) -> None:
-    """Bybit's trailing stop (activation, tracking, gap and in-bar hits, ties) plus break-even on integer ticks
-    gives the same exit, stop and stop history as ``Replayer`` walking every bar in Decimal."""
+@given(case=exchange_case(), mode=st.sampled_from(["exchange", "bot"]), kernel=st.booleans())
+def test_tick_run_equals_the_decimal_replay(case: tuple[object, ...], mode: str, kernel: bool) -> None:
+    """Both trailing modes on integer ticks (Bybit's trailing stop: activation, tracking, gap and in-bar hits,
+    ties; the bot's trailing: the compiled walk with its trusted replica, or the Python walk; break-even in
+    both) give the same exit, stop and stop history as ``Replayer`` walking every bar in Decimal."""
     import numpy as np
 
     from tradebot.backtest.position import Replayer
@@ -135,7 +136,7 @@ def test_exchange_trailing_run_equals_the_decimal_replay(case: tuple[object, ...
     assume(trig <= tp_atr and be > Decimal("0.1"))  # RiskParams validation (defaults: offset 0.1 ATR)
     tick = Decimal("0.1")
     i = inst(tick, Decimal("0.001"))
-    risk = RiskParams(trailing_mode="exchange", sl_atr=sl_atr, tp_atr=tp_atr, breakeven_trigger_atr=be,
+    risk = RiskParams(trailing_mode=mode, sl_atr=sl_atr, tp_atr=tp_atr, breakeven_trigger_atr=be,
                       trail_trigger_atr=trig, trail_atr=trail, taker_fee_rate=fee)
     book = BookParams() if deep else BookParams.zero()
     atr = atr_ticks * tick * atr_frac
@@ -158,7 +159,11 @@ def test_exchange_trailing_run_equals_the_decimal_replay(case: tuple[object, ...
 
     cols = [np.array([b[k] for b in bars], dtype=np.int64) for k in range(4)]
     r = TickRunner(cols, i, risk, book, fee)
+    assert (r.kernel is not None) == (mode == "bot")
+    if not kernel:
+        r.kernel = None  # the Python walk
+    r.checks = 0  # the trailing replica trusted at once (test_trail_stop_equals_next_stop checks it alone)
     got = r.run(s, qty, r.fill(side, qty, o0), sl_t, tp_t, atr, 0)  # type: ignore[arg-type]
-    event(f"{got.kind} at point {got.point}" + (" after a break-even move" if r.moves else ""))
+    event(f"{mode}: {got.kind} at point {got.point}" + (f" after a {r.reason} move" if r.moves else ""))
     assert got == ex
     assert (s * r.sl * tick, r.reason, r.moves) == (pos.sl, pos.last_stop_reason, pos.stop_moves)

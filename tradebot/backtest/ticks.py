@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from types import ModuleType
 from typing import NamedTuple
 
 import numpy as np
@@ -142,10 +143,11 @@ class TickRunner:
                  fee: Decimal) -> None:
         o, h, lo, c = (np.asarray(x, dtype=np.int64) for x in cols)
         self.n = o.size
-        self.long = tuple(x.tolist() for x in (o, h, lo))  # the close is read from numpy when needed
+        self._long: tuple[list[int], ...] | None = None
         self._cols = (o, h, lo, c)
         self._short: tuple[list[int], ...] | None = None
         self._neg_low: np.ndarray | None = None
+        self._neg_open: np.ndarray | None = None
         self._neg_high: np.ndarray | None = None
         self.inst, self.risk, self.book, self.fee = inst, risk, book, fee
         self.tick = inst.tick_size
@@ -157,12 +159,20 @@ class TickRunner:
         self.exchange = risk.trailing_mode == "exchange"
         self.checks = CHECKS  # trailing replica results still to compare with next_stop
         self.replica = True
+        self.kernel = load_kernel() if self.bot else None
         # per-position state (long space)
         self.sl = self.tp = self.entry = self.best = 0
         self.s, self.qty, self.atr_mgmt = 1, Decimal(0), Decimal(0)
         self.be_done, self.reason, self.moves = False, "", 0
         self.t_dist = self.t_act = self.t_best = 0  # Bybit's trailing stop (long space): distance, active price, best
         self.t_on = False
+
+    @property
+    def long(self) -> tuple[list[int], ...]:
+        """Open, high and low as lists (the Python walks' fast scalar reads; the close is read from numpy)."""
+        if self._long is None:
+            self._long = tuple(x.tolist() for x in self._cols[:3])
+        return self._long
 
     @property
     def short(self) -> tuple[list[int], ...]:
@@ -186,8 +196,9 @@ class TickRunner:
         self.entry, self.sl, self.tp, self.best = s * entry, s * sl, s * tp, s * entry
         self.be_done, self.reason, self.moves = False, "", 0
         self.atr_mgmt = am = journal_atr(atr)
-        o, fav, adv = self.long if s > 0 else self.short
-        thr = _NEVER
+        o, fav, adv = self._arrays(s) if self.kernel is not None else self.long if s > 0 else self.short
+        thr = self.t_trig = self.b_trig = _NEVER
+        self.be_level, self.floor_d = -_NEVER, 0
         if am > 0:
             an, ad = am.as_integer_ratio()
             self.floor_d = (self.trail[0] * an * self.td) // (self.trail[1] * ad * self.tn)
@@ -201,6 +212,8 @@ class TickRunner:
             thr = self._threshold()
         if self.exchange and atr > 0:
             return self._run_exchange(s, entry, atr, j0, thr, o, fav, adv)
+        if self.kernel is not None:
+            return self._run_kernel(s, j0, o, fav, adv)  # type: ignore[arg-type]
         if adv[j0] <= self.sl or fav[j0] >= self.tp:
             return self._path(j0, fav[j0], adv[j0])
         n, j = self.n, j0 + 1
@@ -234,6 +247,50 @@ class TickRunner:
                 return self._path(j, fav[j], adv[j])
             j += 1
         return self._exit(n - 1, 3, "EndOfData", s * self._cols[3].item(n - 1))
+
+    def _run_kernel(self, s: int, j0: int, ko: np.ndarray, kfav: np.ndarray, kadv: np.ndarray) -> Exit:
+        """The bar walk in the compiled kernel; the ticks it hands back (a possible break-even move, a trailing
+        result still to be checked) are finished here with the real ``next_stop``."""
+        k = self.kernel
+        assert k is not None
+        o, fav, adv = ko.item, kfav.item, kadv.item
+        if adv(j0) <= self.sl or fav(j0) >= self.tp:
+            return self._path(j0, fav(j0), adv(j0))
+        j = j0 + 1
+        while True:
+            status, j, sl, best, moves = k.walk(ko, kfav, kadv, j, self.sl, self.tp, self.best, self.b_trig,
+                                                self.be_level, self.be_done, self.t_trig, self.floor_d, s,
+                                                self.replica and not self.checks)
+            self.best = best
+            if moves:
+                self.sl, self.reason, self.moves = sl, "trailing", self.moves + moves
+            if status == k.MANAGE:
+                self._manage(o(j))
+                if adv(j) <= self.sl or fav(j) >= self.tp:
+                    return self._path(j, fav(j), adv(j))
+                j += 1
+                continue
+            if status == k.PATH:
+                return self._path(j, fav(j), adv(j))
+            if status == k.EXIT_GAP_SL:
+                return self._exit(j, 0, "StopLoss", o(j))
+            if status == k.EXIT_GAP_TP:
+                return self._exit(j, 0, "TakeProfit", o(j))
+            return self._exit(self.n - 1, 3, "EndOfData", s * self._cols[3].item(self.n - 1))
+
+    def _arrays(self, s: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(open, favourable, adverse) as int64 arrays in long space, for the kernel."""
+        o, h, lo, c = self._cols
+        if s > 0:
+            return o, h, lo
+        if self._neg_open is None:
+            self._neg_open = -o
+        return self._neg_open, self._fav(s), self._adv_short()
+
+    def _adv_short(self) -> np.ndarray:
+        self._fav(-1)
+        assert self._neg_high is not None
+        return self._neg_high
 
     # -- Bybit's trailing stop (trailing_mode "exchange"): the simulator's segment rules, bar by bar ---------
     def _run_exchange(self, s: int, entry: int, atr: Decimal, j0: int, thr: int, o: list[int], fav: list[int],
@@ -398,6 +455,20 @@ class TickRunner:
         return new
 
 
+KERNEL = True  # use the compiled walk when numba is installed (tests switch it off to compare)
+
+
+def load_kernel() -> ModuleType | None:
+    """The compiled bar walk (``tradebot.backtest.kernel``), imported on first use; None without numba."""
+    if not KERNEL:
+        return None
+    try:
+        from tradebot.backtest import kernel
+    except ImportError:  # numba is not installed: the Python walk gives the same exits
+        return None
+    return kernel
+
+
 def usable(risk: RiskParams) -> bool:
     """The integer replay covers both trailing modes: the bot's own trailing and Bybit's trailing stop."""
     return risk.trailing_mode in ("bot", "exchange")
@@ -411,14 +482,14 @@ class TickPath:
         self.inst, self.risk, self.fee = inst, risk, fee
         self.sizer = FastSizer(inst, risk)
         self.runner = TickRunner(cols, inst, risk, book, fee)
-        self.open = self.runner.long[0]
+        self.open = self.runner._cols[0].item
         self.checks = CHECKS  # sizing replica results still to compare with size_position
         self._names = Replayer(inst, risk, book, fee)
         self._reasons: dict[tuple[str, str], str] = {}
 
     def size(self, s: int, j: int, atr: Decimal, wallet: Decimal) -> tuple[int, int, int] | str:
         """(qty steps, sl ticks, tp ticks) for an entry at bar ``j``'s open, or size_position's refusal."""
-        e = self.open[j]
+        e = self.open(j)
         got = self.sizer.size(s, e, atr, wallet) if self.sizer.usable else None
         if got is not None and self.checks:
             self.checks -= 1
@@ -431,7 +502,7 @@ class TickPath:
         q, sl, tp = sized
         qty = q * self.inst.qty_step
         r = self.runner
-        entry = r.fill("Buy" if s > 0 else "Sell", qty, self.open[j])
+        entry = r.fill("Buy" if s > 0 else "Sell", qty, self.open(j))
         return qty, entry * self.inst.tick_size, r.run(s, qty, entry, sl, tp, atr, j)
 
     def reason(self, kind: ExitKind) -> str:
