@@ -83,14 +83,28 @@ class FastSizer:
         self.exchange_trailing = risk.trailing_mode == "exchange"
         lev = float(risk.leverage)
         self.liq_factor = 1 / lev - float(DEFAULT_MMR)
+        # the per-call formulas' constant factors, multiplied out once (exact integers)
+        tn, td, qn, qd = self.tn, self.td, self.qn, self.qd
+        (rn, rd), (ln, ld), (mn, md), (fn, fd) = self.rp, self.lev, self.mpp, self.fee
+        self._y = (self.sl[0] * td, self.sl[1] * tn)  # × (an, ad): sl_atr×ATR in ticks
+        self._z = (self.tp[0] * td, self.tp[1] * tn)
+        self._gdfd = self.slip[1] * fd
+        self._raw = (rn * td * qd, rd * 100 * tn * qn)  # q_raw = wallet×risk% / loss per coin, in steps
+        self._value = (ln * mn * td * qd, ld * md * 100 * tn * qn)  # the max_position_pct cap
+        self._margin = (ln * fd * td * qd, (fd * ld + 2 * fn * ln) * tn * qn)  # margin + both fees ≤ wallet
+        # q steps ≥ min_qty and q×step × e×tick ≥ min_notional, in integers
+        mq_n, mq_d = _ratio(inst.min_qty)
+        self._min_steps = max(1, -((-mq_n * qd) // (mq_d * qn)))  # ceil(min_qty / step), at least one step
+        nn, nd = _ratio(inst.min_notional)
+        self._notional = (qn * tn * nd, nn * qd * td)
 
     def size(self, s: int, e: int, atr: Decimal, wallet: Decimal) -> tuple[int, int, int] | None:
         if not self.usable or atr <= 0 or wallet <= 0 or e <= 0 or (self.exchange_trailing and s < 0):
             return None
-        tn, td, qn, qd = self.tn, self.td, self.qn, self.qd
         an, ad = atr.as_integer_ratio()
         wn, wd = wallet.as_integer_ratio()
-        num_y, den_y = self.sl[0] * an * td, self.sl[1] * ad * tn  # sl_atr×ATR in ticks
+        y, z = self._y, self._z
+        num_y, den_y = y[0] * an, y[1] * ad  # sl_atr×ATR in ticks
         fy = num_y // den_y
         if fy < 1:
             sl = e - s
@@ -98,29 +112,25 @@ class FastSizer:
                 num_y, den_y = 1, 1
         else:
             sl = e - s * fy
-        fz = (self.tp[0] * an * td) // (self.tp[1] * ad * tn)
+        fz = (z[0] * an) // (z[1] * ad)
         tp = e + s * (fz if fz >= 1 else 1)
         if sl <= 0 or tp <= 0 or s * (sl - e * (1 - s * self.liq_factor)) <= 2:
             return None
         gn, gd = self.slip
         fn, fd = self.fee
         fees = fn * ((e + sl) * gd - s * sl * gn)  # f·(entry + exit) × fd·gd, in ticks
-        den = den_y * gd * fd
-        loss = num_y * gd * fd + sl * gn * den_y * fd + fees * den_y  # loss per coin × den, in ticks
+        den = den_y * self._gdfd
+        loss = num_y * self._gdfd + sl * gn * den_y * fd + fees * den_y  # loss per coin × den, in ticks
         if loss <= 0 or fees * den_y * self.share[1] > self.share[0] * loss:  # max_fee_share refuses
             return None
-        rn, rd = self.rp
-        q_raw = (wn * rn * den * td * qd) // (wd * rd * 100 * loss * tn * qn)
-        ln, ld = self.lev
-        mn, md = self.mpp
-        q_value = (wn * ln * mn * td * qd) // (wd * ld * md * 100 * e * tn * qn)
-        num2, den2 = wn * ln * fd * td * qd, wd * (fd * ld + 2 * fn * ln) * e * tn * qn
+        q_raw = (wn * self._raw[0] * den) // (wd * self._raw[1] * loss)
+        q_value = (wn * self._value[0]) // (wd * self._value[1] * e)
+        num2, den2 = wn * self._margin[0], wd * self._margin[1] * e
         q_margin, rem = divmod(num2, den2)
         q = min(q_raw, q_value, q_margin, self.max_steps)
         if q == q_margin and rem * 10**30 < den2:  # an exact cap: Decimal's truncations may differ
             return None
-        qty = q * self.inst.qty_step
-        if q <= 0 or qty < self.min_qty or qty * e * self.inst.tick_size < self.min_notional:
+        if q < self._min_steps or q * e * self._notional[0] < self._notional[1]:
             return None
         return q, sl, tp
 
