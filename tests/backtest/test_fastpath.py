@@ -52,3 +52,19 @@ def test_protections_fast_path_agrees_with_protection_state() -> None:
     risk = quiet_risk(cooldown_minutes=20, max_consecutive_losses=3, daily_loss_limit_pct=Decimal(2))
     res = engine.run_backtest(df, risk, strategy=EMA_ONLY, verify=True)  # asserts on every signal
     assert res.pauses and res.trades
+
+
+@pytest.mark.parametrize("mode", ["exchange", "bot"])
+def test_default_settings_tick_replay_equals_the_decimal_replay(mode: str) -> None:
+    """The default strategy and risk settings (every indicator, higher timeframes, break-even, protections;
+    Bybit's trailing stop by default, the bot's as well) give the exact Decimal replay's trades on ticks."""
+    from tradebot.risk import RiskParams
+
+    df, _ = load_candles(SAMPLE, report=lambda _: None)
+    risk = RiskParams(trailing_mode=mode)  # type: ignore[arg-type]
+    fast = engine.run_backtest(df, risk, strategy=StrategyParams(), verify=True)
+    slow = engine.run_backtest(df, risk, strategy=StrategyParams(), exact=True)
+    assert fast.replay == "ticks" and slow.replay == "decimal"
+    assert len(fast.trades) >= 15
+    assert {t.reason for t in fast.trades} == {"stop_loss", "take_profit", "trailing_stop", "breakeven_stop"}
+    assert fast.trades == slow.trades and fast.final_balance == slow.final_balance

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from types import ModuleType
 from typing import NamedTuple
@@ -206,7 +207,8 @@ class TickRunner:
         self.entry, self.sl, self.tp, self.best = s * entry, s * sl, s * tp, s * entry
         self.be_done, self.reason, self.moves = False, "", 0
         self.atr_mgmt = am = journal_atr(atr)
-        o, fav, adv = self._arrays(s) if self.kernel is not None else self.long if s > 0 else self.short
+        arrays = self.kernel is not None or (self.exchange and atr > 0)  # walks reading numpy, not lists
+        o, fav, adv = self._arrays(s) if arrays else self.long if s > 0 else self.short
         thr = self.t_trig = self.b_trig = _NEVER
         self.be_level, self.floor_d = -_NEVER, 0
         if am > 0:
@@ -221,7 +223,7 @@ class TickRunner:
                 self.be_level = s * int(be / self.tick)
             thr = self._threshold()
         if self.exchange and atr > 0:
-            return self._run_exchange(s, entry, atr, j0, thr, o, fav, adv)
+            return self._run_exchange(s, entry, atr, j0, thr, o.item, fav.item, adv.item)  # type: ignore[union-attr]
         if self.kernel is not None:
             return self._run_kernel(s, j0, o, fav, adv)  # type: ignore[arg-type]
         if adv[j0] <= self.sl or fav[j0] >= self.tp:
@@ -303,15 +305,16 @@ class TickRunner:
         return self._neg_high
 
     # -- Bybit's trailing stop (trailing_mode "exchange"): the simulator's segment rules, bar by bar ---------
-    def _run_exchange(self, s: int, entry: int, atr: Decimal, j0: int, thr: int, o: list[int], fav: list[int],
-                      adv: list[int]) -> Exit:
+    def _run_exchange(self, s: int, entry: int, atr: Decimal, j0: int, thr: int, o: Callable[[int], int],
+                      fav: Callable[[int], int], adv: Callable[[int], int]) -> Exit:
         """``Replayer.open``'s trailing stop, then every bar as ``Replayer.walk_bar`` does it, skipping the bars
-        where provably nothing fires, activates or moves the stop."""
+        where provably nothing fires, activates or moves the stop. ``o``/``fav``/``adv`` read one bar (long
+        space): a position lasts few bars, so no list of the whole history is built."""
         side: Side = "Buy" if s > 0 else "Sell"
         tick = self.tick
         spec = exchange_trailing(side=side, entry=entry * tick, atr=atr, inst=self.inst, params=self.risk)
         self.t_dist, self.t_act = int(spec.distance / tick), s * int(spec.active_price / tick)
-        ref = o[j0]  # the trailing stop starts from the last price the entry was sent at
+        ref = o(j0)  # the trailing stop starts from the last price the entry was sent at
         self.t_best, self.t_on = ref, ref >= self.t_act
         ex = self._walk(j0)
         if ex is not None:
@@ -319,8 +322,8 @@ class TickRunner:
         close = self._cols[3]
         n, j, best = self.n, j0 + 1, self.best
         while j < n:
-            oc, hi, lo = o[j], fav[j], adv[j]
-            tick_best = max(best, fav[j - 1], oc)
+            oc, hi, lo = o(j), fav(j), adv(j)
+            tick_best = max(best, fav(j - 1), oc)
             if tick_best < thr and lo > self.sl and hi < self.tp and (
                     lo > max(self.t_best, hi) - self.t_dist if self.t_on else hi < self.t_act):
                 best = tick_best  # a quiet bar: only the best prices move
