@@ -49,3 +49,10 @@ def walk(o: np.ndarray, fav: np.ndarray, adv: np.ndarray, j: int, sl: int, tp: i
             return PATH, j, sl, best, moves
         j += 1
     return END, j, sl, best, moves
+
+
+def warm() -> bool:
+    """Compile ``walk`` (or load it from numba's on-disk cache) with a tiny call; True when it was compiled now."""
+    a = np.arange(4, dtype=np.int64)
+    walk(a, a, a, 1, 0, 2, 0, 1, 0, False, 1, 0, 1, True)
+    return bool(walk.stats.cache_misses)
