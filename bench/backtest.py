@@ -87,12 +87,15 @@ def ours(path: Path, bars: int | None = None, *, cache_dir: Path | None = None, 
 def kernel_load() -> str:
     """Import numba and load (or compile) the tick replay's bar walk, timed apart from the backtest runs."""
     t0 = time.perf_counter()
-    k = load_kernel()
-    if k is None:
+    try:
+        from tradebot.backtest import kernel
+    except ImportError:
         return "compiled walk: numba is not installed, the Python walk ran"
     t1 = time.perf_counter()
-    compiled = k.warm()
+    compiled = kernel.warm()
     t2 = time.perf_counter()
+    if load_kernel() is None:
+        return "compiled walk: numba is unusable here (see the log), the Python walk ran"
     how = "compiled now: the first use on this machine" if compiled else "loaded from numba's on-disk cache"
     return (f"compiled walk (once per process, before and outside the timed runs): numba import {t1 - t0:.2f} s, "
             f"first call {t2 - t1:.2f} s ({how})")

@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+import functools
+import logging
 from collections.abc import Callable
 from decimal import Decimal
 from types import ModuleType
@@ -21,6 +23,7 @@ from tradebot.risk import DEFAULT_MMR, RiskParams, size_position
 from tradebot.sim.book import BookParams, market_fill_price
 from tradebot.stops import breakeven_price, exchange_trailing, next_stop
 
+log = logging.getLogger(__name__)
 CHECKS = 64  # replica results compared with the real function at the start of every run
 _NEVER = 1 << 62
 _PROBE = 128  # bars scanned in Python before a quiet stretch is searched with numpy
@@ -471,15 +474,24 @@ class TickRunner:
 KERNEL = True  # use the compiled walk when numba is installed (tests switch it off to compare)
 
 
-def load_kernel() -> ModuleType | None:
-    """The compiled bar walk (``tradebot.backtest.kernel``), imported on first use; None without numba."""
-    if not KERNEL:
-        return None
+@functools.cache
+def _kernel() -> ModuleType | None:
     try:
         from tradebot.backtest import kernel
+
+        kernel.warm()
     except ImportError:  # numba is not installed: the Python walk gives the same exits
         return None
+    except Exception as exc:  # numba installed but unusable here (say, no writable cache): same fallback, said
+        log.warning("the compiled bar walk is unavailable (%s); the backtest uses the Python walk", exc)
+        return None
     return kernel
+
+
+def load_kernel() -> ModuleType | None:
+    """The compiled bar walk (``tradebot.backtest.kernel``), imported and loaded on first use; None without
+    numba (or with ``KERNEL`` off)."""
+    return _kernel() if KERNEL else None
 
 
 def usable(risk: RiskParams) -> bool:
