@@ -396,7 +396,7 @@ def _equity(bars: _Bars, trades: list[Trade], balance: float, i0: int) -> tuple[
     if not trades:
         return np.full(n - i0, balance), np.zeros(n - i0, dtype=bool)
     bars_at = np.array([(t.entry_bar, t.exit_bar) for t in trades], dtype=np.int64)
-    money = np.array([(t.open_fee, t.pnl, t.qty, t.entry_price) for t in trades], dtype=np.float64)
+    money = np.array([(float(t.open_fee), float(t.pnl), float(t.qty), float(t.entry_price)) for t in trades])
     entry_bar, exit_bar = bars_at[:, 0], bars_at[:, 1]
     open_fee, pnl, entry = money[:, 0], money[:, 1], money[:, 3]
     signed_qty = money[:, 2] * np.array([t.sign for t in trades], dtype=np.float64)
