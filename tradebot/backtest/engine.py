@@ -313,30 +313,31 @@ def run_backtest(
             refusals[_TOO_SMALL] = refusals.get(_TOO_SMALL, 0) + 1  # size_position would refuse: skip the Decimal call
             next_tick = j + 1
             continue
-        verdict = prot.check(ts_at(j))
+        t_j, s_k = ts_at(j), sig_at(k)
+        verdict = prot.check(t_j)
         if not verdict.state.entries_allowed:
             if pause_start is None:
-                pause_start = (ts_at(j), verdict.state.reasons, p)
+                pause_start = (t_j, verdict.state.reasons, p)
             if verdict.retry_ms is None:
                 break
             next_tick = max(j + 1, int(np.searchsorted(ts, verdict.retry_ms, side="left")))
             continue
         if pause_start is not None:
-            pauses.append(Pause(ms_to_datetime(pause_start[0]), ms_to_datetime(ts_at(j)), pause_start[1],
+            pauses.append(Pause(ms_to_datetime(pause_start[0]), ms_to_datetime(t_j), pause_start[1],
                                 p - pause_start[2]))
             pause_start = None
-        side = "Buy" if sig_at(k) > 0 else "Sell"
+        side = "Buy" if s_k > 0 else "Sell"
         signal_atr = dec(a) if math.isfinite(a) else Decimal(0)
         if fast is not None:
-            sized = fast.size(sig_at(k), j, signal_atr, wallet)
+            sized = fast.size(s_k, j, signal_atr, wallet)
             if isinstance(sized, str):
                 key = _NUMBER.sub("#", sized.split(" (")[0])
                 refusals[key] = refusals.get(key, 0) + 1
                 next_tick = j + 1
                 continue
-            qty, entry, ex = fast.run(sig_at(k), sized, signal_atr, j)
+            qty, entry, ex = fast.run(s_k, sized, signal_atr, j)
             tick = inst.tick_size
-            sign, initial_sl, tp = sig_at(k), sized[1] * tick, sized[2] * tick
+            sign, initial_sl, tp = s_k, sized[1] * tick, sized[2] * tick
             reason, moves, exit_sl = fast.reason(ex.kind), fast.runner.moves, sign * fast.runner.sl * tick
         else:
             ref = dec(open_at_bar(j))
@@ -358,15 +359,15 @@ def run_backtest(
         exit_ms = bars.path_ms(ex.bar, ex.point)
         paid = Decimal(0)
         if fbook is not None:
-            paid, held = fbook.charge(sign, qty, ts_at(j), exit_ms)
+            paid, held = fbook.charge(sign, qty, t_j, exit_ms)
             pnl -= paid
             funding_paid += paid
             settlements += held
         wallet += pnl
-        trades.append(Trade(symbol, side, ms_to_datetime(ts_at(j)), entry, ms_to_datetime(exit_ms), ex.price,
+        trades.append(Trade(symbol, side, ms_to_datetime(t_j), entry, ms_to_datetime(exit_ms), ex.price,
                             qty, pnl, open_fee + close_fee, reason, initial_sl, tp, signal_atr, j, ex.bar, ex.point,
                             open_fee, moves, exit_sl, paid))
-        prot.record(exit_ms=exit_ms, entry_ms=ts_at(j), pnl=pnl, open_fee=open_fee, sign=sign, entry=entry,
+        prot.record(exit_ms=exit_ms, entry_ms=t_j, pnl=pnl, open_fee=open_fee, sign=sign, entry=entry,
                     qty=qty)
         next_tick = ex.bar if ex.point == 0 else ex.bar + 1
     if pause_start is not None:
