@@ -1,4 +1,4 @@
-"""Entry point: `python bot.py` (Telegram bot + trading loop), `--demo`, `backtest`, `download`, `health`."""
+"""Entry point: `python bot.py` (Telegram bot + trading loop), `--demo`, `backtest`, `download`, `health`, `optimize`."""
 
 from __future__ import annotations
 
@@ -53,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     dl.add_argument("--out", default=None, type=output_path, help="CSV path (default data/cache/SYMBOL_INTERVAL.csv)")
     dl.add_argument("--base-url", default=None, help="Bybit base URL (default mainnet; the simulator in tests)")
     dl.add_argument("--no-progress", action="store_true")
+    from tradebot.optimize.args import add_parser as add_optimize
+
+    add_optimize(sub, output_path)
     return p
 
 
@@ -65,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     from tradebot.config import ConfigErrors, load_config
     from tradebot.logs import install_stderr_hooks, setup_logging
 
-    offline = args.demo or args.command in ("backtest", "download", "health")
+    offline = args.demo or args.command in ("backtest", "download", "health", "optimize")
     try:
         cfg = load_config(config_path=args.config, demo=offline)
     except ConfigErrors as exc:
@@ -84,6 +87,10 @@ def main(argv: list[str] | None = None) -> int:
         from tradebot.backtest.cli import run_backtest_cli
 
         return run_backtest_cli(args, cfg)
+    if args.command == "optimize":
+        from tradebot.optimize.cli import run_optimize_cli
+
+        return run_optimize_cli(args, cfg)
     if args.command == "download":
         from tradebot.backtest.download import run_download_cli
 

@@ -12,6 +12,7 @@ from telegram.ext import ContextTypes
 from handlers.alerts import queue_card_edits
 from handlers.commands import origin, who
 from handlers.deps import Deps, get_deps
+from handlers.optimize import optimize_button
 from tradebot.engine import Outcome
 from tradebot.formatting import card_result, esc
 
@@ -86,6 +87,8 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             result = await _decide(query, deps, rest, query.from_user.id, by, approve=kind == "ap")
         elif kind in ("sa", "cl", "no") and rest:
             result = await _token_action(update, query, deps, kind, rest, by)
+        elif kind in ("oa", "oc") and rest:  # /optimize result: Apply… then confirm
+            result = await optimize_button(query, deps, kind, rest, by)
         elif kind == "uk" and rest.count(":") == 1:
             action, symbol = rest.split(":")
             await _answer(query, "Working on it…")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from telegram import Update
@@ -13,6 +13,7 @@ from telegram.ext import ContextTypes
 
 from handlers.alerts import markup
 from handlers.deps import Deps, get_deps
+from handlers.optimize import cmd_optimize
 from tradebot.backtest.remote import MAX_DAYS, backtest_recent, parse_days
 from tradebot.chart import render_chart
 from tradebot.config import INTERVALS
@@ -31,6 +32,8 @@ from tradebot.formatting import (
     signal_block,
     split_message,
 )
+from tradebot.optimize.remote import MAX_DAYS as OPTIMIZE_MAX_DAYS
+from tradebot.optimize.remote import MAX_TRIALS as OPTIMIZE_MAX_TRIALS
 from tradebot.readings import interval_label
 from tradebot.service import parse_symbol
 
@@ -185,7 +188,8 @@ async def cmd_backtest(update: Update, context: Context, deps: Deps, args: list[
             balance = wallet.total_equity if wallet.total_equity > 0 else Decimal("10000")
             end_ms = int(deps.engine.now_for(symbol).timestamp() * 1000)
             risk, source = deps.service.backtest_settings()
-            report = await backtest_recent(deps.client, deps.cfg, symbol, days, end_ms, balance, risk=risk,
+            live = replace(deps.cfg, file=deps.cfg.file.model_copy(update={"strategy": deps.engine.strategy}))
+            report = await backtest_recent(deps.client, live, symbol, days, end_ms, balance, risk=risk,
                                            source=source)
             head, _, rest = report.summary.partition("\nSettings:")  # the caption holds ≤ 1024 characters
             await message.reply_photo(report.png, caption=f"<pre>{esc(head)[:1000]}</pre>", parse_mode=ParseMode.HTML)
@@ -230,6 +234,9 @@ COMMANDS: list[Command] = [
             "PCT: % of the balance risked per trade, a number above 0 and at most 10 (e.g. /risk 1.5)"),
     Command("backtest", "SYMBOL DAYS", "replay history through the strategy", cmd_backtest, 2, 2,
             f"{SYMBOL}; DAYS: a whole number from 1 to {MAX_DAYS}"),
+    Command("optimize", "SYMBOL DAYS TRIALS", "walk-forward parameter search; Apply the best settings",
+            cmd_optimize, 3, 3, f"{SYMBOL}; DAYS: a whole number from 1 to {OPTIMIZE_MAX_DAYS}; TRIALS: a whole "
+            f"number from 1 to {OPTIMIZE_MAX_TRIALS}"),
 ]
 COMMAND_BY_NAME = {c.name: c for c in COMMANDS}
 

@@ -43,6 +43,10 @@ ALLOWED = [
     Allowed(r"^docker\b", "needs a Docker engine (CI has none); compose.yaml is checked by test_compose.py",
             "syntax"),
     Allowed(r"\bbot\.py health\b", "reads a running bot's journal (tested in tests/telegram/test_health.py)", "help"),
+    Allowed(r"\bbot\.py optimize\b.*--days\b", "downloads from Bybit's public API (network)", "help"),
+    Allowed(r"\bbot\.py optimize\b.*--storage postgresql", "needs a PostgreSQL server the workers share (tested "
+            "in tests/optimize/test_distributed.py)", "help"),
+    Allowed(r"^createdb\b", "needs a PostgreSQL server", "syntax"),
 ]
 
 

@@ -14,6 +14,7 @@ from urllib.parse import unquote
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from tradebot.errors import ConfigError
+from tradebot.optimize.settings import OptimizeSettings
 from tradebot.risk import RiskParams
 from tradebot.strategy.params import StrategyParams, interval_rule
 
@@ -88,6 +89,7 @@ class FileConfig(BaseModel):
     bot: BotSettings = Field(default_factory=BotSettings)
     risk: RiskParams = Field(default_factory=RiskParams)
     strategy: StrategyParams = Field(default_factory=StrategyParams)
+    optimize: OptimizeSettings = Field(default_factory=OptimizeSettings)
 
 
 class EnvSettings(BaseModel):
@@ -186,6 +188,10 @@ class Config:
     @property
     def strategy(self) -> StrategyParams:
         return self.file.strategy
+
+    @property
+    def optimize(self) -> OptimizeSettings:
+        return self.file.optimize
 
     @property
     def exchange_env(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,15 +31,17 @@ from tradebot.events import (
 )
 from tradebot.instruments import Instrument
 from tradebot.market import frame_from_rows, interval_ms
+from tradebot.overrides import apply_changes
 from tradebot.positions import PositionManager
 from tradebot.protections import ClosedTradeView, protection_state
 from tradebot.risk import RiskParams, size_position
-from tradebot.strategy import Signal, compute_signal
+from tradebot.strategy import Signal, StrategyParams, compute_signal
 from tradebot.trader import Trader
 
 log = logging.getLogger("tradebot.engine")
 ZERO = Decimal(0)
 SIDE = {"BUY": "Buy", "SELL": "Sell"}
+SETTINGS_KEY = "settings_override"  # bot state: {dotted path: value} applied from the chat
 
 
 def utcnow() -> datetime:
@@ -93,6 +96,7 @@ class TradingEngine(ConfirmationsMixin):
         self.started = False
         self.entries_held: str | None = None  # a reason that holds new entries (e.g. the chat is unreachable)
         self.account = AccountCheck()  # read at start: unsupported settings stop new entries
+        self._settings_cache: tuple[str, tuple[RiskParams, StrategyParams]] | None = None
 
     # ------------------------------------------------------------------ settings that persist
 
@@ -114,8 +118,44 @@ class TradingEngine(ConfirmationsMixin):
 
     @property
     def risk(self) -> RiskParams:
+        risk = self._live_settings()[0]
         override = self._state("risk_pct")
-        return self.cfg.risk.model_copy(update={"risk_pct": Decimal(str(override))}) if override else self.cfg.risk
+        return risk.model_copy(update={"risk_pct": Decimal(str(override))}) if override else risk
+
+    @property
+    def strategy(self) -> StrategyParams:
+        return self._live_settings()[1]
+
+    def applied_settings(self) -> dict[str, object]:
+        """The setting changes applied from the chat (dotted path → value), as kept in the journal."""
+        return dict(self._state(SETTINGS_KEY) or {})  # type: ignore[call-overload]
+
+    def _live_settings(self) -> tuple[RiskParams, StrategyParams]:
+        """Config + the changes applied from chat (/optimize → Apply), kept in the journal across restarts."""
+        changes = self._state(SETTINGS_KEY) or {}
+        if not changes:
+            return self.cfg.risk, self.cfg.strategy
+        key = json.dumps(changes, sort_keys=True, default=str)
+        if self._settings_cache is None or self._settings_cache[0] != key:
+            try:
+                self._settings_cache = (key, apply_changes(self.cfg.risk, self.cfg.strategy, changes))  # type: ignore[arg-type]
+            except (ValueError, KeyError) as exc:  # the config changed under a saved change: the config wins
+                log.error("saved setting changes %s no longer fit the config (%s): using the config", changes, exc)
+                self._settings_cache = (key, (self.cfg.risk, self.cfg.strategy))
+        return self._settings_cache[1]
+
+    def apply_settings(self, changes: dict[str, object], by: str = "") -> Outcome:
+        """Validate ``changes`` (dotted paths) against the live settings and keep them; risk_pct goes to /risk's key."""
+        apply_changes(self.risk, self.strategy, changes)  # raises ValidationError/KeyError: nothing is saved
+        saved = dict(self._state(SETTINGS_KEY) or {})  # type: ignore[call-overload]
+        rest = {k: v for k, v in changes.items() if k != "risk.risk_pct"}
+        saved.update({k: str(v) if isinstance(v, Decimal) else v for k, v in rest.items()})
+        self._set(SETTINGS_KEY, saved)
+        if "risk.risk_pct" in changes:
+            self._set("risk_pct", str(changes["risk.risk_pct"]))
+        log.info("settings changed%s: %s", f" by {by}" if by else "", changes)
+        later = " Leverage changes take effect at the next start." if "risk.leverage" in changes else ""
+        return Outcome("ok", f"Applied {len(changes)} setting(s); they stay in force across restarts.{later}")
 
     async def pause(self, by: str = "", origin: str | None = None) -> Outcome:
         """``origin``: the chat that asked (it gets the reply, so the alert skips it)."""
@@ -244,7 +284,7 @@ class TradingEngine(ConfirmationsMixin):
 
     async def _snapshot(self, symbol: str) -> Snapshot:
         """Signal on CLOSED candles (Bybit's newest kline row is the forming one), the price and the last bar."""
-        bot, params = self.cfg.bot, self.cfg.strategy
+        bot, params = self.cfg.bot, self.strategy
         klines = await self.client.klines(symbol, bot.interval, limit=bot.candles)
         if len(klines) < 2:
             raise ExchangeError(f"{symbol}: not enough candles from the exchange ({len(klines)})")

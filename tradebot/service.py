@@ -25,6 +25,7 @@ from tradebot.engine import Outcome, TradingEngine
 from tradebot.errors import ArgumentError, ExchangeError, UserError
 from tradebot.instruments import round_price
 from tradebot.market import frame_from_rows
+from tradebot.overrides import apply_changes, current_value
 from tradebot.risk import RiskParams, cross_liquidation_price, maintenance_margin
 from tradebot.strategy.signal import Signal
 
@@ -32,6 +33,7 @@ ZERO = Decimal(0)
 SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,20}USDT$")
 TOKEN_TTL = timedelta(minutes=10)
 CHART_CANDLES, CHART_MAX = 150, 1000  # candles drawn; Bybit's most per kline request
+PROPOSAL_TTL = timedelta(days=7)  # how long an /optimize result's Apply button works
 ENV_LABELS = {"paper": "paper (in-process simulator, no real orders)", "testnet": "Bybit TESTNET",
               "demo": "Bybit demo trading", "mainnet": "Bybit MAINNET — real money"}
 
@@ -291,6 +293,10 @@ class BotService:
         source = "live settings"
         if risk.risk_pct != self.cfg.risk.risk_pct:
             source += f" (/risk {risk.risk_pct}%, config {self.cfg.risk.risk_pct}%)"
+        applied = self.engine.applied_settings()
+        if applied:
+            source += f"; {len(applied)} setting(s) applied from /optimize: " + ", ".join(
+                f"{k} {v}" for k, v in sorted(applied.items()))
         if mode != "auto":
             source += f"; live mode {mode}: the backtest takes every signal, as auto mode would"
         return risk, source
@@ -331,6 +337,43 @@ class BotService:
 
     async def reject(self, conf_id: str, user_id: int) -> Outcome:
         return await self.engine.reject(conf_id, user_id)
+
+    # ------------------------------------------------------------------ /optimize → Apply
+
+    def save_proposal(self, symbol: str, changes: dict[str, object]) -> str:
+        """Keep an optimize result's setting changes (for its Apply button) for PROPOSAL_TTL; returns its id."""
+        pid = secrets.token_urlsafe(8)
+        expires = (self.clock() + PROPOSAL_TTL).isoformat()
+        with session_scope(self.db) as s:
+            set_state(session=s, key=f"opt:{pid}", value={"symbol": symbol, "changes": changes, "expires": expires})
+        return pid
+
+    def proposal(self, pid: str) -> dict[str, object]:
+        with session_scope(self.db) as s:
+            found = get_state(session=s, key=f"opt:{pid}")
+        if found is None or datetime.fromisoformat(found["expires"]) < self.clock():
+            raise UserError("This optimize result has expired; run /optimize again.")
+        return dict(found["changes"])
+
+    def setting_diff(self, changes: dict[str, object]) -> list[tuple[str, object, object]]:
+        """(path, live value, proposed value) for every proposed change that differs from the live settings."""
+        risk, strategy = self.engine.risk, self.engine.strategy
+        try:
+            new_risk, new_strategy = apply_changes(risk, strategy, changes)
+        except (ValidationError, KeyError) as exc:
+            raise UserError(f"These settings no longer fit the live config: {exc}") from None
+        out = []
+        for path in changes:
+            old, new = current_value(path, risk, strategy), current_value(path, new_risk, new_strategy)
+            if old != new:
+                out.append((path, old, new))
+        return out
+
+    def apply_settings(self, changes: dict[str, object], by: str) -> Outcome:
+        try:
+            return self.engine.apply_settings(changes, by)
+        except (ValidationError, KeyError) as exc:
+            raise UserError(f"Not applied: {exc}") from None
 
     # ------------------------------------------------------------------ button tokens & audit
 
