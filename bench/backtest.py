@@ -85,7 +85,8 @@ def ours(path: Path, bars: int | None = None, *, cache_dir: Path | None = None, 
 
 
 def kernel_load() -> str:
-    """Import numba and load (or compile) the tick replay's bar walk, timed apart from the backtest runs."""
+    """Import numba and load (or compile) the tick replay's bar walk, timed apart from the backtest runs (a
+    long-lived process; a one-off backtest loads it only after ``ticks.KERNEL_AFTER`` positions)."""
     t0 = time.perf_counter()
     try:
         from tradebot.backtest import kernel

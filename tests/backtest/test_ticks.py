@@ -130,7 +130,7 @@ def test_tick_run_equals_the_decimal_replay(case: tuple[object, ...], mode: str,
     import numpy as np
 
     from tradebot.backtest.position import Replayer
-    from tradebot.backtest.ticks import TickRunner
+    from tradebot.backtest.ticks import TickRunner, load_kernel
     from tradebot.sim.book import BookParams
 
     bars, s, atr_ticks, atr_frac, sl_atr, tp_atr, be, trig, trail, fee, deep = case  # type: ignore[misc]
@@ -160,9 +160,8 @@ def test_tick_run_equals_the_decimal_replay(case: tuple[object, ...], mode: str,
 
     cols = [np.array([b[k] for b in bars], dtype=np.int64) for k in range(4)]
     r = TickRunner(cols, i, risk, book, fee)
-    assert (r.kernel is not None) == (mode == "bot")
-    if not kernel:
-        r.kernel = None  # the Python walk
+    r.kernel = load_kernel() if kernel and mode == "bot" else None  # the compiled walk or the Python one
+    assert (r.kernel is not None) == (kernel and mode == "bot")
     r.checks = 0  # the trailing replica trusted at once (test_trail_stop_equals_next_stop checks it alone)
     got = r.run(s, qty, r.fill(side, qty, o0), sl_t, tp_t, atr, 0)  # type: ignore[arg-type]
     event(f"{mode}: {got.kind} at point {got.point}" + (f" after a {r.reason} move" if r.moves else ""))

@@ -87,7 +87,7 @@ class TickRunner:
         self.exchange = risk.trailing_mode == "exchange"
         self.checks = CHECKS  # trailing replica results still to compare with next_stop
         self.replica = True
-        self.kernel = load_kernel() if self.bot else None
+        self.kernel = _loaded if self.bot and KERNEL else None  # loaded once it pays (see KERNEL_AFTER)
         # per-position state (long space)
         self.sl = self.tp = self.entry = self.best = 0
         self.s, self.qty, self.atr_mgmt = 1, Decimal(0), Decimal(0)
@@ -120,6 +120,10 @@ class TickRunner:
 
     def run(self, s: int, qty: Decimal, entry: int, sl: int, tp: int, atr: Decimal, j0: int) -> Exit:
         """``entry``/``sl``/``tp`` in real ticks; the position enters at bar ``j0``'s open."""
+        global _walked
+        _walked += 1
+        if self.bot and self.kernel is None and _walked > KERNEL_AFTER:
+            self.kernel = load_kernel()
         self.s, self.qty = s, qty
         self.entry, self.sl, self.tp, self.best = s * entry, s * sl, s * tp, s * entry
         self.be_done, self.reason, self.moves = False, "", 0
@@ -385,7 +389,14 @@ class TickRunner:
         return new
 
 
-KERNEL = True  # use the compiled walk when numba is installed (tests switch it off to compare)
+KERNEL = True  # use the compiled walk when numba is installed
+# Positions a process walks in Python before it loads the compiled walk: numba's import and the kernel's load
+# cost ~0.4 s once per process and save ~10 µs per position, so a one-off backtest (even a year of 1m with
+# thousands of trades) stays in Python and a long-lived process (optimize workers, the chat's /backtest, the
+# benchmark, which preloads it) switches over.
+KERNEL_AFTER = 50_000
+_walked = 0
+_loaded: ModuleType | None = None
 
 
 @functools.cache
@@ -403,9 +414,12 @@ def _kernel() -> ModuleType | None:
 
 
 def load_kernel() -> ModuleType | None:
-    """The compiled bar walk (``tradebot.backtest.kernel``), imported and loaded on first use; None without
-    numba (or with ``KERNEL`` off)."""
-    return _kernel() if KERNEL else None
+    """Load the compiled bar walk (``tradebot.backtest.kernel``) for this process's bot-trailing backtests from
+    now on; None without numba (or with ``KERNEL`` off)."""
+    global _loaded
+    if KERNEL and _loaded is None:
+        _loaded = _kernel()
+    return _loaded if KERNEL else None
 
 
 def usable(risk: RiskParams) -> bool:
