@@ -6,7 +6,7 @@
 # against the real function on the first calls of every run (and by hypothesis tests), and any doubtful case (a
 # refusal, a rounding edge, a break-even move) calls the real function. Bybit's trailing stop follows the
 # simulator's segment rules (Replayer.segment/trail_update) in integers; the bot-trailing walk runs compiled
-# (tradebot.backtest.kernel) when numba is there.
+# (tradebot.backtest.kernel) once a process has walked enough positions to pay for loading numba.
 
 from __future__ import annotations
 
