@@ -21,6 +21,7 @@ from tradebot.errors import TradebotError
 
 SCRIPT_LOCATION = str(Path(__file__).parent / "migrations")
 BASELINE = "0001"  # the schema of the first release (create_all + a schemaversion row, before Alembic)
+VERSION_TABLE = "journal_alembic_version"  # not alembic's default: Optuna keeps its own alembic_version
 _PG_LOCK_KEY = 0x7472_6164_6562_6F74 & 0x7FFF_FFFF_FFFF_FFFF  # "tradebot": one migrator at a time
 
 
@@ -32,6 +33,7 @@ def _config(connection: Connection | None = None) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", SCRIPT_LOCATION)
     cfg.attributes["connection"] = connection
+    cfg.attributes["version_table"] = VERSION_TABLE
     return cfg
 
 
@@ -45,14 +47,14 @@ def head_revision() -> str:
 def current_revision(engine: Engine) -> str | None:
     """The journal's revision, or None for an empty or pre-Alembic journal."""
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        return MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}).get_current_revision()
 
 
 def upgrade(engine: Engine) -> str:
     """Bring the journal to the head revision in one transaction; returns the head.
 
     An empty database gets every revision from the start; a journal of the first release (tables but no
-    ``alembic_version``) is stamped as the baseline first. A revision this code does not know means the
+    ``journal_alembic_version``) is stamped as the baseline first. A revision this code does not know means the
     journal was written by a newer release: :class:`MigrationError`, nothing touched.
     """
     with engine.begin() as conn:
@@ -60,7 +62,7 @@ def upgrade(engine: Engine) -> str:
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
         cfg = _config(conn)
         script = ScriptDirectory.from_config(cfg)
-        current = MigrationContext.configure(conn).get_current_revision()
+        current = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}).get_current_revision()
         if current is None and "schemaversion" in inspect(conn).get_table_names():
             command.stamp(cfg, BASELINE)
         elif current is not None and current not in {s.revision for s in script.walk_revisions()}:

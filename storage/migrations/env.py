@@ -13,6 +13,7 @@ context.configure(
     target_metadata=SQLModel.metadata,
     render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters tables by copy-and-move
     compare_type=True,
+    version_table=context.config.attributes["version_table"],
 )
 with context.begin_transaction():
     context.run_migrations()

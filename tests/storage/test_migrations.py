@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel, select
 
 from storage import SCHEMA_VERSION, SchemaVersion, StorageError, init_db, make_engine, session_scope
-from storage.migrate import BASELINE, current_revision, head_revision
+from storage.migrate import BASELINE, VERSION_TABLE, current_revision, head_revision
 from storage.models import Confirmation, OutboxMessage, TradeRecord
 from storage.stats import pnl_summary
 from storage.trades import get_open_trade
@@ -118,7 +118,7 @@ def test_v1_postgres_journal_upgrades_in_place(pg_schema):
 
 def _no_drift(engine: Engine) -> None:
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), SQLModel.metadata)
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True, "version_table": VERSION_TABLE}), SQLModel.metadata)
     assert diff == [], f"models and migrations differ; run python -m storage revision '...': {diff}"
 
 
@@ -152,7 +152,7 @@ def test_journal_from_a_newer_release_is_refused_untouched(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path / 'j.db'}")
     init_db(engine)
     with engine.begin() as conn:
-        conn.execute(text("UPDATE alembic_version SET version_num = 'f00d'"))
+        conn.execute(text("UPDATE journal_alembic_version SET version_num = 'f00d'"))
     with pytest.raises(StorageError, match=r"revision f00d, newer than this code .*upgrade the bot"):
         init_db(engine)
     assert current_revision(engine) == "f00d"
@@ -176,7 +176,7 @@ def test_bot_py_refuses_a_journal_from_a_newer_release(tmp_path):
     engine = make_engine(f"sqlite:///{path}")
     init_db(engine)
     with engine.begin() as conn:
-        conn.execute(text("UPDATE alembic_version SET version_num = 'f00d'"))
+        conn.execute(text("UPDATE journal_alembic_version SET version_num = 'f00d'"))
     engine.dispose()
     r = run_bot(tmp_path, "", GOOD_ENV | {"DATABASE_URL": f"sqlite:///{path}"})
     out = r.stdout + r.stderr
@@ -186,3 +186,29 @@ def test_bot_py_refuses_a_journal_from_a_newer_release(tmp_path):
     engine = make_engine(f"sqlite:///{path}")
     assert current_revision(engine) == "f00d"
     engine.dispose()
+
+
+def test_an_optuna_study_can_share_the_journals_database(tmp_path):
+    """Optuna keeps its own ``alembic_version``; the journal's is ``journal_alembic_version``."""
+    import optuna
+
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    engine = make_engine(url)
+    init_db(engine)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(storage=url, study_name="s")
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
+    assert init_db(engine) == SCHEMA_VERSION and current_revision(engine) == head_revision()
+    _no_drift_ignoring_foreign_tables(engine)
+    assert len(optuna.load_study(storage=url, study_name="s").trials) == 2
+    engine.dispose()
+
+
+def _no_drift_ignoring_foreign_tables(engine: Engine) -> None:
+    """Optuna's tables (and their indexes) are not the journal's business; the journal's own must not drift."""
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True, "version_table": VERSION_TABLE})
+        diff = compare_metadata(ctx, SQLModel.metadata)
+    ours = SQLModel.metadata.tables
+    assert [d for d in diff if not (d[0] == "remove_table" and d[1].name not in ours)
+            and not (d[0] == "remove_index" and d[1].table.name not in ours)] == []
