@@ -17,7 +17,8 @@ class StreamFaults:
     message is lost with it), ``lose_prob`` silently skips it, ``delay_ms`` (with ``delay_prob``, 0 = always)
     holds it back (order is kept). ``refuse_auth`` answers every auth with ``success: false``; ``down`` refuses
     new connections (HTTP 503) and cuts the open ones. ``next_n`` forces a kind for the next N occasions
-    (``drop``/``lose`` on data messages, ``refuse_auth`` on auths). ``paths`` limits everything to
+    (``drop``/``lose`` on data messages, ``refuse_auth`` on auths). ``latency_ms`` holds back every outgoing
+    message, replies (acks, pongs) included, like the network between a client and Bybit. ``paths`` limits everything to
     ``/v5/private`` or ``/v5/public/linear``; ``topics`` limits drop/lose/delay to those topic prefixes.
     """
 
@@ -26,6 +27,7 @@ class StreamFaults:
     delay_ms: float = 0.0
     delay_prob: float = 0.0
     refuse_auth: bool = False
+    latency_ms: float = 0.0
     down: bool = False
     next_n: dict[str, int] = field(default_factory=dict)
     paths: list[str] = field(default_factory=list)
@@ -62,6 +64,10 @@ class StreamFaults:
             self.next_n[kind] -= 1
             return True
         return False
+
+    def latency(self, path: str) -> float:
+        """Seconds every outgoing message on ``path`` waits (0 = none)."""
+        return self.latency_ms / 1000 if self.latency_ms and self._applies(path) else 0.0
 
     def is_down(self, path: str) -> bool:
         return self.down and self._applies(path)

@@ -150,6 +150,8 @@ class StreamServer:
         with contextlib.suppress(ConnectionClosed):
             while True:
                 topic, text = await conn.queue.get()
+                if latency := self.faults.latency(conn.path):
+                    await asyncio.sleep(latency)
                 if topic is not None:
                     kind, delay = self.faults.on_message(conn.path, topic)
                     if delay:

@@ -25,6 +25,10 @@ def test_pybit_private_and_public_streams(monkeypatch):
     with sim.serve("127.0.0.1", 0) as http, sim.serve_streams() as streams:
         monkeypatch.setattr(unified, "PRIVATE_WSS", streams.url + "/v5/private")
         monkeypatch.setattr(unified, "PUBLIC_WSS", streams.url + "/v5/public/{CHANNEL_TYPE}")
+        # pybit records a subscription's req_id only after sending it; over loopback under load the ack can come
+        # back first (KeyError in pybit, which then reconnects). Bybit is never that close: give the link the
+        # latency of a real network.
+        sim.stream_faults.configure(latency_ms=30)
         got: dict[str, list[dict[str, Any]]] = {"order": [], "execution": [], "position": [], "kline": [],
                                                 "tickers": []}
         ws = WebSocket(channel_type="private", api_key=KEY, api_secret=SECRET, testnet=False)
