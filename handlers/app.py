@@ -32,11 +32,12 @@ from storage.db import init_db, make_engine, session_scope
 from storage.runtime import release_lock
 from tradebot.bybit.client import BybitClient
 from tradebot.config import Config
-from tradebot.engine import TradingEngine, utcnow
+from tradebot.engine import TradingEngine
 from tradebot.errors import ExchangeError
 from tradebot.events import Lifecycle
 from tradebot.service import BotService, env_label
 from tradebot.sim import Simulator
+from tradebot.timeutil import utcnow
 
 log = logging.getLogger("handlers.app")
 App = Application[Any, Any, Any, Any, Any, Any]

@@ -13,8 +13,8 @@ from handlers.alerts import queue_card_edits
 from handlers.commands import origin, who
 from handlers.deps import Deps, get_deps
 from handlers.optimize import optimize_button
-from tradebot.engine import Outcome
 from tradebot.formatting import card_result, esc
+from tradebot.outcome import Outcome
 
 log = logging.getLogger("handlers.callbacks")
 DONE = {"executed", "failed", "stale", "rejected", "expired", "executing"}

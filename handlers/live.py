@@ -36,10 +36,11 @@ from storage.db import StorageError, init_db, make_engine, normalize_url, sessio
 from storage.runtime import heartbeat_lock, release_lock
 from tradebot.bybit.client import BybitClient
 from tradebot.config import Config
-from tradebot.engine import TradingEngine, utcnow
+from tradebot.engine import TradingEngine
 from tradebot.logs import redact
 from tradebot.service import BotService, env_label
 from tradebot.sim import Simulator
+from tradebot.timeutil import utcnow
 
 log = logging.getLogger("handlers.live")
 EXIT_OK, EXIT_CRASH, EXIT_CONFIG = 0, 1, 2  # and EXIT_OTHER_INSTANCE = 3

@@ -21,10 +21,11 @@ from storage.trades import closed_trades, get_open_trade
 from tradebot.bybit.client import BybitClient
 from tradebot.bybit.models import Position, Wallet
 from tradebot.config import INTERVALS, Config
-from tradebot.engine import Outcome, TradingEngine
+from tradebot.engine import TradingEngine
 from tradebot.errors import ArgumentError, ExchangeError, UserError
 from tradebot.instruments import round_price
 from tradebot.market import frame_from_rows
+from tradebot.outcome import Outcome
 from tradebot.overrides import apply_changes, current_value
 from tradebot.risk import RiskParams, cross_liquidation_price, maintenance_margin
 from tradebot.strategy.signal import Signal
@@ -169,11 +170,12 @@ class BotService:
             tick = self.engine.last_ticks.get(symbol)
             sig = self.engine.last_signals.get(symbol)
             block = self.engine.entry_block(symbol, now)
-            if block and "already open" not in block and "paused" not in block and block not in protections:
-                protections.append(block)
+            if block is not None and block.is_protection and block.text not in protections:
+                protections.append(block.text)
             rows.append(SymbolStatus(symbol, tick.time if tick else None, tick.ok if tick else None,
                                      tick.score if tick else None, sig.threshold if sig else None,
-                                     tick.action if tick else None, tick.error if tick else None, block))
+                                     tick.action if tick else None, tick.error if tick else None,
+                                     block.text if block else None))
         try:
             n_open = len(await self.client.positions())
         except ExchangeError:
