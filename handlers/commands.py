@@ -11,7 +11,7 @@ from telegram import Update
 from telegram.constants import ChatAction, ParseMode
 from telegram.ext import ContextTypes
 
-from handlers.alerts import markup
+from handlers.buttons import markup
 from handlers.deps import Deps, get_deps
 from handlers.optimize import cmd_optimize
 from tradebot.backtest.remote import MAX_DAYS, backtest_recent, parse_days
@@ -19,7 +19,6 @@ from tradebot.chart import render_chart
 from tradebot.config import INTERVALS
 from tradebot.errors import ArgumentError, AuthError, BybitAPIError, ExchangeError, RetryableError, UserError
 from tradebot.formatting import (
-    Buttons,
     esc,
     render_balance,
     render_close_ask,
@@ -32,6 +31,7 @@ from tradebot.formatting import (
     signal_block,
     split_message,
 )
+from tradebot.intents import Button, ButtonAction, Buttons
 from tradebot.optimize.remote import MAX_DAYS as OPTIMIZE_MAX_DAYS
 from tradebot.optimize.remote import MAX_TRIALS as OPTIMIZE_MAX_TRIALS
 from tradebot.readings import interval_label
@@ -139,7 +139,7 @@ async def cmd_stop(update: Update, context: Context, deps: Deps, args: list[str]
         raise ArgumentError(f"{args[0]!r} is not 'all'.")
     token, positions = await deps.service.request_stop_all()
     await reply(update, render_stop_all_ask(positions),
-                [[("⚠️ Yes, close all", f"sa:{token}"), ("Cancel", f"no:{token}")]])
+                [[("⚠️ Yes, close all", Button(ButtonAction.STOP_ALL, token)), ("Cancel", Button(ButtonAction.CANCEL, token))]])
     return "asked"
 
 
@@ -159,7 +159,8 @@ async def cmd_close(update: Update, context: Context, deps: Deps, args: list[str
         raise UserError(f"No open {symbol} position: {symbol} is not traded by this bot "
                         f"(traded: {', '.join(deps.cfg.bot.symbols)}).") from exc
     ask = render_close_ask(position.symbol, position)
-    await reply(update, ask.text, [[(f"Close {position.symbol}", f"cl:{token}"), ("Cancel", f"no:{token}")]])
+    await reply(update, ask.text, [[(f"Close {position.symbol}", Button(ButtonAction.CLOSE, token)),
+                                       ("Cancel", Button(ButtonAction.CANCEL, token))]])
     return "asked"
 
 

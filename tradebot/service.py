@@ -328,9 +328,9 @@ class BotService:
     async def close(self, symbol: str) -> Outcome:
         return await self.engine.close(symbol)
 
-    async def decide_unknown(self, symbol: str, action: str) -> Outcome:
-        decision = {"a": "adopt", "c": "close", "i": "ignore"}.get(action)
-        if decision is None:
+    async def decide_unknown(self, symbol: str, decision: str) -> Outcome:
+        """``decision``: adopt, close or ignore an unknown position."""
+        if decision not in ("adopt", "close", "ignore"):
             raise UserError("Unknown choice.")
         return await self.engine.decide_unknown(parse_symbol(symbol), decision)
 
