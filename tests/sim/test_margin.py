@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.sim.helpers import SyncApi, make_sim
-from tradebot.sim import ExchangeError
+from tradebot.sim import SimRejection
 from tradebot.sim.exchange import OrderRequest
 from tradebot.sim.margin import MARK_POINTS, MMR
 
@@ -152,7 +152,7 @@ def test_liquidation_invariants(side, qty, path):
     ex = sim.exchange
     try:
         ex.place_order(OrderRequest("BTCUSDT", side, "Market", D(qty) / 1000))
-    except ExchangeError:
+    except SimRejection:
         return
     for p in path:
         pos = ex.positions["BTCUSDT"]
