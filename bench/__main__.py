@@ -5,11 +5,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from bench import backtest, signals
+from bench import backtest, signals, stream
 
 BENCHMARKS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "signals": (signals.main, signals.DESCRIPTION),
     "backtest": (backtest.main, backtest.DESCRIPTION),
+    "stream": (stream.main, stream.DESCRIPTION),
 }
 
 

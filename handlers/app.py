@@ -37,6 +37,7 @@ from tradebot.errors import ExchangeError
 from tradebot.events import Lifecycle
 from tradebot.service import BotService, env_label
 from tradebot.sim import Simulator
+from tradebot.streams import start_streams
 from tradebot.timeutil import utcnow
 
 log = logging.getLogger("handlers.app")
@@ -85,13 +86,15 @@ async def post_init(app: App) -> None:
     if (refusal := take_lock(db, info.owner)) is not None:
         raise InstanceLocked(refusal)
     client, sim = info.client, info.sim
+    streams = info.streams if info.streams is not None else client is None
     if client is None:
         client, sim = make_exchange(cfg)
         if sim is not None and not cfg.demo:
             sim.start_replay(speed=1.0)  # paper: the random walk moves in real time
     clock = info.clock or utcnow
     engine = TradingEngine(cfg, client, db, clock=clock)
-    deps = Deps(cfg=cfg, engine=engine, service=BotService(cfg, engine, client, db, clock), client=client, db=db,
+    service = BotService(cfg, engine, client, db, clock)
+    deps = Deps(cfg=cfg, engine=engine, service=service, client=client, db=db,
                 sim=sim, clock=clock, allowed=frozenset(cfg.env.TELEGRAM_ALLOWED_CHAT_IDS), owner=info.owner,
                 poll=info.poll, managed_loop=info.managed_loop, own_db=own_db)
     app.bot_data[DEPS_KEY] = deps
@@ -100,6 +103,11 @@ async def post_init(app: App) -> None:
         await engine.start()
     except ExchangeError as exc:  # the first tick retries start(); tell the user now
         log.error("exchange not ready at start: %s", exc)
+    if streams and cfg.bot.streams:  # real time on top of the REST loop (see README "Streams")
+        key = cfg.env.BYBIT_API_KEY.get_secret_value() if cfg.env.BYBIT_API_KEY else "paper-key"
+        secret = cfg.env.BYBIT_API_SECRET.get_secret_value() if cfg.env.BYBIT_API_SECRET else "paper-secret"
+        deps.streams = await start_streams(engine, cfg.exchange_env, key, secret, sim)
+        service.streams = deps.streams
     try:
         await app.bot.set_my_commands([BotCommand(c.name, c.help[:256]) for c in COMMANDS])
     except TelegramError as exc:
@@ -113,6 +121,8 @@ async def post_shutdown(app: App) -> None:
     deps: Deps | None = app.bot_data.get(DEPS_KEY)
     if deps is None:
         return
+    if deps.streams is not None:
+        await deps.streams.stop()
     with session_scope(deps.db) as s:
         release_lock(session=s, name=LOCK_NAME, owner=deps.owner)
     await deps.client.aclose()

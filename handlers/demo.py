@@ -154,7 +154,7 @@ async def _demo(cfg: Config, run: DemoRun) -> int:
     hub = OfflineTelegram(username="demo_bot")
     app = build_application(cfg, build_offline_application(hub), db=db, sim=sim, client=client,
                             clock=market_clock(sim), managed_loop=True, schedule_ticks=False,
-                            drain_seconds=0.1, expiry_seconds=0.3)
+                            drain_seconds=0.1, expiry_seconds=0.3, streams=True)
     # a terminal already shows what was typed; a pipe does not, so piped lines are echoed as "you ▸ ..."
     chat = TerminalChat(hub, DEMO_CHAT, DEMO_CHAT, out_dir=run.charts, settle=0.3, echo=not run.interactive,
                         echo_taps=True)

@@ -18,6 +18,7 @@ from tradebot.config import Config
 from tradebot.engine import TradingEngine
 from tradebot.service import BotService
 from tradebot.sim import Simulator
+from tradebot.streams import StreamRunner
 
 DEPS_KEY = "deps"
 SETUP_KEY = "setup"
@@ -78,6 +79,7 @@ class Setup:
     schedule_ticks: bool = True
     drain_seconds: float = 1.0
     expiry_seconds: float = 5.0
+    streams: bool | None = None  # None: WebSocket streams when the app made the exchange itself ([bot] streams)
 
 
 @dataclass
@@ -100,6 +102,7 @@ class Deps:
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     health_alerts: set[str] = field(default_factory=set)
     started_mono: float = field(default_factory=time.monotonic)
+    streams: StreamRunner | None = None
 
     @property
     def admin_chat(self) -> int | None:

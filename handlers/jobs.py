@@ -25,7 +25,10 @@ POLL_SILENCE_SECONDS = 180.0
 
 async def tick(context: ContextTypes.DEFAULT_TYPE) -> None:
     assert context.job is not None
-    await get_deps(context).engine.tick(str(context.job.data))
+    deps, symbol = get_deps(context), str(context.job.data)
+    if deps.streams is not None and not deps.streams.rest_tick_due(symbol):
+        return  # healthy streams tick at each candle close; REST only reconciles (README "Streams")
+    await deps.engine.tick(symbol)
 
 
 async def drain_outbox(context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -52,7 +55,8 @@ async def health(context: ContextTypes.DEFAULT_TYPE) -> None:
 async def check_health(deps: Deps, now_mono: float | None = None) -> list[str]:
     """Alert once per problem: a symbol whose tick has not completed for 3 intervals; polling gone silent."""
     now = deps.clock()
-    limit = deps.cfg.bot.loop_seconds * STALL_INTERVALS
+    period = deps.streams.healthy_period() if deps.streams is not None else deps.cfg.bot.loop_seconds
+    limit = period * STALL_INTERVALS
     problems: dict[str, str] = {}
     for symbol in deps.cfg.bot.symbols:
         last = deps.engine.last_ticks.get(symbol)

@@ -97,10 +97,11 @@ def check(cfg: Config, now: datetime | None = None) -> tuple[int, str]:
     tick_age, chat_age = _age(tick, now), _age(chat, now)
     if tick_age is None and chat_age is None:
         return EXIT_UNHEALTHY, f"unhealthy: no heartbeat in the journal at {shown} (the bot is not running yet)"
-    if tick_age is None or tick_age > limit:
+    tick_limit = cfg.bot.health_tick_age  # longer with streams: healthy streams slow the REST tick down
+    if tick_age is None or tick_age > tick_limit:
         ago = "never" if tick_age is None else f"{tick_age:.0f} s ago"
         return EXIT_UNHEALTHY, (f"unhealthy: stale tick: the trading loop last completed a tick {ago} "
-                                f"(allowed {limit:g} s)")
+                                f"(allowed {tick_limit:g} s)")
     mode = chat.get("mode", "chat") if isinstance(chat, dict) else "chat"
     if chat_age is None:
         return EXIT_UNHEALTHY, "unhealthy: stale chat: the bot has not reached Telegram yet"

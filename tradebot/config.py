@@ -51,6 +51,8 @@ class BotSettings(BaseModel):
     confirmation_expiry_seconds: int = Field(300, ge=30, le=86400)
     max_price_drift_atr: float = Field(0.5, gt=0, le=10, description="re-ask on Approve if price moved more")
     reconcile_minutes: float = Field(5, ge=0.1, le=1440)
+    streams: bool = Field(True, description="listen to Bybit's WebSocket streams; REST polling stays the fallback")
+    stream_grace_seconds: float = Field(60, ge=5, le=3600, description="alert when a stream is down this long")
     unknown_position: Literal["adopt", "close", "ignore"] = "adopt"
     unknown_position_wait_seconds: int = Field(120, ge=0, le=86400)
     digest_utc: str | None = Field(None, description="HH:MM for a daily digest, or unset")
@@ -62,6 +64,12 @@ class BotSettings(BaseModel):
     def health_age(self) -> float:
         """The heartbeat age `bot.py health` accepts: the configured one, else max(300 s, 3 trading loops)."""
         return self.health_max_age_seconds or max(300.0, 3 * self.loop_seconds)
+
+    @property
+    def health_tick_age(self) -> float:
+        """The tick heartbeat's allowed age: with healthy streams the REST tick runs once per reconcile period."""
+        streams = 2 * self.reconcile_minutes * 60 + self.loop_seconds if self.streams else 0.0
+        return self.health_max_age_seconds or max(self.health_age, streams)
 
     @field_validator("symbols")
     @classmethod

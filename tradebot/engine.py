@@ -12,6 +12,8 @@ from sqlalchemy.engine import Engine
 
 from storage import repo
 from storage.db import session_scope
+from storage.models import TradeRecord
+from storage.trades import get_open_trade
 from tradebot.account import AccountCheck, check_account
 from tradebot.bybit.client import BybitClient
 from tradebot.config import Config
@@ -197,13 +199,17 @@ class TradingEngine:
         with session_scope(self.db) as s:
             return any(o.trade_id is None for o in repo.open_orders(session=s, purpose="entry"))
 
+    async def reconcile_now(self) -> None:
+        """Reconcile under the entry lock, so an entry in flight is never taken for a lost one."""
+        async with self.locks.entry:
+            await self.reconcile()
+
     async def _reconcile_if_due(self, wall: datetime) -> None:
         """Every reconcile_minutes, and at once while an entry's outcome is unknown: position sync would otherwise
-        adopt its fill as an "unknown position". Under the entry lock, so an entry in flight is never taken for lost."""
+        adopt its fill as an "unknown position"."""
         due = self._last_reconcile and wall - self._last_reconcile >= timedelta(minutes=self.cfg.bot.reconcile_minutes)
         if due or self._unresolved_entries():
-            async with self.locks.entry:
-                await self.reconcile()
+            await self.reconcile_now()
 
     # ------------------------------------------------------------------ the tick
 
@@ -313,6 +319,17 @@ class TradingEngine:
             return Outcome(OS.NOOP, "No open positions.")
         texts = [(await self.close(p.symbol)).text for p in found]
         return Outcome(OS.OK, "\n".join(texts))
+
+    async def journal_close(self, symbol: str, trade: TradeRecord) -> bool:
+        """A close the stream reported: journal ``trade`` once the exchange is flat and shows its closed PnL.
+        True when nothing is left to do (journaled, journaled meanwhile by a tick, or not flat)."""
+        async with self.locks.symbol(symbol):
+            with session_scope(self.db) as s:
+                if get_open_trade(session=s, symbol=symbol) is None:
+                    return True  # a tick journaled it meanwhile
+            if await self.client.positions(symbol):
+                return True  # not flat (any more): nothing to close
+            return await self.positions.record_close(trade)
 
     async def decide_unknown(self, symbol: str, decision: str) -> Outcome:
         inst = self.market.instruments.get(symbol) or await self.client.instrument(symbol)

@@ -277,6 +277,8 @@ def render_status(v: StatusView) -> str:
     lines.append(f"Open positions: {n}")
     lines.append(f"Today: PnL <b>{usdt(t.net_pnl, True)} USDT</b> over {t.trades} closed trade(s)")
     lines.append("Protections: " + ("; ".join(esc(p) for p in v.protections) if v.protections else "none tripped"))
+    if v.streams:
+        lines.append("Streams: " + "; ".join(esc(s) for s in v.streams))
     return "\n".join(lines)
 
 

@@ -29,6 +29,7 @@ from tradebot.outcome import Outcome
 from tradebot.overrides import apply_changes, current_value
 from tradebot.risk import RiskParams, cross_liquidation_price, maintenance_margin
 from tradebot.strategy.signal import Signal
+from tradebot.streams import StreamRunner, describe
 
 ZERO = Decimal(0)
 SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,20}USDT$")
@@ -69,6 +70,7 @@ class StatusView:
     today: PnLSummary
     protections: list[str]
     market_note: str | None = None  # e.g. the demo's replay progress, or that it has finished
+    streams: list[str] = field(default_factory=list)  # one line per WebSocket stream (state, last message age)
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,7 @@ class BotService:
                  clock: Callable[[], datetime]) -> None:
         self.cfg, self.engine, self.client, self.db, self.clock = cfg, engine, client, db, clock
         self.market_note: Callable[[], str | None] | None = None  # set by --demo: where the replay is
+        self.streams: StreamRunner | None = None  # set by the app when the WebSocket streams run
 
     # ------------------------------------------------------------------ views
 
@@ -181,7 +184,9 @@ class BotService:
         except ExchangeError:
             n_open = -1
         note = self.market_note() if self.market_note is not None else None
-        return StatusView(self.overview(), rows, n_open, self.pnl("today").summary, protections, note)
+        streams = [describe(st) for st in self.streams.statuses()] if self.streams is not None else []
+        return StatusView(self.overview(), rows, n_open, self.pnl("today").summary, protections, note,
+                          streams)
 
     async def positions(self) -> list[PositionView]:
         positions = [p for p in await self.client.positions() if p.is_open]

@@ -246,6 +246,7 @@ class ChaosRun:
         engine.bus.subscribe(self.events)
         self._queue: list[ConfirmationNeeded] = []
         engine.bus.subscribe(lambda e: self._queue.append(e) if isinstance(e, ConfirmationNeeded) else None)
+        await self._setup(engine)
         try:
             while self.fig.bars < self.max_bars:
                 await self._tick(engine)  # new closed bar: signal → card → approved → entry
@@ -255,11 +256,14 @@ class ChaosRun:
                 if not self.sim.step(1):
                     break
                 self.fig.bars += 1
+                await self._bar()
             self.sim.faults.configure()  # settle: the bot catches up without faults, then the books must agree
+            await self._settle()
             for _ in range(3):
                 await self._tick(engine)
                 await engine.reconcile()
         finally:
+            await self._teardown()
             await client.aclose()
             server.close()
         self.fig.seconds = time.monotonic() - t0
@@ -279,3 +283,16 @@ class ChaosRun:
 
     def _closed(self) -> int:
         return len(self.sim.state()["closed_pnl"])
+
+    # hooks for variants (stream chaos): after the engine is built, after each bar, before the final settle, at the end
+    async def _setup(self, engine: TradingEngine) -> None:
+        return None
+
+    async def _bar(self) -> None:
+        return None
+
+    async def _settle(self) -> None:
+        return None
+
+    async def _teardown(self) -> None:
+        return None

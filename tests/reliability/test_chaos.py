@@ -6,6 +6,7 @@ import pytest
 
 from tests.reliability.audit import CENT
 from tests.reliability.chaos import ChaosRun
+from tests.reliability.stream_chaos import StreamChaosRun
 
 CI_TRADES = 100
 LONG_TRADES = 1000
@@ -34,3 +35,25 @@ async def test_chaos_short(tmp_path):
 async def test_chaos_long(tmp_path):
     fig = await ChaosRun(LONG_TRADES, db_path=tmp_path / "journal.db", seed=2).run()
     check(fig)
+
+
+STREAM_CI_TRADES = 40
+
+
+async def test_stream_chaos_short(tmp_path):
+    """Streams dropped mid-trade, messages lost and delayed, streams down for 25 market minutes every 12 bars."""
+    run = StreamChaosRun(STREAM_CI_TRADES, db_path=tmp_path / "journal.db", seed=3)
+    fig = await run.run()
+    print("\n" + "\n".join(f"  {line}" for line in run.stream_lines()))
+    check(fig)
+    assert run.sfig.down_windows >= 2 and run.sfig.reconnects >= 2 and run.sfig.stream_events > 0
+    assert run.sfig.duplicate_close_alerts == 0 and run.sfig.duplicate_fill_alerts == 0
+
+
+@pytest.mark.slow
+async def test_stream_chaos_long(tmp_path):
+    run = StreamChaosRun(LONG_TRADES, db_path=tmp_path / "journal.db", seed=4)
+    fig = await run.run()
+    print("\n" + "\n".join(f"  {line}" for line in run.stream_lines()))
+    check(fig)
+    assert run.sfig.duplicate_close_alerts == 0 and run.sfig.duplicate_fill_alerts == 0

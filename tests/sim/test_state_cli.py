@@ -10,6 +10,7 @@ import sys
 from decimal import Decimal
 
 import httpx
+from websockets.sync.client import connect
 
 from tests.sim.helpers import KEY, SECRET, SyncApi, make_sim
 
@@ -56,7 +57,14 @@ def test_cli_serves_and_stops_cleanly(tmp_path):
         line = proc.stdout.readline().strip()
         assert line.startswith("listening on http://127.0.0.1:") and not line.endswith(":0")
         url = line.split(" ", 2)[2]
+        ws_line = proc.stdout.readline().strip()
+        assert ws_line.startswith("websocket on ws://127.0.0.1:") and not ws_line.endswith(":0")
+        ws_url = ws_line.split(" ", 2)[2]
+        with connect(ws_url + "/v5/public/linear", open_timeout=5) as ws:
+            ws.send(json.dumps({"op": "ping"}))
+            assert json.loads(ws.recv(timeout=5))["ret_msg"] == "pong"
         with httpx.Client(base_url=url, timeout=5) as c:
+            assert c.get("/sim/ws").json() == {"url": ws_url}
             assert c.get("/v5/market/time").json()["retCode"] == 0
             st = c.get("/sim/state").json()
             assert st["prices"]["SOLUSDT"] == "105" and st["time"] == 1_700_000_100_000 + 5 * 300_000

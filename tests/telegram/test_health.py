@@ -52,7 +52,7 @@ def test_no_journal(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("tick", "chat", "code", "words"), [
     (None, None, 1, "no heartbeat in the journal"),
-    (400, 5, 1, "stale tick: the trading loop last completed a tick 400 s ago (allowed 300 s)"),
+    (700, 5, 1, "stale tick: the trading loop last completed a tick 700 s ago (allowed 660 s)"),  # streams on
     (None, 5, 1, "stale tick: the trading loop last completed a tick never"),
     (5, 400, 1, "stale chat: Telegram (polling) last answered 400 s ago"),
     (5, None, 1, "stale chat"),
@@ -69,6 +69,7 @@ def test_configured_age_and_the_loop_seconds_floor(tmp_path: Path) -> None:
     assert check(cfg_for(tmp_path, health_max_age_seconds=40), NOW)[0] == 1
     assert check(cfg_for(tmp_path, health_max_age_seconds=60), NOW)[0] == 0
     assert cfg_for(tmp_path, loop_seconds=900).bot.health_age == 2700  # unset: max(300 s, 3 loops)
+    assert cfg_for(tmp_path, streams="false").bot.health_tick_age == 300  # streams on: 2 reconcile periods + 1 loop
 
 
 def test_unreadable_journal_is_one_line(tmp_path: Path) -> None:

@@ -17,6 +17,28 @@ book=BookParams(), leverage=10, warmup=0, start_ms=None, funding_rate=0)``
 - ``.step(n=1) -> int`` candles stepped (0 when the replay is exhausted); ``.set_price(symbol, price)``;
   ``.state() -> dict``; ``.faults.configure(**cfg)`` / ``.faults.clear()``; ``.exchange`` (the engine).
 
+WebSocket streams (second port; the HTTP server stays a plain ``http.server``)
+--------------------------------------------------------------------------
+``.serve_streams(host="127.0.0.1", port=0, idle_seconds=None)`` -> handle with ``.url`` (``ws://HOST:PORT``),
+``.port``, ``.close()``: Bybit's ``/v5/private`` (auth ``[key, expires, HMAC("GET/realtime"+expires)]``; a bad,
+expired or unknown key gets ``success: false, ret_msg "Params Error"``; subscribing before auth gets
+"Request not authorized") and ``/v5/public/linear``. Subscribe/unsubscribe acks, ping/pong in the public and
+private shapes, ``max_active_time`` on the private URL, and idle clients (no ping and no data for 10 minutes,
+or ``idle_seconds``) are cut off. ``GET /sim/ws`` tells clients the WebSocket URL (404 when none runs);
+``python -m tradebot.sim`` serves it on ``--ws-port`` (default ``--port`` + 1) and prints
+``websocket on ws://HOST:PORT`` after ``listening on ...``.
+
+Private topics ``order``, ``execution``, ``position``, ``wallet``: :class:`~tradebot.sim.publish.Publisher`
+diffs the engine after every private request, every price point, candle close and funding, and publishes each
+change (order accepted/filled/cancelled, TP/SL/trailing fills, trailing moves, funding, anything the engine
+adds later) from the same wire rows REST returns, in the order order → execution → position → wallet.
+Public topics: ``kline.{interval}.{symbol}`` (the forming candle at every price point; the closed one with
+``confirm: true`` at each close), ``tickers.{symbol}`` (snapshot on subscribe, then deltas of the changed
+fields), ``orderbook.{1|50|200|1000}.{symbol}`` (snapshot, then deltas with ``u`` + 1; level 1 snapshots only).
+Stream faults (``.stream_faults.configure(...)`` or ``POST /sim/stream-faults``, ``{}`` clears): drop_prob,
+lose_prob, delay_ms, delay_prob, refuse_auth, down (503 at the handshake and open connections cut), next_n
+{drop, lose, refuse_auth}, paths, topics, seed.
+
 Stepping (the backtest must match): the forming candle k has reached its open. ``step()`` walks the rest of
 its :func:`candle_path` (bullish/flat open→low→high→close, bearish open→high→low→close), closes it, then
 jumps to candle k+1's open (a gap segment: stops crossed by it fill at the gapped open). Market orders fill

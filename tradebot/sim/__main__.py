@@ -16,6 +16,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m tradebot.sim", description="Bybit v5 exchange simulator")
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=8900, help="0 = pick a free port")
+    ap.add_argument("--ws-port", type=int, default=None,
+                    help="WebSocket port (default: --port + 1, or a free one when --port is 0)")
     ap.add_argument("--api-key", required=True)
     ap.add_argument("--api-secret", required=True)
     ap.add_argument("--symbol", action="append", default=[], help="repeatable; default BTCUSDT")
@@ -51,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     from .server import SimServer
 
     server = SimServer(sim, args.host, args.port, verbose=args.verbose)
+    ws_port = args.ws_port if args.ws_port is not None else (args.port + 1 if args.port else 0)
+    streams = sim.serve_streams(args.host, ws_port)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -61,8 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.speed:
         sim.start_replay(args.speed)
     print(f"listening on {server.url}", flush=True)
+    print(f"websocket on {streams.url}", flush=True)
     while not stop.wait(0.2):
         pass
+    streams.close()
     server.close()
     sim.close()
     return 0

@@ -99,6 +99,7 @@ class Router:
                 return 200, out_headers, self.envelope(10006, "Too many visits!")
             with self.sim.lock:
                 result = PRIVATE[key](self.sim, params)
+                self.sim.publisher.flush()  # order/execution/position/wallet stream messages
                 if method == "POST":
                     self.sim.save()
             return 200, out_headers, self.envelope(result=result)
@@ -181,6 +182,14 @@ class Router:
                 n = sim.step(int(data.get("n", 1)))
                 return 200, JSON_HEADERS, {"stepped": n, "time": sim.market_time(),
                                            "prices": {s: fmt(p) for s, p in sim.prices().items()}}
+            if (method, path) == ("GET", "/sim/ws"):
+                if sim.ws_url is None:
+                    return 404, JSON_HEADERS, {"error": "no WebSocket server is running"}
+                return 200, JSON_HEADERS, {"url": sim.ws_url}
+            if (method, path) == ("POST", "/sim/stream-faults"):
+                with sim.lock:
+                    sim.stream_faults.configure(**data)
+                    return 200, JSON_HEADERS, {"stream_faults": sim.stream_faults.as_dict()}
             if (method, path) == ("POST", "/sim/faults"):
                 with sim.lock:
                     sim.faults.configure(**data)

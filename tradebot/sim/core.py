@@ -15,10 +15,12 @@ from .faults import Faults
 from .feed import BASE_MS, SymbolFeed, load_candles
 from .instruments import INSTRUMENTS
 from .models import fmt
+from .streamfaults import StreamFaults
 
 if TYPE_CHECKING:
     from .server import SimServer
     from .transport import AsyncSimTransport, SyncSimTransport
+    from .wsserver import StreamServer
 
 FUNDING_MS = 8 * 3_600_000
 
@@ -48,6 +50,8 @@ class Simulator:
         self.account_settings: dict[str, Any] = {}  # /v5/account/info overrides (e.g. marginMode) for tests
         self.wall_ms = wall_clock
         self.faults = Faults()
+        self.stream_faults = StreamFaults()
+        self.ws_url: str | None = None  # set while a StreamServer runs (GET /sim/ws answers it)
         self.book = book or BookParams()
         self.state_file = Path(state_file) if state_file else None
         self.feeds: dict[str, SymbolFeed] = {}
@@ -68,6 +72,7 @@ class Simulator:
         for s in syms:
             self.exchange.on_price(s, self.feeds[s].last)
         from .api import Router
+        from .publish import Publisher
 
         self.router = Router(self)
         self._replay_thread: threading.Thread | None = None
@@ -76,6 +81,7 @@ class Simulator:
             from .state import restore
 
             restore(self, self.state_file)
+        self.publisher = Publisher(self)  # WebSocket messages for every state change (flushed below)
 
     def _align(self) -> None:
         """Advance replay feeds (before any trading) so all symbols' forming candles share one start."""
@@ -105,6 +111,7 @@ class Simulator:
                 raise ValueError("price must be positive")
             self.exchange.on_price(symbol, p, continuous=True)
             self.feeds[symbol].move(p)
+            self.publisher.flush(moved=True)
             self.save()
             return p
 
@@ -123,15 +130,18 @@ class Simulator:
                             self.feeds[s].point = idx
                             self.exchange.on_price(s, p, continuous=True)
                             self.feeds[s].move(p)
+                    self.publisher.flush(moved=True)
                 before = self.market_time()
                 for s, f in self.feeds.items():
                     f.open_next()
                     self.exchange.on_price(s, f.last, continuous=False)
+                self.publisher.flush(closed=True)
                 after = self.market_time()
                 if self.funding_rate:  # every 00:00/08:00/16:00 UTC crossed (market/history-fund-rate.mdx)
                     for at in range((before // FUNDING_MS + 1) * FUNDING_MS, after + 1, FUNDING_MS):
                         for s in self.symbols:
                             self.exchange.settle_funding(s, self.funding_rate, at)
+                        self.publisher.flush()  # funding executions on the private streams
                 done += 1
             if done:
                 self.save()
@@ -199,6 +209,13 @@ class Simulator:
         from .server import SimServer
 
         return SimServer(self, host, port)
+
+    def serve_streams(self, host: str = "127.0.0.1", port: int = 0, idle_seconds: float | None = None
+                      ) -> StreamServer:
+        """Start the WebSocket server (second port, own thread): ``/v5/private`` and ``/v5/public/linear``."""
+        from .wsserver import IDLE_SECONDS, StreamServer
+
+        return StreamServer(self, host, port, IDLE_SECONDS if idle_seconds is None else idle_seconds)
 
     def close(self) -> None:
         self.stop_replay()

@@ -1,0 +1,123 @@
+"""The engine fed by the simulator's WebSocket streams: stop hits journaled at once and exactly once, candle closes
+tick the symbol, stream outages alert once each way, and messages lost on the stream are recovered through REST."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from storage.db import session_scope
+from storage.models import TradeRecord
+from tests.engine.conftest import KEY, SECRET, SYMBOL
+from tradebot.bybit.stream import PRIVATE_PATH, PUBLIC_PATH, Backoff, StreamURLs
+from tradebot.events import EntryFilled, Health, PositionClosed
+from tradebot.streams import StreamRunner, describe
+
+
+async def _until(cond: Any, limit: float = 5.0) -> None:
+    async with asyncio.timeout(limit):
+        while not cond():  # noqa: ASYNC110 - polling state written by stream callbacks
+            await asyncio.sleep(0.01)
+
+
+def _trades(db: Any) -> list[TradeRecord]:
+    from sqlmodel import select
+
+    with session_scope(db) as s:
+        rows = list(s.exec(select(TradeRecord)).all())
+        for r in rows:
+            s.expunge(r)
+    return rows
+
+
+@pytest.fixture
+async def streamed(make_rig, sim):
+    server = sim.serve_streams()
+    runners: list[StreamRunner] = []
+
+    async def build(**kw: Any) -> tuple[Any, StreamRunner]:
+        rig = make_rig(mode="auto", **kw)
+        await rig.engine.start()
+        runner = StreamRunner(rig.engine, StreamURLs(server.url + PUBLIC_PATH, server.url + PRIVATE_PATH), KEY,
+                              SECRET, grace_seconds=0.3, backoff=Backoff(0.02, 0.1))
+        runner.start()
+        runners.append(runner)
+        await _until(runner.healthy)
+        return rig, runner
+
+    yield build
+    for r in runners:
+        await r.stop()
+    server.close()
+
+
+async def test_stop_loss_is_journaled_from_the_stream_once(streamed, sim, db):
+    rig, runner = await streamed()
+    await rig.engine.tick(SYMBOL)
+    [fill] = rig.events.of(EntryFilled)
+    sim.set_price(SYMBOL, fill.sl - Decimal(1))  # the exchange fires the stop; no tick runs
+    await _until(lambda: rig.events.of(PositionClosed), limit=3)
+    [closed] = rig.events.of(PositionClosed)
+    assert closed.reason == "stop_loss"
+    [t] = _trades(db)
+    assert t.status == "closed" and t.pnl == Decimal(sim.state()["closed_pnl"][0]["closedPnl"])
+    await rig.engine.tick(SYMBOL)  # the REST reconciler sees the same close: no second alert
+    await rig.engine.reconcile()
+    assert len(rig.events.of(PositionClosed)) == 1
+    assert [s.state for s in runner.statuses()] == ["live", "live"]
+    assert "public live" in describe(runner.statuses()[0])
+
+
+async def test_candle_close_ticks_the_symbol_at_once(streamed, sim):
+    rig, runner = await streamed()
+    assert SYMBOL not in rig.engine.last_ticks
+    await asyncio.to_thread(sim.step, 1)
+    await _until(lambda: SYMBOL in rig.engine.last_ticks)
+    assert rig.engine.last_ticks[SYMBOL].ok
+    assert not runner.rest_tick_due(SYMBOL)  # healthy streams: the REST tick waits for the reconcile period
+
+
+async def test_lost_messages_are_caught_by_the_rest_tick_once(streamed, sim, db):
+    rig, runner = await streamed()
+    await rig.engine.tick(SYMBOL)
+    [fill] = rig.events.of(EntryFilled)
+    sim.stream_faults.configure(lose_prob=1.0, paths=[PRIVATE_PATH])  # every private message is lost
+    sim.set_price(SYMBOL, fill.sl - Decimal(1))
+    await asyncio.sleep(0.3)
+    assert rig.events.of(PositionClosed) == []
+    await rig.engine.tick(SYMBOL)  # the REST fallback
+    await rig.engine.tick(SYMBOL)
+    assert len(rig.events.of(PositionClosed)) == 1 and len(_trades(db)) == 1
+
+
+async def test_connection_dropped_mid_trade_reconciles_on_reconnect_once(streamed, sim, db):
+    rig, runner = await streamed()
+    await rig.engine.tick(SYMBOL)
+    [fill] = rig.events.of(EntryFilled)
+    sim.stream_faults.configure(next_n={"drop": 1}, paths=[PRIVATE_PATH])  # the stop's first message kills it
+    sim.set_price(SYMBOL, fill.sl - Decimal(1))
+    await _until(lambda: runner.private.connects >= 2)  # reconnect → reconcile through REST, no tick needed
+    await _until(lambda: rig.events.of(PositionClosed))
+    await rig.engine.tick(SYMBOL)
+    assert len(rig.events.of(PositionClosed)) == 1 and len(_trades(db)) == 1
+
+
+async def test_outage_longer_than_the_grace_alerts_once_down_and_once_back(streamed, sim):
+    rig, runner = await streamed()
+    sim.stream_faults.configure(down=True)
+    await _until(lambda: not runner.healthy())
+    assert runner.rest_tick_due(SYMBOL)  # REST polling takes over at once
+    await asyncio.sleep(0.5)
+    await runner.check_health()
+    await runner.check_health()
+    downs = [e for e in rig.events.of(Health) if "down" in e.message]
+    assert len(downs) == 2 and {"public", "private"} == {e.message.split()[1] for e in downs}
+    sim.stream_faults.clear()
+    await _until(runner.healthy, limit=10)
+    await runner.check_health()
+    await runner.check_health()
+    backs = [e for e in rig.events.of(Health) if "back" in e.message]
+    assert len(backs) == 2

@@ -1,0 +1,82 @@
+"""Stream fault injection: dropped connections, delayed or lost messages, refused auth, a stream that is down."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+KINDS = ("drop", "lose", "refuse_auth")
+
+
+@dataclass
+class StreamFaults:
+    """Same style as the REST :class:`~tradebot.sim.faults.Faults` (``POST /sim/stream-faults``; ``{}`` clears).
+
+    Per outgoing data message: ``drop_prob`` closes the connection abruptly instead of sending it (the
+    message is lost with it), ``lose_prob`` silently skips it, ``delay_ms`` (with ``delay_prob``, 0 = always)
+    holds it back (order is kept). ``refuse_auth`` answers every auth with ``success: false``; ``down`` refuses
+    new connections (HTTP 503) and cuts the open ones. ``next_n`` forces a kind for the next N occasions
+    (``drop``/``lose`` on data messages, ``refuse_auth`` on auths). ``paths`` limits everything to
+    ``/v5/private`` or ``/v5/public/linear``; ``topics`` limits drop/lose/delay to those topic prefixes.
+    """
+
+    drop_prob: float = 0.0
+    lose_prob: float = 0.0
+    delay_ms: float = 0.0
+    delay_prob: float = 0.0
+    refuse_auth: bool = False
+    down: bool = False
+    next_n: dict[str, int] = field(default_factory=dict)
+    paths: list[str] = field(default_factory=list)
+    topics: list[str] = field(default_factory=list)
+    seed: int = 0
+    _rng: random.Random = field(default_factory=lambda: random.Random(0), repr=False)
+
+    def configure(self, **cfg: Any) -> None:
+        """Replace the whole configuration; no arguments clears every fault."""
+        unknown = set(cfg) - {f for f in self.__dataclass_fields__ if not f.startswith("_")}
+        if unknown:
+            raise ValueError(f"unknown stream fault keys: {sorted(unknown)}")
+        bad = set(cfg.get("next_n", {})) - set(KINDS)
+        if bad:
+            raise ValueError(f"unknown next_n kinds: {sorted(bad)} (allowed: {list(KINDS)})")
+        fresh = StreamFaults(**cfg)
+        for name in self.__dataclass_fields__:
+            if not name.startswith("_"):
+                setattr(self, name, getattr(fresh, name))
+        self.next_n = {k: int(v) for k, v in self.next_n.items()}
+        self._rng = random.Random(self.seed)
+
+    def clear(self) -> None:
+        self.configure()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f: getattr(self, f) for f in self.__dataclass_fields__ if not f.startswith("_")}
+
+    def _applies(self, path: str) -> bool:
+        return not self.paths or path in self.paths
+
+    def _forced(self, kind: str) -> bool:
+        if self.next_n.get(kind, 0) > 0:
+            self.next_n[kind] -= 1
+            return True
+        return False
+
+    def is_down(self, path: str) -> bool:
+        return self.down and self._applies(path)
+
+    def refuse(self, path: str) -> bool:
+        return self._applies(path) and (self._forced("refuse_auth") or self.refuse_auth)
+
+    def on_message(self, path: str, topic: str) -> tuple[str | None, float]:
+        """For one data message: (None | "drop" | "lose", delay in seconds)."""
+        if not self._applies(path) or (self.topics and not topic.startswith(tuple(self.topics))):
+            return None, 0.0
+        delay = 0.0
+        if self.delay_ms and (self.delay_prob <= 0 or self._rng.random() < self.delay_prob):
+            delay = self.delay_ms / 1000
+        for kind in ("drop", "lose"):
+            if self._forced(kind) or self._rng.random() < getattr(self, f"{kind}_prob"):
+                return kind, delay
+        return None, delay
