@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
-from decimal import Decimal
+from dataclasses import dataclass
 
 from telegram import Update
 from telegram.constants import ChatAction, ParseMode
@@ -14,7 +13,7 @@ from telegram.ext import ContextTypes
 from handlers.buttons import markup
 from handlers.deps import Deps, get_deps
 from handlers.optimize import cmd_optimize
-from tradebot.backtest.remote import MAX_DAYS, backtest_recent, parse_days
+from tradebot.backtest.remote import MAX_DAYS, parse_days
 from tradebot.chart import render_chart
 from tradebot.config import INTERVALS
 from tradebot.errors import ArgumentError, AuthError, BybitAPIError, ExchangeError, RetryableError, UserError
@@ -185,13 +184,7 @@ async def cmd_backtest(update: Update, context: Context, deps: Deps, args: list[
 
     async def run() -> None:
         try:
-            wallet = await deps.client.wallet()
-            balance = wallet.total_equity if wallet.total_equity > 0 else Decimal("10000")
-            end_ms = int(deps.engine.now_for(symbol).timestamp() * 1000)
-            risk, source = deps.service.backtest_settings()
-            live = replace(deps.cfg, file=deps.cfg.file.model_copy(update={"strategy": deps.engine.strategy}))
-            report = await backtest_recent(deps.client, live, symbol, days, end_ms, balance, risk=risk,
-                                           source=source)
+            report = await deps.service.backtest(symbol, days)
             head, _, rest = report.summary.partition("\nSettings:")  # the caption holds ≤ 1024 characters
             await message.reply_photo(report.png, caption=f"<pre>{esc(head)[:1000]}</pre>", parse_mode=ParseMode.HTML)
             details = f"Settings:{rest}" if rest else ""

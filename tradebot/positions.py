@@ -249,7 +249,7 @@ class PositionManager:
             await self.bus.emit(UnknownPosition(pos.symbol, pos.side, pos.size, pos.avg_price,
                                                 self.unknown_policy, decide_by))
         if pos.stop_loss is None and pos.trailing_stop is None:
-            sl = self.trader._fallback_stop(pos, atr, inst, self.risk())
+            sl = self.trader.fallback_stop(pos, atr, inst, self.risk())
             try:
                 await self.client.set_trading_stop(symbol=pos.symbol, stop_loss=sl)
                 await self.bus.emit(StopMoved(pos.symbol, pos.side, None, sl, "protect", pos.mark_price))
@@ -281,7 +281,7 @@ class PositionManager:
         if decision == "close":
             return await self.trader.close(symbol, reason="unknown")
         risk = self.risk()
-        sl = position.stop_loss or self.trader._fallback_stop(position, atr, inst, risk)
+        sl = position.stop_loss or self.trader.fallback_stop(position, atr, inst, risk)
         tp = position.take_profit or self.trader.fallback_take_profit(position, atr, inst, risk)
         with session_scope(self.db) as s:
             trade = open_trade(session=s, symbol=symbol, side=position.side, qty=position.size,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
@@ -18,11 +18,13 @@ from storage.repo import pending_confirmations
 from storage.runtime import audit, delete_state, get_state, set_state
 from storage.stats import PERIODS, PnLSummary, period_bounds, pnl_summary
 from storage.trades import closed_trades, get_open_trade
+from tradebot.backtest.remote import BacktestReport, backtest_recent
 from tradebot.bybit.client import BybitClient
 from tradebot.bybit.models import Position, Wallet
 from tradebot.config import INTERVALS, Config
 from tradebot.engine import TradingEngine
 from tradebot.errors import ArgumentError, ExchangeError, UserError
+from tradebot.events import Health
 from tradebot.instruments import round_price
 from tradebot.market import frame_from_rows
 from tradebot.outcome import Outcome
@@ -30,11 +32,13 @@ from tradebot.overrides import apply_changes, current_value
 from tradebot.risk import RiskParams, cross_liquidation_price, maintenance_margin
 from tradebot.strategy.signal import Signal
 from tradebot.streams import StreamRunner, describe
+from tradebot.timeutil import datetime_to_ms
 
 ZERO = Decimal(0)
 SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,20}USDT$")
 TOKEN_TTL = timedelta(minutes=10)
 CHART_CANDLES, CHART_MAX = 150, 1000  # candles drawn; Bybit's most per kline request
+BACKTEST_FALLBACK_BALANCE = Decimal(10000)  # a chat /backtest on an empty account
 PROPOSAL_TTL = timedelta(days=7)  # how long an /optimize result's Apply button works
 ENV_LABELS = {"paper": "paper (in-process simulator, no real orders)", "testnet": "Bybit TESTNET",
               "demo": "Bybit demo trading", "mainnet": "Bybit MAINNET — real money"}
@@ -225,6 +229,14 @@ class BotService:
         inst = self.engine.instruments.get(p.symbol)
         return round_price(liq, inst, "nearest") if inst is not None else liq.quantize(Decimal("0.01"))
 
+    def last_tick_times(self) -> dict[str, datetime | None]:
+        """When each traded symbol's last tick ran (None: not yet), for the health check."""
+        return {s: (t.time if (t := self.engine.last_ticks.get(s)) else None) for s in self.cfg.bot.symbols}
+
+    async def alert_health(self, text: str) -> None:
+        """A health problem (or its recovery) for the chats, through the core's event bus like every alert."""
+        await self.engine.bus.emit(Health(text))
+
     def pnl(self, period: str = "today") -> PnLView:
         key = (period or "today").strip().lower()
         if key not in PERIODS:
@@ -307,6 +319,16 @@ class BotService:
         if mode != "auto":
             source += f"; live mode {mode}: the backtest takes every signal, as auto mode would"
         return risk, source
+
+    async def backtest(self, symbol: str, days: int) -> BacktestReport:
+        """A backtest of the live strategy and risk settings over the last ``days`` up to the market time now, from
+        the account's equity (10 000 USDT when the account is empty)."""
+        wallet = await self.client.wallet()
+        balance = wallet.total_equity if wallet.total_equity > 0 else BACKTEST_FALLBACK_BALANCE
+        end_ms = datetime_to_ms(self.engine.now_for(symbol))
+        risk, source = self.backtest_settings()
+        live = replace(self.cfg, file=self.cfg.file.model_copy(update={"strategy": self.engine.strategy}))
+        return await backtest_recent(self.client, live, symbol, days, end_ms, balance, risk=risk, source=source)
 
     def set_risk(self, raw: str) -> Outcome:
         value = parse_decimal(raw)

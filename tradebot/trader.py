@@ -181,7 +181,7 @@ class Trader:
             s.expunge(trade)
         ok = True
         if position.stop_loss is None and position.trailing_stop is None:
-            sl = trade.sl or self._fallback_stop(position, atr or trade.atr, inst, risk)
+            sl = trade.sl or self.fallback_stop(position, atr or trade.atr, inst, risk)
             tp = None if position.take_profit else trade.tp
             try:
                 await self.client.set_trading_stop(symbol=symbol, stop_loss=sl, take_profit=tp)
@@ -204,7 +204,7 @@ class Trader:
         return ok
 
     @staticmethod
-    def _fallback_stop(position: Position, atr: Decimal | None, inst: Instrument, risk: RiskParams) -> Decimal:
+    def fallback_stop(position: Position, atr: Decimal | None, inst: Instrument, risk: RiskParams) -> Decimal:
         """A stop for a position we know nothing about: sl_atr ATRs from entry, or 2% when ATR is unknown."""
         dist = (atr * risk.sl_atr) if atr and atr > 0 else position.avg_price * Decimal("0.02")
         sign = 1 if position.side == "Buy" else -1
