@@ -22,11 +22,11 @@ from tradebot.instruments import (
     stop_price,
     take_profit_price,
 )
+from tradebot.money import ZERO
 
 if TYPE_CHECKING:
     from tradebot.bybit.models import Position
 
-ZERO = Decimal("0")
 HUNDRED = Decimal("100")
 DEFAULT_MMR = Decimal("0.005")
 

@@ -6,7 +6,7 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from pydantic import ValidationError
@@ -27,14 +27,15 @@ from tradebot.errors import ArgumentError, ExchangeError, UserError
 from tradebot.events import Health
 from tradebot.instruments import round_price
 from tradebot.market import frame_from_rows
+from tradebot.money import ZERO
 from tradebot.outcome import Outcome
 from tradebot.overrides import apply_changes, current_value
 from tradebot.risk import RiskParams, cross_liquidation_price, maintenance_margin
+from tradebot.side import Side
 from tradebot.strategy.signal import Signal
 from tradebot.streams import StreamRunner, describe
-from tradebot.timeutil import datetime_to_ms
+from tradebot.timeutil import datetime_to_ms, utcnow
 
-ZERO = Decimal(0)
 SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,20}USDT$")
 TOKEN_TTL = timedelta(minutes=10)
 CHART_CANDLES, CHART_MAX = 150, 1000  # candles drawn; Bybit's most per kline request
@@ -222,7 +223,7 @@ class BotService:
         """The same cross-margin estimate as the card's, from the equity now at the mark (0: none)."""
         if equity is None:
             return None
-        liq = cross_liquidation_price(p.side, p.mark_price or p.avg_price, p.size, equity,  # type: ignore[arg-type]
+        liq = cross_liquidation_price(Side(p.side), p.mark_price or p.avg_price, p.size, equity,
                                       other_maintenance=maintenance_margin(others))
         if liq is None:
             return ZERO
@@ -429,7 +430,7 @@ class BotService:
               args: str | None = None, result: str | None = None) -> None:
         with session_scope(self.db) as s:
             audit(session=s, update_kind=kind[:16], action=action[:64], allowed=allowed, user_id=user_id,
-                  chat_id=chat_id, args=args, result=(result or "")[:500], now=datetime.now(UTC))
+                  chat_id=chat_id, args=args, result=(result or "")[:500], now=utcnow())
 
 
 def trailing_state(p: Position, trade: TradeRecord | None) -> str:
