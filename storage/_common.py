@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from sqlalchemy import Table
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel
 
@@ -30,12 +32,20 @@ def _insert(session: Session) -> Any:
     raise NotImplementedError(f"unsupported database dialect {name!r}")
 
 
+def _table(model: type[SQLModel]) -> Table:
+    """The table of a ``table=True`` model (SQLModel's class declares no ``__table__``; its mapper knows it)."""
+    table = sa_inspect(model).local_table
+    if not isinstance(table, Table):
+        raise TypeError(f"{model.__name__} is not a table model")
+    return table
+
+
 def insert_ignore(session: Session, model: type[SQLModel], values: Mapping[str, Any], keys: list[str]) -> bool:
     """INSERT ... ON CONFLICT (keys) DO NOTHING; True if a row was inserted.
 
     Uses RETURNING (PostgreSQL, SQLite >= 3.35): psycopg reports rowcount -1 for these inserts.
     """
-    table: Any = model.__table__  # type: ignore[attr-defined]
+    table = _table(model)
     stmt = _insert(session)(table).values(**values).on_conflict_do_nothing(index_elements=keys)
     return session.exec(stmt.returning(table.c[keys[0]])).first() is not None
 
@@ -44,6 +54,6 @@ def upsert(
     session: Session, model: type[SQLModel], values: Mapping[str, Any], keys: list[str], update: list[str]
 ) -> None:
     """INSERT ... ON CONFLICT (keys) DO UPDATE SET the ``update`` columns from the new row."""
-    stmt = _insert(session)(model.__table__).values(**values)  # type: ignore[attr-defined]
+    stmt = _insert(session)(_table(model)).values(**values)
     stmt = stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in update})
     session.exec(stmt)

@@ -41,7 +41,7 @@ def _money_opt() -> Any:
 
 
 def _time(*, nullable: bool = False, index: bool = False, now_default: bool = False) -> Any:
-    col = Column(UTCDateTime(), nullable=nullable, index=index)
+    col: Column[datetime] = Column(UTCDateTime(), nullable=nullable, index=index)
     if now_default:
         return Field(default_factory=utcnow, sa_column=col)
     return Field(default=None, sa_column=col)
@@ -53,7 +53,7 @@ def _bigint(*, nullable: bool = True, index: bool = False) -> Any:
 
 
 def _json(*, nullable: bool = True, factory: Any = None) -> Any:
-    col = Column(JSONValue(), nullable=nullable)
+    col: Column[Any] = Column(JSONValue(), nullable=nullable)
     if factory is not None:
         return Field(default_factory=factory, sa_column=col)
     return Field(default=None, sa_column=col)

@@ -47,7 +47,9 @@ def open_trade(
         symbol=symbol, side=side, qty=to_money(qty), entry_price=to_money(entry_price), entry_time=entry_time,
         entry_fee=to_money(entry_fee), entry_order_link_id=entry_order_link_id, best_price=to_money(entry_price),
         stop_history=history, status="open", adopted=adopted, signal_id=signal_id,
-        confirmation_id=confirmation_id, **money,
+        confirmation_id=confirmation_id, sl=money["sl"], tp=money["tp"],
+        trailing_distance=money["trailing_distance"], trailing_active_price=money["trailing_active_price"],
+        atr=money["atr"],
     )
     session.add(trade)
     session.flush()

@@ -83,6 +83,19 @@ def test_actions_follow_threshold(real: pd.DataFrame) -> None:
     assert decide(math.nextafter(6.0, 0), 6.0) == "HOLD" and decide(math.nextafter(-6.0, 0), 6.0) == "HOLD"
 
 
+def test_compute_actions_are_the_series_action_and_atr(real: pd.DataFrame,
+                                                        real_htf: dict[str, pd.DataFrame]) -> None:
+    """The backtest's frame-free path gives compute_series's action (as +1/-1/0) and ATR columns exactly."""
+    from tradebot.strategy.engine import compute_actions
+
+    p = StrategyParams()
+    s = compute_series(real, p, real_htf)
+    sig, atr = compute_actions(real, p, real_htf)
+    want = np.select([s["action"].to_numpy() == "BUY", s["action"].to_numpy() == "SELL"], [1, -1], 0)
+    assert sig.dtype == np.int8 and np.array_equal(sig, want) and {-1, 0, 1} == set(sig.tolist())
+    assert np.array_equal(atr, s["atr"].to_numpy())
+
+
 def test_exactly_at_threshold_in_series_and_live() -> None:
     # only the SMA trend filter votes (weight 2, vote +1 above the SMA) -> score exactly 2.0 = threshold
     off = {"enabled": False}

@@ -11,6 +11,8 @@ import talib
 from tradebot.readings import interval_label
 
 if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
     from tradebot.service import ChartData
@@ -84,17 +86,17 @@ def build_figure(data: ChartData, fast: int = 9, slow: int = 21, bb_period: int 
     return fig
 
 
-def _trades(ax: object, df: object, data: ChartData, n: int) -> None:
+def _trades(ax: Axes, df: pd.DataFrame, data: ChartData, n: int) -> None:
     """Entries ▲ (long) ▼ (short); exits ✕ green for a profit, red for a loss; each kind once in the legend."""
 
     def pos(t: object) -> float | None:
-        i = int(df.index.searchsorted(t, side="right")) - 1  # type: ignore[attr-defined]
+        i = int(df.index.searchsorted(t, side="right")) - 1
         return float(i) if 0 <= i < n else None
 
     labelled: set[str] = set()
 
     def mark(xi: float, price: float, marker: str, color: str, label: str) -> None:
-        ax.scatter([xi], [price], marker=marker, s=90, color=color, edgecolors="black", linewidths=0.6,  # type: ignore[attr-defined]
+        ax.scatter([xi], [price], marker=marker, s=90, color=color, edgecolors="black", linewidths=0.6,
                    zorder=5, label=None if label in labelled else label)
         labelled.add(label)
 
@@ -109,7 +111,7 @@ def _trades(ax: object, df: object, data: ChartData, n: int) -> None:
             mark(xe, float(t.exit_price), "X", WIN if won else LOSS, "exit, profit" if won else "exit, loss")
 
 
-def _levels(ax: object, data: ChartData) -> None:
+def _levels(ax: Axes, data: ChartData) -> None:
     """The open position's entry/SL/TP (dotted) and a waiting card's SL/TP (dashed), labelled in the legend."""
     levels = []
     if data.position is not None:
@@ -120,5 +122,5 @@ def _levels(ax: object, data: ChartData) -> None:
         levels += [(card.sl, "card SL", DOWN, "--"), (card.tp, "card TP", UP, "--")]
     for level, name, color, style in levels:
         if level:
-            ax.axhline(float(level), color=color, linewidth=1.1, linestyle=style,  # type: ignore[attr-defined]
+            ax.axhline(float(level), color=color, linewidth=1.1, linestyle=style,
                        label=f"{name} {_price_text(float(level))}")

@@ -9,7 +9,7 @@ import threading
 import traceback
 import warnings
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TextIO
 
 _BOT_TOKEN = re.compile(r"(?<![0-9])\d{5,12}:[A-Za-z0-9_-]{30,}")
 _URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s/]+@", re.IGNORECASE)
@@ -89,7 +89,7 @@ def install_stderr_hooks(redactor: RedactingFilter) -> None:
     warnings.showwarning = showwarning
 
 
-def setup_logging(level: str = "INFO", secrets: Iterable[str] = (), stream=None) -> RedactingFilter:
+def setup_logging(level: str = "INFO", secrets: Iterable[str] = (), stream: TextIO | None = None) -> RedactingFilter:
     """Configure the root logger once; quiet chatty libraries (httpx logs URLs, which carry the bot token)."""
     root = logging.getLogger()
     for h in list(root.handlers):

@@ -66,7 +66,7 @@ def index_ms(index: pd.Index) -> np.ndarray:
     if len(index) == 0:
         return np.empty(0, dtype=np.int64)
     idx = index if isinstance(index, pd.DatetimeIndex) else pd.DatetimeIndex(index)
-    raw = idx.asi8
+    raw: np.ndarray = idx.asi8
     unit = idx.unit
     if unit == "ms":
         return raw
@@ -128,7 +128,8 @@ def frame_from_rows(rows: Iterable[Row], keep: Literal["first", "last"] = "last"
 
 def _parse_timestamps(col: pd.Series) -> np.ndarray:
     if pd.api.types.is_numeric_dtype(col):
-        return col.to_numpy(dtype=np.int64)
+        ms: np.ndarray = col.to_numpy(dtype=np.int64)
+        return ms
     parsed = pd.to_datetime(col, utc=True, format="ISO8601")
     return index_ms(pd.DatetimeIndex(parsed))
 

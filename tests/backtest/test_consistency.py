@@ -63,6 +63,7 @@ async def test_live_engine_and_backtest_make_the_same_trades(tmp_path: Path, tra
     df = frame_from_rows([r[0], *r[1:6]] for r in data)
     last_tick = ms_to_datetime(int(data[-1][0]))
     res = run_backtest(df, cfg, SYMBOL, Decimal("10000"), start=df.index[WARMUP], book_params=BOOK, verify=True)
+    assert res.replay == "ticks"  # the fast integer replay is the one judged (both trailing modes)
     ours = [(t.side, t.entry_time, t.entry_price, t.qty, t.exit_time, t.exit_price, t.pnl, t.reason)
             for t in res.trades if t.exit_time <= last_tick]
     assert len(live_rows) >= 8 and {r[-1] for r in live_rows} >= {"stop_loss", "trailing_stop"}

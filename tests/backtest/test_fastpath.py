@@ -32,9 +32,13 @@ def naive_run(self: engine._Runner, pos: OpenPosition) -> Exit:
     return ex or rp.exit_at(pos, b.n - 1, 3, "EndOfData", dec(b.c[b.n - 1]))
 
 
-@pytest.mark.parametrize("mode", ["exchange", "bot"])
+@pytest.mark.parametrize(("mode", "walk"), [("exchange", "python"), ("bot", "python"), ("bot", "compiled")])
 @pytest.mark.parametrize("be", ["0.5", "1.0", "3"])
-def test_fast_loop_equals_exact_replay(monkeypatch: pytest.MonkeyPatch, mode: str, be: str) -> None:
+def test_fast_loop_equals_exact_replay(monkeypatch: pytest.MonkeyPatch, mode: str, walk: str, be: str) -> None:
+    from tradebot.backtest import ticks
+
+    monkeypatch.setattr(ticks, "_loaded", ticks._kernel() if walk == "compiled" else None)
+    monkeypatch.setattr(ticks, "KERNEL_AFTER", 10**12)
     df, _ = load_candles(SAMPLE, report=lambda _: None)
     risk = quiet_risk(trailing_mode=mode, breakeven_trigger_atr=Decimal(be), trail_trigger_atr=Decimal("1.2"),
                       trail_atr=Decimal("0.7"))
@@ -42,7 +46,7 @@ def test_fast_loop_equals_exact_replay(monkeypatch: pytest.MonkeyPatch, mode: st
     monkeypatch.setattr(engine._Runner, "run", naive_run)
     slow = engine.run_backtest(df, risk, strategy=EMA_ONLY, exact=True)
     assert len(fast.trades) > 100
-    assert fast.replay == ("ticks" if mode == "bot" else "decimal") and slow.replay == "decimal"
+    assert fast.replay == "ticks" and slow.replay == "decimal"
     assert fast.trades == slow.trades
     assert fast.final_balance == slow.final_balance == Decimal(10000) + sum(t.pnl for t in fast.trades)
 
@@ -52,3 +56,35 @@ def test_protections_fast_path_agrees_with_protection_state() -> None:
     risk = quiet_risk(cooldown_minutes=20, max_consecutive_losses=3, daily_loss_limit_pct=Decimal(2))
     res = engine.run_backtest(df, risk, strategy=EMA_ONLY, verify=True)  # asserts on every signal
     assert res.pauses and res.trades
+
+
+@pytest.mark.parametrize("mode", ["exchange", "bot"])
+def test_default_settings_tick_replay_equals_the_decimal_replay(mode: str) -> None:
+    """The default strategy and risk settings (every indicator, higher timeframes, break-even, protections;
+    Bybit's trailing stop by default, the bot's as well) give the exact Decimal replay's trades on ticks."""
+    from tradebot.risk import RiskParams
+
+    df, _ = load_candles(SAMPLE, report=lambda _: None)
+    risk = RiskParams(trailing_mode=mode)  # type: ignore[arg-type]
+    fast = engine.run_backtest(df, risk, strategy=StrategyParams(), verify=True)
+    slow = engine.run_backtest(df, risk, strategy=StrategyParams(), exact=True)
+    assert fast.replay == "ticks" and slow.replay == "decimal"
+    assert len(fast.trades) >= 15
+    assert {t.reason for t in fast.trades} == {"stop_loss", "take_profit", "trailing_stop", "breakeven_stop"}
+    assert fast.trades == slow.trades and fast.final_balance == slow.final_balance
+
+
+def test_the_compiled_walk_is_loaded_once_a_process_has_walked_enough_positions(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process switches to the compiled walk mid-run after KERNEL_AFTER positions; the trades do not change."""
+    from tradebot.backtest import ticks
+
+    monkeypatch.setattr(ticks, "_loaded", None)
+    monkeypatch.setattr(ticks, "_walked", 0)
+    monkeypatch.setattr(ticks, "KERNEL_AFTER", 10)
+    df, _ = load_candles(SAMPLE, report=lambda _: None)
+    risk = quiet_risk(trailing_mode="bot", breakeven_trigger_atr=Decimal("0.5"), trail_trigger_atr=Decimal("1.2"),
+                      trail_atr=Decimal("0.7"))
+    fast = engine.run_backtest(df, risk, strategy=EMA_ONLY)
+    assert ticks._loaded is not None and ticks._walked == len(fast.trades) > 100
+    assert fast.trades == engine.run_backtest(df, risk, strategy=EMA_ONLY, exact=True).trades

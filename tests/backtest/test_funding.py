@@ -32,7 +32,7 @@ def test_a_long_pays_a_positive_rate_at_the_settlements_it_holds(mode: str) -> N
              (T0 + 3 * STEP, Decimal("0.0005"))]  # after the take-profit: not charged
     res = run(UP, {0: "BUY"}, risk=quiet_risk(trailing_mode=mode), funding=rates)
     (t,) = res.trades
-    assert res.replay == ("ticks" if mode == "bot" else "decimal")
+    assert res.replay == "ticks"
     assert t.reason == "take_profit" and t.qty == QTY
     assert t.funding == Decimal("0.615452")
     assert t.pnl == Decimal("183.9") - Decimal("0.615452")  # fee 0: gross minus funding, like closed PnL

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import math
 import re
 import time
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from functools import cached_property
+from typing import ParamSpec, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -26,11 +28,14 @@ from tradebot.instruments import Instrument
 from tradebot.market import index_ms, ms_to_datetime
 from tradebot.risk import RiskParams, size_position
 from tradebot.sim.book import BookParams
-from tradebot.strategy import StrategyParams, compute_series
+from tradebot.strategy import StrategyParams
+from tradebot.strategy.engine import compute_actions
 
 INF = math.inf
 _TOO_SMALL = "qty # is below the minimum order qty (balance too small for the risk)"
 _NUMBER = re.compile(r"-?\d+(\.\d+)?(E[-+]?\d+)?")
+P = ParamSpec("P")
+R = TypeVar("R")
 _EPS = 1e-9  # relative slack of the float pre-scan; every candidate bar is then replayed exactly in Decimal
 
 
@@ -198,6 +203,24 @@ class _Runner:
         return rp.exit_at(pos, n - 1, 3, "EndOfData", dec(b.c[n - 1]))
 
 
+def _without_gc(fn: Callable[P, R]) -> Callable[P, R]:
+    """Run ``fn`` with the cyclic garbage collector paused: a backtest makes many small acyclic objects, and
+    collections triggered by them (full ones over every live pandas object) cost a fifth of a run."""
+
+    @functools.wraps(fn)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        was_on = gc.isenabled()
+        gc.disable()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            if was_on:
+                gc.enable()
+
+    return run
+
+
+@_without_gc
 def run_backtest(
     df: pd.DataFrame,
     cfg: Config | RiskParams,
@@ -237,16 +260,17 @@ def run_backtest(
     if len(df) < 2:
         raise ValueError(f"need at least 2 candles to backtest, got {len(df)}")
     if series is None:
-        series = compute_series(df, params, htf if htf is not None else htf_frames(df, params))
-    action = series["action"]
-    atr = series["atr"].to_numpy(np.float64)
+        sig, atr = compute_actions(df, params, htf if htf is not None else htf_frames(df, params))
+    else:
+        action = series["action"]
+        buy = (action == "BUY").to_numpy(dtype=bool)  # compared in the column's own (Arrow) storage: no objects
+        sig = np.where(buy, 1, np.where((action == "SELL").to_numpy(dtype=bool), -1, 0)).astype(np.int8)
+        atr = series["atr"].to_numpy(np.float64)
     t_signals = time.perf_counter()
 
     bars = _Bars(df)
     n, ts = bars.n, bars.ts
     i0 = max(1, int(np.searchsorted(ts, index_ms(pd.DatetimeIndex([start]))[0]))) if start is not None else 1
-    buy = (action == "BUY").to_numpy(dtype=bool)  # compared in the column's own (Arrow) storage: no objects
-    sig = np.where(buy, 1, np.where((action == "SELL").to_numpy(dtype=bool), -1, 0)).astype(np.int8)
     ks = np.flatnonzero(sig[:-1] != 0)
     ks = ks[ks + 1 >= i0]
     ks_list = ks.tolist()
@@ -275,82 +299,77 @@ def run_backtest(
     next_tick = i0
     atr_at, ts_at, sig_at, open_at_bar = atr.item, ts.item, sig.item, bars.arr[0].item  # scalar reads, no lists
     bar_pbar = tqdm(total=n - i0, unit="bar", mininterval=0.25, desc=f"backtest {symbol}") if progress else None
-    gc_was_on = gc.isenabled()
-    gc.disable()  # the loop makes many small acyclic objects: collections over the bar lists cost ~15%
-    try:
-        while True:
-            p = bisect_left(ks_list, next_tick - 1)
-            if p >= len(ks_list):
+    while True:
+        p = bisect_left(ks_list, next_tick - 1)
+        if p >= len(ks_list):
+            break
+        k = ks_list[p]
+        j = k + 1
+        if bar_pbar is not None:
+            bar_pbar.update(j - i0 - bar_pbar.n)
+        a = atr_at(k)
+        w = float(wallet)
+        if a > 0 and min(w * risk_frac / (sl_atr * a), w * lev / open_at_bar(j)) < min_qty:
+            refusals[_TOO_SMALL] = refusals.get(_TOO_SMALL, 0) + 1  # size_position would refuse: skip the Decimal call
+            next_tick = j + 1
+            continue
+        t_j, s_k = ts_at(j), sig_at(k)
+        verdict = prot.check(t_j)
+        if not verdict.state.entries_allowed:
+            if pause_start is None:
+                pause_start = (t_j, verdict.state.reasons, p)
+            if verdict.retry_ms is None:
                 break
-            k = ks_list[p]
-            j = k + 1
-            if bar_pbar is not None:
-                bar_pbar.update(j - i0 - bar_pbar.n)
-            a = atr_at(k)
-            w = float(wallet)
-            if a > 0 and min(w * risk_frac / (sl_atr * a), w * lev / open_at_bar(j)) < min_qty:
-                refusals[_TOO_SMALL] = refusals.get(_TOO_SMALL, 0) + 1  # size_position would refuse: skip the Decimal call
+            next_tick = max(j + 1, int(np.searchsorted(ts, verdict.retry_ms, side="left")))
+            continue
+        if pause_start is not None:
+            pauses.append(Pause(ms_to_datetime(pause_start[0]), ms_to_datetime(t_j), pause_start[1],
+                                p - pause_start[2]))
+            pause_start = None
+        side = "Buy" if s_k > 0 else "Sell"
+        signal_atr = dec(a) if math.isfinite(a) else Decimal(0)
+        if fast is not None:
+            sized = fast.size(s_k, j, signal_atr, wallet)
+            if isinstance(sized, str):
+                key = _NUMBER.sub("#", sized.split(" (")[0])
+                refusals[key] = refusals.get(key, 0) + 1
                 next_tick = j + 1
                 continue
-            verdict = prot.check(ts_at(j))
-            if not verdict.state.entries_allowed:
-                if pause_start is None:
-                    pause_start = (ts_at(j), verdict.state.reasons, p)
-                if verdict.retry_ms is None:
-                    break
-                next_tick = max(j + 1, int(np.searchsorted(ts, verdict.retry_ms, side="left")))
+            qty, entry, ex = fast.run(s_k, sized, signal_atr, j)
+            tick = inst.tick_size
+            sign, initial_sl, tp = s_k, sized[1] * tick, sized[2] * tick
+            reason, moves, exit_sl = fast.reason(ex.kind), fast.runner.moves, sign * fast.runner.sl * tick
+        else:
+            ref = dec(open_at_bar(j))
+            sizing = size_position(side=side, entry_price=ref, atr=signal_atr, available_balance=wallet, inst=inst,
+                                   params=risk)
+            if not sizing.ok:
+                key = _NUMBER.sub("#", (sizing.refused or "refused").split(" (")[0])
+                refusals[key] = refusals.get(key, 0) + 1
+                next_tick = j + 1
                 continue
-            if pause_start is not None:
-                pauses.append(Pause(ms_to_datetime(pause_start[0]), ms_to_datetime(ts_at(j)), pause_start[1],
-                                    p - pause_start[2]))
-                pause_start = None
-            side = "Buy" if sig_at(k) > 0 else "Sell"
-            signal_atr = dec(a) if math.isfinite(a) else Decimal(0)
-            if fast is not None:
-                sized = fast.size(sig_at(k), j, signal_atr, wallet)
-                if isinstance(sized, str):
-                    key = _NUMBER.sub("#", sized.split(" (")[0])
-                    refusals[key] = refusals.get(key, 0) + 1
-                    next_tick = j + 1
-                    continue
-                qty, entry, ex = fast.run(sig_at(k), sized, signal_atr, j)
-                tick = inst.tick_size
-                sign, initial_sl, tp = sig_at(k), sized[1] * tick, sized[2] * tick
-                reason, moves, exit_sl = fast.reason(ex.kind), fast.runner.moves, sign * fast.runner.sl * tick
-            else:
-                ref = dec(open_at_bar(j))
-                sizing = size_position(side=side, entry_price=ref, atr=signal_atr, available_balance=wallet, inst=inst,
-                                       params=risk)
-                if not sizing.ok:
-                    key = _NUMBER.sub("#", (sizing.refused or "refused").split(" (")[0])
-                    refusals[key] = refusals.get(key, 0) + 1
-                    next_tick = j + 1
-                    continue
-                pos = rp.open(side=side, qty=sizing.qty, ref=ref, atr=signal_atr, sl=sizing.sl, tp=sizing.tp, bar=j)
-                ex = runner.run(pos)
-                qty, entry, sign, initial_sl, tp = pos.qty, pos.entry, pos.sign, pos.initial_sl, pos.tp
-                reason, moves, exit_sl = rp.close_reason(pos, ex.kind), pos.stop_moves, pos.sl
-            open_fee = qty * entry * fee
-            close_fee = qty * ex.price * fee
-            gross = (ex.price - entry) * qty * sign
-            pnl = gross - open_fee - close_fee
-            exit_ms = bars.path_ms(ex.bar, ex.point)
-            paid = Decimal(0)
-            if fbook is not None:
-                paid, held = fbook.charge(sign, qty, ts_at(j), exit_ms)
-                pnl -= paid
-                funding_paid += paid
-                settlements += held
-            wallet += pnl
-            trades.append(Trade(symbol, side, ms_to_datetime(ts_at(j)), entry, ms_to_datetime(exit_ms), ex.price,
-                                qty, pnl, open_fee + close_fee, reason, initial_sl, tp, signal_atr, j, ex.bar, ex.point,
-                                open_fee, moves, exit_sl, paid))
-            prot.record(exit_ms=exit_ms, entry_ms=ts_at(j), pnl=pnl, open_fee=open_fee, sign=sign, entry=entry,
-                        qty=qty)
-            next_tick = ex.bar if ex.point == 0 else ex.bar + 1
-    finally:
-        if gc_was_on:
-            gc.enable()
+            pos = rp.open(side=side, qty=sizing.qty, ref=ref, atr=signal_atr, sl=sizing.sl, tp=sizing.tp, bar=j)
+            ex = runner.run(pos)
+            qty, entry, sign, initial_sl, tp = pos.qty, pos.entry, pos.sign, pos.initial_sl, pos.tp
+            reason, moves, exit_sl = rp.close_reason(pos, ex.kind), pos.stop_moves, pos.sl
+        open_fee = qty * entry * fee
+        close_fee = qty * ex.price * fee
+        gross = (ex.price - entry) * qty * sign
+        pnl = gross - open_fee - close_fee
+        exit_ms = bars.path_ms(ex.bar, ex.point)
+        paid = Decimal(0)
+        if fbook is not None:
+            paid, held = fbook.charge(sign, qty, t_j, exit_ms)
+            pnl -= paid
+            funding_paid += paid
+            settlements += held
+        wallet += pnl
+        trades.append(Trade(symbol, side, ms_to_datetime(t_j), entry, ms_to_datetime(exit_ms), ex.price,
+                            qty, pnl, open_fee + close_fee, reason, initial_sl, tp, signal_atr, j, ex.bar, ex.point,
+                            open_fee, moves, exit_sl, paid))
+        prot.record(exit_ms=exit_ms, entry_ms=t_j, pnl=pnl, open_fee=open_fee, sign=sign, entry=entry,
+                    qty=qty)
+        next_tick = ex.bar if ex.point == 0 else ex.bar + 1
     if pause_start is not None:
         skipped = len(ks_list) - pause_start[2]
         pauses.append(Pause(ms_to_datetime(pause_start[0]), None, pause_start[1], skipped))
@@ -378,7 +397,7 @@ def _equity(bars: _Bars, trades: list[Trade], balance: float, i0: int) -> tuple[
     if not trades:
         return np.full(n - i0, balance), np.zeros(n - i0, dtype=bool)
     bars_at = np.array([(t.entry_bar, t.exit_bar) for t in trades], dtype=np.int64)
-    money = np.array([(t.open_fee, t.pnl, t.qty, t.entry_price) for t in trades], dtype=np.float64)
+    money = np.array([(float(t.open_fee), float(t.pnl), float(t.qty), float(t.entry_price)) for t in trades])
     entry_bar, exit_bar = bars_at[:, 0], bars_at[:, 1]
     open_fee, pnl, entry = money[:, 0], money[:, 1], money[:, 3]
     signed_qty = money[:, 2] * np.array([t.sign for t in trades], dtype=np.float64)

@@ -1,24 +1,32 @@
 """Exact integer replay: prices as integer ticks, quantities as integer qty steps, Decimal only at the edges."""
 
-# Used by the bar loop when every candle price sits on the tick grid and the bot trails the stop itself: the same
-# rules as tradebot.backtest.position, with identical results (tests compare both). Sizing and the bot's trailing
-# step have exact integer replicas of size_position and next_stop; each is cross-checked against the real
-# function on the first calls of every run (and by hypothesis tests), and any doubtful case (a refusal, a
-# rounding edge, a break-even move) calls the real function.
+# Used by the bar loop when every candle price sits on the tick grid, with either trailing mode: the same rules as
+# tradebot.backtest.position, with identical results (tests compare both). Sizing (tradebot.backtest.sizer) and
+# the bot's trailing step have exact integer replicas of size_position and next_stop; each is cross-checked
+# against the real function on the first calls of every run (and by hypothesis tests), and any doubtful case (a
+# refusal, a rounding edge, a break-even move) calls the real function. Bybit's trailing stop follows the
+# simulator's segment rules (Replayer.segment/trail_update) in integers; the bot-trailing walk runs compiled
+# (tradebot.backtest.kernel) once a process has walked enough positions to pay for loading numba.
 
 from __future__ import annotations
 
+import functools
+import logging
+from collections.abc import Callable
 from decimal import Decimal
+from types import ModuleType
 from typing import NamedTuple
 
 import numpy as np
 
 from tradebot.backtest.position import Exit, ExitKind, Replayer, journal_atr
+from tradebot.backtest.sizer import FastSizer, real_size
 from tradebot.instruments import Instrument, Side, stop_price
-from tradebot.risk import DEFAULT_MMR, RiskParams, size_position
+from tradebot.risk import RiskParams
 from tradebot.sim.book import BookParams, market_fill_price
-from tradebot.stops import breakeven_price, next_stop
+from tradebot.stops import breakeven_price, exchange_trailing, next_stop
 
+log = logging.getLogger(__name__)
 CHECKS = 64  # replica results compared with the real function at the start of every run
 _NEVER = 1 << 62
 _PROBE = 128  # bars scanned in Python before a quiet stretch is searched with numpy
@@ -56,85 +64,6 @@ def trail_stop(s: int, best: int, sl: int, last: int, floor_d: int) -> int | Non
     return None if s * new <= 0 or new - sl < 1 else new
 
 
-class FastSizer:
-    """``size_position`` in integers for (side, entry ticks, ATR, wallet): (qty steps, sl ticks, tp ticks), or
-    None when the real function must decide (refusals, liquidation or rounding edges).
-
-    In ticks, with stop distance d = max(sl_atr×ATR, |entry − sl|), slippage g and taker fee f (the backtest
-    sizes with ``risk.taker_fee_rate``, as ``size_position`` does without ``fee_rate``), the loss per coin is
-    d + sl·g + f·(entry + sl·(1 − s·g)) and qty = floor(budget / loss / step), then capped."""
-
-    def __init__(self, inst: Instrument, risk: RiskParams) -> None:
-        self.inst, self.risk = inst, risk
-        self.tn, self.td = _ratio(inst.tick_size)
-        self.qn, self.qd = _ratio(inst.qty_step)
-        self.sl = _ratio(risk.sl_atr)
-        self.tp = _ratio(risk.tp_atr)
-        self.rp = _ratio(risk.risk_pct)
-        self.lev = _ratio(risk.leverage)
-        self.mpp = _ratio(risk.max_position_pct)
-        self.fee = _ratio(risk.taker_fee_rate)
-        self.slip = _ratio(risk.slippage_pct / 100)
-        self.share = _ratio(risk.max_fee_share)
-        self.max_steps = int(inst.max_mkt_qty / inst.qty_step)
-        self.min_qty, self.min_notional = inst.min_qty, inst.min_notional
-        self.usable = inst.min_leverage <= risk.leverage <= inst.max_leverage and 0 <= risk.taker_fee_rate < 1
-        self.exchange_trailing = risk.trailing_mode == "exchange"
-        lev = float(risk.leverage)
-        self.liq_factor = 1 / lev - float(DEFAULT_MMR)
-
-    def size(self, s: int, e: int, atr: Decimal, wallet: Decimal) -> tuple[int, int, int] | None:
-        if not self.usable or atr <= 0 or wallet <= 0 or e <= 0 or (self.exchange_trailing and s < 0):
-            return None
-        tn, td, qn, qd = self.tn, self.td, self.qn, self.qd
-        an, ad = atr.as_integer_ratio()
-        wn, wd = wallet.as_integer_ratio()
-        num_y, den_y = self.sl[0] * an * td, self.sl[1] * ad * tn  # sl_atr×ATR in ticks
-        fy = num_y // den_y
-        if fy < 1:
-            sl = e - s
-            if num_y < den_y:
-                num_y, den_y = 1, 1
-        else:
-            sl = e - s * fy
-        fz = (self.tp[0] * an * td) // (self.tp[1] * ad * tn)
-        tp = e + s * (fz if fz >= 1 else 1)
-        if sl <= 0 or tp <= 0 or s * (sl - e * (1 - s * self.liq_factor)) <= 2:
-            return None
-        gn, gd = self.slip
-        fn, fd = self.fee
-        fees = fn * ((e + sl) * gd - s * sl * gn)  # f·(entry + exit) × fd·gd, in ticks
-        den = den_y * gd * fd
-        loss = num_y * gd * fd + sl * gn * den_y * fd + fees * den_y  # loss per coin × den, in ticks
-        if loss <= 0 or fees * den_y * self.share[1] > self.share[0] * loss:  # max_fee_share refuses
-            return None
-        rn, rd = self.rp
-        q_raw = (wn * rn * den * td * qd) // (wd * rd * 100 * loss * tn * qn)
-        ln, ld = self.lev
-        mn, md = self.mpp
-        q_value = (wn * ln * mn * td * qd) // (wd * ld * md * 100 * e * tn * qn)
-        num2, den2 = wn * ln * fd * td * qd, wd * (fd * ld + 2 * fn * ln) * e * tn * qn
-        q_margin, rem = divmod(num2, den2)
-        q = min(q_raw, q_value, q_margin, self.max_steps)
-        if q == q_margin and rem * 10**30 < den2:  # an exact cap: Decimal's truncations may differ
-            return None
-        qty = q * self.inst.qty_step
-        if q <= 0 or qty < self.min_qty or qty * e * self.inst.tick_size < self.min_notional:
-            return None
-        return q, sl, tp
-
-
-def real_size(s: int, e: int, atr: Decimal, wallet: Decimal, inst: Instrument, risk: RiskParams
-              ) -> tuple[int, int, int] | str:
-    """``size_position`` itself, in ticks and steps; a refusal comes back as its message."""
-    side: Side = "Buy" if s > 0 else "Sell"
-    sz = size_position(side=side, entry_price=e * inst.tick_size, atr=atr, available_balance=wallet, inst=inst,
-                       params=risk)
-    if not sz.ok:
-        return sz.refused or "refused"
-    return int(sz.qty / inst.qty_step), int(sz.sl / inst.tick_size), int(sz.tp / inst.tick_size)
-
-
 class TickRunner:
     """Runs one position to its exit over integer-tick candles (long space: a short's prices are negated)."""
 
@@ -142,10 +71,11 @@ class TickRunner:
                  fee: Decimal) -> None:
         o, h, lo, c = (np.asarray(x, dtype=np.int64) for x in cols)
         self.n = o.size
-        self.long = tuple(x.tolist() for x in (o, h, lo))  # the close is read from numpy when needed
+        self._long: tuple[list[int], ...] | None = None
         self._cols = (o, h, lo, c)
         self._short: tuple[list[int], ...] | None = None
         self._neg_low: np.ndarray | None = None
+        self._neg_open: np.ndarray | None = None
         self._neg_high: np.ndarray | None = None
         self.inst, self.risk, self.book, self.fee = inst, risk, book, fee
         self.tick = inst.tick_size
@@ -154,12 +84,23 @@ class TickRunner:
         self.trail = _ratio(risk.trail_atr)
         self.be_trig = _ratio(risk.breakeven_trigger_atr)
         self.bot = risk.trailing_mode == "bot"
+        self.exchange = risk.trailing_mode == "exchange"
         self.checks = CHECKS  # trailing replica results still to compare with next_stop
         self.replica = True
+        self.kernel = _loaded if self.bot and KERNEL else None  # loaded once it pays (see KERNEL_AFTER)
         # per-position state (long space)
         self.sl = self.tp = self.entry = self.best = 0
         self.s, self.qty, self.atr_mgmt = 1, Decimal(0), Decimal(0)
         self.be_done, self.reason, self.moves = False, "", 0
+        self.t_dist = self.t_act = self.t_best = 0  # Bybit's trailing stop (long space): distance, active price, best
+        self.t_on = False
+
+    @property
+    def long(self) -> tuple[list[int], ...]:
+        """Open, high and low as lists (the Python walks' fast scalar reads; the close is read from numpy)."""
+        if self._long is None:
+            self._long = tuple(x.tolist() for x in self._cols[:3])
+        return self._long
 
     @property
     def short(self) -> tuple[list[int], ...]:
@@ -179,12 +120,18 @@ class TickRunner:
 
     def run(self, s: int, qty: Decimal, entry: int, sl: int, tp: int, atr: Decimal, j0: int) -> Exit:
         """``entry``/``sl``/``tp`` in real ticks; the position enters at bar ``j0``'s open."""
+        global _walked
+        _walked += 1
+        if self.bot and self.kernel is None and _walked > KERNEL_AFTER:
+            self.kernel = load_kernel()
         self.s, self.qty = s, qty
         self.entry, self.sl, self.tp, self.best = s * entry, s * sl, s * tp, s * entry
         self.be_done, self.reason, self.moves = False, "", 0
         self.atr_mgmt = am = journal_atr(atr)
-        o, fav, adv = self.long if s > 0 else self.short
-        thr = _NEVER
+        arrays = self.kernel is not None or (self.exchange and atr > 0)  # walks reading numpy, not lists
+        o, fav, adv = self._arrays(s) if arrays else self.long if s > 0 else self.short
+        thr = self.t_trig = self.b_trig = _NEVER
+        self.be_level, self.floor_d = -_NEVER, 0
         if am > 0:
             an, ad = am.as_integer_ratio()
             self.floor_d = (self.trail[0] * an * self.td) // (self.trail[1] * ad * self.tn)
@@ -196,6 +143,10 @@ class TickRunner:
                 be = stop_price(breakeven_price(s, entry * self.tick, am, self.risk), self.inst, side)
                 self.be_level = s * int(be / self.tick)
             thr = self._threshold()
+        if self.exchange and atr > 0:
+            return self._run_exchange(s, entry, atr, j0, thr, o.item, fav.item, adv.item)  # type: ignore[union-attr]
+        if self.kernel is not None:
+            return self._run_kernel(s, j0, o, fav, adv)  # type: ignore[arg-type]
         if adv[j0] <= self.sl or fav[j0] >= self.tp:
             return self._path(j0, fav[j0], adv[j0])
         n, j = self.n, j0 + 1
@@ -229,6 +180,129 @@ class TickRunner:
                 return self._path(j, fav[j], adv[j])
             j += 1
         return self._exit(n - 1, 3, "EndOfData", s * self._cols[3].item(n - 1))
+
+    def _run_kernel(self, s: int, j0: int, ko: np.ndarray, kfav: np.ndarray, kadv: np.ndarray) -> Exit:
+        """The bar walk in the compiled kernel; the ticks it hands back (a possible break-even move, a trailing
+        result still to be checked) are finished here with the real ``next_stop``."""
+        k = self.kernel
+        assert k is not None
+        o, fav, adv = ko.item, kfav.item, kadv.item
+        if adv(j0) <= self.sl or fav(j0) >= self.tp:
+            return self._path(j0, fav(j0), adv(j0))
+        j = j0 + 1
+        while True:
+            status, j, sl, best, moves = k.walk(ko, kfav, kadv, j, self.sl, self.tp, self.best, self.b_trig,
+                                                self.be_level, self.be_done, self.t_trig, self.floor_d, s,
+                                                self.replica and not self.checks)
+            self.best = best
+            if moves:
+                self.sl, self.reason, self.moves = sl, "trailing", self.moves + moves
+            if status == k.MANAGE:
+                self._manage(o(j))
+                if adv(j) <= self.sl or fav(j) >= self.tp:
+                    return self._path(j, fav(j), adv(j))
+                j += 1
+                continue
+            if status == k.PATH:
+                return self._path(j, fav(j), adv(j))
+            if status == k.EXIT_GAP_SL:
+                return self._exit(j, 0, "StopLoss", o(j))
+            if status == k.EXIT_GAP_TP:
+                return self._exit(j, 0, "TakeProfit", o(j))
+            return self._exit(self.n - 1, 3, "EndOfData", s * self._cols[3].item(self.n - 1))
+
+    def _arrays(self, s: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(open, favourable, adverse) as int64 arrays in long space, for the kernel."""
+        o, h, lo, c = self._cols
+        if s > 0:
+            return o, h, lo
+        if self._neg_open is None:
+            self._neg_open = -o
+        return self._neg_open, self._fav(s), self._adv_short()
+
+    def _adv_short(self) -> np.ndarray:
+        self._fav(-1)
+        assert self._neg_high is not None
+        return self._neg_high
+
+    # -- Bybit's trailing stop (trailing_mode "exchange"): the simulator's segment rules, bar by bar ---------
+    def _run_exchange(self, s: int, entry: int, atr: Decimal, j0: int, thr: int, o: Callable[[int], int],
+                      fav: Callable[[int], int], adv: Callable[[int], int]) -> Exit:
+        """``Replayer.open``'s trailing stop, then every bar as ``Replayer.walk_bar`` does it, skipping the bars
+        where provably nothing fires, activates or moves the stop. ``o``/``fav``/``adv`` read one bar (long
+        space): a position lasts few bars, so no list of the whole history is built."""
+        side: Side = "Buy" if s > 0 else "Sell"
+        tick = self.tick
+        spec = exchange_trailing(side=side, entry=entry * tick, atr=atr, inst=self.inst, params=self.risk)
+        self.t_dist, self.t_act = int(spec.distance / tick), s * int(spec.active_price / tick)
+        ref = o(j0)  # the trailing stop starts from the last price the entry was sent at
+        self.t_best, self.t_on = ref, ref >= self.t_act
+        ex = self._walk(j0)
+        if ex is not None:
+            return ex
+        close = self._cols[3]
+        n, j, best = self.n, j0 + 1, self.best
+        while j < n:
+            oc, hi, lo = o(j), fav(j), adv(j)
+            tick_best = max(best, fav(j - 1), oc)
+            if tick_best < thr and lo > self.sl and hi < self.tp and (
+                    lo > max(self.t_best, hi) - self.t_dist if self.t_on else hi < self.t_act):
+                best = tick_best  # a quiet bar: only the best prices move
+                if self.t_on and hi > self.t_best:
+                    self.t_best = hi
+                j += 1
+                continue
+            hit = self._segment(s * close.item(j - 1), oc, False)
+            if hit is not None:
+                return self._exit(j, 0, *hit)
+            self._trail_update(oc)
+            self.best = best = tick_best
+            if best >= thr:
+                self._manage(oc)
+                thr = self._threshold()
+            ex = self._walk(j)
+            if ex is not None:
+                return ex
+            j += 1
+        return self._exit(n - 1, 3, "EndOfData", s * close.item(n - 1))
+
+    def _walk(self, j: int) -> Exit | None:
+        """Bar ``j``'s path from its open (``candle_path``): the first segment that crosses a level exits."""
+        s = self.s
+        o, h, lo, c = (x.item(j) for x in self._cols)
+        path = (o, lo, h, c) if c >= o else (o, h, lo, c)
+        a = s * o
+        for point in (1, 2, 3):
+            b = s * path[point]
+            hit = self._segment(a, b, True)
+            if hit is not None:
+                return self._exit(j, point, *hit)
+            self._trail_update(b)
+            a = b
+        return None
+
+    def _segment(self, a: int, b: int, continuous: bool) -> tuple[ExitKind, int] | None:
+        """``Replayer.segment`` in long space: the first level the move ``a``→``b`` crosses (by distance from
+        ``a``; ties stop-loss, trailing, take-profit) and the price it executes against."""
+        events: list[tuple[int, int, ExitKind, int]] = []
+        if b <= self.sl:
+            events.append((abs(self.sl - a), 0, "StopLoss", self.sl))
+        if self.t_on and b <= self.t_best - self.t_dist:
+            level = self.t_best - self.t_dist
+            events.append((abs(level - a), 1, "TrailingStop", level))
+        if b >= self.tp:
+            events.append((abs(self.tp - a), 2, "TakeProfit", self.tp))
+        if not events:
+            return None
+        _, _, kind, level = min(events)
+        return kind, level if continuous and min(a, b) <= level <= max(a, b) else b
+
+    def _trail_update(self, price: int) -> None:
+        """``Replayer.trail_update`` in long space: activate at the active price, then track the best price."""
+        if not self.t_on and price >= self.t_act:
+            self.t_on, self.t_best = True, price
+        elif self.t_on and price > self.t_best:
+            self.t_best = price
 
     def _fav(self, s: int) -> np.ndarray:
         o, h, lo, c = self._cols
@@ -315,9 +389,42 @@ class TickRunner:
         return new
 
 
+KERNEL = True  # use the compiled walk when numba is installed
+# Positions a process walks in Python before it loads the compiled walk: numba's import and the kernel's load
+# cost ~0.4 s once per process and save ~10 µs per position, so a one-off backtest (even a year of 1m with
+# thousands of trades) stays in Python and a long-lived process (optimize workers, the chat's /backtest, the
+# benchmark, which preloads it) switches over.
+KERNEL_AFTER = 50_000
+_walked = 0
+_loaded: ModuleType | None = None
+
+
+@functools.cache
+def _kernel() -> ModuleType | None:
+    try:
+        from tradebot.backtest import kernel
+
+        kernel.warm()
+    except ImportError:  # numba is not installed: the Python walk gives the same exits
+        return None
+    except Exception as exc:  # numba installed but unusable here (say, no writable cache): same fallback, said
+        log.warning("the compiled bar walk is unavailable (%s); the backtest uses the Python walk", exc)
+        return None
+    return kernel
+
+
+def load_kernel() -> ModuleType | None:
+    """Load the compiled bar walk (``tradebot.backtest.kernel``) for this process's bot-trailing backtests from
+    now on; None without numba (or with ``KERNEL`` off)."""
+    global _loaded
+    if KERNEL and _loaded is None:
+        _loaded = _kernel()
+    return _loaded if KERNEL else None
+
+
 def usable(risk: RiskParams) -> bool:
-    """The integer replay covers the bot's own trailing (or none); Bybit's trailing stop uses the Decimal one."""
-    return risk.trailing_mode == "bot"
+    """The integer replay covers both trailing modes: the bot's own trailing and Bybit's trailing stop."""
+    return risk.trailing_mode in ("bot", "exchange")
 
 
 class TickPath:
@@ -328,14 +435,14 @@ class TickPath:
         self.inst, self.risk, self.fee = inst, risk, fee
         self.sizer = FastSizer(inst, risk)
         self.runner = TickRunner(cols, inst, risk, book, fee)
-        self.open = self.runner.long[0]
+        self.open = self.runner._cols[0].item
         self.checks = CHECKS  # sizing replica results still to compare with size_position
         self._names = Replayer(inst, risk, book, fee)
         self._reasons: dict[tuple[str, str], str] = {}
 
     def size(self, s: int, j: int, atr: Decimal, wallet: Decimal) -> tuple[int, int, int] | str:
         """(qty steps, sl ticks, tp ticks) for an entry at bar ``j``'s open, or size_position's refusal."""
-        e = self.open[j]
+        e = self.open(j)
         got = self.sizer.size(s, e, atr, wallet) if self.sizer.usable else None
         if got is not None and self.checks:
             self.checks -= 1
@@ -348,7 +455,7 @@ class TickPath:
         q, sl, tp = sized
         qty = q * self.inst.qty_step
         r = self.runner
-        entry = r.fill("Buy" if s > 0 else "Sell", qty, self.open[j])
+        entry = r.fill("Buy" if s > 0 else "Sell", qty, self.open(j))
         return qty, entry * self.inst.tick_size, r.run(s, qty, entry, sl, tp, atr, j)
 
     def reason(self, kind: ExitKind) -> str:

@@ -193,7 +193,7 @@ class BybitClient(http.BybitHTTP):
     async def order_history(self, symbol: str | None = None, *, limit: int = 50, start_ms: int | None = None,
                             end_ms: int | None = None) -> list[Order]:
         """Closed orders, newest first: the last 7 days, or ``[start_ms, end_ms]`` asked 7 days at a time."""
-        params = {"category": CATEGORY, "symbol": symbol}
+        params: dict[str, object] = {"category": CATEGORY, "symbol": symbol}
         rows = await self._windowed("/v5/order/history", params, start_ms, end_ms, limit=50, max_items=limit)
         return [Order.from_api(r) for r in rows]
 
@@ -236,7 +236,8 @@ class BybitClient(http.BybitHTTP):
                          max_items: int = 500) -> list[Execution]:
         """Fills, newest first. Funding fees arrive as execType 'Funding'. A ``start_ms``..``end_ms`` range is asked
         7 days at a time (order/execution.mdx); only ``end_ms`` asks Bybit for the 7 days before it."""
-        params = {"category": CATEGORY, "symbol": symbol, "orderId": order_id, "execType": exec_type}
+        params: dict[str, object] = {"category": CATEGORY, "symbol": symbol, "orderId": order_id,
+                                     "execType": exec_type}
         if start_ms is None and end_ms is not None:
             params["endTime"] = end_ms
         rows = await self._windowed("/v5/execution/list", params, start_ms, None if start_ms is None else end_ms,
@@ -289,7 +290,7 @@ class BybitClient(http.BybitHTTP):
                          end_ms: int | None = None, max_items: int = 200) -> list[ClosedPnl]:
         """Closed-position records, newest first. closedPnl is net of the open fee, the close fee and the funding
         paid while holding. A ``start_ms``..``end_ms`` range is asked 7 days at a time (position/close-pnl.mdx)."""
-        params = {"category": CATEGORY, "symbol": symbol}
+        params: dict[str, object] = {"category": CATEGORY, "symbol": symbol}
         rows = await self._windowed("/v5/position/closed-pnl", params, start_ms, end_ms, limit=100,
                                     max_items=max_items)
         return [ClosedPnl.from_api(r) for r in rows]

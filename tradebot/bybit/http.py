@@ -64,7 +64,7 @@ class RetryPolicy:
     max_delay: float = 8.0
 
     def delay(self, attempt: int) -> float:
-        return min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        return min(self.max_delay, self.base_delay * 2.0 ** (attempt - 1))
 
 
 def _wire(v: Decimal | str | int | None) -> str | None:

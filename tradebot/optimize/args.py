@@ -7,7 +7,8 @@ import os
 from collections.abc import Callable
 
 
-def add_parser(sub: argparse._SubParsersAction, output: Callable[[str], str] = str) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser],
+               output: Callable[[str], str] = str) -> None:
     """``output``: the type of the output file flags (bot.py's, which creates their parent directories)."""
     op = sub.add_parser("optimize", help="walk-forward parameter search with Optuna (local workers or PostgreSQL)")
     op.add_argument("--symbol", action="append", required=True, help="symbol to trade; repeat for several")

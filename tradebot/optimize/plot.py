@@ -79,7 +79,7 @@ def importances(study: optuna.Study) -> dict[str, float] | str:
 def draw_importance(ax: Axes, imp: dict[str, float] | str) -> None:
     ax.set_title("Parameter importance (fANOVA)")
     if isinstance(imp, str) or not imp:
-        ax.text(0.5, 0.5, imp or "no parameters", ha="center", va="center", wrap=True, transform=ax.transAxes)
+        ax.text(0.5, 0.5, imp if isinstance(imp, str) and imp else "no parameters", ha="center", va="center", wrap=True, transform=ax.transAxes)
         ax.set_axis_off()
         return
     names = list(imp)[::-1]

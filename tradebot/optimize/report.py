@@ -87,7 +87,7 @@ def build_report(study: optuna.Study, *, storage: str, symbols: list[str], inter
                  settings: OptimizeSettings, risk: RiskParams, strategy: StrategyParams, plan: Plan,
                  evaluator: Evaluator | None, trials_per_minute: float | None = None) -> OptimizeReport:
     done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.value is not None]
-    done.sort(key=lambda t: t.value, reverse=True)  # type: ignore[arg-type,return-value]
+    done.sort(key=lambda t: t.value or 0.0, reverse=True)  # value is never None here (filtered above)
     rows = [Row(t.number, float(t.value or 0.0), float(t.user_attrs.get("is_score", 0.0)), dict(t.user_attrs),
                 dict(t.params)) for t in done[:settings.top]]
     for i, row in enumerate(rows):

@@ -220,7 +220,7 @@ def _worker_main(job: Job) -> None:  # pragma: no cover - runs in a spawned proc
 
 def spawn_workers(job: Job, n: int) -> list[multiprocessing.process.BaseProcess]:
     ctx = multiprocessing.get_context("spawn")
-    procs = []
+    procs: list[multiprocessing.process.BaseProcess] = []
     for i in range(n):
         job_i = Job(**{**job.__dict__, "worker": job.worker + i})
         p = ctx.Process(target=_worker_main, args=(job_i,), name=f"optimize-worker-{i}", daemon=True)

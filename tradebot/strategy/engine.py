@@ -186,6 +186,25 @@ def compute_series(
     open/high/low/close are skipped by the indicators and vote nothing (score 0, HOLD); a non-finite
     volume counts as 0. Gaps are not filled: indicators run over the bars present.
     """
+    score, atr, cols = _score_arrays(df, params, htf, book)
+    th = params.threshold
+    action = np.where(score >= th, "BUY", np.where(score <= -th, "SELL", "HOLD"))
+    out = pd.DataFrame({"score": score, "action": action, "atr": atr, **cols}, index=df.index)
+    return out
+
+
+def compute_actions(df: pd.DataFrame, params: StrategyParams, htf: HTF | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`compute_series`'s action and ATR columns only, as arrays: (int8 +1 BUY / -1 SELL / 0 HOLD, ATR).
+
+    The backtest's path: it skips building the frame (its string column alone costs more than some indicators)."""
+    score, atr, _ = _score_arrays(df, params, htf, None)
+    th = params.threshold
+    return np.where(score >= th, 1, np.where(score <= -th, -1, 0)).astype(np.int8), atr
+
+
+def _score_arrays(df: pd.DataFrame, params: StrategyParams, htf: HTF | None, book: Any
+                  ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Score, ATR (0.0 while unavailable) and every vote column, one value per row of ``df``."""
     candles, mask, _ = _candles(df)
     n = len(candles)
     cols: dict[str, np.ndarray] = {}
@@ -213,10 +232,7 @@ def compute_series(
     if mask is not None:
         score, atr = _scatter(score, mask), _scatter(atr, mask)
         cols = {k: _scatter(v, mask) for k, v in cols.items()}
-    th = params.threshold
-    action = np.where(score >= th, "BUY", np.where(score <= -th, "SELL", "HOLD"))
-    out = pd.DataFrame({"score": score, "action": action, "atr": atr, **cols}, index=df.index)
-    return out
+    return score, atr, cols
 
 
 def _scatter(values: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -22,7 +22,8 @@ def ta(name: str) -> Callable[..., Any]:
     """TA-Lib function ``name`` minus talib's pandas/polars Series-detection wrapper (``functools.wraps``
     keeps the C-backed function in ``__wrapped__``): we always pass float64 ndarrays, so the check is
     pure overhead (about 1 µs a call). Results are identical to ``talib.<name>``."""
-    return inspect.unwrap(getattr(talib, name))
+    function: Callable[..., Any] = inspect.unwrap(getattr(talib, name))
+    return function
 
 
 ADX, ATR, BBANDS, CCI, EMA, MACD, MFI, MINUS_DI, OBV, PLUS_DI, ROC, RSI, SAR, SMA, STOCHRSI, SUM, WILLR = (
@@ -53,7 +54,7 @@ class Candles:
 @cache
 def pattern_lookback(function: str) -> int:
     """Bars TA-Lib needs before a CDL function can report a pattern (its output is 0, not NaN, before)."""
-    return int(abstract.Function(function).lookback)
+    return int(abstract.Function(function).lookback)  # type: ignore[attr-defined]  # TA-Lib 0.8.2's abstract.pyi omits Function
 
 
 def session_vwap(c: Candles, last_only: bool = False) -> np.ndarray:
