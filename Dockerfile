@@ -16,6 +16,8 @@ RUN pip install --no-cache-dir -r requirements.txt
 COPY bot.py config.example.toml ./
 COPY tradebot ./tradebot
 COPY handlers ./handlers
+COPY wiring ./wiring
+COPY proving ./proving
 COPY storage ./storage
 COPY data/sample ./data/sample
 

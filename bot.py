@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {e.key} = {e.value!r}: {e.allowed}", file=sys.stderr)
         return 1 if args.command == "health" else 2  # Docker reserves HEALTHCHECK exit code 2
     if args.command == "health":
-        from handlers.liveness import check
+        from wiring.health import check
 
         code, line = check(cfg)
         print(line, file=sys.stdout if code == 0 else sys.stderr)
@@ -95,14 +95,9 @@ def main(argv: list[str] | None = None) -> int:
         from tradebot.backtest.download import run_download_cli
 
         return run_download_cli(args)
-    if args.demo:
-        from handlers.demo import run_demo
+    from wiring.process import run
 
-        return run_demo(cfg, seconds=args.demo_seconds, speed=args.speed)
-    from handlers.app import run
-
-    return run(cfg, demo=False, demo_seconds=0)
-
+    return run(cfg, demo=args.demo, demo_seconds=args.demo_seconds, speed=args.speed)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -13,13 +13,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from proving.sim.book import BookParams
 from tradebot.backtest import run_backtest
 from tradebot.backtest.data import load_candles
 from tradebot.backtest.models import Trade
 from tradebot.backtest.ticks import load_kernel
 from tradebot.market import load_csv
 from tradebot.risk import RiskParams
-from tradebot.sim.book import BookParams
 from tradebot.strategy import StrategyParams
 
 DESCRIPTION = "backtester speed: 1 year of 1m candles end to end vs backtrader (EMA entry, ATR SL/TP, trailing)"

@@ -23,7 +23,7 @@ KEY, SECRET, CHAT = "bench-key", "bench-secret", 7
 
 def bench_symbols(n: int) -> list[str]:
     """``n`` symbols: the simulator's built-in ones, then synthetic clones registered for this process."""
-    from tradebot.sim.instruments import INSTRUMENTS
+    from proving.sim.instruments import INSTRUMENTS
 
     base = [s for s in INSTRUMENTS if not s.startswith("BENCH")][:n]
     template = INSTRUMENTS["ETHUSDT"]
@@ -52,16 +52,16 @@ def pct(values: list[float], q: float) -> float:
 async def latency(n_symbols: int, rounds: int, workdir: Path, gap_s: float = 0.05) -> list[float]:
     from sqlmodel import select
 
-    from handlers.app import build_application, shutdown, startup
     from handlers.deps import DEPS_KEY
-    from handlers.offline import OfflineTelegram, build_offline_application
+    from proving.sim import BookParams, Simulator
+    from proving.sim.exchange import OrderRequest
+    from proving.sim.instruments import INSTRUMENTS
+    from proving.telegram.hub import OfflineTelegram, build_offline_application
     from storage.db import init_db, make_engine, session_scope
     from storage.models import OutboxMessage
     from storage.trades import open_trade, open_trades
     from tradebot.bybit.client import BybitClient
-    from tradebot.sim import BookParams, Simulator
-    from tradebot.sim.exchange import OrderRequest
-    from tradebot.sim.instruments import INSTRUMENTS
+    from wiring.app import build_application, shutdown, startup
 
     syms = bench_symbols(n_symbols)
     sim = Simulator(symbols=syms, rate_limits=False, book=BookParams.zero(), api_key=KEY, api_secret=SECRET,
@@ -162,11 +162,11 @@ class Counter(httpx.AsyncBaseTransport):
 async def rest_rate(minutes: int, workdir: Path) -> tuple[float, float]:
     """Calls per symbol per minute over ``minutes`` of schedule: the tick job every ``loop_seconds`` as today,
     against the same job asking ``rest_tick_due`` plus a tick at each candle close from the stream."""
+    from proving.sim import BookParams, Simulator
     from storage.db import init_db, make_engine
     from tradebot.bybit.client import BybitClient
     from tradebot.bybit.stream import PRIVATE_PATH, PUBLIC_PATH, StreamURLs
     from tradebot.engine import TradingEngine
-    from tradebot.sim import BookParams, Simulator
     from tradebot.streams import StreamRunner
 
     sym = "BTCUSDT"
@@ -214,7 +214,7 @@ import asyncio, json, sys
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 from bench.stream import bench_config, bench_symbols, KEY, SECRET
-import handlers.app  # the bot's imports (python-telegram-bot, pandas, TA-Lib...)
+import wiring.app  # the bot's imports (python-telegram-bot, pandas, TA-Lib...)
 IMPORTS = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmRSS:"))
 from storage.db import init_db, make_engine
 from tradebot.bybit.client import BybitClient
@@ -246,7 +246,7 @@ asyncio.run(main())
 
 def rss_mb(n_symbols: int, workdir: Path) -> tuple[float, float]:
     """(RSS in MB of a bot process with ``n_symbols`` streaming and ticked, RSS right after its imports)."""
-    from tradebot.sim import Simulator
+    from proving.sim import Simulator
 
     syms = bench_symbols(n_symbols)
     sim = Simulator(symbols=syms, rate_limits=False, api_key=KEY, api_secret=SECRET)

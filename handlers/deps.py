@@ -13,11 +13,11 @@ from sqlalchemy.engine import Engine
 from telegram.ext import CallbackContext
 from telegram.request import BaseRequest, RequestData
 
+from proving.sim import Simulator
 from tradebot.bybit.client import BybitClient
 from tradebot.config import Config
 from tradebot.engine import TradingEngine
 from tradebot.service import BotService
-from tradebot.sim import Simulator
 from tradebot.streams import StreamRunner
 from tradebot.timeutil import utcnow
 

@@ -20,7 +20,8 @@ from telegram.ext import (
     filters,
 )
 
-from handlers.offline import OfflineTelegram, SentMessage, build_offline_application, parse_html
+from proving.telegram.hub import OfflineTelegram, build_offline_application
+from proving.telegram.types import SentMessage, parse_html
 
 CHAT = 42
 

@@ -26,8 +26,9 @@ from telegram.ext import (
     filters,
 )
 
-from handlers.offline import OfflineTelegram, SentMessage, build_offline_application
-from handlers.terminal import TerminalChat, render_markdown, stdin_lines, visible_text
+from proving.telegram.hub import OfflineTelegram, build_offline_application
+from proving.telegram.types import SentMessage
+from proving.terminal import TerminalChat, render_markdown, stdin_lines, visible_text
 
 CHAT = 7
 KEYBOARD = InlineKeyboardMarkup([[InlineKeyboardButton("✅ Approve", callback_data="ok:1"),

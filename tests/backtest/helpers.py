@@ -6,10 +6,10 @@ from decimal import Decimal
 
 import pandas as pd
 
+from proving.sim.book import BookParams
 from tradebot.backtest import run_backtest
 from tradebot.backtest.models import BacktestResult
 from tradebot.risk import RiskParams
-from tradebot.sim.book import BookParams
 
 T0 = 1_750_000_000_000 // 900_000 * 900_000  # a 15-minute boundary
 STEP = 900_000

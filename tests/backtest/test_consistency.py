@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
+from proving.sim import BookParams, Simulator
 from storage.db import session_scope
 from storage.models import TradeRecord
 from tests.engine.conftest import KEY, SECRET, SYMBOL, ema_only
@@ -19,7 +20,6 @@ from tradebot.config import BotSettings, Config, EnvSettings, FileConfig
 from tradebot.engine import TradingEngine
 from tradebot.market import frame_from_rows, ms_to_datetime
 from tradebot.risk import RiskParams
-from tradebot.sim import BookParams, Simulator
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample" / "BTCUSDT_5m.csv"
 WARMUP = 1100  # closed candles before the first tick: the live 1000-candle window then equals full history

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from proving.sim import Simulator
 from tradebot.backtest.download import download, read_cache
-from tradebot.sim import Simulator
 
 START = 1_750_000_000_000 // 300_000 * 300_000
 N = 2600

@@ -129,9 +129,9 @@ def test_tick_run_equals_the_decimal_replay(case: tuple[object, ...], mode: str,
     both) give the same exit, stop and stop history as ``Replayer`` walking every bar in Decimal."""
     import numpy as np
 
+    from proving.sim.book import BookParams
     from tradebot.backtest.position import Replayer
     from tradebot.backtest.ticks import TickRunner, load_kernel
-    from tradebot.sim.book import BookParams
 
     bars, s, atr_ticks, atr_frac, sl_atr, tp_atr, be, trig, trail, fee, deep = case  # type: ignore[misc]
     assume(trig <= tp_atr and be > Decimal("0.1"))  # RiskParams validation (defaults: offset 0.1 ATR)

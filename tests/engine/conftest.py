@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
+from proving.sim import BookParams, Simulator
 from tests.journals import db_params, journal
 from tradebot.bybit.client import BybitClient, RetryPolicy
 from tradebot.config import BotSettings, Config, EnvSettings, FileConfig
 from tradebot.engine import TradingEngine
 from tradebot.events import Recorder
 from tradebot.risk import RiskParams
-from tradebot.sim import BookParams, Simulator
 from tradebot.strategy import StrategyParams
 
 KEY, SECRET = "engine-key", "engine-secret"

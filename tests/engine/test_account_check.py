@@ -13,12 +13,12 @@ from decimal import Decimal
 import httpx
 import pytest
 
+from proving.sim import Fees
 from tests.engine.conftest import SYMBOL
 from tests.sim.helpers import SyncApi, make_sim
 from tradebot.account import account_problems
 from tradebot.bybit.models import AccountInfo
 from tradebot.events import ConfirmationNeeded, EntryFilled, ErrorEvent, Lifecycle
-from tradebot.sim import Fees
 
 UTA = AccountInfo(5, "REGULAR_MARGIN", 0)
 

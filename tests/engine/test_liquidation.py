@@ -10,11 +10,11 @@ from decimal import Decimal
 
 from sqlmodel import select
 
+from proving.sim.margin import MARK_POINTS
 from storage.db import session_scope
 from storage.models import TradeRecord
 from tests.engine.conftest import SYMBOL
 from tradebot.events import EntryFilled, PositionClosed
-from tradebot.sim.margin import MARK_POINTS
 
 
 async def test_liquidation_is_journaled_as_liquidation(make_rig, sim, db):

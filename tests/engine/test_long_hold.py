@@ -14,13 +14,13 @@ import httpx
 import pytest
 from sqlmodel import select
 
+from proving.sim import BookParams, Simulator
 from storage.db import session_scope
 from storage.models import TradeRecord
 from tests.engine.conftest import KEY, SECRET, SYMBOL, Rig, ema_only
 from tradebot.config import BotSettings, Config, EnvSettings, FileConfig
 from tradebot.events import EntryFilled, PositionClosed
 from tradebot.risk import RiskParams
-from tradebot.sim import BookParams, Simulator
 
 HOUR = 3_600_000
 T0 = 1_749_999_600_000  # a whole hour (2025-06-15 15:00 UTC)

@@ -7,14 +7,14 @@ from decimal import Decimal
 
 from sqlmodel import select
 
-from handlers.live import HELD, Guard
 from handlers.liveness import TICK_KEY
-from handlers.lock import new_owner, take_lock
 from storage.db import session_scope
+from storage.lock import new_owner, take_lock
 from storage.models import Confirmation, InstanceLock, OrderRecord, OutboxMessage, SignalRecord, TradeRecord
 from storage.runtime import get_state
 from tests.engine.conftest import SYMBOL
 from tradebot.events import ConfirmationNeeded, EntryFilled
+from wiring.live import HELD, Guard
 
 
 def _rows(db, model):

@@ -18,6 +18,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from proving.sim import BookParams, Simulator
+from proving.sim.faults import FaultDecision
 from storage.db import init_db, make_engine
 from tests.engine.conftest import KEY, SECRET, SYMBOL, ema_only
 from tests.reliability.audit import Audit, audit, settle_problems, unprotected
@@ -26,8 +28,6 @@ from tradebot.config import BotSettings, Config, EnvSettings, FileConfig
 from tradebot.engine import TradingEngine
 from tradebot.events import ConfirmationNeeded, Recorder
 from tradebot.risk import RiskParams
-from tradebot.sim import BookParams, Simulator
-from tradebot.sim.faults import FaultDecision
 
 CRITICAL_PATHS = ("/v5/order/create", "/v5/position/trading-stop")
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from proving.sim import BookParams, Simulator
 from storage.db import init_db, make_engine
 from tests.engine.conftest import KEY, SECRET, SYMBOL, Rig, make_config, trend_rows
-from tradebot.sim import BookParams, Simulator
 
 
 @pytest.fixture

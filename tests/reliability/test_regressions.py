@@ -97,9 +97,9 @@ async def test_tick_status_time_is_the_wall_clock_on_a_replayed_market(make_rig)
 async def test_api_key_echoed_by_bybit_is_scrubbed_from_errors():
     """Bybit's 10004 retMsg echoes origin_string[<ts><API key><recv window><payload>]; the error text went into
     ErrorEvents and from there into the chat (seen in test_secrets)."""
+    from proving.sim import Simulator
     from tradebot.bybit.client import BybitClient
     from tradebot.errors import AuthError
-    from tradebot.sim import Simulator
 
     sim = Simulator(api_key="Th3RealKeyValue", api_secret="server-side-secret")
     client = BybitClient("http://sim.local", "Th3RealKeyValue", "a-wrong-secret", transport=sim.transport())

@@ -9,8 +9,8 @@ from typing import Any
 
 import httpx
 
+from proving.sim import BookParams, Simulator
 from tradebot.bybit.auth import sign
-from tradebot.sim import BookParams, Simulator
 
 KEY, SECRET = "test-key", "test-secret"
 

@@ -13,8 +13,8 @@ from decimal import Decimal
 
 import httpx
 
+from proving.sim import BookParams, market_fill_price
 from tests.sim.helpers import SyncApi, make_sim
-from tradebot.sim import BookParams, market_fill_price
 
 D = Decimal
 SYM = {"category": "linear", "symbol": "BTCUSDT"}

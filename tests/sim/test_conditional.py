@@ -24,9 +24,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from proving.sim import BookParams
+from proving.sim.exchange import OrderRequest
 from tests.sim.helpers import SyncApi, make_sim
-from tradebot.sim import BookParams
-from tradebot.sim.exchange import OrderRequest
 
 D = Decimal
 SYM = {"category": "linear", "symbol": "BTCUSDT"}
@@ -201,7 +201,7 @@ def test_system_orders_and_mark_survive_a_state_file_restart(tmp_path):
 
 
 def test_unsimulated_amends_say_so(api):
-    """tradebot/sim/__init__.py lists them; a clear error, never a silently ignored parameter."""
+    """proving/sim/__init__.py lists them; a clear error, never a silently ignored parameter."""
     _enter(api, takeProfit="62000")
     tp_id = _stops(api)["TakeProfit"]["orderId"]
     r = api.post("/v5/order/amend", **SYM, orderId=tp_id, triggerPrice="63000")

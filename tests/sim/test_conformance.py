@@ -4,7 +4,7 @@ Each fixture in tests/fixtures/bybit_docs/ is the response example of one docs p
 page under ../shared/reference/bybit-docs/). One signed trading scenario over the in-process transport puts the
 simulator in the state each example shows (a resting Limit order with TP/SL for open-order.mdx, a cancelled one
 for order-list.mdx, an opening Market fill for execution.mdx, an open Sell position for position.mdx, ...) and
-records its answers. Known, written differences live in tradebot/sim/conformance.py.
+records its answers. Known, written differences live in proving/sim/conformance.py.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
+from proving.sim import conformance
 from tests.sim import docs_fixtures
 from tests.sim.helpers import SyncApi, make_sim, signed_headers
 from tests.sim.shapes import ENVELOPE, Diff, jtype, load
-from tradebot.sim import conformance
 
 # fixture name -> "METHOD /path" of the endpoint whose answer it documents
 ENDPOINTS = {
@@ -164,7 +164,7 @@ def test_other_states_have_the_same_shape(name, extra, answers):
 
 
 def test_written_differences_are_current(answers):
-    """Every entry in tradebot/sim/conformance.py still names a real difference (else delete it)."""
+    """Every entry in proving/sim/conformance.py still names a real difference (else delete it)."""
     found: dict[str, dict[str, set[str]]] = {}
     for name, endpoint in ENDPOINTS.items():
         if answers[name] is None:
@@ -174,7 +174,7 @@ def test_written_differences_are_current(answers):
     stale = [f"{kind} {endpoint} {p}" for kind in ("NOT_SIMULATED", "EXTRA", "VALUES")
              for endpoint, fields in getattr(conformance, kind).items() for p in fields
              if endpoint in found and p not in found[endpoint][kind]]
-    assert not stale, "no longer differs; remove from tradebot/sim/conformance.py: " + ", ".join(stale)
+    assert not stale, "no longer differs; remove from proving/sim/conformance.py: " + ", ".join(stale)
 
 
 @pytest.mark.skipif(not docs_fixtures.DOCS.is_dir(), reason="../shared/reference/bybit-docs not present")

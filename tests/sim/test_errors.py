@@ -9,8 +9,8 @@ from decimal import Decimal
 import httpx
 import pytest
 
+from proving.sim import Simulator
 from tests.sim.helpers import KEY, SECRET, AsyncApi, make_sim, query, signed_headers
-from tradebot.sim import Simulator
 
 BUY = {"category": "linear", "symbol": "BTCUSDT", "side": "Buy", "orderType": "Market", "qty": "0.01"}
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import httpx
 
+from proving.sim import BookParams, Simulator, candle_path, market_fill_price
 from tests.sim.helpers import KEY, SECRET, SyncApi, make_sim
-from tradebot.sim import BookParams, Simulator, candle_path, market_fill_price
 
 D = Decimal
 CSV = str(Path(__file__).resolve().parents[2] / "data" / "sample" / "BTCUSDT_5m.csv")  # bundled real Bybit candles

@@ -9,7 +9,7 @@ Rules from Bybit's docs (../shared/reference/bybit-docs/):
   maintenanceMargin 0.5 %. Liquidation when the mark price reaches the liquidation price (MM rate 100 %).
 - enum.mdx: execType BustTrade ("Takeover liquidation"), createType CreateByTakeOver_PassThrough (closed at the
   bankruptcy price), cancelType CancelAllBeforeLiq; position/close-pnl.mdx: execType BustTrade.
-- market/mark-kline.mdx: not simulated -> a clear error (tradebot/sim/__init__.py lists it).
+- market/mark-kline.mdx: not simulated -> a clear error (proving/sim/__init__.py lists it).
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from proving.sim import SimRejection
+from proving.sim.exchange import OrderRequest
+from proving.sim.margin import MARK_POINTS, MMR
 from tests.sim.helpers import SyncApi, make_sim
-from tradebot.sim import SimRejection
-from tradebot.sim.exchange import OrderRequest
-from tradebot.sim.margin import MARK_POINTS, MMR
 
 D = Decimal
 SYM = {"category": "linear", "symbol": "BTCUSDT"}

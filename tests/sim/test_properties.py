@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tradebot.sim import BookParams, SimRejection, Simulator
-from tradebot.sim.exchange import OrderRequest
+from proving.sim import BookParams, SimRejection, Simulator
+from proving.sim.exchange import OrderRequest
 
 D = Decimal
 TOL = D("1e-12")

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from proving.sim.exchange import OrderRequest
 from tests.sim.helpers import make_sim
-from tradebot.sim.exchange import OrderRequest
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = next((p / "shared" / "reference" / "bybit-docs" / "websocket" for p in (ROOT.parent, ROOT.parent.parent)

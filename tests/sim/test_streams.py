@@ -18,6 +18,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from proving.sim.wsserver import max_active_time
 from tests.sim.helpers import KEY, SECRET, make_sim, signed_headers
 from tradebot.bybit.auth import ws_auth_signature
 from tradebot.bybit.stream import (
@@ -37,7 +38,6 @@ from tradebot.bybit.stream import (
     resolve_stream_urls,
     ticker_topic,
 )
-from tradebot.sim.wsserver import max_active_time
 
 
 def _auth_args(expires_in_ms: int = 10_000, secret: str = SECRET) -> list[Any]:

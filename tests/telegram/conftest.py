@@ -16,16 +16,17 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from handlers.app import build_application, shutdown, startup
 from handlers.deps import DEPS_KEY, Deps
-from handlers.offline import OfflineTelegram, SentMessage, build_offline_application
+from proving.sim import BookParams, Simulator
+from proving.telegram.hub import OfflineTelegram, build_offline_application
+from proving.telegram.types import SentMessage
 from storage.db import init_db, make_engine, session_scope
 from storage.models import AuditLog, OrderRecord
 from tests.engine.conftest import KEY, SECRET, SYMBOL, ema_only, trend_rows
 from tradebot.bybit.client import BybitClient, RetryPolicy
 from tradebot.config import BotSettings, Config, EnvSettings, FileConfig
 from tradebot.risk import RiskParams
-from tradebot.sim import BookParams, Simulator
+from wiring.app import build_application, shutdown, startup
 
 CHAT = 42
 STRANGER = 666

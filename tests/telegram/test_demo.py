@@ -199,7 +199,7 @@ def test_logs_and_warnings_go_to_the_demo_log_file(tmp_path: Path, capfd: pytest
     import logging
     import warnings
 
-    from handlers.demo import _log_to_file
+    from proving.demo import _log_to_file
     from tradebot.logs import setup_logging
 
     root = logging.getLogger()

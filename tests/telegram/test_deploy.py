@@ -11,15 +11,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from handlers import lock
-from handlers.app import build_application, run
 from handlers.deps import LOCK_NAME
-from handlers.lock import host_id, new_owner, parse_owner, take_lock
+from storage import lock
 from storage.db import init_db, make_engine, session_scope
+from storage.lock import host_id, new_owner, parse_owner, take_lock
 from storage.runtime import acquire_lock, lock_holder
 from tests.reliability.fake_tg import FakeTelegram
 from tests.telegram.conftest import CHAT, make_cfg
 from tradebot.config import ConfigErrors, EnvSettings, load_config
+from wiring.app import build_application
+from wiring.process import run
 
 TOKEN = "123456:" + "A" * 30
 

@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from handlers.liveness import CHAT_KEY, TICK_KEY, check
+from handlers.liveness import CHAT_KEY, TICK_KEY
 from storage.db import init_db, make_engine, session_scope
 from storage.runtime import set_state
 from tests.reliability.fake_tg import FakeTelegram
 from tradebot.config import load_config
+from wiring.health import check
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "123456789:AAHhealthHEALTHhealthHEALTHhealth12"

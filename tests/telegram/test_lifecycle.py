@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from handlers.app import InstanceLocked, run
 from handlers.deps import LOCK_NAME
 from handlers.jobs import check_health
 from storage.db import init_db, make_engine, session_scope
@@ -18,6 +17,8 @@ from storage.runtime import acquire_lock
 from tests.engine.conftest import SYMBOL
 from tests.telegram.conftest import CHAT, Rig, make_cfg
 from tradebot.engine import TickStatus
+from wiring.app import InstanceLocked
+from wiring.process import run
 
 ROOT = Path(__file__).resolve().parents[2]
 

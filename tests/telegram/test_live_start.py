@@ -1,4 +1,4 @@
-"""handlers.live.serve against the offline Bot API: getMe failures (network, 5xx-like, flood control) are retried
+"""wiring.live.serve against the offline Bot API: getMe failures (network, 5xx-like, flood control) are retried
 with backoff and one log line each, then the bot polls; the lock is free after the stop."""
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from handlers import live
-from handlers.offline import OfflineTelegram, build_offline_application
+from proving.telegram.hub import OfflineTelegram, build_offline_application
 from storage.db import make_engine, session_scope
 from storage.models import InstanceLock
 from tradebot.config import load_config
 from tradebot.logs import setup_logging
+from wiring import live
 
 TOKEN = "123456789:AAHliveLIVEliveLIVEliveLIVEliveLIVE12"
 

@@ -8,11 +8,11 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from proving.sim import BookParams, Simulator
 from tests.engine.conftest import KEY, SECRET, SYMBOL
 from tests.telegram.conftest import CHAT, Rig
 from tradebot.engine import TradingEngine
 from tradebot.optimize.settings import OptimizeSettings
-from tradebot.sim import BookParams, Simulator
 
 BARS = 1600
 

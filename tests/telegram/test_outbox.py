@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlmodel import select
 
 from handlers.alerts import queue
-from handlers.offline import OfflineTelegram
+from proving.telegram.hub import OfflineTelegram
 from storage.db import session_scope
 from storage.models import OutboxMessage
 from tests.telegram.conftest import CHAT, Rig, stop

@@ -6,14 +6,14 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
-from handlers.app import build_application, startup
 from handlers.deps import DEPS_KEY
-from handlers.offline import OfflineTelegram, build_offline_application
+from proving.telegram.hub import OfflineTelegram, build_offline_application
 from storage.db import init_db, make_engine
 from tests.engine.conftest import KEY, SECRET, SYMBOL
 from tests.telegram.conftest import Clock, Rig, make_cfg, make_sim, stop
 from tradebot.bybit.client import BybitClient, RetryPolicy
 from tradebot.events import EntryFilled, Recorder
+from wiring.app import build_application, startup
 
 
 async def test_stop_hit_is_announced_from_the_stream_and_status_shows_streams(db_url):

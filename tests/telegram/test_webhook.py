@@ -17,14 +17,14 @@ import httpx
 import pytest
 from sqlmodel import select
 
-from handlers.live import serve
 from handlers.liveness import CHAT_KEY
-from handlers.offline import OfflineTelegram, build_offline_application
+from proving.telegram.hub import OfflineTelegram, build_offline_application
 from storage.db import make_engine, session_scope
 from storage.models import AuditLog, InstanceLock
 from storage.runtime import get_state
 from tradebot.config import ConfigErrors, load_config
 from tradebot.logs import setup_logging
+from wiring.live import serve
 
 if importlib.util.find_spec("tornado") is None:  # python-telegram-bot[webhooks] (requirements.txt) brings it
     if os.environ.get("CI") == "true":

@@ -105,7 +105,7 @@ def run_backtest_cli(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def _notes(result: BacktestResult, cfg: Config, symbol: str) -> None:
-    from tradebot.sim.instruments import INSTRUMENTS
+    from proving.sim.instruments import INSTRUMENTS
 
     if symbol not in INSTRUMENTS:
         result.notes.append(f"{symbol}: not in the built-in instrument table; BTCUSDT tick/qty rules were used")

@@ -20,7 +20,7 @@ MAX_LISTED = 5  # gaps/duplicates printed one per line; the rest are counted
 def default_instrument(symbol: str) -> Instrument:
     """The simulator's built-in rules for ``symbol`` (so backtest and simulator agree), else BTCUSDT-like rules."""
     try:
-        from tradebot.sim.instruments import INSTRUMENTS
+        from proving.sim.instruments import INSTRUMENTS
     except ImportError:  # pragma: no cover - the simulator ships with the repo
         INSTRUMENTS = {}
     sim = INSTRUMENTS.get(symbol) or INSTRUMENTS.get("BTCUSDT")

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from proving.sim.book import BookParams
 from tradebot.backtest import ticks
 from tradebot.backtest.data import default_instrument, htf_frames
 from tradebot.backtest.funding import FundingBook
@@ -27,7 +28,6 @@ from tradebot.config import Config
 from tradebot.instruments import Instrument
 from tradebot.market import index_ms, ms_to_datetime
 from tradebot.risk import RiskParams, size_position
-from tradebot.sim.book import BookParams
 from tradebot.strategy import StrategyParams
 from tradebot.strategy.engine import compute_actions
 

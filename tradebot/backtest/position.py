@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 
+from proving.sim.book import BookParams, market_fill_price
+from proving.sim.feed import candle_path
 from tradebot.instruments import Instrument, Side, stop_price
 from tradebot.risk import RiskParams
-from tradebot.sim.book import BookParams, market_fill_price
-from tradebot.sim.feed import candle_path
 from tradebot.stops import breakeven_price, exchange_trailing, next_stop, update_best
 
 ZERO = Decimal(0)

@@ -19,11 +19,11 @@ from typing import NamedTuple
 
 import numpy as np
 
+from proving.sim.book import BookParams, market_fill_price
 from tradebot.backtest.position import Exit, ExitKind, Replayer, journal_atr
 from tradebot.backtest.sizer import FastSizer, real_size
 from tradebot.instruments import Instrument, Side, stop_price
 from tradebot.risk import RiskParams
-from tradebot.sim.book import BookParams, market_fill_price
 from tradebot.stops import breakeven_price, exchange_trailing, next_stop
 
 log = logging.getLogger(__name__)

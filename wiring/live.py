@@ -19,7 +19,6 @@ from telegram.error import InvalidToken, RetryAfter, TelegramError
 
 from handlers import liveness
 from handlers.alerts import AlertSink
-from handlers.app import InstanceLocked, build_application, make_exchange, post_init, post_shutdown
 from handlers.deps import (
     DEPS_KEY,
     EXIT_BAD_JOURNAL,
@@ -31,18 +30,19 @@ from handlers.deps import (
     wall_now,
 )
 from handlers.errors import polling_error_callback
-from handlers.lock import new_owner, take_lock
+from proving.sim import Simulator
 from storage.db import StorageError, init_db, make_engine, normalize_url, session_scope
+from storage.lock import new_owner, take_lock
 from storage.runtime import heartbeat_lock, release_lock
 from tradebot.bybit.client import BybitClient
 from tradebot.config import Config
 from tradebot.engine import TradingEngine
 from tradebot.logs import redact
 from tradebot.service import BotService, env_label
-from tradebot.sim import Simulator
 from tradebot.timeutil import utcnow
+from wiring.app import InstanceLocked, build_application, make_exchange, post_init, post_shutdown
 
-log = logging.getLogger("handlers.live")
+log = logging.getLogger("wiring.live")
 EXIT_OK, EXIT_CRASH, EXIT_CONFIG = 0, 1, 2  # and EXIT_OTHER_INSTANCE = 3
 UPDATES = ["message", "edited_message", "callback_query", "channel_post"]
 BACKOFF_FIRST, BACKOFF_MAX = 2.0, 60.0

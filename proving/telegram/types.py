@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 Buttons = list[list[tuple[str, str | None]]]
-_CONFLICT = "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
-_NOT_MODIFIED = ("Bad Request: message is not modified: specified new message content and reply markup are "
+CONFLICT = "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
+NOT_MODIFIED = ("Bad Request: message is not modified: specified new message content and reply markup are "
                  "exactly the same as a current content and reply markup of the message")
 _TAGS = {"b": "bold", "strong": "bold", "i": "italic", "em": "italic", "u": "underline", "ins": "underline",
          "s": "strikethrough", "strike": "strikethrough", "del": "strikethrough", "tg-spoiler": "spoiler",
@@ -155,26 +155,26 @@ Listener = Callable[[str, "SentMessage | CallbackAnswer"], None]
 ApiMethod = Callable[[dict[str, Any], dict[str, "UploadedFile"]], Any]
 
 
-class _ApiError(Exception):
+class ApiError(Exception):
     def __init__(self, code: int, description: str, **parameters: Any) -> None:
         super().__init__(description)
         self.code, self.description, self.parameters = code, description, parameters
 
 
-def _bad(description: str) -> _ApiError:
-    return _ApiError(400, f"Bad Request: {description}")
+def bad_request(description: str) -> ApiError:
+    return ApiError(400, f"Bad Request: {description}")
 
 
-def _buttons(markup: dict[str, Any] | None) -> Buttons:
+def buttons_of(markup: dict[str, Any] | None) -> Buttons:
     rows = (markup or {}).get("inline_keyboard") or []
     return [[(b.get("text", ""), b.get("callback_data")) for b in row] for row in rows]
 
 
-def _norm(label: str) -> str:
+def normalize_label(label: str) -> str:
     return " ".join("".join(c if c.isalnum() else " " for c in label.casefold()).split())
 
 
 
-def _commands(text: str) -> list[dict[str, Any]]:
+def command_entities(text: str) -> list[dict[str, Any]]:
     m = re.match(r"/[A-Za-z0-9_]+(@[A-Za-z0-9_]+)?", text)
     return [{"type": "bot_command", "offset": 0, "length": len(m.group(0))}] if m else []

@@ -20,7 +20,7 @@ def _opp(side: str) -> str:
 
 
 class MarginMixin:
-    """Mixed into :class:`~tradebot.sim.exchange.Exchange` (UNIFIED account, cross margin, one-way)."""
+    """Mixed into :class:`~proving.sim.exchange.Exchange` (UNIFIED account, cross margin, one-way)."""
 
     if TYPE_CHECKING:  # provided by Exchange
         positions: dict[str, Position]

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from .account import account_info, fee_rate, wallet_balance
 from .book import book_levels
 from .exchange import OrderRequest, SimRejection
-from .feed import INTERVALS
+from .feed import FUNDING_MS, INTERVALS
 from .instruments import INSTRUMENTS
 from .models import ZERO, fmt
 from .params import DAY_MS, LINK_ID, TRIGGER_BY, WEEK_MS, Params, Result, err, keyed_page, page, window
@@ -43,8 +43,6 @@ def funding_history(sim: Simulator, p: Params) -> Result:
     """Settled funding rates, newest first: every 8 h boundary of market time since the first candle, at the
     simulator's ``funding_rate`` (market/history-fund-rate.mdx: startTime alone is an error; endTime alone or
     neither gives the ``limit`` newest records up to endTime / now)."""
-    from .core import FUNDING_MS
-
     cat = p.category("linear")
     sym = p.symbol(sim, code_msg="Not supported symbols")
     start, end = p.int("startTime"), p.int("endTime")
@@ -118,7 +116,7 @@ def instruments_info(sim: Simulator, p: Params) -> Result:
 
 
 def not_simulated(sim: Simulator, p: Params) -> Result:
-    raise err("not simulated: the simulator keeps no mark/index price candle history (see tradebot.sim)")
+    raise err("not simulated: the simulator keeps no mark/index price candle history (see proving.sim)")
 
 
 # -- orders ----------------------------------------------------------------------------------------

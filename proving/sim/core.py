@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from .book import BookParams
 from .exchange import Exchange, Fees
 from .faults import Faults
-from .feed import BASE_MS, SymbolFeed, load_candles
+from .feed import BASE_MS, FUNDING_MS, SymbolFeed, load_candles
 from .instruments import INSTRUMENTS
 from .models import fmt
 from .streamfaults import StreamFaults
@@ -21,8 +21,6 @@ if TYPE_CHECKING:
     from .server import SimServer
     from .transport import AsyncSimTransport, SyncSimTransport
     from .wsserver import StreamServer
-
-FUNDING_MS = 8 * 3_600_000
 
 
 def wall_ms() -> int:

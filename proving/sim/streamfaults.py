@@ -11,7 +11,7 @@ KINDS = ("drop", "lose", "refuse_auth")
 
 @dataclass
 class StreamFaults:
-    """Same style as the REST :class:`~tradebot.sim.faults.Faults` (``POST /sim/stream-faults``; ``{}`` clears).
+    """Same style as the REST :class:`~proving.sim.faults.Faults` (``POST /sim/stream-faults``; ``{}`` clears).
 
     Per outgoing data message: ``drop_prob`` closes the connection abruptly instead of sending it (the
     message is lost with it), ``lose_prob`` silently skips it, ``delay_ms`` (with ``delay_prob``, 0 = always)

@@ -28,7 +28,7 @@ or ``idle_seconds``) are cut off. ``GET /sim/ws`` tells clients the WebSocket UR
 ``python -m tradebot.sim`` serves it on ``--ws-port`` (default ``--port`` + 1) and prints
 ``websocket on ws://HOST:PORT`` after ``listening on ...``.
 
-Private topics ``order``, ``execution``, ``position``, ``wallet``: :class:`~tradebot.sim.publish.Publisher`
+Private topics ``order``, ``execution``, ``position``, ``wallet``: :class:`~proving.sim.publish.Publisher`
 diffs the engine after every private request, every price point, candle close and funding, and publishes each
 change (order accepted/filled/cancelled, TP/SL/trailing fills, trailing moves, funding, anything the engine
 adds later) from the same wire rows REST returns, in the order order → execution → position → wallet.
@@ -121,7 +121,7 @@ cursor are written (atomically) after every mutating request, every step/price m
 restored at start.
 
 Conformance: every answer matches the response example on its Bybit docs page (fields, JSON types, ``""`` vs
-``"0"``); the differences that remain are written, with reasons, in :mod:`tradebot.sim.conformance`
+``"0"``); the differences that remain are written, with reasons, in :mod:`proving.sim.conformance`
 (``NOT_SIMULATED``, ``EXTRA``, ``VALUES``) and checked by ``tests/sim/test_conformance.py``.
 """
 

@@ -15,7 +15,7 @@ from handlers.deps import LOCK_NAME, wall_now
 from storage.db import session_scope
 from storage.runtime import acquire_lock, lock_holder, release_lock
 
-log = logging.getLogger("handlers.lock")
+log = logging.getLogger("storage.lock")
 LOCK_STALE = timedelta(seconds=90)  # a holder on another host (or one we cannot check) is stale after this
 _MINTED: set[str] = set()  # owners created by this process (several apps in one process: tests, demo)
 

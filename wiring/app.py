@@ -1,4 +1,4 @@
-"""The one PTB Application: exchange selection, Deps in post_init/post_shutdown, instance lock, run()."""
+"""The one PTB Application: exchange selection (paper simulator or Bybit), build, Deps in post_init/post_shutdown."""
 
 from __future__ import annotations
 
@@ -27,8 +27,9 @@ from handlers.deps import (
     Setup,
 )
 from handlers.errors import polling_error_callback
-from handlers.lock import new_owner, take_lock
+from proving.sim import Simulator
 from storage.db import init_db, make_engine, session_scope
+from storage.lock import new_owner, take_lock
 from storage.runtime import release_lock
 from tradebot.bybit.client import BybitClient
 from tradebot.config import Config
@@ -36,11 +37,10 @@ from tradebot.engine import TradingEngine
 from tradebot.errors import ExchangeError
 from tradebot.events import Lifecycle
 from tradebot.service import BotService, env_label
-from tradebot.sim import Simulator
 from tradebot.streams import start_streams
 from tradebot.timeutil import utcnow
 
-log = logging.getLogger("handlers.app")
+log = logging.getLogger("wiring.app")
 App = Application[Any, Any, Any, Any, Any, Any]
 PAPER_URL = "http://paper.sim"
 
@@ -149,16 +149,3 @@ async def shutdown(app: App) -> None:
         await app.stop()
     await app.shutdown()
     await post_shutdown(app)
-
-
-def run(cfg: Config, *, demo: bool, demo_seconds: float) -> int:
-    """Entry from bot.py: 0 ok, 2 token rejected, 3 another instance (lock or Telegram conflict); see live.py."""
-    if demo:
-        from handlers.demo import run_demo
-
-        return run_demo(cfg, seconds=demo_seconds)
-    import asyncio
-
-    from handlers.live import serve
-
-    return asyncio.run(serve(cfg))

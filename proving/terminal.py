@@ -14,7 +14,8 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from handlers.offline import CallbackAnswer, OfflineTelegram, SentMessage
+from proving.telegram.hub import OfflineTelegram
+from proving.telegram.types import CallbackAnswer, SentMessage
 
 _MDV2_LINK = re.compile(r"(?<!\\)\[((?:\\.|[^\]\\])*)\]\(((?:\\.|[^)\\])*)\)")
 

@@ -15,6 +15,7 @@ from typing import Any
 
 BASE_MS = 300_000  # the feed's base candle interval (5m)
 DAY_MS = 86_400_000
+FUNDING_MS = 8 * 3_600_000  # funding settles every 8 h of market time
 MINUTE_INTERVALS = {"1": 1, "3": 3, "5": 5, "15": 15, "30": 30, "60": 60, "120": 120, "240": 240,
                     "360": 360, "720": 720}
 INTERVALS = (*MINUTE_INTERVALS, "D", "W", "M")

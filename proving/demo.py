@@ -19,10 +19,9 @@ from typing import Any
 
 from sqlmodel import select
 
-from handlers.app import build_application, make_exchange, shutdown, startup
 from handlers.deps import DEPS_KEY, Deps
-from handlers.offline import OfflineTelegram, build_offline_application
-from handlers.terminal import TerminalChat, stdin_lines
+from proving.telegram.hub import OfflineTelegram, build_offline_application
+from proving.terminal import TerminalChat, stdin_lines
 from storage.db import make_engine, session_scope
 from storage.models import Confirmation, TradeRecord
 from tradebot.config import Config
@@ -30,6 +29,7 @@ from tradebot.events import ConfirmationNeeded, EntryFailed, EntryFilled, Event
 from tradebot.formatting import num, usdt
 from tradebot.logs import FORMAT, RedactingFilter
 from tradebot.strategy import StrategyParams
+from wiring.app import build_application, make_exchange, shutdown, startup
 
 DEMO_CHAT = 1001
 SYMBOL = "BTCUSDT"

@@ -15,30 +15,18 @@ from telegram.error import NetworkError, TimedOut
 from telegram.ext import ApplicationBuilder
 from telegram.request import BaseRequest, RequestData
 
-from handlers.tg_methods import BotApiMethods
-from handlers.tg_types import (  # noqa: F401 - re-exported: these names lived here before the split
-    _ATTR_RE,
-    _CONFLICT,
-    _ENTITY_RE,
-    _NAMED,
-    _NOT_MODIFIED,
-    _TAGS,
+from proving.telegram.methods import BotApiMethods
+from proving.telegram.types import (
+    CONFLICT,
     ApiCall,
+    ApiError,
     ApiMethod,
-    Buttons,
     CallbackAnswer,
-    Edit,
-    HTMLParseError,
     Listener,
     SentMessage,
     UploadedFile,
-    _ApiError,
-    _bad,
-    _buttons,
-    _commands,
-    _entity,
-    _norm,
-    parse_html,
+    command_entities,
+    normalize_label,
 )
 
 _LOG = logging.getLogger(__name__)
@@ -82,7 +70,7 @@ class OfflineBotAPI(BaseRequest):
         return await self.hub._dispatch(url.rsplit("/", 1)[-1], params, files, timeout)
 
 
-class OfflineTelegram(BotApiMethods):
+class OfflineTelegram:
     """The fake Telegram: holds chats, pending updates, sent messages, recorded calls and injected faults."""
 
     def __init__(self, bot_id: int = 123, username: str = "demo_bot", first_name: str = "Demo Bot") -> None:
@@ -91,24 +79,24 @@ class OfflineTelegram(BotApiMethods):
         self.answers: list[CallbackAnswer] = []
         self.commands: list[dict[str, Any]] = []
         self.webhook: dict[str, Any] = {}
-        self._messages: dict[tuple[int, int], SentMessage] = {}
-        self._incoming: dict[tuple[int, int], dict[str, Any]] = {}
+        self.by_id: dict[tuple[int, int], SentMessage] = {}
+        self.incoming: dict[tuple[int, int], dict[str, Any]] = {}
         self._chats: dict[int, dict[str, Any]] = {}
         self._next_mid: dict[int, int] = {}
         self._update_ids = itertools.count(1)
         self._query_ids = itertools.count(1)
-        self._queries: dict[str, tuple[int, int | None]] = {}
-        self._updates: list[dict[str, Any]] = []
+        self.queries: dict[str, tuple[int, int | None]] = {}
+        self.updates: list[dict[str, Any]] = []
         self._delivered = 0  # highest update_id returned by getUpdates
         self._faults: dict[str, list[list[Any]]] = {}
         self._listeners: list[Listener] = []
-        self._lock = threading.RLock()
+        self.lock = threading.RLock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._new_update: asyncio.Event | None = None
         self._activity: asyncio.Event | None = None
         self._poller: object | None = None
         self._last_activity = time.monotonic()
-        self.api: dict[str, ApiMethod] = self._default_api()  # add entries to emulate more methods
+        self.api: dict[str, ApiMethod] = BotApiMethods(self).table()  # add entries to emulate more methods
 
     # ---- test / demo API -------------------------------------------------------------------------
     def request(self) -> OfflineBotAPI:
@@ -120,7 +108,7 @@ class OfflineTelegram(BotApiMethods):
         """Make the next n calls of method ("*" = any but getUpdates) fail with the given kind."""
         if kind not in FAULT_KINDS or n < 1:
             raise ValueError(f"bad fault {kind!r} x{n}; kind must be one of {FAULT_KINDS}, n >= 1")
-        with self._lock:
+        with self.lock:
             self._faults.setdefault(method, []).append([kind, n, retry_after, description])
 
     def on_send(self, callback: Listener) -> Callable[[], None]:
@@ -130,13 +118,13 @@ class OfflineTelegram(BotApiMethods):
 
     def push_update(self, raw: dict[str, Any]) -> dict[str, Any]:
         """Queue a raw Update dict for getUpdates (update_id is assigned if missing)."""
-        with self._lock:
+        with self.lock:
             raw.setdefault("update_id", next(self._update_ids))
             query = raw.get("callback_query")
             if query:
                 msg = query.get("message") or {}
-                self._queries[query["id"]] = ((msg.get("chat") or {}).get("id", 0), msg.get("message_id"))
-            self._updates.append(raw)
+                self.queries[query["id"]] = ((msg.get("chat") or {}).get("id", 0), msg.get("message_id"))
+            self.updates.append(raw)
         self._wake("_new_update")
         return raw
 
@@ -148,9 +136,9 @@ class OfflineTelegram(BotApiMethods):
     def push_edited_message(self, chat_id: int, message_id: int, text: str,
                             user_id: int | None = None) -> dict[str, Any]:
         """Queue an edited_message for a message previously pushed by a user."""
-        msg = dict(self._incoming.get((chat_id, message_id)) or self._user_message(chat_id, text, user_id))
-        msg.update(message_id=message_id, text=text, edit_date=int(time.time()), entities=_commands(text))
-        self._incoming[(chat_id, message_id)] = msg
+        msg = dict(self.incoming.get((chat_id, message_id)) or self._user_message(chat_id, text, user_id))
+        msg.update(message_id=message_id, text=text, edit_date=int(time.time()), entities=command_entities(text))
+        self.incoming[(chat_id, message_id)] = msg
         return self.push_update({"edited_message": msg})
 
     def push_channel_post(self, chat_id: int, text: str) -> dict[str, Any]:
@@ -162,7 +150,7 @@ class OfflineTelegram(BotApiMethods):
     def push_callback(self, chat_id: int, data: str, message_id: int,
                       user_id: int | None = None) -> dict[str, Any]:
         """Queue a button press on a message the bot sent; data need not match a real button."""
-        sent = self._messages.get((chat_id, message_id))
+        sent = self.by_id.get((chat_id, message_id))
         if sent is None or sent.deleted:
             raise LookupError(f"no bot message {message_id} in chat {chat_id}; have {self.messages_text(chat_id)}")
         query = {"id": f"cbq{next(self._query_ids)}", "from": self._user(chat_id, user_id),
@@ -171,7 +159,7 @@ class OfflineTelegram(BotApiMethods):
 
     def sent(self, chat_id: int | None = None) -> list[SentMessage]:
         """Messages the bot sent (in order), optionally for one chat; deleted ones have .deleted set."""
-        return [m for m in self._messages.values() if chat_id is None or m.chat_id == chat_id]
+        return [m for m in self.by_id.values() if chat_id is None or m.chat_id == chat_id]
 
     def messages_text(self, chat_id: int | None = None) -> list[str]:
         """Current visible text (or caption) of each non-deleted bot message."""
@@ -186,7 +174,7 @@ class OfflineTelegram(BotApiMethods):
         """callback_data of the button whose label matches (exact, case-insensitive, or ignoring emoji)."""
         flat = [b for row in message.buttons for b in row]
         for match in (lambda t: t == label, lambda t: t.casefold() == label.casefold(),
-                      lambda t: _norm(t) == _norm(label) != ""):
+                      lambda t: normalize_label(t) == normalize_label(label) != ""):
             for text, data in flat:
                 if match(text) and data is not None:
                     return data
@@ -219,8 +207,8 @@ class OfflineTelegram(BotApiMethods):
 
     def pending_updates(self) -> int:
         """Number of pushed updates not yet returned by getUpdates."""
-        with self._lock:
-            return sum(1 for u in self._updates if u["update_id"] > self._delivered)
+        with self.lock:
+            return sum(1 for u in self.updates if u["update_id"] > self._delivered)
 
     def dump(self) -> str:
         """Human-readable state for failure messages."""
@@ -235,7 +223,7 @@ class OfflineTelegram(BotApiMethods):
         uid = user_id if user_id is not None else (chat_id if chat_id > 0 else 1000)
         return {"id": uid, "is_bot": False, "first_name": f"User{uid}", "username": f"user{uid}"}
 
-    def _chat(self, chat_id: int, chat_type: str | None = None) -> dict[str, Any]:
+    def chat(self, chat_id: int, chat_type: str | None = None) -> dict[str, Any]:
         if chat_type is not None or chat_id not in self._chats:
             kind = chat_type or ("private" if chat_id > 0 else "supergroup" if str(chat_id).startswith("-100")
                                  else "group")
@@ -243,19 +231,19 @@ class OfflineTelegram(BotApiMethods):
             self._chats[chat_id] = {"id": chat_id, "type": kind, **extra}
         return self._chats[chat_id]
 
-    def _new_mid(self, chat_id: int) -> int:
-        with self._lock:
+    def new_message_id(self, chat_id: int) -> int:
+        with self.lock:
             self._next_mid[chat_id] = self._next_mid.get(chat_id, 0) + 1
             return self._next_mid[chat_id]
 
     def _user_message(self, chat_id: int, text: str, user_id: int | None,
                       chat_type: str | None = None) -> dict[str, Any]:
-        msg: dict[str, Any] = {"message_id": self._new_mid(chat_id), "date": int(time.time()),
-                               "chat": self._chat(chat_id, chat_type), "from": self._user(chat_id, user_id),
+        msg: dict[str, Any] = {"message_id": self.new_message_id(chat_id), "date": int(time.time()),
+                               "chat": self.chat(chat_id, chat_type), "from": self._user(chat_id, user_id),
                                "text": text}
-        if entities := _commands(text):
+        if entities := command_entities(text):
             msg["entities"] = entities
-        self._incoming[(chat_id, msg["message_id"])] = msg
+        self.incoming[(chat_id, msg["message_id"])] = msg
         return msg
 
     def _ensure_loop(self) -> None:
@@ -289,7 +277,7 @@ class OfflineTelegram(BotApiMethods):
             except TimeoutError:
                 pass
 
-    def _notify(self, kind: str, obj: SentMessage | CallbackAnswer) -> None:
+    def notify(self, kind: str, obj: SentMessage | CallbackAnswer) -> None:
         for listener in list(self._listeners):
             try:
                 listener(kind, obj)
@@ -299,7 +287,7 @@ class OfflineTelegram(BotApiMethods):
     async def _dispatch(self, method: str, params: dict[str, Any], files: dict[str, UploadedFile],
                         read_timeout: float | None) -> tuple[int, bytes]:
         self._ensure_loop()
-        with self._lock:
+        with self.lock:
             self.calls.append(ApiCall(method, {**params, **files}))
             if method != "getUpdates":
                 self._last_activity = time.monotonic()
@@ -312,18 +300,18 @@ class OfflineTelegram(BotApiMethods):
                 if kind == "timeout":
                     raise TimedOut(description or "offline: injected timeout")
                 code, default = {"retry_after": (429, f"Too Many Requests: retry after {retry_after}"),
-                                 "conflict": (409, _CONFLICT), "bad_request": (400, "Bad Request: injected"),
+                                 "conflict": (409, CONFLICT), "bad_request": (400, "Bad Request: injected"),
                                  "forbidden": (403, "Forbidden: bot was blocked by the user")}[kind]
                 extra = {"retry_after": retry_after} if kind == "retry_after" else {}
-                raise _ApiError(code, description or default, **extra)
+                raise ApiError(code, description or default, **extra)
             if method == "getUpdates":
                 result: Any = await self._get_updates(params, read_timeout)
             elif (handler := self.api.get(method)) is not None:
                 result = handler(params, files)
             else:
-                raise _ApiError(404, f"Not Found: method {method} is not emulated by OfflineTelegram")
+                raise ApiError(404, f"Not Found: method {method} is not emulated by OfflineTelegram")
             return 200, json.dumps({"ok": True, "result": result}).encode()
-        except _ApiError as exc:
+        except ApiError as exc:
             body: dict[str, Any] = {"ok": False, "error_code": exc.code, "description": exc.description}
             if exc.parameters:
                 body["parameters"] = exc.parameters
@@ -349,11 +337,11 @@ class OfflineTelegram(BotApiMethods):
         allowed = params.get("allowed_updates") or None
         token = object()
         if self.webhook:
-            raise _ApiError(409, "Conflict: can't use getUpdates method while webhook is active; use "
+            raise ApiError(409, "Conflict: can't use getUpdates method while webhook is active; use "
                                  "deleteWebhook to delete the webhook first")
-        with self._lock:
+        with self.lock:
             if (offset := params.get("offset")) is not None and offset > 0:  # confirm earlier updates
-                self._updates = [u for u in self._updates if u["update_id"] >= offset]
+                self.updates = [u for u in self.updates if u["update_id"] >= offset]
             if self._poller is not None:  # the newest getUpdates wins, like Telegram
                 self._wake("_new_update")
             self._poller = token
@@ -361,10 +349,10 @@ class OfflineTelegram(BotApiMethods):
         try:
             while True:
                 self._new_update.clear()
-                with self._lock:
+                with self.lock:
                     if self._poller is not token:
-                        raise _ApiError(409, _CONFLICT)
-                    ready = [u for u in self._updates if not allowed or set(u) - {"update_id"} <= set(allowed)]
+                        raise ApiError(409, CONFLICT)
+                    ready = [u for u in self.updates if not allowed or set(u) - {"update_id"} <= set(allowed)]
                     if ready[:limit]:
                         self._delivered = max(self._delivered, ready[:limit][-1]["update_id"])
                         return ready[:limit]
@@ -377,7 +365,7 @@ class OfflineTelegram(BotApiMethods):
                 except TimeoutError:
                     pass
         finally:
-            with self._lock:
+            with self.lock:
                 if self._poller is token:
                     self._poller = None
 

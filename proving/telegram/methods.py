@@ -1,59 +1,49 @@
-"""Per-method Bot API emulation (send/edit/delete/answer/commands) mixed into OfflineTelegram."""
+"""Per-method Bot API emulation (send/edit/delete/answer/commands), composed into OfflineTelegram."""
 
 from __future__ import annotations
 
 import re
-import threading
 import time
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from handlers.tg_types import (
-    _NOT_MODIFIED,
+from proving.telegram.types import (
+    NOT_MODIFIED,
     ApiMethod,
     CallbackAnswer,
     Edit,
     HTMLParseError,
     SentMessage,
     UploadedFile,
-    _bad,
-    _buttons,
+    bad_request,
+    buttons_of,
     parse_html,
 )
 
+if TYPE_CHECKING:
+    from proving.telegram.hub import OfflineTelegram
+
 
 class BotApiMethods:
-    """Handlers behind OfflineTelegram.api; the hub supplies the state and _chat/_new_mid/_notify."""
+    """The handlers behind ``OfflineTelegram.api``: composed into the hub (``BotApiMethods(hub).table()``); they
+    read and write the hub's public state (``by_id``, ``incoming``, ``queries``, ``updates``, ``lock``, ...)."""
 
-    bot_id: int
-    username: str
-    first_name: str
-    answers: list[CallbackAnswer]
-    commands: list[dict[str, Any]]
-    webhook: dict[str, Any]  # what setWebhook stored (empty: no webhook, getUpdates works)
-    _messages: dict[tuple[int, int], SentMessage]
-    _incoming: dict[tuple[int, int], dict[str, Any]]
-    _queries: dict[str, tuple[int, int | None]]
-    _updates: list[dict[str, Any]]
-    _lock: threading.RLock
-    _chat: Callable[..., dict[str, Any]]
-    _new_mid: Callable[[int], int]
-    _notify: Callable[[str, SentMessage | CallbackAnswer], None]
+    def __init__(self, hub: OfflineTelegram) -> None:
+        self.hub = hub
 
     def _message_json(self, sent: SentMessage) -> dict[str, Any]:
         msg: dict[str, Any] = {"message_id": sent.message_id, "date": int(time.time()),
-                               "chat": self._chat(sent.chat_id),
-                               "from": {"id": self.bot_id, "is_bot": True, "first_name": self.first_name,
-                                        "username": self.username}}
+                               "chat": self.hub.chat(sent.chat_id),
+                               "from": {"id": self.hub.bot_id, "is_bot": True, "first_name": self.hub.first_name,
+                                        "username": self.hub.username}}
         if sent.photo is not None or sent.document is not None:
             size = len(sent.photo if sent.photo is not None else sent.document.data)  # type: ignore[union-attr]
             fid = {"file_id": f"f{sent.chat_id}_{sent.message_id}", "file_unique_id": f"u{sent.message_id}",
                    "file_size": size}
             if sent.photo is not None:
                 msg["photo"] = [{**fid, "width": 800, "height": 600}]
-            else:
-                msg["document"] = {**fid, "file_name": sent.document.filename or "file",  # type: ignore[union-attr]
-                                   "mime_type": sent.document.mimetype or "application/octet-stream"}
+            elif (doc := sent.document) is not None:
+                msg["document"] = {**fid, "file_name": doc.filename or "file",
+                                   "mime_type": doc.mimetype or "application/octet-stream"}
             if sent.caption is not None:
                 msg["caption"] = sent.plain
                 if sent.entities:
@@ -72,16 +62,16 @@ class BotApiMethods:
     def _render(params: dict[str, Any], key: str, limit: int) -> tuple[str, list[dict[str, Any]]]:
         text = str(params.get(key) or "")
         if len(text) > limit:
-            raise _bad("message is too long" if key == "text" else "message caption is too long")
+            raise bad_request("message is too long" if key == "text" else "message caption is too long")
         if params.get("parse_mode") == "HTML":
             try:
                 text, entities = parse_html(text)
             except HTMLParseError as exc:
-                raise _bad(f"can't parse entities: {exc}") from None
+                raise bad_request(f"can't parse entities: {exc}") from None
         else:  # Markdown is passed through unparsed
             entities = list(params.get("entities" if key == "text" else "caption_entities") or [])
         if key == "text" and not text.strip():
-            raise _bad("message text is empty")
+            raise bad_request("message text is empty")
         return text, entities
 
     @staticmethod
@@ -89,82 +79,82 @@ class BotApiMethods:
         for row in (markup or {}).get("inline_keyboard") or []:
             for button in row:
                 if len(str(button.get("callback_data", "")).encode()) > 64:
-                    raise _bad("BUTTON_DATA_INVALID")
+                    raise bad_request("BUTTON_DATA_INVALID")
 
     def _send(self, params: dict[str, Any], kind: str, key: str, **fields: Any) -> dict[str, Any]:
         plain, entities = self._render(params, key, 4096 if key == "text" else 1024)
         chat_id = int(params["chat_id"])
         markup = params.get("reply_markup")
         self._check_markup(markup)
-        sent = SentMessage(self._new_mid(chat_id), chat_id, parse_mode=params.get("parse_mode"), plain=plain,
-                           entities=entities, buttons=_buttons(markup), reply_markup=markup, **fields)
+        sent = SentMessage(self.hub.new_message_id(chat_id), chat_id, parse_mode=params.get("parse_mode"), plain=plain,
+                           entities=entities, buttons=buttons_of(markup), reply_markup=markup, **fields)
         sent.raw = self._message_json(sent)
-        self._messages[(chat_id, sent.message_id)] = sent
-        self._notify(kind, sent)
+        self.hub.by_id[(chat_id, sent.message_id)] = sent
+        self.hub.notify(kind, sent)
         return sent.raw
 
     def _media(self, params: dict[str, Any], files: dict[str, UploadedFile], key: str) -> UploadedFile:
         if key in files:
             return files[key]
         ref = str(params.get(key, ""))
-        known = next((m for m in self._messages.values() if ref == f"f{m.chat_id}_{m.message_id}"), None)
+        known = next((m for m in self.hub.by_id.values() if ref == f"f{m.chat_id}_{m.message_id}"), None)
         if known is None:
-            raise _bad("wrong file identifier/HTTP URL specified")
+            raise bad_request("wrong file identifier/HTTP URL specified")
         data = known.photo if known.photo is not None else known.document.data  # type: ignore[union-attr]
         return UploadedFile(None, None, data)
 
     def _edit(self, params: dict[str, Any], method: str, key: str | None) -> dict[str, Any]:
         if "inline_message_id" in params:
-            raise _bad("inline messages are not emulated")
+            raise bad_request("inline messages are not emulated")
         ref = (int(params.get("chat_id", 0)), int(params.get("message_id", 0)))
-        sent = self._messages.get(ref)
+        sent = self.hub.by_id.get(ref)
         if sent is None or sent.deleted:
-            raise _bad("message can't be edited" if ref in self._incoming else "message to edit not found")
+            raise bad_request("message can't be edited" if ref in self.hub.incoming else "message to edit not found")
         markup = params.get("reply_markup")
         self._check_markup(markup)
-        new: dict[str, Any] = {"buttons": _buttons(markup), "reply_markup": markup}
+        new: dict[str, Any] = {"buttons": buttons_of(markup), "reply_markup": markup}
         if key is not None:
             if (key == "text") != (sent.text is not None):
-                raise _bad(f"there is no {key} in the message to edit")
+                raise bad_request(f"there is no {key} in the message to edit")
             plain, entities = self._render(params, key, 4096 if key == "text" else 1024)
             new.update({key: params.get(key), "plain": plain, "entities": entities,
                         "parse_mode": params.get("parse_mode")})
         keyboard = (markup or {}).get("inline_keyboard") or []
         if ((sent.reply_markup or {}).get("inline_keyboard") or []) == keyboard and all(
                 getattr(sent, k) == new[k] for k in ("plain", "entities") if k in new):
-            raise _bad(_NOT_MODIFIED[len("Bad Request: "):])
+            raise bad_request(NOT_MODIFIED[len("Bad Request: "):])
         sent.edits.append(Edit(method, sent.text, sent.caption, sent.buttons))
         for name, value in new.items():
             setattr(sent, name, value)
         sent.raw = self._message_json(sent)
-        self._notify("edit", sent)
+        self.hub.notify("edit", sent)
         return sent.raw
 
     def _delete(self, params: dict[str, Any]) -> bool:
         ref = (int(params.get("chat_id", 0)), int(params.get("message_id", 0)))
-        sent = self._messages.get(ref)
-        if (sent is None or sent.deleted) and self._incoming.pop(ref, None) is None:
-            raise _bad("message to delete not found")
+        sent = self.hub.by_id.get(ref)
+        if (sent is None or sent.deleted) and self.hub.incoming.pop(ref, None) is None:
+            raise bad_request("message to delete not found")
         if sent is not None:
             sent.deleted = True
-            self._notify("delete", sent)
+            self.hub.notify("delete", sent)
         return True
 
     def _answer(self, params: dict[str, Any]) -> bool:
-        target = self._queries.pop(str(params.get("callback_query_id")), None)
+        target = self.hub.queries.pop(str(params.get("callback_query_id")), None)
         if target is None:
-            raise _bad("query is too old and response timeout expired or query ID is invalid")
+            raise bad_request("query is too old and response timeout expired or query ID is invalid")
         answer = CallbackAnswer(str(params["callback_query_id"]), target[0], target[1], params.get("text"),
                                 bool(params.get("show_alert")))
-        self.answers.append(answer)
-        self._notify("answer", answer)
+        self.hub.answers.append(answer)
+        self.hub.notify("answer", answer)
         return True
 
     def _delete_webhook(self, params: dict[str, Any]) -> bool:
         if params.get("drop_pending_updates"):
-            with self._lock:
-                self._updates.clear()
-        self.webhook = {}
+            with self.hub.lock:
+                self.hub.updates.clear()
+        self.hub.webhook = {}
         return True
 
     def _set_webhook(self, params: dict[str, Any]) -> bool:
@@ -173,33 +163,33 @@ class BotApiMethods:
         if not url:
             return self._delete_webhook(params)
         if not url.startswith("https://"):
-            raise _bad("bad webhook: An HTTPS URL must be provided for webhook")
+            raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
         secret = params.get("secret_token")
         if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", str(secret)):
-            raise _bad("bad webhook: secret token contains unallowed characters")
+            raise bad_request("bad webhook: secret token contains unallowed characters")
         if params.get("drop_pending_updates"):
-            with self._lock:
-                self._updates.clear()
-        self.webhook = {k: params[k] for k in ("url", "secret_token", "allowed_updates", "max_connections",
+            with self.hub.lock:
+                self.hub.updates.clear()
+        self.hub.webhook = {k: params[k] for k in ("url", "secret_token", "allowed_updates", "max_connections",
                                                 "ip_address") if params.get(k) is not None}
         return True
 
     def _webhook_info(self) -> dict[str, Any]:
-        info: dict[str, Any] = {"url": self.webhook.get("url", ""), "has_custom_certificate": False,
-                                "pending_update_count": len(self._updates)}
+        info: dict[str, Any] = {"url": self.hub.webhook.get("url", ""), "has_custom_certificate": False,
+                                "pending_update_count": len(self.hub.updates)}
         for key in ("max_connections", "allowed_updates", "ip_address"):
-            if key in self.webhook:
-                info[key] = self.webhook[key]
+            if key in self.hub.webhook:
+                info[key] = self.hub.webhook[key]
         return info
 
     def _set_commands(self, commands: list[dict[str, Any]]) -> bool:
-        self.commands = list(commands)
+        self.hub.commands = list(commands)
         return True
 
-    def _default_api(self) -> dict[str, ApiMethod]:
+    def table(self) -> dict[str, ApiMethod]:
         return {
-            "getMe": lambda p, f: {"id": self.bot_id, "is_bot": True, "first_name": self.first_name,
-                                   "username": self.username, "can_join_groups": True,
+            "getMe": lambda p, f: {"id": self.hub.bot_id, "is_bot": True, "first_name": self.hub.first_name,
+                                   "username": self.hub.username, "can_join_groups": True,
                                    "can_read_all_group_messages": False, "supports_inline_queries": False},
             "deleteWebhook": lambda p, f: self._delete_webhook(p),
             "setWebhook": lambda p, f: self._set_webhook(p),
@@ -216,6 +206,6 @@ class BotApiMethods:
             "answerCallbackQuery": lambda p, f: self._answer(p),
             "sendChatAction": lambda p, f: True,
             "setMyCommands": lambda p, f: self._set_commands(p.get("commands") or []),
-            "getMyCommands": lambda p, f: self.commands,
+            "getMyCommands": lambda p, f: self.hub.commands,
             "deleteMyCommands": lambda p, f: self._set_commands([]),
         }

@@ -1,0 +1,141 @@
+"""The layout holds: no import cycles between the project's modules, and every command-line entry point starts."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("tradebot", "storage", "handlers", "proving", "wiring", "bench")
+SCRIPTS = ("bot.py",)
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def project_modules() -> dict[str, Path]:
+    found = {module_name(p): p for pkg in PACKAGES for p in sorted((ROOT / pkg).rglob("*.py"))}
+    found.update({module_name(ROOT / s): ROOT / s for s in SCRIPTS})
+    return found
+
+
+def _type_checking_only(node: ast.If) -> bool:
+    t = node.test
+    return (isinstance(t, ast.Name) and t.id == "TYPE_CHECKING") or (
+        isinstance(t, ast.Attribute) and t.attr == "TYPE_CHECKING")
+
+
+def imports_of(name: str, path: Path, known: dict[str, Path]) -> set[str]:
+    """Project modules ``name`` imports at run time: top level and inside functions (not ``if TYPE_CHECKING:``)."""
+    is_package = path.name == "__init__.py"
+    out: set[str] = set()
+
+    def add(target: str) -> None:
+        while target and target not in known:  # `import a.b.c` where only a.b is ours, say
+            target = target.rpartition(".")[0]
+        if target and target != name:
+            out.add(target)
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and _type_checking_only(node):
+            for child in node.orelse:
+                visit(child)
+            return
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                add(alias.name)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = name.split(".") if is_package else name.split(".")[:-1]
+                base = base[: len(base) - (node.level - 1)]
+                mod = ".".join(base + ([node.module] if node.module else []))
+            else:
+                mod = node.module or ""
+            for alias in node.names:
+                sub = f"{mod}.{alias.name}"
+                add(sub if sub in known else mod)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(ast.parse(path.read_text(encoding="utf-8"), filename=str(path)))
+    return out
+
+
+def import_graph() -> dict[str, set[str]]:
+    known = project_modules()
+    return {name: imports_of(name, path, known) for name, path in known.items()}
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle as [a, b, ..., a], or None (iterative depth-first search)."""
+    state: dict[str, int] = {}  # 1 on the current path, 2 done
+    for start in sorted(graph):
+        if state.get(start):
+            continue
+        path: list[str] = [start]
+        todo: list[list[str]] = [sorted(graph[start])]
+        state[start] = 1
+        while todo:
+            if not todo[-1]:
+                state[path.pop()] = 2
+                todo.pop()
+                continue
+            nxt = todo[-1].pop()
+            if state.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt]
+            if not state.get(nxt):
+                state[nxt] = 1
+                path.append(nxt)
+                todo.append(sorted(graph.get(nxt, ())))
+    return None
+
+
+def test_the_graph_sees_imports_and_cycles() -> None:
+    """The checker itself: a known edge is found, and a made-up cycle is reported."""
+    graph = import_graph()
+    assert "wiring.app" in graph["wiring.live"]
+    assert "proving.sim.__main__" in graph["tradebot.sim"]  # inside the __main__ block: function-level imports count
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+
+
+def test_no_import_cycles() -> None:
+    cycle = find_cycle(import_graph())
+    assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+def test_production_packages_do_not_import_the_test_harness() -> None:
+    """tradebot/, storage/ and handlers/ never import the offline Telegram, the terminal chat or --demo."""
+    graph = import_graph()
+    bad = sorted(f"{m} -> {t}" for m, ts in graph.items() if m.split(".")[0] in {"tradebot", "storage", "handlers"}
+                 for t in ts if t.startswith(("proving.telegram", "proving.terminal", "proving.demo")))
+    assert not bad, bad
+
+
+@pytest.mark.parametrize(("argv", "code", "expect"), [
+    (["-m", "tradebot.sim", "--help"], 0, "Bybit v5 exchange simulator"),
+    (["-m", "proving.sim", "--help"], 0, "Bybit v5 exchange simulator"),
+    (["-m", "bench", "--help"], 0, "usage: python -m bench"),
+    (["-m", "storage"], 2, 'usage: python -m storage revision'),
+    (["bot.py", "--help"], 0, "usage: bot.py"),
+])
+def test_entry_points_start(argv: list[str], code: int, expect: str) -> None:
+    proc = subprocess.run([sys.executable, *argv], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == code, proc.stderr
+    assert expect in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("module", ["wiring.app", "wiring.live", "proving.demo", "proving.telegram.hub",
+                                    "handlers.commands", "tradebot.engine", "storage.lock"])
+def test_python_dash_m_imports_any_module(module: str) -> None:
+    """``python -m X`` runs X as __main__ after importing what it imports: a cycle back to X would import it twice."""
+    proc = subprocess.run([sys.executable, "-W", "error", "-m", module], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
