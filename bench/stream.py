@@ -213,6 +213,8 @@ CHILD = r"""
 import asyncio, json, sys
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
+from bot import without_pyarrow
+without_pyarrow()  # as bot.py does for the long-running bot
 from bench.stream import bench_config, bench_symbols, KEY, SECRET
 import wiring.app  # the bot's imports (python-telegram-bot, pandas, TA-Lib...)
 IMPORTS = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmRSS:"))

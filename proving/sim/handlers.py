@@ -224,7 +224,9 @@ def order_cancel_all(sim: Simulator, p: Params) -> Result:
     return {"list": [{"orderId": o.order_id, "orderLinkId": o.link_id} for o in done], "success": "1"}
 
 
-def _orders_by(sim: Simulator, p: Params) -> list[Any]:
+def _orders_by(sim: Simulator, p: Params, *, need_scope: bool = True) -> list[Any]:
+    """Orders matching the query. ``need_scope``: one of symbol/baseCoin/settleCoin is required for linear
+    (open-order.mdx); order-list.mdx has no such rule for the history."""
     oid, link = p.str("orderId"), p.str("orderLinkId")
     sym = p.symbol(sim, required=False)
     settle = p.str("settleCoin")
@@ -232,7 +234,7 @@ def _orders_by(sim: Simulator, p: Params) -> list[Any]:
     if oid or link:
         o = sim.exchange.find_order(oid, link)
         return [o] if o is not None and (not sym or o.symbol == sym) else []
-    if not sym and not settle and not p.str("baseCoin"):
+    if need_scope and not sym and not settle and not p.str("baseCoin"):
         raise err("Missing some parameters that must be filled in, symbol or settleCoin or baseCoin")
     flt = p.str("orderFilter")
     base = p.str("baseCoin")
@@ -269,7 +271,7 @@ def order_history(sim: Simulator, p: Params) -> Result:
     p.category()
     now = sim.market_time()
     index = {oid: i for i, oid in enumerate(sim.exchange.orders)}
-    rows = [(index[o.order_id], o) for o in _orders_by(sim, p) if not o.is_open]
+    rows = [(index[o.order_id], o) for o in _orders_by(sim, p, need_scope=False) if not o.is_open]
     if not _by_id(p):
         rows = window(p, lambda o: o.created, rows, now)
     status = p.str("orderStatus")

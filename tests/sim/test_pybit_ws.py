@@ -38,7 +38,9 @@ def test_pybit_private_and_public_streams(monkeypatch):
             pub.kline_stream(interval=5, symbol="BTCUSDT", callback=got["kline"].append)
             pub.ticker_stream(symbol="BTCUSDT", callback=got["tickers"].append)
             _wait(lambda: len(got["kline"]) >= 1 and len(got["tickers"]) >= 1)  # snapshots on subscribe
-            time.sleep(0.2)  # let the private subscribe acks arrive before trading
+            # trade only once the simulator has the private subscriptions (a message published before them is
+            # not for this client, as on Bybit); a fixed sleep was flaky under load
+            _wait(lambda: any({"order", "execution", "position"} <= c.topics for c in list(streams.conns)))
             placed = rest.place_order(category="linear", symbol="BTCUSDT", side="Buy", orderType="Market",
                                       qty="0.01", stopLoss="59000", orderLinkId="pybit-ws-1")
             assert placed["retCode"] == 0

@@ -147,3 +147,13 @@ def test_funding_settles_at_bybit_times_inside_closed_pnl():
                          ["totalWalletBalance"])
         assert wallet == Decimal("10000") + Decimal(row["closedPnl"])
     sim.close()
+
+
+def test_order_history_needs_no_symbol_but_open_orders_do(api):
+    """order/order-list.mdx lists symbol, baseCoin and settleCoin as optional (its request example is
+    ``category=linear&limit=1``); only order/open-order.mdx requires one of them for linear."""
+    everything = api.ok("GET", "/v5/order/history", category="linear", limit=50)["list"]
+    by_symbol = api.ok("GET", "/v5/order/history", category="linear", symbol="BTCUSDT", limit=50)["list"]
+    assert everything and [o["orderId"] for o in everything] == [o["orderId"] for o in by_symbol]
+    res = api.get("/v5/order/realtime", category="linear")
+    assert res["retCode"] == 10001 and "symbol or settleCoin or baseCoin" in res["retMsg"]

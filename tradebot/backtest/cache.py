@@ -9,12 +9,15 @@ import os
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from tradebot.market import DataQuality, Gap, load_csv
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 log = logging.getLogger(__name__)
 CACHE_DIR = Path(__file__).resolve().parents[2] / "data" / "cache" / "candles"  # git-ignored
@@ -52,6 +55,17 @@ def _quality(raw: bytes) -> DataQuality:
                        unsorted=d["unsorted"], nan_rows=d["nan_rows"], ohlc_violations=d["ohlc_violations"])
 
 
+def _arrow() -> tuple[ModuleType, ModuleType] | None:
+    """(pyarrow, pyarrow.parquet), imported on first use; None where the process keeps pyarrow out (bot.py's
+    long-running modes do, to save its memory): the cache is then skipped and the CSV parsed."""
+    try:
+        import pyarrow
+        import pyarrow.parquet
+    except ImportError:
+        return None
+    return pyarrow, pyarrow.parquet
+
+
 def _frame(table: pa.Table) -> pd.DataFrame:
     """The cached table back as load_csv's frame (UTC DatetimeIndex, float columns), without pandas metadata."""
     meta = table.schema.metadata or {}
@@ -69,6 +83,11 @@ def load_cached(path: str | Path, cache_dir: Path | None = None) -> tuple[pd.Dat
     or written is skipped with a log line: the CSV is the source of truth.
     """
     path = Path(path)
+    arrow = _arrow()
+    if arrow is None:
+        df, q = load_csv(path)
+        return df, q, False
+    pa, pq = arrow
     cache_dir = cache_dir or CACHE_DIR
     target, prefix = _names(path, cache_dir)
     if target.exists():
