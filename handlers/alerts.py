@@ -8,29 +8,23 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from sqlmodel import col, select
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import Bot, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
+from handlers.buttons import markup
 from handlers.deps import Deps, wall_now
 from storage.db import session_scope
 from storage.models import OutboxMessage
 from storage.repo import set_confirmation_message
-from storage.runtime import due_messages, enqueue, mark_failed, mark_sent
+from storage.runtime import card_messages, due_messages, enqueue, mark_failed, mark_sent
 from tradebot.events import ConfirmationExpired, ConfirmationNeeded, ErrorEvent, Event, UnknownPosition
-from tradebot.formatting import Buttons, Rendered, card_result, render_event, split_message
+from tradebot.formatting import Rendered, card_result, render_event, split_message
+from tradebot.intents import Buttons
 
 log = logging.getLogger("handlers.alerts")
 CARD, EDIT = "card", "edit"
 ALWAYS = (ConfirmationNeeded, UnknownPosition)  # need a decision: sent whatever the alert switches say
-
-
-def markup(buttons: Buttons) -> InlineKeyboardMarkup | None:
-    if not buttons:
-        return None
-    return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=data) for label, data in row]
-                                 for row in buttons])
 
 
 def _markup_dict(buttons: Buttons) -> dict[str, Any] | None:
@@ -54,9 +48,7 @@ def queue(deps: Deps, msg: Rendered, kind: str, chats: list[int] | None = None) 
 def card_rows(deps: Deps, conf_id: str) -> list[OutboxMessage]:
     """Every chat's copy of a confirmation card (sent or still queued)."""
     with session_scope(deps.db) as s:
-        rows = list(s.exec(select(OutboxMessage).where(OutboxMessage.confirmation_id == conf_id,
-                                                       OutboxMessage.kind == CARD)
-                           .order_by(col(OutboxMessage.id))).all())
+        rows = card_messages(session=s, confirmation_id=conf_id, kind=CARD)
         for r in rows:
             s.expunge(r)
     return rows

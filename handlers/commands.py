@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
-from decimal import Decimal
+from dataclasses import dataclass
 
 from telegram import Update
 from telegram.constants import ChatAction, ParseMode
 from telegram.ext import ContextTypes
 
-from handlers.alerts import markup
+from handlers.buttons import markup
 from handlers.deps import Deps, get_deps
 from handlers.optimize import cmd_optimize
-from tradebot.backtest.remote import MAX_DAYS, backtest_recent, parse_days
+from tradebot.backtest.remote import MAX_DAYS, parse_days
 from tradebot.chart import render_chart
 from tradebot.config import INTERVALS
 from tradebot.errors import ArgumentError, AuthError, BybitAPIError, ExchangeError, RetryableError, UserError
 from tradebot.formatting import (
-    Buttons,
     esc,
     render_balance,
     render_close_ask,
@@ -32,6 +30,7 @@ from tradebot.formatting import (
     signal_block,
     split_message,
 )
+from tradebot.intents import Button, ButtonAction, Buttons
 from tradebot.optimize.remote import MAX_DAYS as OPTIMIZE_MAX_DAYS
 from tradebot.optimize.remote import MAX_TRIALS as OPTIMIZE_MAX_TRIALS
 from tradebot.readings import interval_label
@@ -139,7 +138,7 @@ async def cmd_stop(update: Update, context: Context, deps: Deps, args: list[str]
         raise ArgumentError(f"{args[0]!r} is not 'all'.")
     token, positions = await deps.service.request_stop_all()
     await reply(update, render_stop_all_ask(positions),
-                [[("⚠️ Yes, close all", f"sa:{token}"), ("Cancel", f"no:{token}")]])
+                [[("⚠️ Yes, close all", Button(ButtonAction.STOP_ALL, token)), ("Cancel", Button(ButtonAction.CANCEL, token))]])
     return "asked"
 
 
@@ -159,7 +158,8 @@ async def cmd_close(update: Update, context: Context, deps: Deps, args: list[str
         raise UserError(f"No open {symbol} position: {symbol} is not traded by this bot "
                         f"(traded: {', '.join(deps.cfg.bot.symbols)}).") from exc
     ask = render_close_ask(position.symbol, position)
-    await reply(update, ask.text, [[(f"Close {position.symbol}", f"cl:{token}"), ("Cancel", f"no:{token}")]])
+    await reply(update, ask.text, [[(f"Close {position.symbol}", Button(ButtonAction.CLOSE, token)),
+                                       ("Cancel", Button(ButtonAction.CANCEL, token))]])
     return "asked"
 
 
@@ -184,13 +184,7 @@ async def cmd_backtest(update: Update, context: Context, deps: Deps, args: list[
 
     async def run() -> None:
         try:
-            wallet = await deps.client.wallet()
-            balance = wallet.total_equity if wallet.total_equity > 0 else Decimal("10000")
-            end_ms = int(deps.engine.now_for(symbol).timestamp() * 1000)
-            risk, source = deps.service.backtest_settings()
-            live = replace(deps.cfg, file=deps.cfg.file.model_copy(update={"strategy": deps.engine.strategy}))
-            report = await backtest_recent(deps.client, live, symbol, days, end_ms, balance, risk=risk,
-                                           source=source)
+            report = await deps.service.backtest(symbol, days)
             head, _, rest = report.summary.partition("\nSettings:")  # the caption holds ≤ 1024 characters
             await message.reply_photo(report.png, caption=f"<pre>{esc(head)[:1000]}</pre>", parse_mode=ParseMode.HTML)
             details = f"Settings:{rest}" if rest else ""

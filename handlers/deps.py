@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -19,6 +19,7 @@ from tradebot.config import Config
 from tradebot.engine import TradingEngine
 from tradebot.service import BotService
 from tradebot.streams import StreamRunner
+from tradebot.timeutil import utcnow
 
 DEPS_KEY = "deps"
 SETUP_KEY = "setup"
@@ -27,8 +28,7 @@ EXIT_OTHER_INSTANCE = 3
 EXIT_BAD_JOURNAL = 2  # like a bad config: the journal cannot be used by this code (newer release)
 
 
-def wall_now() -> datetime:
-    return datetime.now(UTC)
+wall_now = utcnow  # the wall clock (Telegram-side times), whatever clock the engine runs on
 
 
 class PollTracker(BaseRequest):

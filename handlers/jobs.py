@@ -14,7 +14,6 @@ from handlers.deps import EXIT_OTHER_INSTANCE, LOCK_NAME, Deps, Setup, get_deps,
 from handlers.errors import request_stop
 from storage.db import session_scope
 from storage.runtime import heartbeat_lock
-from tradebot.events import Health
 from tradebot.formatting import Rendered, render_pnl, render_status
 
 log = logging.getLogger("handlers.jobs")
@@ -58,9 +57,8 @@ async def check_health(deps: Deps, now_mono: float | None = None) -> list[str]:
     period = deps.streams.healthy_period() if deps.streams is not None else deps.cfg.bot.loop_seconds
     limit = period * STALL_INTERVALS
     problems: dict[str, str] = {}
-    for symbol in deps.cfg.bot.symbols:
-        last = deps.engine.last_ticks.get(symbol)
-        age = (now - last.time).total_seconds() if last else (now_mono or time.monotonic()) - deps.started_mono
+    for symbol, last in deps.service.last_tick_times().items():
+        age = (now - last).total_seconds() if last else (now_mono or time.monotonic()) - deps.started_mono
         if age > limit:
             problems[f"tick:{symbol}"] = (f"{symbol}: no trading tick has completed for {int(age)} s "
                                           f"(more than {STALL_INTERVALS} intervals of {deps.cfg.bot.loop_seconds:g} s)")
@@ -72,9 +70,9 @@ async def check_health(deps: Deps, now_mono: float | None = None) -> list[str]:
     for key, text in problems.items():
         if key not in deps.health_alerts:
             log.warning("health: %s", text)
-            await deps.engine.bus.emit(Health(text))
+            await deps.service.alert_health(text)
     for key in deps.health_alerts - problems.keys():
-        await deps.engine.bus.emit(Health(f"Recovered: {key.replace('tick:', '')} is healthy again"))
+        await deps.service.alert_health(f"Recovered: {key.replace('tick:', '')} is healthy again")
     deps.health_alerts = set(problems)
     return list(problems.values())
 

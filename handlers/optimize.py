@@ -11,10 +11,11 @@ from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from handlers.alerts import markup
+from handlers.buttons import markup
 from handlers.deps import Deps
 from tradebot.errors import ExchangeError, UserError
 from tradebot.formatting import esc
+from tradebot.intents import Button, ButtonAction, Buttons
 from tradebot.optimize.remote import optimize_recent, parse_args
 from tradebot.overrides import as_plain
 from tradebot.service import parse_symbol
@@ -88,10 +89,10 @@ async def _finish(message: Message, progress_msg: Message, deps: Deps, symbol: s
     head = summary.split("\n\n")[0]
     await message.reply_photo(png, caption=f"<pre>{esc(head[:900])}</pre>", parse_mode=ParseMode.HTML)
     text = summary if len(summary) <= MAX_TEXT else summary[:MAX_TEXT] + "\n…(cut; run bot.py optimize for all)"
-    buttons = []
+    buttons: Buttons = []
     if changes:
         pid = deps.service.save_proposal(symbol, changes)
-        buttons = [[("Apply…", f"oa:{pid}")]]
+        buttons = [[("Apply…", Button(ButtonAction.OPTIMIZE_SHOW, pid))]]
     else:
         text += "\n\nNothing to apply: no trial qualified, or the best one uses your current settings."
     await message.reply_text(f"<pre>{esc(text)}</pre>", parse_mode=ParseMode.HTML, reply_markup=markup(buttons))
@@ -102,10 +103,10 @@ def _value(v: object) -> str:
     return f"{v:g}" if isinstance(v, float) else str(v)
 
 
-async def optimize_button(query: CallbackQuery, deps: Deps, kind: str, rest: str, by: str) -> str:
-    """``oa:<proposal>``: show the changes and ask; ``oc:<token>``: apply them (once)."""
-    message = query.message
-    if kind == "oa":
+async def optimize_button(query: CallbackQuery, deps: Deps, button: Button, by: str) -> str:
+    """OPTIMIZE_SHOW (a proposal id): show the changes and ask; OPTIMIZE_APPLY (a token): apply them (once)."""
+    message, rest = query.message, button.ref
+    if button.action is ButtonAction.OPTIMIZE_SHOW:
         try:
             diff = deps.service.setting_diff(deps.service.proposal(rest))
         except UserError as exc:
@@ -115,15 +116,16 @@ async def optimize_button(query: CallbackQuery, deps: Deps, kind: str, rest: str
         if not diff:
             await query.get_bot().send_message(message.chat.id, "The live bot already uses these settings.")  # type: ignore[union-attr]
             return "nothing to apply"
-        token = deps.service.new_token("optimize_apply", rest)
+        token = deps.service.new_token(ButtonAction.OPTIMIZE_APPLY, rest)
         lines = "\n".join(f"• <code>{esc(p)}</code>: {esc(_value(a))} → <b>{esc(_value(b))}</b>" for p, a, b in diff)
         await query.get_bot().send_message(
             message.chat.id,  # type: ignore[union-attr]
             f"Apply these settings to the live bot? They take effect from the next tick, for every symbol it "
             f"trades, and are kept across restarts (like /risk).\n{lines}", parse_mode=ParseMode.HTML,
-            reply_markup=markup([[("✅ Apply", f"oc:{token}"), ("Cancel", f"no:{token}")]]))
+            reply_markup=markup([[("✅ Apply", Button(ButtonAction.OPTIMIZE_APPLY, token)),
+                                  ("Cancel", Button(ButtonAction.CANCEL, token))]]))
         return f"asked: {len(diff)} change(s)"
-    payload = deps.service.take_token(rest, "optimize_apply")
+    payload = deps.service.take_token(rest, ButtonAction.OPTIMIZE_APPLY)
     if payload is None:
         await query.answer("This button has expired or was already used.", show_alert=True)
         return "stale token"

@@ -201,6 +201,12 @@ def pending_confirmations(*, session: Session, symbol: str | None = None) -> lis
     return list(session.exec(stmt.order_by(col(Confirmation.created_at))).all())
 
 
+def confirmations_with_status(*, session: Session, statuses: tuple[str, ...]) -> list[Confirmation]:
+    """Confirmations in any of ``statuses`` (e.g. claimed ones a restart may have cut off), oldest first."""
+    stmt = select(Confirmation).where(col(Confirmation.status).in_(statuses))
+    return list(session.exec(stmt.order_by(col(Confirmation.created_at))).all())
+
+
 def expire_confirmations(*, session: Session, now: datetime) -> list[str]:
     """Mark pending confirmations with ``expires_at <= now`` as expired; returns the ids this call expired."""
     now = as_utc(now)

@@ -112,6 +112,12 @@ def sent_message_for_confirmation(*, session: Session, confirmation_id: str) -> 
     return session.exec(stmt).first()
 
 
+def card_messages(*, session: Session, confirmation_id: str, kind: str) -> list[OutboxMessage]:
+    """Every outbox row of ``kind`` for one confirmation card (each chat's copy), in queue order."""
+    stmt = select(OutboxMessage).where(OutboxMessage.confirmation_id == confirmation_id, OutboxMessage.kind == kind)
+    return list(session.exec(stmt.order_by(col(OutboxMessage.id))).all())
+
+
 def _message(session: Session, id: int) -> OutboxMessage:
     msg = session.get(OutboxMessage, id, with_for_update=True, populate_existing=True)
     if msg is None:

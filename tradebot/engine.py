@@ -1,51 +1,42 @@
-"""TradingEngine: per-symbol tick (candles → Signal → manage position → confirm/enter), confirmations, pause state."""
+"""TradingEngine: the per-symbol tick (read market → manage position → journal signal → confirm/enter) over its parts."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
-import pandas as pd
 from sqlalchemy.engine import Engine
 
 from storage import repo
 from storage.db import session_scope
-from storage.runtime import get_state, set_state
-from storage.trades import closed_trades, get_open_trade, open_trades
+from storage.models import TradeRecord
+from storage.trades import get_open_trade
 from tradebot.account import AccountCheck, check_account
 from tradebot.bybit.client import BybitClient
 from tradebot.config import Config
-from tradebot.confirmations import ConfirmationsMixin, Outcome
+from tradebot.desk import ConfirmationDesk
 from tradebot.errors import ExchangeError
-from tradebot.events import (
-    ErrorEvent,
-    EventBus,
-    Lifecycle,
-    ProtectionTripped,
-    SignalEvent,
-)
+from tradebot.events import ErrorEvent, EventBus, Lifecycle, ProtectionTripped, SignalEvent
+from tradebot.gate import EntryBlock, EntryGate
 from tradebot.instruments import Instrument
-from tradebot.market import frame_from_rows, interval_ms
-from tradebot.overrides import apply_changes
+from tradebot.locks import TradeLocks
+from tradebot.money import ZERO
+from tradebot.outcome import Outcome
 from tradebot.positions import PositionManager
-from tradebot.protections import ClosedTradeView, protection_state
+from tradebot.reader import MarketReader, Snapshot
 from tradebot.risk import RiskParams, size_position
-from tradebot.strategy import Signal, StrategyParams, compute_signal
+from tradebot.saved import SavedSettings
+from tradebot.side import Side
+from tradebot.states import CloseReason
+from tradebot.states import OutcomeStatus as OS
+from tradebot.strategy import Signal, StrategyParams
+from tradebot.timeutil import utcnow
 from tradebot.trader import Trader
 
 log = logging.getLogger("tradebot.engine")
-ZERO = Decimal(0)
-SIDE = {"BUY": "Buy", "SELL": "Sell"}
-SETTINGS_KEY = "settings_override"  # bot state: {dotted path: value} applied from the chat
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -58,20 +49,9 @@ class TickStatus:
     error: str | None = None
 
 
-@dataclass(frozen=True)
-class Snapshot:
-    """What one tick reads from the exchange: the signal, the current price and the last closed bar."""
-
-    signal: Signal
-    price: Decimal
-    bar_high: Decimal
-    bar_low: Decimal
-    bar_start: datetime
-
-
 @dataclass
-class TradingEngine(ConfirmationsMixin):
-    """Owns the trading loop state. One instance per process; every exchange call goes through ``client``."""
+class TradingEngine:
+    """Owns the trading loop's parts. One instance per process; every exchange call goes through ``client``."""
 
     cfg: Config
     client: BybitClient
@@ -80,140 +60,156 @@ class TradingEngine(ConfirmationsMixin):
     clock: Callable[[], datetime] = utcnow
 
     def __post_init__(self) -> None:
+        bot = self.cfg.bot
+        self.settings = SavedSettings(self.cfg, self.db, self.clock)
+        self.market = MarketReader(self.client, bot.interval, bot.candles, lambda: self.settings.strategy, self.clock)
+        self.gate = EntryGate(self.db, self.settings, self.client)
+        self.locks = TradeLocks(bot.symbols)
         self.trader = Trader(self.client, self.db, self.bus)
-        self.positions = PositionManager(self.client, self.db, self.bus, self.trader, lambda: self.risk,
-                                         self.cfg.bot.unknown_position,
-                                         timedelta(seconds=self.cfg.bot.unknown_position_wait_seconds))
-        self.instruments: dict[str, Instrument] = {}
+        self.positions = PositionManager(self.client, self.db, self.bus, self.trader, lambda: self.settings.risk,
+                                         bot.unknown_position, timedelta(seconds=bot.unknown_position_wait_seconds))
+        self.desk = ConfirmationDesk(bot=bot, db=self.db, bus=self.bus, client=self.client, market=self.market,
+                                     gate=self.gate, settings=self.settings, trader=self.trader, locks=self.locks,
+                                     clock=self.clock)
         self.last_ticks: dict[str, TickStatus] = {}
-        self.atrs: dict[str, Decimal] = {}
-        self.last_signals: dict[str, Signal] = {}
-        self._locks: dict[str, asyncio.Lock] = {s: asyncio.Lock() for s in self.cfg.bot.symbols}
-        self._entry_lock = asyncio.Lock()
         self._last_reconcile: datetime | None = None
-        self.market_now: dict[str, datetime] = {}
-        self._htf_cache: dict[tuple[str, str], tuple[int, pd.DataFrame]] = {}  # → (valid until ms, closed frame)
         self.started = False
-        self.entries_held: str | None = None  # a reason that holds new entries (e.g. the chat is unreachable)
-        self.account = AccountCheck()  # read at start: unsupported settings stop new entries
-        self._settings_cache: tuple[str, tuple[RiskParams, StrategyParams]] | None = None
 
-    # ------------------------------------------------------------------ settings that persist
+    # ------------------------------------------------------------------ what the parts know (read-only views)
 
-    def _state(self, key: str, default: object = None) -> object:
-        with session_scope(self.db) as s:
-            return get_state(session=s, key=key, default=default)
+    @property
+    def instruments(self) -> dict[str, Instrument]:
+        return self.market.instruments
 
-    def _set(self, key: str, value: object) -> None:
-        with session_scope(self.db) as s:
-            set_state(session=s, key=key, value=value, now=self.clock())
+    @property
+    def atrs(self) -> dict[str, Decimal]:
+        return self.market.atrs
+
+    @property
+    def last_signals(self) -> dict[str, Signal]:
+        return self.market.last_signals
+
+    @property
+    def account(self) -> AccountCheck:
+        return self.gate.account
+
+    @property
+    def entries_held(self) -> str | None:
+        """A reason that holds new entries (e.g. the chat is unreachable); None: entries allowed."""
+        return self.gate.held
+
+    @entries_held.setter
+    def entries_held(self, reason: str | None) -> None:
+        self.gate.held = reason
 
     @property
     def paused(self) -> bool:
-        return bool(self._state("paused", False))
+        return self.settings.paused
 
     @property
     def mode(self) -> str:
-        return str(self._state("mode", self.cfg.bot.mode))
+        return self.settings.mode
 
     @property
     def risk(self) -> RiskParams:
-        risk = self._live_settings()[0]
-        override = self._state("risk_pct")
-        return risk.model_copy(update={"risk_pct": Decimal(str(override))}) if override else risk
+        return self.settings.risk
 
     @property
     def strategy(self) -> StrategyParams:
-        return self._live_settings()[1]
+        return self.settings.strategy
 
     def applied_settings(self) -> dict[str, object]:
         """The setting changes applied from the chat (dotted path → value), as kept in the journal."""
-        return dict(self._state(SETTINGS_KEY) or {})  # type: ignore[call-overload]
+        return self.settings.applied()
 
-    def _live_settings(self) -> tuple[RiskParams, StrategyParams]:
-        """Config + the changes applied from chat (/optimize → Apply), kept in the journal across restarts."""
-        changes = self._state(SETTINGS_KEY) or {}
-        if not changes:
-            return self.cfg.risk, self.cfg.strategy
-        key = json.dumps(changes, sort_keys=True, default=str)
-        if self._settings_cache is None or self._settings_cache[0] != key:
-            try:
-                self._settings_cache = (key, apply_changes(self.cfg.risk, self.cfg.strategy, changes))  # type: ignore[arg-type]
-            except (ValueError, KeyError) as exc:  # the config changed under a saved change: the config wins
-                log.error("saved setting changes %s no longer fit the config (%s): using the config", changes, exc)
-                self._settings_cache = (key, (self.cfg.risk, self.cfg.strategy))
-        return self._settings_cache[1]
+    def now_for(self, symbol: str | None = None) -> datetime:
+        """The exchange's market time (what trade times are stamped with); the wall clock on a live exchange."""
+        return self.market.now_for(symbol)
+
+    def fee_rate(self, symbol: str) -> Decimal:
+        return self.gate.fee_rate(symbol)
+
+    def entry_block(self, symbol: str, now: datetime) -> EntryBlock | None:
+        """Why a new entry on ``symbol`` is not allowed now (None = allowed)."""
+        return self.gate.block(symbol, now)
+
+    # ------------------------------------------------------------------ settings changed from the chat
 
     def apply_settings(self, changes: dict[str, object], by: str = "") -> Outcome:
-        """Validate ``changes`` (dotted paths) against the live settings and keep them; risk_pct goes to /risk's key."""
-        apply_changes(self.risk, self.strategy, changes)  # raises ValidationError/KeyError: nothing is saved
-        saved = dict(self._state(SETTINGS_KEY) or {})  # type: ignore[call-overload]
-        rest = {k: v for k, v in changes.items() if k != "risk.risk_pct"}
-        saved.update({k: str(v) if isinstance(v, Decimal) else v for k, v in rest.items()})
-        self._set(SETTINGS_KEY, saved)
-        if "risk.risk_pct" in changes:
-            self._set("risk_pct", str(changes["risk.risk_pct"]))
+        """Validate ``changes`` (dotted paths) against the live settings and keep them across restarts."""
+        self.settings.apply(changes)  # raises ValidationError/KeyError: nothing is saved
         log.info("settings changed%s: %s", f" by {by}" if by else "", changes)
         later = " Leverage changes take effect at the next start." if "risk.leverage" in changes else ""
-        return Outcome("ok", f"Applied {len(changes)} setting(s); they stay in force across restarts.{later}")
+        return Outcome(OS.OK, f"Applied {len(changes)} setting(s); they stay in force across restarts.{later}")
 
     async def pause(self, by: str = "", origin: str | None = None) -> Outcome:
         """``origin``: the chat that asked (it gets the reply, so the alert skips it)."""
-        if self.paused:
-            return Outcome("noop", "Already paused: no new entries. Open positions keep their TP/SL.")
-        self._set("paused", True)
+        if self.settings.paused:
+            return Outcome(OS.NOOP, "Already paused: no new entries. Open positions keep their TP/SL.")
+        self.settings.paused = True
         await self.bus.emit(Lifecycle(f"Paused{f' by {by}' if by else ''}: no new entries; open positions keep "
                                       "their exchange TP/SL and are still managed.", origin))
-        return Outcome("ok", "Paused. No new entries; open positions keep their TP/SL and are still managed.")
+        return Outcome(OS.OK, "Paused. No new entries; open positions keep their TP/SL and are still managed.")
 
     async def resume(self, by: str = "", origin: str | None = None) -> Outcome:
-        was = self.paused
-        self._set("paused", False)
-        self._set("losses_reset_at", self.clock().isoformat())
+        was = self.settings.paused
+        self.settings.paused = False
+        self.settings.reset_losses()
         if was:
             await self.bus.emit(Lifecycle(f"Resumed{f' by {by}' if by else ''}: new entries allowed.", origin))
-        return Outcome("ok" if was else "noop", "Resumed: new entries allowed." if was else "Already running.")
+        return Outcome(OS.OK if was else OS.NOOP, "Resumed: new entries allowed." if was else "Already running.")
 
     def set_mode(self, mode: str) -> Outcome:
-        if mode not in ("auto", "confirm"):
-            raise ValueError("mode must be auto or confirm")
-        self._set("mode", mode)
-        return Outcome("ok", f"Mode set to {mode}.")
+        self.settings.mode = mode  # raises ValueError for anything but auto/confirm
+        return Outcome(OS.OK, f"Mode set to {mode}.")
 
     def set_risk(self, pct: Decimal) -> Outcome:
-        RiskParams.model_validate({**self.cfg.risk.model_dump(), "risk_pct": pct})  # raises with the allowed range
-        self._set("risk_pct", str(pct))
-        return Outcome("ok", f"Risk per trade set to {pct}% of the available balance: what a stop-out loses, after fees.")
+        self.settings.set_risk_pct(pct)  # raises with the allowed range
+        return Outcome(OS.OK,
+                       f"Risk per trade set to {pct}% of the available balance: what a stop-out loses, after fees.")
 
     # ------------------------------------------------------------------ start and reconcile
 
     async def start(self) -> None:
         """Check the account, load instrument rules, set leverage, reconcile the journal with the exchange."""
-        self.account = await check_account(self.client, self.cfg.bot.symbols, self.cfg.risk.taker_fee_rate)
-        if self.account.refusal:
-            await self.bus.emit(ErrorEvent(f"{self.account.refusal}. Open positions are still managed; restart the "
+        account = await check_account(self.client, self.cfg.bot.symbols, self.cfg.risk.taker_fee_rate)
+        self.gate.account = account
+        if account.refusal:
+            await self.bus.emit(ErrorEvent(f"{account.refusal}. Open positions are still managed; restart the "
                                            "bot after changing the setting.", critical=True))
         else:
-            await self.bus.emit(Lifecycle(self.account.summary))
+            await self.bus.emit(Lifecycle(account.summary))
         for symbol in self.cfg.bot.symbols:
-            self.instruments[symbol] = await self.client.instrument(symbol)
-            lev = min(self.risk.leverage, self.instruments[symbol].max_leverage)
+            inst = await self.market.instrument(symbol)
+            lev = min(self.risk.leverage, inst.max_leverage)
             try:
                 await self.client.set_leverage(symbol, lev)
             except ExchangeError as exc:
                 await self.bus.emit(ErrorEvent(f"{symbol}: could not set leverage {lev}: {exc}", symbol))
         started_at = self.clock()
         await self.reconcile()
-        await self._settle_interrupted(started_at)
+        await self.desk.settle_interrupted(started_at)
         self.started = True
+
+    async def reconcile(self) -> None:
+        await self.positions.reconcile(self.market.instruments, self.market.atrs, self.now_for())
+        self._last_reconcile = self.clock()
 
     def _unresolved_entries(self) -> bool:
         with session_scope(self.db) as s:
             return any(o.trade_id is None for o in repo.open_orders(session=s, purpose="entry"))
 
-    async def reconcile(self) -> None:
-        await self.positions.reconcile(self.instruments, self.atrs, self.now_for())
-        self._last_reconcile = self.clock()
+    async def reconcile_now(self) -> None:
+        """Reconcile under the entry lock, so an entry in flight is never taken for a lost one."""
+        async with self.locks.entry:
+            await self.reconcile()
+
+    async def _reconcile_if_due(self, wall: datetime) -> None:
+        """Every reconcile_minutes, and at once while an entry's outcome is unknown: position sync would otherwise
+        adopt its fill as an "unknown position"."""
+        due = self._last_reconcile and wall - self._last_reconcile >= timedelta(minutes=self.cfg.bot.reconcile_minutes)
+        if due or self._unresolved_entries():
+            await self.reconcile_now()
 
     # ------------------------------------------------------------------ the tick
 
@@ -228,147 +224,55 @@ class TradingEngine(ConfirmationsMixin):
         self.last_ticks[symbol] = status
         return status
 
-    def now_for(self, symbol: str | None = None) -> datetime:
-        """The exchange's market time (what trade times are stamped with); the wall clock on a live exchange."""
-        if symbol and symbol in self.market_now:
-            return self.market_now[symbol]
-        return max(self.market_now.values(), default=None) or self.clock()
-
-    def _observe_market_time(self, symbol: str, forming_start_ms: int) -> datetime:
-        """A replayed feed (simulator, demo) runs on its own clock: follow it when it is far from the wall clock."""
-        wall = self.clock()
-        start = datetime.fromtimestamp(forming_start_ms / 1000, tz=UTC)
-        interval = timedelta(minutes=1440 if self.cfg.bot.interval == "D" else int(self.cfg.bot.interval))
-        self.market_now[symbol] = wall if abs(wall - start) <= 2 * interval else start
-        return self.market_now[symbol]
-
     async def _tick(self, symbol: str) -> TickStatus:
         if not self.started:
             await self.start()
         wall = self.clock()
-        due = self._last_reconcile and wall - self._last_reconcile >= timedelta(minutes=self.cfg.bot.reconcile_minutes)
-        # An entry whose outcome is unknown is settled first: position sync would adopt its fill as an "unknown
-        # position". Under the entry lock, so an entry in flight is never mistaken for a lost one.
-        if due or self._unresolved_entries():
-            async with self._entry_lock:
-                await self.reconcile()
-        await self.expire_confirmations()
-        async with self._locks[symbol]:
-            snap = await self._snapshot(symbol)
-            signal, forming = snap.signal, snap.price
-            now = self.market_now[symbol]
-            self.atrs[symbol] = signal.atr
-            self.last_signals[symbol] = signal
-            await self.positions.sync(symbol, inst=self.instruments[symbol], last_price=forming,
-                                      bar_high=snap.bar_high, bar_low=snap.bar_low, atr=signal.atr, now=now,
-                                      bar_start=snap.bar_start)
-            key = f"last_bar:{symbol}"
-            seen = self._state(key)
-            if seen is not None and seen >= signal.time.isoformat():
-                return TickStatus(wall, True, signal.score, signal.action, signal.time)
-            self._set(key, signal.time.isoformat())
-            with session_scope(self.db) as s:
-                rec = repo.record_signal(session=s, symbol=symbol, time=signal.time, price=signal.price,
-                                         action=signal.action, score=signal.score, threshold=signal.threshold,
-                                         atr=signal.atr, breakdown=signal.to_dict(), now=now)
-                signal_id = rec.id
-            if signal.action != "HOLD":
-                await self.bus.emit(SignalEvent(signal))
-                await self._consider_entry(symbol, signal, forming, signal_id)
+        await self._reconcile_if_due(wall)
+        await self.desk.expire()
+        async with self.locks.symbol(symbol):
+            snap = await self.market.snapshot(symbol)
+            signal = snap.signal
+            self.market.remember(signal)
+            await self._manage_position(symbol, snap)
+            if self.settings.new_bar(symbol, signal.time):
+                signal_id = self._journal_signal(symbol, signal)
+                if signal.action != "HOLD":
+                    await self.bus.emit(SignalEvent(signal))
+                    await self._consider_entry(symbol, signal, snap.price, signal_id)
         return TickStatus(wall, True, signal.score, signal.action, signal.time)  # wall: when it ran (health)
+
+    async def _manage_position(self, symbol: str, snap: Snapshot) -> None:
+        await self.positions.sync(symbol, inst=self.market.instruments[symbol], last_price=snap.price,
+                                  bar_high=snap.bar_high, bar_low=snap.bar_low, atr=snap.signal.atr,
+                                  now=self.now_for(symbol), bar_start=snap.bar_start)
+
+    def _journal_signal(self, symbol: str, signal: Signal) -> int | None:
+        with session_scope(self.db) as s:
+            rec = repo.record_signal(session=s, symbol=symbol, time=signal.time, price=signal.price,
+                                     action=signal.action, score=signal.score, threshold=signal.threshold,
+                                     atr=signal.atr, breakdown=signal.to_dict(), now=self.now_for(symbol))
+            return rec.id
 
     async def signal_now(self, symbol: str) -> Signal:
         """The signal for ``symbol`` computed now from the exchange (for /signal); trades nothing."""
-        async with self._locks.setdefault(symbol, asyncio.Lock()):
-            return (await self._snapshot(symbol)).signal
-
-    async def _snapshot(self, symbol: str) -> Snapshot:
-        """Signal on CLOSED candles (Bybit's newest kline row is the forming one), the price and the last bar."""
-        bot, params = self.cfg.bot, self.strategy
-        klines = await self.client.klines(symbol, bot.interval, limit=bot.candles)
-        if len(klines) < 2:
-            raise ExchangeError(f"{symbol}: not enough candles from the exchange ({len(klines)})")
-        forming, closed = klines[-1], klines[:-1]
-        self._observe_market_time(symbol, forming.start_ms)
-        df = frame_from_rows(k.as_row() for k in closed)
-        htf = {}
-        for h in params.higher_timeframes:
-            htf[h.interval] = await self._htf_frame(symbol, h.interval, h.period, forming.start_ms)
-        book = None
-        if params.orderbook.enabled:
-            ob = await self.client.orderbook(symbol, limit=max(params.orderbook.depth, 1))
-            book = {"bids": list(ob.bids), "asks": list(ob.asks)}
-        bar = closed[-1]
-        return Snapshot(compute_signal(symbol, df, params, book=book, htf=htf), forming.close, bar.high, bar.low,
-                        datetime.fromtimestamp(bar.start_ms / 1000, tz=UTC))
-
-    async def _htf_frame(self, symbol: str, interval: str, period: int, now_ms: int) -> pd.DataFrame:
-        """Closed higher-timeframe candles; refetched only once the forming HTF candle has closed."""
-        cached = self._htf_cache.get((symbol, interval))
-        if cached is not None and now_ms < cached[0]:
-            return cached[1]
-        rows = await self.client.klines(symbol, interval, limit=min(1000, max(3 * period, 60)))
-        step = interval_ms(interval)
-        valid_until = rows[-1].start_ms + step if rows and step else 0  # monthly candles: always refetch
-        frame = frame_from_rows(k.as_row() for k in rows[:-1])
-        self._htf_cache[(symbol, interval)] = (valid_until, frame)
-        return frame
+        async with self.locks.symbol(symbol):
+            return (await self.market.snapshot(symbol)).signal
 
     # ------------------------------------------------------------------ entries
 
-    def fee_rate(self, symbol: str) -> Decimal:
-        """The taker rate for sizing: the exchange's fee-rate endpoint as read at start, else the config."""
-        return self.account.taker_fees.get(symbol, self.risk.taker_fee_rate)
-
-    def entry_block(self, symbol: str, now: datetime) -> str | None:
-        """Why a new entry on ``symbol`` is not allowed now (None = allowed)."""
-        if self.account.refusal:
-            return self.account.refusal
-        if self.entries_held:
-            return self.entries_held
-        if self.paused:
-            return "the bot is paused (/resume to allow entries)"
-        with session_scope(self.db) as s:
-            if get_open_trade(session=s, symbol=symbol) is not None:
-                return f"a {symbol} position is already open"
-            n_open = len(open_trades(session=s))
-            recent = [ClosedTradeView(t.symbol, t.exit_time, t.pnl or ZERO)
-                      for t in closed_trades(session=s, since=now - timedelta(days=7))
-                      if t.exit_time is not None]
-            day_start = get_state(session=s, key=f"day_start:{now.date().isoformat()}")
-        if n_open >= self.risk.max_open_positions:
-            return f"max open positions reached ({n_open}/{self.risk.max_open_positions})"
-        reset = self._state("losses_reset_at")
-        prot = protection_state(recent, symbol=symbol, now=now,
-                                balance_start_of_day=Decimal(str(day_start)) if day_start else ZERO,
-                                params=self.risk, open_positions=n_open,
-                                losses_reset_at=datetime.fromisoformat(str(reset)) if reset else None)
-        if not prot.entries_allowed:
-            return "; ".join(prot.reasons)
-        return None
-
-    async def _balance(self, now: datetime) -> tuple[Decimal, Decimal]:
-        wallet = await self.client.wallet()
-        key = f"day_start:{now.date().isoformat()}"
-        if self._state(key) is None:
-            self._set(key, str(wallet.total_equity or wallet.wallet_balance))
-        return wallet.available, wallet.total_equity
-
     async def _consider_entry(self, symbol: str, signal: Signal, price: Decimal, signal_id: int | None) -> None:
         now = self.now_for(symbol)
-        side = SIDE[signal.action]
-        available, _ = await self._balance(now)  # also records the day's starting equity for the loss limit
-        block = self.entry_block(symbol, now)
-        if block is None:
-            with session_scope(self.db) as s:
-                if repo.pending_confirmations(session=s, symbol=symbol):
-                    block = f"a {symbol} confirmation is already waiting"
+        side = Side.of_action(signal.action)
+        available = await self.gate.available(now)  # also records the day's starting equity for the loss limit
+        block = self.gate.block(symbol, now) or self.desk.waiting(symbol)
         if block is not None:
             log.info("%s %s signal not traded: %s", symbol, signal.action, block)
             await self._maybe_protection_alert(block, now)
             return
-        sizing = size_position(side=side, entry_price=price, atr=signal.atr, available_balance=available,  # type: ignore[arg-type]
-                               inst=self.instruments[symbol], params=self.risk, fee_rate=self.fee_rate(symbol))
+        inst = self.market.instruments[symbol]
+        sizing = size_position(side=side, entry_price=price, atr=signal.atr, available_balance=available,
+                               inst=inst, params=self.risk, fee_rate=self.fee_rate(symbol))
         if not sizing.ok:
             await self.bus.emit(ErrorEvent(f"{symbol} {signal.action} signal not traded: {sizing.refused}", symbol))
             if signal_id is not None:
@@ -377,40 +281,57 @@ class TradingEngine(ConfirmationsMixin):
             return
         if self.mode == "auto":
             root = f"a{symbol}{int(signal.time.timestamp())}"
-            async with self._entry_lock:
-                if self.entry_block(symbol, now) is not None:
+            async with self.locks.entry:
+                if self.gate.block(symbol, now) is not None:
                     return
                 await self.trader.enter(symbol=symbol, side=side, qty=sizing.qty, sl=sizing.sl, tp=sizing.tp,
-                                        atr=signal.atr, inst=self.instruments[symbol], risk=self.risk,
-                                        link_root=root, signal_id=signal_id)
+                                        atr=signal.atr, inst=inst, risk=self.risk, link_root=root,
+                                        signal_id=signal_id)
             return
-        await self._ask(symbol, signal, sizing, signal_id, self.clock())
+        await self.desk.ask(symbol, signal, sizing, signal_id, self.clock())
 
-    async def _maybe_protection_alert(self, reason: str, now: datetime) -> None:
-        if "paused" in reason or "already" in reason or "max open" in reason:
-            return
-        key = f"protection_alert:{now.date().isoformat()}:{reason[:40]}"
-        if self._state(key):
-            return
-        self._set(key, True)
-        await self.bus.emit(ProtectionTripped(reason, None))
+    async def _maybe_protection_alert(self, block: EntryBlock, now: datetime) -> None:
+        if block.alerts and self.settings.first_alert_today(now.date(), block.text):
+            await self.bus.emit(ProtectionTripped(block.text, None))
+
+    # ------------------------------------------------------------------ confirmations (the desk)
+
+    async def approve(self, conf_id: str, user_id: int) -> Outcome:
+        return await self.desk.approve(conf_id, user_id)
+
+    async def reject(self, conf_id: str, user_id: int) -> Outcome:
+        return await self.desk.reject(conf_id, user_id)
+
+    async def expire_confirmations(self) -> list[str]:
+        return await self.desk.expire()
 
     # ------------------------------------------------------------------ manual actions
 
     async def close(self, symbol: str) -> Outcome:
-        async with self._locks.setdefault(symbol, asyncio.Lock()):
-            text = await self.trader.close(symbol, reason="manual")
+        async with self.locks.symbol(symbol):
+            text = await self.trader.close(symbol, reason=CloseReason.MANUAL)
             await self.positions.record_close_if_flat(symbol)
-        return Outcome("ok", text)
+        return Outcome(OS.OK, text)
 
     async def close_all(self) -> Outcome:
         found = await self.client.positions()
         if not found:
-            return Outcome("noop", "No open positions.")
+            return Outcome(OS.NOOP, "No open positions.")
         texts = [(await self.close(p.symbol)).text for p in found]
-        return Outcome("ok", "\n".join(texts))
+        return Outcome(OS.OK, "\n".join(texts))
+
+    async def journal_close(self, symbol: str, trade: TradeRecord) -> bool:
+        """A close the stream reported: journal ``trade`` once the exchange is flat and shows its closed PnL.
+        True when nothing is left to do (journaled, journaled meanwhile by a tick, or not flat)."""
+        async with self.locks.symbol(symbol):
+            with session_scope(self.db) as s:
+                if get_open_trade(session=s, symbol=symbol) is None:
+                    return True  # a tick journaled it meanwhile
+            if await self.client.positions(symbol):
+                return True  # not flat (any more): nothing to close
+            return await self.positions.record_close(trade)
 
     async def decide_unknown(self, symbol: str, decision: str) -> Outcome:
-        inst = self.instruments.get(symbol) or await self.client.instrument(symbol)
+        inst = self.market.instruments.get(symbol) or await self.client.instrument(symbol)
         text = await self.positions.decide_unknown(symbol, decision, inst=inst, atr=self.atrs.get(symbol, ZERO))
-        return Outcome("ok", text)
+        return Outcome(OS.OK, text)

@@ -23,6 +23,7 @@ from tradebot.events import (
     StopMoved,
     UnknownPosition,
 )
+from tradebot.intents import Button, ButtonAction, Buttons
 from tradebot.readings import reading
 from tradebot.strategy.signal import Signal
 
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
     from tradebot.strategy.params import StrategyParams
 
 MAX_LEN = 4096
-Buttons = list[list[tuple[str, str]]]  # rows of (label, callback_data)
 SIDE_WORD = {"Buy": "LONG", "Sell": "SHORT"}
 SIDE_ICON = {"Buy": "🟢", "Sell": "🔴"}
 REASONS = {"take_profit": "take-profit hit", "stop_loss": "stop-loss hit", "breakeven_stop": "break-even stop hit",
@@ -165,7 +165,8 @@ def confirmation_card(e: ConfirmationNeeded) -> Rendered:
         f"Score {e.signal.score:+.2f} (threshold ±{e.signal.threshold:g}): {top_votes(e.signal)}",
         f"Expires {e.expires_at.strftime('%H:%M:%S UTC')}",
     ]
-    buttons = [[("✅ Approve", f"ap:{e.confirmation_id}"), ("❌ Reject", f"rj:{e.confirmation_id}")]]
+    buttons = [[("✅ Approve", Button(ButtonAction.APPROVE, e.confirmation_id)),
+                ("❌ Reject", Button(ButtonAction.REJECT, e.confirmation_id))]]
     return Rendered("\n".join(lines), buttons, e.confirmation_id)
 
 
@@ -220,7 +221,8 @@ def render_event(event: Event) -> Rendered | None:
                 f"❓ <b>Unknown position {esc(sym)}</b>: {SIDE_WORD.get(event.side, '')} {num(event.size)} @ "
                 f"{num(event.avg_price)} (not opened by the bot). It has been protected with a stop.\n"
                 f"Default if you do not answer by {when(event.decide_by)}: {esc(event.default_action)}",
-                [[("Adopt", f"uk:a:{sym}"), ("Close", f"uk:c:{sym}"), ("Ignore", f"uk:i:{sym}")]])
+                [[("Adopt", Button(ButtonAction.ADOPT, sym)), ("Close", Button(ButtonAction.CLOSE_UNKNOWN, sym)),
+                  ("Ignore", Button(ButtonAction.IGNORE_UNKNOWN, sym))]])
         case ProtectionTripped():
             until = f" until {when(event.resume_at)}" if event.resume_at else ""
             return Rendered(f"⛔ <b>Protection</b>: new entries blocked{until}: {esc(event.reason)}")

@@ -7,8 +7,8 @@ from decimal import Context, Decimal, DivisionByZero, InvalidOperation, Overflow
 from typing import Literal
 
 from tradebot.errors import OrderRuleError
+from tradebot.side import Side
 
-Side = Literal["Buy", "Sell"]
 Direction = Literal["down", "up", "nearest"]
 
 # Wide precision so step arithmetic on prices/quantities is exact; traps turn silent NaNs into errors.
@@ -27,11 +27,10 @@ def as_decimal(name: str, value: object) -> Decimal:
 
 def side_sign(side: str) -> int:
     """+1 for a long ("Buy"), -1 for a short ("Sell"); anything else is a ValueError."""
-    if side == "Buy":
-        return 1
-    if side == "Sell":
-        return -1
-    raise ValueError(f"side must be 'Buy' or 'Sell', got {side!r}")
+    try:
+        return Side(side).sign
+    except ValueError:
+        raise ValueError(f"side must be 'Buy' or 'Sell', got {side!r}") from None
 
 
 @dataclass(frozen=True)

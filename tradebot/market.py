@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
@@ -12,13 +12,12 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from tradebot.timeutil import DAY_MS, MINUTE_MS, WEEK_MS, interval_ms, ms_to_datetime
+
+__all__ = ["DAY_MS", "MINUTE_MS", "WEEK_MS", "interval_ms", "ms_to_datetime"]  # re-exported helpers
 COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "volume")
-MINUTE_MS = 60_000
-DAY_MS = 1_440 * MINUTE_MS
-WEEK_MS = 7 * DAY_MS
 _MONDAY_OFFSET_MS = 4 * DAY_MS  # 1970-01-05 was the first Monday after the epoch
 INTERVALS: tuple[str, ...] = ("1", "3", "5", "15", "30", "60", "120", "240", "360", "720", "D", "W", "M")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 Number = str | Decimal | float | int
 Row = Sequence[Number]
@@ -62,11 +61,6 @@ class DataQuality:
         )
 
 
-def ms_to_datetime(ms: int) -> datetime:
-    """Epoch milliseconds to an aware UTC datetime (exact, no float rounding)."""
-    return _EPOCH + timedelta(milliseconds=int(ms))
-
-
 def index_ms(index: pd.Index) -> np.ndarray:
     """Epoch milliseconds (int64) of a DatetimeIndex, whatever its resolution."""
     if len(index) == 0:
@@ -77,20 +71,6 @@ def index_ms(index: pd.Index) -> np.ndarray:
     if unit == "ms":
         return raw
     return raw * 1_000 if unit == "s" else raw // (1_000 if unit == "us" else 1_000_000)
-
-
-def interval_ms(interval: str | int) -> int | None:
-    """Fixed length of a Bybit interval in ms ("60" -> 3_600_000, "D", "W"); None for "M" (calendar month)."""
-    key = str(interval)
-    if key == "D":
-        return DAY_MS
-    if key == "W":
-        return WEEK_MS
-    if key == "M":
-        return None
-    if not key.isdigit() or int(key) <= 0:
-        raise ValueError(f"unknown interval {interval!r}: use minutes (e.g. '60') or 'D', 'W', 'M'")
-    return int(key) * MINUTE_MS
 
 
 def bucket_start_ms(ts_ms: np.ndarray, interval: str | int) -> np.ndarray:

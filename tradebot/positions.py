@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -28,12 +28,15 @@ from tradebot.bybit.models import ClosedPnl, Position
 from tradebot.errors import BybitAPIError, ExchangeError
 from tradebot.events import ErrorEvent, EventBus, PositionClosed, StopMoved, UnknownPosition
 from tradebot.instruments import Instrument
+from tradebot.money import ZERO
 from tradebot.risk import RiskParams
+from tradebot.side import Side
+from tradebot.states import CloseReason
 from tradebot.stops import next_stop, update_best
-from tradebot.trader import CLOSE_PREFIX, Trader, ms_to_dt
+from tradebot.timeutil import datetime_to_ms, ms_to_datetime, utcnow
+from tradebot.trader import CLOSE_PREFIX, Trader
 
 log = logging.getLogger("tradebot.positions")
-ZERO = Decimal(0)
 CLOSE_WAIT_TICKS = 5  # ticks to wait for closed-pnl to show a close before alerting
 LOOKAHEAD_MS = 86_400_000  # closes are searched up to a day past the last market time seen (candle in progress)
 
@@ -80,8 +83,8 @@ class PositionManager:
 
     def _end_ms(self, start_ms: int) -> int:
         """The end of a closed-pnl/execution search: a day past the market clock (never before ``start_ms``)."""
-        now = self.last_now or datetime.now(UTC)
-        return max(int(now.timestamp() * 1000), start_ms) + LOOKAHEAD_MS
+        now = self.last_now or utcnow()
+        return max(datetime_to_ms(now), start_ms) + LOOKAHEAD_MS
 
     async def sync(self, symbol: str, *, inst: Instrument, last_price: Decimal, bar_high: Decimal | None,
                    bar_low: Decimal | None, atr: Decimal, now: datetime, position: Position | None = None,
@@ -120,14 +123,14 @@ class PositionManager:
             if not await self.trader.ensure_protected(trade.symbol, trade.id, inst=inst, risk=risk, position=pos):
                 return
         best = trade.best_price
-        for p in (high if trade.side == "Buy" else low, last):
+        for p in (high if Side(trade.side) is Side.BUY else low, last):
             if p is not None and p > 0:  # defence in depth: a non-positive price is never a "best" price
-                best = update_best(trade.side, best, p)  # type: ignore[arg-type]
+                best = update_best(Side(trade.side), best, p)
         if best != trade.best_price:
             with session_scope(self.db) as s:
                 update_trade(session=s, trade_id=trade.id, best_price=best)
         current = pos.stop_loss or trade.sl
-        upd = next_stop(side=trade.side, entry=trade.entry_price, current_sl=current, best_price=best,  # type: ignore[arg-type]
+        upd = next_stop(side=Side(trade.side), entry=trade.entry_price, current_sl=current, best_price=best,
                         last_price=last, atr=trade.atr or ZERO, inst=inst, params=risk,
                         breakeven_done=trade.breakeven_done) if (trade.atr or ZERO) > 0 else None
         if upd is None:
@@ -173,7 +176,7 @@ class PositionManager:
         open_fee = sum((r.open_fee for r in rows), ZERO) or trade.entry_fee
         funding = await self._funding(trade, rows[-1].created_ms)
         with session_scope(self.db) as s:
-            done = close_trade(session=s, trade_id=trade.id, exit_price=exit_price, exit_time=ms_to_dt(rows[-1].created_ms),
+            done = close_trade(session=s, trade_id=trade.id, exit_price=exit_price, exit_time=ms_to_datetime(rows[-1].created_ms),
                                pnl=pnl, reason=reason, exit_order_id=rows[-1].order_id, exit_qty=exit_qty,
                                exit_fee=close_fee, funding_fee=funding)
         if done is not None:
@@ -230,7 +233,7 @@ class PositionManager:
         with session_scope(self.db) as s:
             for e in rows:
                 record_funding(session=s, exec_id=e.exec_id, symbol=e.symbol, fee=e.exec_fee,
-                               time=ms_to_dt(e.exec_time_ms))
+                               time=ms_to_datetime(e.exec_time_ms))
                 total += e.exec_fee
         return total
 
@@ -249,7 +252,7 @@ class PositionManager:
             await self.bus.emit(UnknownPosition(pos.symbol, pos.side, pos.size, pos.avg_price,
                                                 self.unknown_policy, decide_by))
         if pos.stop_loss is None and pos.trailing_stop is None:
-            sl = self.trader._fallback_stop(pos, atr, inst, self.risk())
+            sl = self.trader.fallback_stop(pos, atr, inst, self.risk())
             try:
                 await self.client.set_trading_stop(symbol=pos.symbol, stop_loss=sl)
                 await self.bus.emit(StopMoved(pos.symbol, pos.side, None, sl, "protect", pos.mark_price))
@@ -279,14 +282,14 @@ class PositionManager:
         if decision == "ignore":
             return f"{symbol}: left alone (not managed by the bot)"
         if decision == "close":
-            return await self.trader.close(symbol, reason="unknown")
+            return await self.trader.close(symbol, reason=CloseReason.UNKNOWN_POSITION)
         risk = self.risk()
-        sl = position.stop_loss or self.trader._fallback_stop(position, atr, inst, risk)
+        sl = position.stop_loss or self.trader.fallback_stop(position, atr, inst, risk)
         tp = position.take_profit or self.trader.fallback_take_profit(position, atr, inst, risk)
         with session_scope(self.db) as s:
             trade = open_trade(session=s, symbol=symbol, side=position.side, qty=position.size,
                                entry_price=position.avg_price,
-                               entry_time=ms_to_dt(position.open_time_ms or position.updated_ms),
+                               entry_time=ms_to_datetime(position.open_time_ms or position.updated_ms),
                                sl=sl, tp=tp, adopted=True, atr=atr if atr > 0 else None)
             trade_id = trade.id
         assert trade_id is not None
@@ -327,7 +330,7 @@ class PositionManager:
                         sl, tp = (conf.sl, conf.tp) if conf else (None, None)
                 else:
                     sl, tp = order.stop_loss, order.take_profit
-                res = await self.trader.record_entry(order, symbol=symbol, side=side, sl=sl, tp=tp,
+                res = await self.trader.record_entry(order, symbol=symbol, side=Side(side), sl=sl, tp=tp,
                                                      atr=atrs.get(symbol, ZERO), inst=inst, risk=risk,
                                                      confirmation_id=conf_id)
                 if conf_id:

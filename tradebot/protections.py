@@ -9,9 +9,8 @@ from decimal import Decimal
 from typing import Protocol
 
 from tradebot.instruments import as_decimal, format_decimal
+from tradebot.money import ZERO
 from tradebot.risk import RiskParams
-
-ZERO = Decimal("0")
 
 
 class ClosedTrade(Protocol):

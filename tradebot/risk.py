@@ -12,7 +12,6 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from tradebot.errors import OrderRuleError
 from tradebot.instruments import (
     Instrument,
-    Side,
     as_decimal,
     check_order,
     format_decimal,
@@ -22,11 +21,12 @@ from tradebot.instruments import (
     stop_price,
     take_profit_price,
 )
+from tradebot.money import ZERO
+from tradebot.side import Side
 
 if TYPE_CHECKING:
     from tradebot.bybit.models import Position
 
-ZERO = Decimal("0")
 HUNDRED = Decimal("100")
 DEFAULT_MMR = Decimal("0.005")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from pydantic import ValidationError
@@ -18,22 +18,28 @@ from storage.repo import pending_confirmations
 from storage.runtime import audit, delete_state, get_state, set_state
 from storage.stats import PERIODS, PnLSummary, period_bounds, pnl_summary
 from storage.trades import closed_trades, get_open_trade
+from tradebot.backtest.remote import BacktestReport, backtest_recent
 from tradebot.bybit.client import BybitClient
 from tradebot.bybit.models import Position, Wallet
 from tradebot.config import INTERVALS, Config
-from tradebot.engine import Outcome, TradingEngine
+from tradebot.engine import TradingEngine
 from tradebot.errors import ArgumentError, ExchangeError, UserError
+from tradebot.events import Health
 from tradebot.instruments import round_price
 from tradebot.market import frame_from_rows
+from tradebot.money import ZERO
+from tradebot.outcome import Outcome
 from tradebot.overrides import apply_changes, current_value
 from tradebot.risk import RiskParams, cross_liquidation_price, maintenance_margin
+from tradebot.side import Side
 from tradebot.strategy.signal import Signal
 from tradebot.streams import StreamRunner, describe
+from tradebot.timeutil import datetime_to_ms, utcnow
 
-ZERO = Decimal(0)
 SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,20}USDT$")
 TOKEN_TTL = timedelta(minutes=10)
 CHART_CANDLES, CHART_MAX = 150, 1000  # candles drawn; Bybit's most per kline request
+BACKTEST_FALLBACK_BALANCE = Decimal(10000)  # a chat /backtest on an empty account
 PROPOSAL_TTL = timedelta(days=7)  # how long an /optimize result's Apply button works
 ENV_LABELS = {"paper": "paper (in-process simulator, no real orders)", "testnet": "Bybit TESTNET",
               "demo": "Bybit demo trading", "mainnet": "Bybit MAINNET — real money"}
@@ -172,11 +178,12 @@ class BotService:
             tick = self.engine.last_ticks.get(symbol)
             sig = self.engine.last_signals.get(symbol)
             block = self.engine.entry_block(symbol, now)
-            if block and "already open" not in block and "paused" not in block and block not in protections:
-                protections.append(block)
+            if block is not None and block.is_protection and block.text not in protections:
+                protections.append(block.text)
             rows.append(SymbolStatus(symbol, tick.time if tick else None, tick.ok if tick else None,
                                      tick.score if tick else None, sig.threshold if sig else None,
-                                     tick.action if tick else None, tick.error if tick else None, block))
+                                     tick.action if tick else None, tick.error if tick else None,
+                                     block.text if block else None))
         try:
             n_open = len(await self.client.positions())
         except ExchangeError:
@@ -216,12 +223,20 @@ class BotService:
         """The same cross-margin estimate as the card's, from the equity now at the mark (0: none)."""
         if equity is None:
             return None
-        liq = cross_liquidation_price(p.side, p.mark_price or p.avg_price, p.size, equity,  # type: ignore[arg-type]
+        liq = cross_liquidation_price(Side(p.side), p.mark_price or p.avg_price, p.size, equity,
                                       other_maintenance=maintenance_margin(others))
         if liq is None:
             return ZERO
         inst = self.engine.instruments.get(p.symbol)
         return round_price(liq, inst, "nearest") if inst is not None else liq.quantize(Decimal("0.01"))
+
+    def last_tick_times(self) -> dict[str, datetime | None]:
+        """When each traded symbol's last tick ran (None: not yet), for the health check."""
+        return {s: (t.time if (t := self.engine.last_ticks.get(s)) else None) for s in self.cfg.bot.symbols}
+
+    async def alert_health(self, text: str) -> None:
+        """A health problem (or its recovery) for the chats, through the core's event bus like every alert."""
+        await self.engine.bus.emit(Health(text))
 
     def pnl(self, period: str = "today") -> PnLView:
         key = (period or "today").strip().lower()
@@ -306,6 +321,16 @@ class BotService:
             source += f"; live mode {mode}: the backtest takes every signal, as auto mode would"
         return risk, source
 
+    async def backtest(self, symbol: str, days: int) -> BacktestReport:
+        """A backtest of the live strategy and risk settings over the last ``days`` up to the market time now, from
+        the account's equity (10 000 USDT when the account is empty)."""
+        wallet = await self.client.wallet()
+        balance = wallet.total_equity if wallet.total_equity > 0 else BACKTEST_FALLBACK_BALANCE
+        end_ms = datetime_to_ms(self.engine.now_for(symbol))
+        risk, source = self.backtest_settings()
+        live = replace(self.cfg, file=self.cfg.file.model_copy(update={"strategy": self.engine.strategy}))
+        return await backtest_recent(self.client, live, symbol, days, end_ms, balance, risk=risk, source=source)
+
     def set_risk(self, raw: str) -> Outcome:
         value = parse_decimal(raw)
         try:
@@ -331,9 +356,9 @@ class BotService:
     async def close(self, symbol: str) -> Outcome:
         return await self.engine.close(symbol)
 
-    async def decide_unknown(self, symbol: str, action: str) -> Outcome:
-        decision = {"a": "adopt", "c": "close", "i": "ignore"}.get(action)
-        if decision is None:
+    async def decide_unknown(self, symbol: str, decision: str) -> Outcome:
+        """``decision``: adopt, close or ignore an unknown position."""
+        if decision not in ("adopt", "close", "ignore"):
             raise UserError("Unknown choice.")
         return await self.engine.decide_unknown(parse_symbol(symbol), decision)
 
@@ -405,7 +430,7 @@ class BotService:
               args: str | None = None, result: str | None = None) -> None:
         with session_scope(self.db) as s:
             audit(session=s, update_kind=kind[:16], action=action[:64], allowed=allowed, user_id=user_id,
-                  chat_id=chat_id, args=args, result=(result or "")[:500], now=datetime.now(UTC))
+                  chat_id=chat_id, args=args, result=(result or "")[:500], now=utcnow())
 
 
 def trailing_state(p: Position, trade: TradeRecord | None) -> str:

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
-from tradebot.instruments import Instrument, Side, as_decimal, round_price, side_sign, stop_price
+from tradebot.instruments import Instrument, as_decimal, round_price, side_sign, stop_price
 from tradebot.risk import RiskParams
+from tradebot.side import Side
 
 
 @dataclass(frozen=True)

@@ -161,14 +161,8 @@ class StreamRunner:
             return True
         for delay in SETTLE_DELAYS:
             await asyncio.sleep(delay)
-            async with self.engine._locks.setdefault(symbol, asyncio.Lock()):
-                with session_scope(self.engine.db) as s:
-                    if get_open_trade(session=s, symbol=symbol) is None:
-                        return True  # a tick journaled it meanwhile
-                if await self.engine.client.positions(symbol):
-                    return True  # not flat (any more): nothing to close
-                if await self.engine.positions.record_close(trade):
-                    return True
+            if await self.engine.journal_close(symbol, trade):
+                return True
         log.warning("%s: flat on the exchange but its closed-PnL is not visible yet; the REST tick will journal it",
                     symbol)
         return False
@@ -184,8 +178,7 @@ class StreamRunner:
         if not self.engine.started:
             return
         try:
-            async with self.engine._entry_lock:
-                await self.engine.reconcile()
+            await self.engine.reconcile_now()
         except ExchangeError as exc:
             log.warning("reconcile after the private stream connected failed: %s (the REST tick retries)", exc)
         for symbol in sorted(self.symbols):

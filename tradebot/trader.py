@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy.engine import Engine
@@ -19,17 +19,15 @@ from tradebot.errors import BybitAPIError, ExchangeError, OrderRejected, Transpo
 from tradebot.events import EntryFailed, EntryFilled, ErrorEvent, EventBus
 from tradebot.formatting import num
 from tradebot.instruments import Instrument, stop_price, take_profit_price
+from tradebot.money import ZERO
 from tradebot.risk import RiskParams
+from tradebot.side import Side
+from tradebot.states import CloseReason
 from tradebot.stops import exchange_trailing
+from tradebot.timeutil import ms_to_datetime
 
 log = logging.getLogger("tradebot.trader")
-ZERO = Decimal(0)
-OPPOSITE = {"Buy": "Sell", "Sell": "Buy"}
 CLOSE_PREFIX = "cl-"
-
-
-def ms_to_dt(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
 def entry_link_id(root: str) -> str:
@@ -70,9 +68,9 @@ def fill_from(order: Order, executions: list[Execution]) -> Fill | None:
             for e in trades:
                 fees[e.fee_currency] = fees.get(e.fee_currency, ZERO) + e.exec_fee
             usdt = fees.pop(SETTLE_COIN, ZERO)
-            return Fill(value / qty, qty, usdt, ms_to_dt(when), fees)
+            return Fill(value / qty, qty, usdt, ms_to_datetime(when), fees)
     if order.cum_exec_qty > 0 and order.avg_price:
-        return Fill(order.avg_price, order.cum_exec_qty, order.cum_exec_fee, ms_to_dt(order.updated_ms),
+        return Fill(order.avg_price, order.cum_exec_qty, order.cum_exec_fee, ms_to_datetime(order.updated_ms),
                     dict(order.other_fees))
     return None
 
@@ -84,7 +82,7 @@ class Trader:
         self.client, self.db, self.bus = client, db, bus
 
     async def enter(
-        self, *, symbol: str, side: str, qty: Decimal, sl: Decimal, tp: Decimal, atr: Decimal, inst: Instrument,
+        self, *, symbol: str, side: Side, qty: Decimal, sl: Decimal, tp: Decimal, atr: Decimal, inst: Instrument,
         risk: RiskParams, link_root: str, confirmation_id: str | None = None, signal_id: int | None = None,
     ) -> EntryResult:
         """Market entry with TP/SL attached (Full mode). The orderLinkId comes from ``link_root``: never twice."""
@@ -114,7 +112,7 @@ class Trader:
                                        risk=risk, confirmation_id=confirmation_id, signal_id=signal_id)
 
     async def record_entry(
-        self, order: Order, *, symbol: str, side: str, sl: Decimal | None, tp: Decimal | None, atr: Decimal,
+        self, order: Order, *, symbol: str, side: Side, sl: Decimal | None, tp: Decimal | None, atr: Decimal,
         inst: Instrument, risk: RiskParams, confirmation_id: str | None = None, signal_id: int | None = None,
     ) -> EntryResult:
         """Journal a filled entry order (also used by reconciliation), then make sure the position is protected."""
@@ -157,7 +155,7 @@ class Trader:
         await self.ensure_protected(symbol, trade_id, inst=inst, risk=risk)
         return EntryResult(True, f"filled {fill.qty} @ {fill.price}", trade_id, fill.price, fill.qty)
 
-    async def _failed(self, link: str, symbol: str, side: str, confirmation_id: str | None, reason: str,
+    async def _failed(self, link: str, symbol: str, side: Side, confirmation_id: str | None, reason: str,
                       status: str) -> EntryResult:
         with session_scope(self.db) as s:
             repo.update_order(session=s, order_link_id=link, status=status, error=reason[:500])
@@ -181,7 +179,7 @@ class Trader:
             s.expunge(trade)
         ok = True
         if position.stop_loss is None and position.trailing_stop is None:
-            sl = trade.sl or self._fallback_stop(position, atr or trade.atr, inst, risk)
+            sl = trade.sl or self.fallback_stop(position, atr or trade.atr, inst, risk)
             tp = None if position.take_profit else trade.tp
             try:
                 await self.client.set_trading_stop(symbol=symbol, stop_loss=sl, take_profit=tp)
@@ -191,7 +189,7 @@ class Trader:
                 await self.bus.emit(ErrorEvent(
                     f"{symbol}: could not set the stop-loss ({exc}); closing the position so it is never "
                     "left unprotected", symbol, critical=True))
-                await self.close(symbol, reason="unprotected")
+                await self.close(symbol, reason=CloseReason.UNPROTECTED)
                 return False
         if (risk.trailing_mode == "exchange" and trade.trailing_distance and position.trailing_stop is None
                 and not trade.breakeven_done):
@@ -204,21 +202,21 @@ class Trader:
         return ok
 
     @staticmethod
-    def _fallback_stop(position: Position, atr: Decimal | None, inst: Instrument, risk: RiskParams) -> Decimal:
+    def fallback_stop(position: Position, atr: Decimal | None, inst: Instrument, risk: RiskParams) -> Decimal:
         """A stop for a position we know nothing about: sl_atr ATRs from entry, or 2% when ATR is unknown."""
         dist = (atr * risk.sl_atr) if atr and atr > 0 else position.avg_price * Decimal("0.02")
-        sign = 1 if position.side == "Buy" else -1
+        sign = Side(position.side).sign
         ref = position.mark_price or position.avg_price
         raw = min(position.avg_price, ref) - dist if sign > 0 else max(position.avg_price, ref) + dist
-        return stop_price(raw, inst, position.side)  # type: ignore[arg-type]
+        return stop_price(raw, inst, Side(position.side))
 
     @staticmethod
     def fallback_take_profit(position: Position, atr: Decimal | None, inst: Instrument, risk: RiskParams) -> Decimal:
         dist = (atr * risk.tp_atr) if atr and atr > 0 else position.avg_price * Decimal("0.04")
-        raw = position.avg_price + dist if position.side == "Buy" else position.avg_price - dist
-        return take_profit_price(raw, inst, position.side)  # type: ignore[arg-type]
+        raw = position.avg_price + dist * Side(position.side).sign
+        return take_profit_price(raw, inst, Side(position.side))
 
-    async def close(self, symbol: str, *, reason: str = "manual") -> str:
+    async def close(self, symbol: str, *, reason: CloseReason = CloseReason.MANUAL) -> str:
         """Reduce-only market close of the whole position; the close itself is journaled by position sync."""
         found = await self.client.positions(symbol)
         if not found:
@@ -226,7 +224,7 @@ class Trader:
         pos = found[0]
         now_ms = await self.client.server_time_ms()
         link = order_link_id(CLOSE_PREFIX.rstrip("-"), symbol, reason[:8], str(now_ms))
-        side = OPPOSITE[pos.side]
+        side = Side(pos.side).opposite
         with session_scope(self.db) as s:
             repo.record_order(session=s, order_link_id=link, symbol=symbol, side=side, order_type="Market",
                               qty=pos.size, purpose="close", reduce_only=True, status="Sent")

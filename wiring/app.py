@@ -33,11 +33,12 @@ from storage.lock import new_owner, take_lock
 from storage.runtime import release_lock
 from tradebot.bybit.client import BybitClient
 from tradebot.config import Config
-from tradebot.engine import TradingEngine, utcnow
+from tradebot.engine import TradingEngine
 from tradebot.errors import ExchangeError
 from tradebot.events import Lifecycle
 from tradebot.service import BotService, env_label
 from tradebot.streams import start_streams
+from tradebot.timeutil import utcnow
 
 log = logging.getLogger("wiring.app")
 App = Application[Any, Any, Any, Any, Any, Any]

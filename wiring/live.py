@@ -36,9 +36,10 @@ from storage.lock import new_owner, take_lock
 from storage.runtime import heartbeat_lock, release_lock
 from tradebot.bybit.client import BybitClient
 from tradebot.config import Config
-from tradebot.engine import TradingEngine, utcnow
+from tradebot.engine import TradingEngine
 from tradebot.logs import redact
 from tradebot.service import BotService, env_label
+from tradebot.timeutil import utcnow
 from wiring.app import InstanceLocked, build_application, make_exchange, post_init, post_shutdown
 
 log = logging.getLogger("wiring.live")

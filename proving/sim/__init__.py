@@ -127,7 +127,7 @@ Conformance: every answer matches the response example on its Bybit docs page (f
 
 from .book import BookParams, market_fill_price
 from .core import Simulator
-from .exchange import Exchange, ExchangeError, Fees
+from .exchange import Exchange, Fees, SimRejection
 from .feed import candle_path
 
-__all__ = ["BookParams", "Exchange", "ExchangeError", "Fees", "Simulator", "candle_path", "market_fill_price"]
+__all__ = ["BookParams", "Exchange", "SimRejection", "Fees", "Simulator", "candle_path", "market_fill_price"]

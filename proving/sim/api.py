@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl
 
 from tradebot.bybit.auth import verify
 
-from .exchange import ExchangeError
+from .exchange import SimRejection
 from .handlers import PRIVATE, PUBLIC, Params
 from .models import fmt
 
@@ -103,7 +103,7 @@ class Router:
                 if method == "POST":
                     self.sim.save()
             return 200, out_headers, self.envelope(result=result)
-        except ExchangeError as e:
+        except SimRejection as e:
             return 200, out_headers, self.envelope(e.code, e.msg)
 
     @staticmethod
@@ -115,9 +115,9 @@ class Router:
         try:
             data = json.loads(body)
         except (ValueError, UnicodeDecodeError):
-            raise ExchangeError(10001, "request body is not valid JSON") from None
+            raise SimRejection(10001, "request body is not valid JSON") from None
         if not isinstance(data, dict):
-            raise ExchangeError(10001, "request body must be a JSON object")
+            raise SimRejection(10001, "request body must be a JSON object")
         return Params(data)
 
     def _auth(self, method: str, raw_query: str, hdrs: dict[str, str], body: bytes) -> str:
@@ -126,19 +126,19 @@ class Router:
         sign, ts = hdrs.get("x-bapi-sign", ""), hdrs.get("x-bapi-timestamp", "")
         recv = hdrs.get("x-bapi-recv-window", "5000")
         if not key or key not in self.sim.api_keys:
-            raise ExchangeError(10003, "API key is invalid.")
+            raise SimRejection(10003, "API key is invalid.")
         if not sign or not ts:
-            raise ExchangeError(10003, "API key is invalid. (missing X-BAPI-SIGN or X-BAPI-TIMESTAMP)")
+            raise SimRejection(10003, "API key is invalid. (missing X-BAPI-SIGN or X-BAPI-TIMESTAMP)")
         now = self.sim.wall_ms()
         try:
             ts_i, recv_i = int(ts), int(recv)
         except ValueError:
-            raise ExchangeError(10002, TIMESTAMP_MSG.format(ts=ts, now=now, recv=recv)) from None
+            raise SimRejection(10002, TIMESTAMP_MSG.format(ts=ts, now=now, recv=recv)) from None
         if not now - recv_i <= ts_i < now + 1000:
-            raise ExchangeError(10002, TIMESTAMP_MSG.format(ts=ts, now=now, recv=recv))
+            raise SimRejection(10002, TIMESTAMP_MSG.format(ts=ts, now=now, recv=recv))
         payload = raw_query if method == "GET" else body.decode("utf-8", "replace")
         if not verify(self.sim.api_keys[key], ts, key, recv, payload, sign):
-            raise ExchangeError(10004, f"error sign! origin_string[{ts}{key}{recv}{payload}]")
+            raise SimRejection(10004, f"error sign! origin_string[{ts}{key}{recv}{payload}]")
         return key
 
     # -- faults ------------------------------------------------------------------------------------

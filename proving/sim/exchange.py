@@ -11,10 +11,10 @@ from .book import BookParams, market_fill_price, touch_price
 from .instruments import Instrument
 from .liquidation import MarginMixin
 from .margin import push_mark
-from .models import ZERO, ClosedPnl, ExchangeError, Execution, Fees, Order, OrderRequest, Position, fmt
+from .models import ZERO, ClosedPnl, Execution, Fees, Order, OrderRequest, Position, SimRejection, fmt
 from .tpsl import StopOrders
 
-__all__ = ["Exchange", "ExchangeError", "Fees", "OrderRequest"]
+__all__ = ["Exchange", "SimRejection", "Fees", "OrderRequest"]
 
 DEFAULT_BOOK = BookParams()
 DEFAULT_FEES = Fees()
@@ -60,7 +60,7 @@ class Exchange(MarginMixin):
 
     def instrument(self, symbol: str) -> Instrument:
         if symbol not in self.instruments or symbol not in self.last:
-            raise ExchangeError(10001, "params error: symbol invalid")
+            raise SimRejection(10001, "params error: symbol invalid")
         return self.instruments[symbol]
 
     def upl(self) -> Decimal:
@@ -90,41 +90,41 @@ class Exchange(MarginMixin):
         last = self.last[req.symbol]
         pos = self.positions[req.symbol]
         if req.link_id and req.link_id in self.link_ids:
-            raise ExchangeError(110072, "OrderLinkedID is duplicate")
+            raise SimRejection(110072, "OrderLinkedID is duplicate")
         market = req.order_type == "Market"
         if req.qty == 0 and req.reduce_only and req.close_on_trigger and pos.size and pos.side != req.side:
             req.qty = pos.size  # Bybit: qty "0" + reduceOnly + closeOnTrigger closes the whole position
         max_qty = ins.max_mkt_order_qty if market else ins.max_order_qty
         if not _on_grid(req.qty, ins.qty_step):
-            raise ExchangeError(10001, "Qty invalid")
+            raise SimRejection(10001, "Qty invalid")
         if req.qty < ins.min_order_qty:
-            raise ExchangeError(10001, "The number of contracts exceeds minimum limit allowed")
+            raise SimRejection(10001, "The number of contracts exceeds minimum limit allowed")
         if req.qty > max_qty:
-            raise ExchangeError(10001, "The number of contracts exceeds maximum limit allowed")
+            raise SimRejection(10001, "The number of contracts exceeds maximum limit allowed")
         if not market:
             if req.price is None or req.price <= 0:
-                raise ExchangeError(10001, "Missing some parameters that must be filled in, price")
+                raise SimRejection(10001, "Missing some parameters that must be filled in, price")
             if not _on_grid(req.price, ins.tick_size):
-                raise ExchangeError(10001, "The order price is not a multiple of tickSize")
+                raise SimRejection(10001, "The order price is not a multiple of tickSize")
             if not ins.min_price <= req.price <= ins.max_price:
-                raise ExchangeError(110003, "Order price exceeds the allowable range")
+                raise SimRejection(110003, "Order price exceeds the allowable range")
         ref = last if market else req.price
         assert ref is not None
         if not req.reduce_only and req.qty * ref < ins.min_notional:
-            raise ExchangeError(110094, f"Order does not meet minimum order value {ins.min_notional}USDT")
+            raise SimRejection(110094, f"Order does not meet minimum order value {ins.min_notional}USDT")
         if req.reduce_only:
             if not pos.size:
-                raise ExchangeError(110017, "current position is zero, cannot fix reduce-only order qty")
+                raise SimRejection(110017, "current position is zero, cannot fix reduce-only order qty")
             if pos.side == req.side:
-                raise ExchangeError(110017, "reduce-only order has same side with current position")
+                raise SimRejection(110017, "reduce-only order has same side with current position")
             if req.take_profit or req.stop_loss:
-                raise ExchangeError(10001, "TP/SL cannot be set on a reduce-only order")
+                raise SimRejection(10001, "TP/SL cannot be set on a reduce-only order")
         self._check_tpsl_vs_price(req.side, req.take_profit, req.stop_loss, ref, "order")
         opening = req.qty if pos.side in ("", req.side) else max(ZERO, req.qty - pos.size)
         if opening and not req.reduce_only:
             need = opening * ref / pos.leverage + opening * ref * self.fees.taker
             if need > self.available():
-                raise ExchangeError(110007, "ab not enough for new order")
+                raise SimRejection(110007, "ab not enough for new order")
         now = self.clock()
         price = req.price if req.price is not None and not market else self._protect(req.side, last, ins)
         order = Order(self.new_id(), req.link_id, req.symbol, req.side, req.order_type, req.qty, price,
@@ -189,11 +189,11 @@ class Exchange(MarginMixin):
         sl_base = mark if mark is not None and sl_by != "LastPrice" else base
         if tp and (tp <= tp_base if long else tp >= tp_base):
             rel = "higher" if long else "lower"
-            raise ExchangeError(10001, f"TakeProfit:{fmt(tp)} set for {side} {what} should be {rel} than "
+            raise SimRejection(10001, f"TakeProfit:{fmt(tp)} set for {side} {what} should be {rel} than "
                                        f"base_price:{fmt(tp_base)}??{tp_by if mark is not None else 'LastPrice'}")
         if sl and (sl >= sl_base if long else sl <= sl_base):
             rel = "lower" if long else "higher"
-            raise ExchangeError(10001, f"StopLoss:{fmt(sl)} set for {side} {what} should be {rel} than "
+            raise SimRejection(10001, f"StopLoss:{fmt(sl)} set for {side} {what} should be {rel} than "
                                        f"base_price:{fmt(sl_base)}??{sl_by if mark is not None else 'LastPrice'}")
 
     def _reduce_cap(self, order: Order) -> Decimal:
@@ -213,7 +213,7 @@ class Exchange(MarginMixin):
         oid = order_id or self.link_ids.get(link_id, "")
         order = self.orders.get(oid)
         if order is None or order.symbol != symbol or not order.is_open:
-            raise ExchangeError(110001, "Order does not exist")
+            raise SimRejection(110001, "Order does not exist")
         if order.stop_order_type:  # a position TP/SL/trailing order: cancelling it removes that stop
             pos = self.positions[symbol]
             if order.stop_order_type == "TakeProfit":
@@ -252,10 +252,10 @@ class Exchange(MarginMixin):
     def set_leverage(self, symbol: str, leverage: Decimal) -> None:
         ins = self.instrument(symbol)
         if not Decimal(1) <= leverage <= ins.max_leverage:
-            raise ExchangeError(10001, f"leverage invalid, must be in [1, {ins.max_leverage}]")
+            raise SimRejection(10001, f"leverage invalid, must be in [1, {ins.max_leverage}]")
         pos = self.positions[symbol]
         if pos.leverage == leverage:
-            raise ExchangeError(110043, "leverage not modified")
+            raise SimRejection(110043, "leverage not modified")
         pos.leverage, pos.updated = leverage, self.clock()
 
     def set_trading_stop(self, symbol: str, tp: Decimal | None, sl: Decimal | None, trailing: Decimal | None,
@@ -264,12 +264,12 @@ class Exchange(MarginMixin):
         ins = self.instrument(symbol)
         pos = self.positions[symbol]
         if not pos.size:
-            raise ExchangeError(10001, "can not set tp/sl/ts for zero position")
+            raise SimRejection(10001, "can not set tp/sl/ts for zero position")
         last = self.last[symbol]
         changed = False
         for v in (tp, sl, active):
             if v and not _on_grid(v, ins.tick_size):
-                raise ExchangeError(10001, "The price is not a multiple of tickSize")
+                raise SimRejection(10001, "The price is not a multiple of tickSize")
         self._check_tpsl_vs_price(pos.side, tp or ZERO, sl or ZERO, last, "position",
                                   tp_by or pos.tp_trigger_by, sl_by or pos.sl_trigger_by, self.mark[symbol])
         if tp is not None and tp != pos.take_profit:
@@ -288,7 +288,7 @@ class Exchange(MarginMixin):
                                         (pos.side == "Sell" and last <= active)):
                 pos.trail_active = True
         if not changed:
-            raise ExchangeError(34040, "not modified")
+            raise SimRejection(34040, "not modified")
         pos.updated = self.clock()
         self.stops.sync(pos, last, self.seq)
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from .account import account_info, fee_rate, wallet_balance
 from .book import book_levels
-from .exchange import ExchangeError, OrderRequest
+from .exchange import OrderRequest, SimRejection
 from .feed import FUNDING_MS, INTERVALS
 from .instruments import INSTRUMENTS
 from .models import ZERO, fmt
@@ -184,7 +184,7 @@ def order_amend(sim: Simulator, p: Params) -> Result:
     sym = p.symbol(sim)
     order = sim.exchange.find_order(p.str("orderId"), p.str("orderLinkId"))
     if order is None or order.symbol != sym or not order.is_open:
-        raise ExchangeError(110001, "Order does not exist")
+        raise SimRejection(110001, "Order does not exist")
     if order.stop_order_type:
         raise err("amending a position TP/SL/trailing order is not simulated: use /v5/position/trading-stop")
     unsupported = [k for k in AMEND_NOT_SIMULATED if p.str(k)]
@@ -197,7 +197,7 @@ def order_amend(sim: Simulator, p: Params) -> Result:
     if price is not None and (order.order_type != "Limit" or price % ins.tick_size or not price):
         raise err("The order price is not a multiple of tickSize")
     if (qty is None or qty == order.qty) and (price is None or price == order.price):
-        raise ExchangeError(10001, "The order remains unchanged as the parameters entered match the existing ones.")
+        raise SimRejection(10001, "The order remains unchanged as the parameters entered match the existing ones.")
     sim.exchange.amend_order(order, qty, price)
     return {"orderId": order.order_id, "orderLinkId": order.link_id}
 
@@ -351,7 +351,7 @@ def switch_mode(sim: Simulator, p: Params) -> Result:
     if mode is None:
         raise err("Missing some parameters that must be filled in, mode")
     if mode == 0:
-        raise ExchangeError(110025, "Position mode is not modified")
+        raise SimRejection(110025, "Position mode is not modified")
     raise err("hedge mode (mode=3) is not supported by the simulator")
 
 

@@ -234,7 +234,7 @@ class ClosedPnl:
         }
 
 
-class ExchangeError(Exception):
+class SimRejection(Exception):
     """A business rejection carrying Bybit's wire retCode and retMsg."""
 
     def __init__(self, code: int, msg: str) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from .exchange import ExchangeError
+from .exchange import SimRejection
 
 if TYPE_CHECKING:
     from .core import Simulator
@@ -19,8 +19,8 @@ DAY_MS = 86_400_000
 WEEK_MS = 7 * DAY_MS
 
 
-def err(msg: str, code: int = 10001) -> ExchangeError:
-    return ExchangeError(code, msg)
+def err(msg: str, code: int = 10001) -> SimRejection:
+    return SimRejection(code, msg)
 
 
 class Params:

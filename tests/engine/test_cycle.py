@@ -197,7 +197,7 @@ async def test_daily_loss_limit_trips_and_pauses_entries(make_rig, sim, db):
     assert rig.position() is None
     tripped = rig.events.of(ProtectionTripped)
     assert tripped and "daily loss" in tripped[0].reason
-    assert "daily loss" in (rig.engine.entry_block(SYMBOL, rig.engine.now_for(SYMBOL)) or "")
+    assert "daily loss" in str(rig.engine.entry_block(SYMBOL, rig.engine.now_for(SYMBOL)) or "")
 
 
 async def test_pause_blocks_entries_and_survives_restart(make_rig, sim, db):

@@ -25,8 +25,9 @@ from storage.models import Confirmation
 from tests.engine.conftest import SYMBOL
 from tests.reliability.chaos import chaos_config
 from tradebot.bybit.client import BybitClient, RetryPolicy
-from tradebot.engine import TradingEngine, utcnow
+from tradebot.engine import TradingEngine
 from tradebot.events import ConfirmationNeeded
+from tradebot.timeutil import utcnow
 
 USER = 4242
 

@@ -21,7 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from proving.sim import ExchangeError
+from proving.sim import SimRejection
 from proving.sim.exchange import OrderRequest
 from proving.sim.margin import MARK_POINTS, MMR
 from tests.sim.helpers import SyncApi, make_sim
@@ -152,7 +152,7 @@ def test_liquidation_invariants(side, qty, path):
     ex = sim.exchange
     try:
         ex.place_order(OrderRequest("BTCUSDT", side, "Market", D(qty) / 1000))
-    except ExchangeError:
+    except SimRejection:
         return
     for p in path:
         pos = ex.positions["BTCUSDT"]

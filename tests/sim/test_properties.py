@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from proving.sim import BookParams, ExchangeError, Simulator
+from proving.sim import BookParams, SimRejection, Simulator
 from proving.sim.exchange import OrderRequest
 
 D = Decimal
@@ -52,7 +52,7 @@ def test_wallet_conservation(acts, path, book, sl_tp):
         try:
             ex.place_order(OrderRequest("BTCUSDT", side, otype, D(q) / 1000, price, reduce_only=reduce,
                                         **kwargs))
-        except ExchangeError:
+        except SimRejection:
             pass
         _conserved(sim, initial)
         p = next(it, None)

@@ -165,7 +165,7 @@ async def test_backtest_uses_the_live_risk_setting(rig: Rig) -> None:
 
 async def test_backtest_with_many_pauses_attaches_the_full_report(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every pause is listed: past one message the start goes to the chat and the whole report as a file."""
-    import handlers.commands as commands
+    import tradebot.service as service
     from tradebot.backtest.remote import BacktestReport
 
     pauses = "\n".join(f"  2025-01-{1 + k % 28:02d} 00:00 → 2025-01-02 00:00: cooling down ({k} skipped)"
@@ -175,7 +175,7 @@ async def test_backtest_with_many_pauses_attaches_the_full_report(rig: Rig, monk
     async def fake(*args: object, **kw: object) -> BacktestReport:
         return BacktestReport(summary, b"\x89PNG\r\n\x1a\nfake", 0)
 
-    monkeypatch.setattr(commands, "backtest_recent", fake)
+    monkeypatch.setattr(service, "backtest_recent", fake)
     await rig.deps.engine.tick(SYMBOL)
     await rig.send("/backtest BTCUSDT 2")
     doc = await rig.hub.wait_for(lambda m: m.document is not None, timeout=30)

@@ -11,6 +11,7 @@ from storage.models import OutboxMessage
 from tests.telegram.conftest import CHAT, Rig, stop
 from tradebot.events import Lifecycle
 from tradebot.formatting import Rendered
+from tradebot.intents import Button, ButtonAction
 
 
 def outbox(rig: Rig) -> list[OutboxMessage]:
@@ -58,7 +59,7 @@ async def test_delivered_after_restart(make_rig) -> None:
 
 async def test_long_alert_is_split_at_4096(rig: Rig) -> None:
     lines = [f"line {i:04d} " + "x" * 90 for i in range(120)]  # ~12,000 characters
-    queue(rig.deps, Rendered("\n".join(lines), [[("OK", "no:none")]]), "test", [CHAT])
+    queue(rig.deps, Rendered("\n".join(lines), [[("OK", Button(ButtonAction.CANCEL, "none"))]]), "test", [CHAT])
     await rig.hub.wait_for(lambda m: "line 0119" in m.plain)
     parts = [m for m in rig.hub.sent(CHAT) if "line 0" in m.plain]
     assert len(parts) == 3 and all(len(m.text) <= 4096 for m in parts)

@@ -9,9 +9,7 @@ from typing import Any
 
 from tradebot.errors import ExchangeError
 from tradebot.instruments import Instrument
-
-ZERO = Decimal(0)
-
+from tradebot.money import ZERO
 
 SETTLE_COIN = "USDT"  # linear USDT perpetuals settle, and charge fees, in USDT
 

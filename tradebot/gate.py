@@ -1,0 +1,93 @@
+"""EntryGate: whether a new entry is allowed now, as a typed block reason (None = allowed)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+
+from sqlalchemy.engine import Engine
+
+from storage.db import session_scope
+from storage.trades import closed_trades, get_open_trade, open_trades
+from tradebot.account import AccountCheck
+from tradebot.bybit.client import BybitClient
+from tradebot.money import ZERO
+from tradebot.protections import ClosedTradeView, protection_state
+from tradebot.saved import SavedSettings
+
+
+class BlockKind(StrEnum):
+    ACCOUNT = "account"  # an account setting the bot cannot trade with (read at start)
+    HELD = "held"  # entries held by the process (e.g. the chat is unreachable)
+    PAUSED = "paused"  # /pause
+    OPEN = "open"  # a position on the symbol is already open
+    WAITING = "waiting"  # a confirmation for the symbol is already waiting
+    MAX_OPEN = "max_open"  # max open positions reached
+    PROTECTION = "protection"  # a protection tripped (daily loss, loss streak, cooldown...)
+
+
+@dataclass(frozen=True)
+class EntryBlock:
+    """Why a new entry is not allowed: ``kind`` for logic, ``text`` for people."""
+
+    kind: BlockKind
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+    @property
+    def alerts(self) -> bool:
+        """Worth a once-a-day "Protection" alert (the rest are expected or said elsewhere)."""
+        return self.kind in (BlockKind.ACCOUNT, BlockKind.PROTECTION)
+
+    @property
+    def is_protection(self) -> bool:
+        """Listed under protections in /status (not a normal state like paused or a position already open)."""
+        return self.kind in (BlockKind.ACCOUNT, BlockKind.MAX_OPEN, BlockKind.PROTECTION)
+
+
+class EntryGate:
+    """Account refusal, held entries, pause, one position per symbol, max open positions and the protections."""
+
+    def __init__(self, db: Engine, settings: SavedSettings, client: BybitClient) -> None:
+        self.db, self.settings, self.client = db, settings, client
+        self.account = AccountCheck()  # read at start: unsupported settings stop new entries
+        self.held: str | None = None  # a reason that holds new entries (e.g. the chat is unreachable)
+
+    def fee_rate(self, symbol: str) -> Decimal:
+        """The taker rate for sizing: the exchange's fee-rate endpoint as read at start, else the config."""
+        return self.account.taker_fees.get(symbol, self.settings.risk.taker_fee_rate)
+
+    async def available(self, now: datetime) -> Decimal:
+        """The available balance for sizing; also records the day's starting equity for the daily-loss limit."""
+        wallet = await self.client.wallet()
+        self.settings.record_day_start(now.date(), wallet.total_equity or wallet.wallet_balance)
+        return wallet.available
+
+    def block(self, symbol: str, now: datetime) -> EntryBlock | None:
+        """Why a new entry on ``symbol`` is not allowed now (None = allowed)."""
+        if self.account.refusal:
+            return EntryBlock(BlockKind.ACCOUNT, self.account.refusal)
+        if self.held:
+            return EntryBlock(BlockKind.HELD, self.held)
+        if self.settings.paused:
+            return EntryBlock(BlockKind.PAUSED, "the bot is paused (/resume to allow entries)")
+        with session_scope(self.db) as s:
+            if get_open_trade(session=s, symbol=symbol) is not None:
+                return EntryBlock(BlockKind.OPEN, f"a {symbol} position is already open")
+            n_open = len(open_trades(session=s))
+            recent = [ClosedTradeView(t.symbol, t.exit_time, t.pnl or ZERO)
+                      for t in closed_trades(session=s, since=now - timedelta(days=7))
+                      if t.exit_time is not None]
+        risk = self.settings.risk
+        if n_open >= risk.max_open_positions:
+            return EntryBlock(BlockKind.MAX_OPEN, f"max open positions reached ({n_open}/{risk.max_open_positions})")
+        prot = protection_state(recent, symbol=symbol, now=now,
+                                balance_start_of_day=self.settings.day_start_equity(now.date()) or ZERO,
+                                params=risk, open_positions=n_open, losses_reset_at=self.settings.losses_reset_at)
+        if not prot.entries_allowed:
+            return EntryBlock(BlockKind.PROTECTION, "; ".join(prot.reasons))
+        return None
