@@ -19,13 +19,48 @@ class FaultDecision:
     json_body: bool = False
 
 
+class FaultSettings:
+    """``configure``/``clear``/``as_dict`` shared by the REST and stream fault plans (dataclasses with public
+    settings, ``next_n`` counts keyed by :attr:`KINDS`, ``seed`` and a private ``_rng``)."""
+
+    KINDS: tuple[str, ...] = ()
+    LABEL = "fault"
+    next_n: dict[str, int]
+    seed: int
+    _rng: random.Random
+    __dataclass_fields__: dict[str, Any]
+
+    def configure(self, **cfg: Any) -> None:
+        """Replace the whole configuration; ``configure()`` with no arguments clears every fault."""
+        unknown = set(cfg) - {f for f in self.__dataclass_fields__ if not f.startswith("_")}
+        if unknown:
+            raise ValueError(f"unknown {self.LABEL} keys: {sorted(unknown)}")
+        bad = set(cfg.get("next_n", {})) - set(self.KINDS)
+        if bad:
+            raise ValueError(f"unknown next_n kinds: {sorted(bad)} (allowed: {list(self.KINDS)})")
+        fresh = type(self)(**cfg)
+        for name in self.__dataclass_fields__:
+            if not name.startswith("_"):
+                setattr(self, name, getattr(fresh, name))
+        self.next_n = {k: int(v) for k, v in self.next_n.items()}
+        self._rng = random.Random(self.seed)
+
+    def clear(self) -> None:
+        self.configure()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f: getattr(self, f) for f in self.__dataclass_fields__ if not f.startswith("_")}
+
+
 @dataclass
-class Faults:
+class Faults(FaultSettings):
     """Fault configuration (same keys as POST /sim/faults). Faults never apply to /sim/* paths.
 
     ``*_prob`` fire at random (seeded); ``next_n`` forces a kind for the next N matching requests
     (e.g. ``{"lost_response": 1}``); ``paths`` limits everything to those request paths.
     """
+
+    KINDS = KINDS
 
     latency_ms: float = 0.0
     latency_prob: float = 0.0
@@ -38,27 +73,6 @@ class Faults:
     seed: int = 0
     lost_sleep_s: float = 0.0
     _rng: random.Random = field(default_factory=lambda: random.Random(0), repr=False)
-
-    def configure(self, **cfg: Any) -> None:
-        """Replace the whole configuration; ``configure()`` with no arguments clears every fault."""
-        unknown = set(cfg) - {f for f in self.__dataclass_fields__ if not f.startswith("_")}
-        if unknown:
-            raise ValueError(f"unknown fault keys: {sorted(unknown)}")
-        bad = set(cfg.get("next_n", {})) - set(KINDS)
-        if bad:
-            raise ValueError(f"unknown next_n kinds: {sorted(bad)}")
-        fresh = Faults(**cfg)
-        for name in self.__dataclass_fields__:
-            if not name.startswith("_"):
-                setattr(self, name, getattr(fresh, name))
-        self.next_n = {k: int(v) for k, v in self.next_n.items()}
-        self._rng = random.Random(self.seed)
-
-    def clear(self) -> None:
-        self.configure()
-
-    def as_dict(self) -> dict[str, Any]:
-        return {f: getattr(self, f) for f in self.__dataclass_fields__ if not f.startswith("_")}
 
     def decide(self, path: str) -> FaultDecision:
         """Draw the fault (if any) for one request to ``path``."""

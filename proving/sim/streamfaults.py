@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from typing import Any
+
+from .faults import FaultSettings
 
 KINDS = ("drop", "lose", "refuse_auth")
 
 
 @dataclass
-class StreamFaults:
+class StreamFaults(FaultSettings):
     """Same style as the REST :class:`~proving.sim.faults.Faults` (``POST /sim/stream-faults``; ``{}`` clears).
 
     Per outgoing data message: ``drop_prob`` closes the connection abruptly instead of sending it (the
@@ -21,6 +22,9 @@ class StreamFaults:
     message, replies (acks, pongs) included, like the network between a client and Bybit. ``paths`` limits everything to
     ``/v5/private`` or ``/v5/public/linear``; ``topics`` limits drop/lose/delay to those topic prefixes.
     """
+
+    KINDS = KINDS
+    LABEL = "stream fault"
 
     drop_prob: float = 0.0
     lose_prob: float = 0.0
@@ -34,27 +38,6 @@ class StreamFaults:
     topics: list[str] = field(default_factory=list)
     seed: int = 0
     _rng: random.Random = field(default_factory=lambda: random.Random(0), repr=False)
-
-    def configure(self, **cfg: Any) -> None:
-        """Replace the whole configuration; no arguments clears every fault."""
-        unknown = set(cfg) - {f for f in self.__dataclass_fields__ if not f.startswith("_")}
-        if unknown:
-            raise ValueError(f"unknown stream fault keys: {sorted(unknown)}")
-        bad = set(cfg.get("next_n", {})) - set(KINDS)
-        if bad:
-            raise ValueError(f"unknown next_n kinds: {sorted(bad)} (allowed: {list(KINDS)})")
-        fresh = StreamFaults(**cfg)
-        for name in self.__dataclass_fields__:
-            if not name.startswith("_"):
-                setattr(self, name, getattr(fresh, name))
-        self.next_n = {k: int(v) for k, v in self.next_n.items()}
-        self._rng = random.Random(self.seed)
-
-    def clear(self) -> None:
-        self.configure()
-
-    def as_dict(self) -> dict[str, Any]:
-        return {f: getattr(self, f) for f in self.__dataclass_fields__ if not f.startswith("_")}
 
     def _applies(self, path: str) -> bool:
         return not self.paths or path in self.paths
