@@ -57,9 +57,9 @@ async def latency(n_symbols: int, rounds: int, workdir: Path, gap_s: float = 0.0
     from proving.sim.exchange import OrderRequest
     from proving.sim.instruments import INSTRUMENTS
     from proving.telegram.hub import OfflineTelegram, build_offline_application
-    from storage.db import init_db, make_engine, session_scope
+    from storage.db import init_db, make_engine
     from storage.models import OutboxMessage
-    from storage.trades import open_trade, open_trades
+    from storage.trades import open_trade
     from tradebot.bybit.client import BybitClient
     from wiring.app import build_application, shutdown, startup
 
@@ -102,17 +102,16 @@ async def latency(n_symbols: int, rounds: int, workdir: Path, gap_s: float = 0.0
                     sim.publisher.flush()
                     pos = sim.exchange.positions[s]
                     entry = datetime.fromtimestamp(pos.open_time / 1000, tz=UTC)
-                with session_scope(db) as sess:
-                    open_trade(session=sess, symbol=s, side="Buy", qty=pos.size, entry_price=pos.avg_price,
-                               entry_time=entry, sl=sl)
+                await deps.journal.worker.run(lambda sess, s=s, pos=pos, entry=entry, sl=sl: open_trade(
+                    session=sess, symbol=s, side="Buy", qty=pos.size, entry_price=pos.avg_price, entry_time=entry,
+                    sl=sl))
                 stops[s] = sl - 5 * ins.tick_size
             for s in syms:  # the market runs through every stop (the simulator thread, not the bot's loop)
                 await asyncio.to_thread(sim.set_price, s, stops[s])
                 await asyncio.sleep(gap_s)  # 0: all 20 stops in one burst
             waited = time.monotonic()
             while True:
-                with session_scope(db) as sess:
-                    left = [t.symbol for t in open_trades(session=sess)]
+                left = [t.symbol for t in await deps.journal.trades.open()]
                 if not left:
                     break
                 if time.monotonic() - waited > 5:  # what the REST tick job would do: the fallback
@@ -129,9 +128,8 @@ async def latency(n_symbols: int, rounds: int, workdir: Path, gap_s: float = 0.0
                 while any(deps.engine.last_ticks.get(s) is ticked[s] for s in syms):  # noqa: ASYNC110
                     await asyncio.sleep(0.01)
             start_price = sim.prices()
-        with session_scope(db) as sess:
-            rows = [(r.text, r.created_at) for r in sess.exec(select(OutboxMessage).where(
-                OutboxMessage.kind == "closed").order_by(OutboxMessage.id)).all()]
+        rows = await deps.journal.worker.run(lambda sess: [(r.text, r.created_at) for r in sess.exec(select(
+            OutboxMessage).where(OutboxMessage.kind == "closed").order_by(OutboxMessage.id)).all()])
     finally:
         await shutdown(app)
         db.dispose()
@@ -164,6 +162,7 @@ async def rest_rate(minutes: int, workdir: Path) -> tuple[float, float]:
     against the same job asking ``rest_tick_due`` plus a tick at each candle close from the stream."""
     from proving.sim import BookParams, Simulator
     from storage.db import init_db, make_engine
+    from storage.journal import Journal
     from tradebot.bybit.client import BybitClient
     from tradebot.bybit.stream import PRIVATE_PATH, PUBLIC_PATH, StreamURLs
     from tradebot.engine import TradingEngine
@@ -180,7 +179,7 @@ async def rest_rate(minutes: int, workdir: Path) -> tuple[float, float]:
         counter = Counter(sim.transport())
         cfg = bench_config([sym], "sqlite://", interval="15")
         client = BybitClient("http://sim.local", KEY, SECRET, transport=counter)
-        engine = TradingEngine(cfg, client, db, clock=lambda: now[0])
+        engine = TradingEngine(cfg, client, Journal(db), clock=lambda: now[0])
         await engine.start()
         runner = None
         if streams:
@@ -219,6 +218,7 @@ from bench.stream import bench_config, bench_symbols, KEY, SECRET
 import wiring.app  # the bot's imports (python-telegram-bot, pandas, TA-Lib...)
 IMPORTS = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmRSS:"))
 from storage.db import init_db, make_engine
+from storage.journal import Journal
 from tradebot.bybit.client import BybitClient
 from tradebot.engine import TradingEngine
 from tradebot.streams import start_streams
@@ -229,7 +229,7 @@ async def main():
     cfg = bench_config(syms, f"sqlite:///{db_path}")
     db = make_engine(cfg.env.DATABASE_URL); init_db(db)
     client = BybitClient(base, KEY, SECRET)
-    engine = TradingEngine(cfg, client, db)
+    engine = TradingEngine(cfg, client, Journal(db))
     await engine.start()
     runner = await start_streams(engine, base, KEY, SECRET)
     async with asyncio.timeout(60):

@@ -54,7 +54,7 @@ def register(app: Any, allowed_ids: list[int]) -> None:
         log.warning("ignored %s from user %s in chat %s (not in TELEGRAM_ALLOWED_CHAT_IDS)", kind,
                     user.id if user else None, chat.id if chat else None)
         try:
-            get_deps(context).service.audit(kind=kind, action="ignored", allowed=False,
+            await get_deps(context).service.audit(kind=kind, action="ignored", allowed=False,
                                             user_id=user.id if user else None, chat_id=chat.id if chat else None,
                                             args=(text or "")[:200], result="unauthorised")
         except RuntimeError:

@@ -49,7 +49,7 @@ async def _decide(query: CallbackQuery, deps: Deps, conf_id: str, user_id: int, 
     if out.status in DECIDED:
         await _answer(query, out.text)
         await _edit(query, card_result(_card_html(query), out.status, out.text, by))
-        queue_card_edits(deps, conf_id, out.status, out.text, by, skip_chat=chat_id)
+        await queue_card_edits(deps, conf_id, out.status, out.text, by, skip_chat=chat_id)
     else:  # already / unknown: someone (or an earlier tap) decided; just say so and drop stale buttons
         await _answer(query, out.text, alert=True)
         if query.message is not None and getattr(query.message, "reply_markup", None):
@@ -60,11 +60,11 @@ async def _decide(query: CallbackQuery, deps: Deps, conf_id: str, user_id: int, 
 async def _token_action(update: Update, query: CallbackQuery, deps: Deps, button: Button, by: str) -> str:
     token = button.ref
     if button.action is ButtonAction.CANCEL:
-        payload = deps.service.take_token(token, None)
+        payload = await deps.service.take_token(token, None)
         await _answer(query, "Cancelled.")
         await _edit(query, f"{_card_html(query)}\n\n<i>Cancelled{' by ' + esc(by) if by else ''}. Nothing was done.</i>")
         return "cancelled" if payload else "cancel (stale)"
-    payload = deps.service.take_token(token, button.action)
+    payload = await deps.service.take_token(token, button.action)
     if payload is None:
         await _answer(query, EXPIRED_BUTTON, alert=True)
         await _edit(query, f"{_card_html(query)}\n\n<i>{esc(EXPIRED_BUTTON)}</i>")
@@ -100,6 +100,6 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await _edit(query, f"{_card_html(query)}\n\n<b>{esc(by)}</b>: {esc(out.text)}")
             result = out.text
     finally:
-        deps.service.audit(kind="callback", action=data.partition(":")[0] or "?", allowed=True,
+        await deps.service.audit(kind="callback", action=data.partition(":")[0] or "?", allowed=True,
                            user_id=query.from_user.id, chat_id=query.message.chat.id if query.message else None,
                            args=data, result=result)

@@ -93,7 +93,7 @@ async def cmd_positions(update: Update, context: Context, deps: Deps, args: list
 
 
 async def cmd_pnl(update: Update, context: Context, deps: Deps, args: list[str]) -> str:
-    await reply(update, render_pnl(deps.service.pnl(args[0] if args else "today")))
+    await reply(update, render_pnl(await deps.service.pnl(args[0] if args else "today")))
     return "ok"
 
 
@@ -105,7 +105,7 @@ async def cmd_balance(update: Update, context: Context, deps: Deps, args: list[s
 async def cmd_trades(update: Update, context: Context, deps: Deps, args: list[str]) -> str:
     if args and not args[0].isdigit():
         raise ArgumentError(f"{args[0]!r} is not a whole number.")
-    await reply(update, render_trades(deps.service.trades(int(args[0]) if args else 10)))
+    await reply(update, render_trades(await deps.service.trades(int(args[0]) if args else 10)))
     return "ok"
 
 
@@ -164,13 +164,13 @@ async def cmd_close(update: Update, context: Context, deps: Deps, args: list[str
 
 
 async def cmd_mode(update: Update, context: Context, deps: Deps, args: list[str]) -> str:
-    out = deps.service.set_mode(args[0])
+    out = await deps.service.set_mode(args[0])
     await reply(update, esc(out.text))
     return out.text
 
 
 async def cmd_risk(update: Update, context: Context, deps: Deps, args: list[str]) -> str:
-    out = deps.service.set_risk(args[0])
+    out = await deps.service.set_risk(args[0])
     await reply(update, esc(out.text))
     return out.text
 
@@ -254,7 +254,7 @@ def make_handler(command: Command) -> Callable[[Update, Context], Awaitable[None
             raise
         finally:
             chat, user = update.effective_chat, update.effective_user
-            deps.service.audit(kind="command", action=f"/{command.name}", allowed=True,
+            await deps.service.audit(kind="command", action=f"/{command.name}", allowed=True,
                                user_id=user.id if user else None, chat_id=chat.id if chat else None,
                                args=" ".join(args) or None, result=result)
 
@@ -269,6 +269,6 @@ async def unknown(update: Update, context: Context) -> None:
     hint = (f"Unknown command {esc(text.split()[0])}. Send /help for the list." if text.startswith("/")
             else "I only understand commands. Send /help for the list.")
     await message.reply_text(hint, parse_mode=ParseMode.HTML)
-    get_deps(context).service.audit(kind="command" if text.startswith("/") else "message", action="unknown",
+    await get_deps(context).service.audit(kind="command" if text.startswith("/") else "message", action="unknown",
                                     allowed=True, user_id=update.effective_user.id if update.effective_user else None,
                                     chat_id=message.chat_id, args=text[:200], result="hint")

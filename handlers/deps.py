@@ -14,6 +14,7 @@ from telegram.ext import CallbackContext
 from telegram.request import BaseRequest, RequestData
 
 from proving.sim import Simulator
+from storage.journal import Journal
 from tradebot.bybit.client import BybitClient
 from tradebot.config import Config
 from tradebot.engine import TradingEngine
@@ -71,6 +72,7 @@ class Setup:
     cfg: Config
     owner: str
     db: Engine | None = None
+    journal: Journal | None = None  # given: shared with the caller (who closes it); else made from db
     sim: Simulator | None = None
     client: BybitClient | None = None
     clock: Callable[[], datetime] | None = None
@@ -90,13 +92,14 @@ class Deps:
     engine: TradingEngine
     service: BotService
     client: BybitClient
-    db: Engine
+    journal: Journal
     sim: Simulator | None
     clock: Callable[[], datetime]
     allowed: frozenset[int]
     owner: str
     poll: PollTracker | None
     managed_loop: bool
+    own_journal: bool = False
     own_db: bool = False
     exit_code: int = 0
     stopping: asyncio.Event = field(default_factory=asyncio.Event)

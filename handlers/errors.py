@@ -61,8 +61,8 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     if isinstance(exc, NetworkError) and not isinstance(update, Update):
         return  # transient Telegram trouble in a job: the outbox retries, no need to alert
     if isinstance(deps, Deps) and deps.admin_chat is not None:
-        queue(deps, Rendered(f"⚠️ Error while handling {esc(_what(update))}: {esc(type(exc).__name__)}: "
-                             f"{esc(str(exc)[:300])}"), "error", [deps.admin_chat])
+        await queue(deps, Rendered(f"⚠️ Error while handling {esc(_what(update))}: {esc(type(exc).__name__)}: "
+                                   f"{esc(str(exc)[:300])}"), "error", [deps.admin_chat])
     if isinstance(update, Update) and update.effective_message is not None and update.callback_query is None:
         try:
             await update.effective_message.reply_text("Something went wrong; the error was logged.")

@@ -12,8 +12,6 @@ from telegram.ext import Application, ContextTypes
 from handlers import alerts
 from handlers.deps import EXIT_OTHER_INSTANCE, LOCK_NAME, Deps, Setup, get_deps, wall_now
 from handlers.errors import request_stop
-from storage.db import session_scope
-from storage.runtime import heartbeat_lock
 from tradebot.formatting import Rendered, render_pnl, render_status
 
 log = logging.getLogger("handlers.jobs")
@@ -40,8 +38,7 @@ async def expire_confirmations(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def heartbeat(context: ContextTypes.DEFAULT_TYPE) -> None:
     deps = get_deps(context)
-    with session_scope(deps.db) as s:
-        ours = heartbeat_lock(session=s, name=LOCK_NAME, owner=deps.owner, now=wall_now())
+    ours = await deps.journal.ops.lock_heartbeat(LOCK_NAME, deps.owner, wall_now())
     if not ours:
         log.critical("the instance lock was taken over by another process; stopping so only one bot trades")
         request_stop(context.application, deps, EXIT_OTHER_INSTANCE)
@@ -79,8 +76,8 @@ async def check_health(deps: Deps, now_mono: float | None = None) -> list[str]:
 
 async def digest(context: ContextTypes.DEFAULT_TYPE) -> None:
     deps = get_deps(context)
-    text = f"🗞 <b>Daily digest</b>\n{render_status(await deps.service.status())}\n\n{render_pnl(deps.service.pnl('today'))}"
-    alerts.queue(deps, Rendered(text), "digest")
+    text = f"🗞 <b>Daily digest</b>\n{render_status(await deps.service.status())}\n\n{render_pnl(await deps.service.pnl('today'))}"
+    await alerts.queue(deps, Rendered(text), "digest")
 
 
 def schedule(app: Application[Any, Any, Any, Any, Any, Any], deps: Deps, setup: Setup) -> None:

@@ -7,34 +7,28 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.engine import Engine
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from handlers.deps import Deps, get_deps, wall_now
-from storage.db import session_scope
-from storage.runtime import set_state
+from storage.journal import Journal
 from tradebot.engine import TradingEngine
 
 log = logging.getLogger("handlers.liveness")
-TICK_KEY, CHAT_KEY = "heartbeat:tick", "heartbeat:chat"
+TICK, CHAT = "tick", "chat"  # the heartbeats' names in the journal
 BEAT_SECONDS = 15.0
 
 
-def record_tick(db: Engine, engine: TradingEngine) -> datetime | None:
+async def record_tick(journal: Journal, engine: TradingEngine) -> datetime | None:
     """Store the wall time of the newest successful tick (any symbol); returns it."""
-    done = [t.time for t in engine.last_ticks.values() if t.ok]
-    if not done:
-        return None
-    at = max(done)
-    with session_scope(db) as s:
-        set_state(session=s, key=TICK_KEY, value={"at": at.isoformat()}, now=wall_now())
+    at = engine.last_tick_at()
+    if at is not None:
+        await journal.state.beat(TICK, at, None, wall_now())
     return at
 
 
-def record_chat(db: Engine, at: datetime, mode: str) -> None:
-    with session_scope(db) as s:
-        set_state(session=s, key=CHAT_KEY, value={"at": at.isoformat(), "mode": mode}, now=wall_now())
+async def record_chat(journal: Journal, at: datetime, mode: str) -> None:
+    await journal.state.beat(CHAT, at, mode, wall_now())
 
 
 async def chat_alive_at(deps: Deps, app: Any) -> datetime | None:
@@ -58,6 +52,6 @@ async def chat_alive_at(deps: Deps, app: Any) -> datetime | None:
 async def beat(context: ContextTypes.DEFAULT_TYPE) -> None:
     """JobQueue job: write both heartbeats to the journal."""
     deps = get_deps(context)
-    record_tick(deps.db, deps.engine)
+    await record_tick(deps.journal, deps.engine)
     if (at := await chat_alive_at(deps, context.application)) is not None:
-        record_chat(deps.db, at, "webhook" if deps.cfg.env.TELEGRAM_WEBHOOK_URL else "polling")
+        await record_chat(deps.journal, at, "webhook" if deps.cfg.env.TELEGRAM_WEBHOOK_URL else "polling")

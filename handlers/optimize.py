@@ -91,7 +91,7 @@ async def _finish(message: Message, progress_msg: Message, deps: Deps, symbol: s
     text = summary if len(summary) <= MAX_TEXT else summary[:MAX_TEXT] + "\n…(cut; run bot.py optimize for all)"
     buttons: Buttons = []
     if changes:
-        pid = deps.service.save_proposal(symbol, changes)
+        pid = await deps.service.save_proposal(symbol, changes)
         buttons = [[("Apply…", Button(ButtonAction.OPTIMIZE_SHOW, pid))]]
     else:
         text += "\n\nNothing to apply: no trial qualified, or the best one uses your current settings."
@@ -108,7 +108,7 @@ async def optimize_button(query: CallbackQuery, deps: Deps, button: Button, by: 
     message, rest = query.message, button.ref
     if button.action is ButtonAction.OPTIMIZE_SHOW:
         try:
-            diff = deps.service.setting_diff(deps.service.proposal(rest))
+            diff = deps.service.setting_diff(await deps.service.proposal(rest))
         except UserError as exc:
             await query.answer(str(exc)[:200], show_alert=True)
             return f"refused: {exc}"
@@ -116,7 +116,7 @@ async def optimize_button(query: CallbackQuery, deps: Deps, button: Button, by: 
         if not diff:
             await query.get_bot().send_message(message.chat.id, "The live bot already uses these settings.")  # type: ignore[union-attr]
             return "nothing to apply"
-        token = deps.service.new_token(ButtonAction.OPTIMIZE_APPLY, rest)
+        token = await deps.service.new_token(ButtonAction.OPTIMIZE_APPLY, rest)
         lines = "\n".join(f"• <code>{esc(p)}</code>: {esc(_value(a))} → <b>{esc(_value(b))}</b>" for p, a, b in diff)
         await query.get_bot().send_message(
             message.chat.id,  # type: ignore[union-attr]
@@ -125,13 +125,13 @@ async def optimize_button(query: CallbackQuery, deps: Deps, button: Button, by: 
             reply_markup=markup([[("✅ Apply", Button(ButtonAction.OPTIMIZE_APPLY, token)),
                                   ("Cancel", Button(ButtonAction.CANCEL, token))]]))
         return f"asked: {len(diff)} change(s)"
-    payload = deps.service.take_token(rest, ButtonAction.OPTIMIZE_APPLY)
+    payload = await deps.service.take_token(rest, ButtonAction.OPTIMIZE_APPLY)
     if payload is None:
         await query.answer("This button has expired or was already used.", show_alert=True)
         return "stale token"
     try:
-        changes = deps.service.proposal(payload["symbol"])
-        out = deps.service.apply_settings(changes, by)
+        changes = await deps.service.proposal(payload["symbol"])
+        out = await deps.service.apply_settings(changes, by)
     except UserError as exc:
         await query.answer(str(exc)[:200], show_alert=True)
         return f"refused: {exc}"

@@ -11,23 +11,21 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import select
-
 from handlers.deps import DEPS_KEY, Deps
 from proving.telegram.hub import OfflineTelegram, build_offline_application
 from proving.terminal import TerminalChat, stdin_lines
-from storage.db import make_engine, session_scope
-from storage.models import Confirmation, TradeRecord
+from storage.db import make_engine
 from tradebot.config import Config
 from tradebot.events import ConfirmationNeeded, EntryFailed, EntryFilled, Event
 from tradebot.formatting import num, usdt
 from tradebot.logs import FORMAT, RedactingFilter
+from tradebot.states import ConfirmationStatus as CS
 from tradebot.strategy import StrategyParams
 from wiring.app import build_application, make_exchange, shutdown, startup
 
@@ -63,7 +61,7 @@ def demo_config(cfg: Config, db_path: Path) -> tuple[Config, list[str]]:
 class Replay:
     """Steps the simulator and ticks each symbol; holds while ``holding()`` says so; says once when it ends."""
 
-    def __init__(self, deps: Deps, holding: Callable[[], bool], total: int,
+    def __init__(self, deps: Deps, holding: Callable[[], Awaitable[bool]], total: int,
                  say: Callable[[str], None] | None = None) -> None:
         self.deps, self.holding, self.total = deps, holding, total
         self.say = say or (lambda _text: None)
@@ -80,7 +78,7 @@ class Replay:
         return f"Replay: candle {self.steps} of {self.total} ({at})."
 
     async def __call__(self, context: Any) -> None:
-        if self.done.is_set() or self.holding():
+        if self.done.is_set() or await self.holding():
             return
         sim = self.deps.sim
         assert sim is not None
@@ -98,9 +96,8 @@ def market_clock(sim: Any) -> Callable[[], datetime]:
     return lambda: datetime.fromtimestamp(sim.market_time() / 1000, tz=UTC)
 
 
-def pending_confirmations(deps: Deps) -> list[str]:
-    with session_scope(deps.db) as s:
-        return list(s.exec(select(Confirmation.id).where(Confirmation.status == "pending")).all())
+async def pending_confirmations(deps: Deps) -> list[str]:
+    return [c.id for c in await deps.journal.cards.pending()]
 
 
 @dataclasses.dataclass
@@ -172,9 +169,9 @@ async def _demo(cfg: Config, run: DemoRun) -> int:
             run.auto.add(event.confirmation_id)
             app.create_task(_auto_approve(hub, event.confirmation_id))
 
-    def holding() -> bool:
+    async def holding() -> bool:
         if run.interactive:  # a person decides: wait while any card (entry, close, stop-all...) is open
-            return bool(pending_confirmations(deps) or chat.open_cards())
+            return bool(await pending_confirmations(deps) or chat.open_cards())
         # piped: from the first card until the piped commands are done, so /positions sees the position
         return bool(run.auto) and not chat.eof.is_set()
 
@@ -236,10 +233,8 @@ async def _wait(replay: Replay, feeder: asyncio.Task[None], chat: TerminalChat, 
 
 
 async def _summary(deps: Deps, replay: Replay, run: DemoRun) -> str:
-    with session_scope(deps.db) as s:
-        trades = list(s.exec(select(TradeRecord)).all())
-        confs = list(s.exec(select(Confirmation)).all())
-    closed = [t for t in trades if t.status == "closed"]
+    closed = await deps.journal.trades.closed()
+    confs = await deps.journal.cards.with_status(tuple(CS))
     pnl = sum((t.pnl or Decimal(0) for t in closed), Decimal(0))
     wins = sum(1 for t in closed if (t.pnl or 0) > 0)
     positions = await deps.client.positions()

@@ -8,10 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy.engine import Engine
-
-from storage import repo
-from storage.db import session_scope
+from storage.journal import Journal
 from storage.models import TERMINAL_ORDER_STATUSES, Confirmation
 from tradebot.bybit.client import BybitClient
 from tradebot.config import BotSettings
@@ -58,27 +55,25 @@ class CardEntry:
 class ConfirmationDesk:
     """Confirmation cards from signal to order: exactly one order per card however often it is tapped."""
 
-    def __init__(self, *, bot: BotSettings, db: Engine, bus: EventBus, client: BybitClient, market: MarketReader,
+    def __init__(self, *, bot: BotSettings, journal: Journal, bus: EventBus, client: BybitClient, market: MarketReader,
                  gate: EntryGate, settings: SavedSettings, trader: Trader, locks: TradeLocks,
                  clock: Callable[[], datetime]) -> None:
-        self.bot, self.db, self.bus, self.client, self.market = bot, db, bus, client, market
+        self.bot, self.journal, self.bus, self.client, self.market = bot, journal, bus, client, market
         self.gate, self.settings, self.trader, self.locks, self.clock = gate, settings, trader, locks, clock
 
-    def waiting(self, symbol: str) -> EntryBlock | None:
+    async def waiting(self, symbol: str) -> EntryBlock | None:
         """A card for ``symbol`` already waits for an answer: no second one."""
-        with session_scope(self.db) as s:
-            if repo.pending_confirmations(session=s, symbol=symbol):
-                return EntryBlock(BlockKind.WAITING, f"a {symbol} confirmation is already waiting")
+        if await self.journal.cards.pending(symbol):
+            return EntryBlock(BlockKind.WAITING, f"a {symbol} confirmation is already waiting")
         return None
 
     async def ask(self, symbol: str, signal: Signal, sizing: Sizing, signal_id: int | None, now: datetime,
                   replaces: str | None = None) -> str:
         ttl = timedelta(seconds=self.bot.confirmation_expiry_seconds)
-        with session_scope(self.db) as s:
-            conf = repo.create_confirmation(session=s, symbol=symbol, side=sizing.side, qty=sizing.qty,
-                                            price=sizing.entry_price, ttl=ttl, now=now, sl=sizing.sl, tp=sizing.tp,
-                                            risk_usdt=sizing.risk_usdt, signal_id=signal_id)
-            conf_id, expires = conf.id, conf.expires_at
+        conf = await self.journal.cards.create(symbol=symbol, side=sizing.side, qty=sizing.qty,
+                                               price=sizing.entry_price, ttl=ttl, now=now, sl=sizing.sl, tp=sizing.tp,
+                                               risk_usdt=sizing.risk_usdt, signal_id=signal_id)
+        conf_id, expires = conf.id, conf.expires_at
         await self.bus.emit(ConfirmationNeeded(conf_id, symbol, sizing.side, sizing.entry_price, sizing.qty,
                                                sizing.sl, sizing.tp, sizing.risk_usdt, sizing.risk_pct_of_balance,
                                                sizing.reward_risk, await self._card_liquidation(symbol, sizing),
@@ -102,35 +97,31 @@ class ConfirmationDesk:
     async def approve(self, conf_id: str, user_id: int) -> Outcome:
         """Approve a confirmation: exactly one order however often it is tapped, from however many devices."""
         now = self.clock()
-        with session_scope(self.db) as s:
-            conf = repo.get_confirmation(session=s, id=conf_id)
-            if conf is None:
-                return Outcome(OS.UNKNOWN, "This confirmation does not exist (any more).")
-            claimed = repo.claim_confirmation(session=s, id=conf_id, user_id=user_id, now=now)
-            status, card = conf.status, CardEntry.of(conf)
-        if claimed is None:
+        conf, status, claimed = await self.journal.cards.claim(conf_id, user_id, now)
+        if conf is None:
+            return Outcome(OS.UNKNOWN, "This confirmation does not exist (any more).")
+        card = CardEntry.of(conf)
+        if not claimed:
             if status == CS.PENDING:  # still pending but not claimable: it has expired
-                with session_scope(self.db) as s:
-                    repo.expire_confirmations(session=s, now=now)
+                await self.journal.cards.expire(now)
                 return Outcome(OS.EXPIRED, "Too late: this confirmation has expired. Nothing was traded.", conf_id)
             return Outcome(OS.ALREADY, f"Already handled ({status}). Nothing more was done.", conf_id)
         async with self.locks.symbol(card.symbol):
             return await self._execute(card, now)
 
-    def _finish(self, conf_id: str, status: CS, text: str) -> Outcome:
-        with session_scope(self.db) as s:
-            repo.set_confirmation_status(session=s, id=conf_id, status=status, result_text=text[:500])
+    async def _finish(self, conf_id: str, status: CS, text: str) -> Outcome:
+        await self.journal.cards.settle(conf_id, status, text=text[:500])
         return Outcome(OS(status.value), text, conf_id)
 
     async def _execute(self, card: CardEntry, now: datetime) -> Outcome:
         conf_id, symbol, side, price, sl, tp = card.conf_id, card.symbol, card.side, card.price, card.sl, card.tp
-        block = self.gate.block(symbol, self.market.now_for(symbol))
+        block = await self.gate.block(symbol, self.market.now_for(symbol))
         if block is not None:
-            return self._finish(conf_id, CS.FAILED, f"Not traded: {block}.")
+            return await self._finish(conf_id, CS.FAILED, f"Not traded: {block}.")
         try:  # start() failed (exchange down at launch): load the rules now
             inst = await self.market.instrument(symbol)
         except ExchangeError as exc:
-            return self._finish(conf_id, CS.FAILED, f"Not traded: the exchange is not reachable ({exc}).")
+            return await self._finish(conf_id, CS.FAILED, f"Not traded: the exchange is not reachable ({exc}).")
         signal = self.market.last_signals.get(symbol)
         if signal is None:  # a fresh process (tap right after a restart): read the market now, under our lock
             try:
@@ -142,14 +133,14 @@ class ConfirmationDesk:
         try:
             last = (await self.client.ticker(symbol)).last_price
         except ExchangeError as exc:
-            return self._finish(conf_id, CS.FAILED, f"Not traded: could not re-check the price ({exc}).")
+            return await self._finish(conf_id, CS.FAILED, f"Not traded: could not re-check the price ({exc}).")
         drift = abs(last - price)
         limit = atr * Decimal(str(self.bot.max_price_drift_atr))
         stale_after = timedelta(seconds=self.bot.confirmation_expiry_seconds)
         sign = side.sign  # a card whose SL/TP the price already crossed cannot be placed as is
         crossed = bool((sl and sign * (last - sl) <= 0) or (tp and sign * (tp - last) <= 0))
         if (atr > 0 and drift > limit) or crossed or now - card.created_at > stale_after:
-            self._finish(conf_id, CS.STALE,
+            await self._finish(conf_id, CS.STALE,
                          f"Price moved {drift} since the card ({price} → {last}); asking again with fresh numbers.")
             available = await self.gate.available(self.market.now_for(symbol))
             sizing = size_position(side=side, entry_price=last, atr=atr, available_balance=available, inst=inst,
@@ -159,24 +150,20 @@ class ConfirmationDesk:
             new_id = await self.ask(symbol, signal, sizing, card.signal_id, now, replaces=conf_id)
             return Outcome(OS.STALE, f"Price moved from {price} to {last} (more than "
                            f"{self.bot.max_price_drift_atr} ATR). A fresh confirmation was sent.", new_id)
-        with session_scope(self.db) as s:
-            repo.set_confirmation_status(session=s, id=conf_id, status=CS.EXECUTING, expected=CS.APPROVED,
-                                         order_link_id=entry_link_id(conf_id))
+        await self.journal.cards.settle(conf_id, CS.EXECUTING, expected=CS.APPROVED,
+                                        order_link_id=entry_link_id(conf_id))
         async with self.locks.entry:
             res = await self.trader.enter(symbol=symbol, side=side, qty=card.qty, sl=sl or ZERO, tp=tp or ZERO,
                                           atr=atr, inst=inst, risk=self.settings.risk, link_root=conf_id,
                                           confirmation_id=conf_id, signal_id=card.signal_id)
         if res.ok:
-            return self._finish(conf_id, CS.EXECUTED, f"Filled {num(res.qty)} {symbol} @ {num(res.price)}.")
+            return await self._finish(conf_id, CS.EXECUTED, f"Filled {num(res.qty)} {symbol} @ {num(res.price)}.")
         if res.unknown:  # a typed flag, not "unknown" in the text: an unknown retCode is a plain rejection
             return Outcome(OS.EXECUTING, f"Order sent; {res.text}", conf_id)
-        return self._finish(conf_id, CS.FAILED, f"Not traded: {res.text}")
+        return await self._finish(conf_id, CS.FAILED, f"Not traded: {res.text}")
 
     async def reject(self, conf_id: str, user_id: int) -> Outcome:
-        with session_scope(self.db) as s:
-            ok = repo.set_confirmation_status(session=s, id=conf_id, status=CS.REJECTED, expected=CS.PENDING,
-                                              now=self.clock(), decided_by=user_id)
-            conf = repo.get_confirmation(session=s, id=conf_id)
+        ok, conf = await self.journal.cards.reject(conf_id, user_id, self.clock(), CS.REJECTED, CS.PENDING)
         if ok:
             return Outcome(OS.REJECTED, "Rejected. Nothing was traded.", conf_id)
         if conf is None:
@@ -184,9 +171,7 @@ class ConfirmationDesk:
         return Outcome(OS.ALREADY, f"Already handled ({conf.status}).", conf_id)
 
     async def expire(self) -> list[str]:
-        with session_scope(self.db) as s:
-            expired = [(cid, c.symbol) for cid in repo.expire_confirmations(session=s, now=self.clock())
-                       if (c := repo.get_confirmation(session=s, id=cid)) is not None]
+        expired = await self.journal.cards.expire(self.clock())
         for cid, symbol in expired:
             await self.bus.emit(ConfirmationExpired(cid, symbol))
         return [cid for cid, _ in expired]
@@ -194,21 +179,19 @@ class ConfirmationDesk:
     async def settle_interrupted(self, before: datetime) -> None:
         """Confirmations a previous process claimed (approved/executing) and died on: settle them from the journal
         once reconciliation has resolved their orders, so none stays "approved" forever. Nothing is re-sent."""
-        with session_scope(self.db) as s:
-            stuck = [(c.id, c.symbol) for c in repo.confirmations_with_status(
-                session=s, statuses=(CS.APPROVED, CS.EXECUTING)) if c.decided_at is None or c.decided_at < before]
+        claimed = (CS.APPROVED, CS.EXECUTING)
+        stuck = [(c.id, c.symbol) for c in await self.journal.cards.with_status(claimed)
+                 if c.decided_at is None or c.decided_at < before]
         for conf_id, symbol in stuck:
-            with session_scope(self.db) as s:
-                order = repo.get_order_by_link_id(session=s, order_link_id=entry_link_id(conf_id))
-                if order is not None and order.trade_id is not None:
-                    status, text = CS.EXECUTED, f"Filled {num(order.cum_exec_qty)} {symbol} @ {num(order.avg_price)}."
-                elif order is None or (order.status in TERMINAL_ORDER_STATUSES and order.status != "Filled"
-                                       and order.cum_exec_qty == 0):
-                    status, text = CS.FAILED, "Interrupted by a restart before the order filled; nothing was traded."
-                else:
-                    continue  # outcome still unknown: reconciliation keeps checking the order
-                repo.set_confirmation_status(session=s, id=conf_id, status=status, result_text=text,
-                                             expected=(CS.APPROVED, CS.EXECUTING))
+            order = await self.journal.trades.order(entry_link_id(conf_id))
+            if order is not None and order.trade_id is not None:
+                status, text = CS.EXECUTED, f"Filled {num(order.cum_exec_qty)} {symbol} @ {num(order.avg_price)}."
+            elif order is None or (order.status in TERMINAL_ORDER_STATUSES and order.status != "Filled"
+                                   and order.cum_exec_qty == 0):
+                status, text = CS.FAILED, "Interrupted by a restart before the order filled; nothing was traded."
+            else:
+                continue  # outcome still unknown: reconciliation keeps checking the order
+            await self.journal.cards.settle(conf_id, status, text=text, expected=claimed)
             log.warning("confirmation %s was cut off by a restart: %s", conf_id, status)
             if status == CS.FAILED:
                 await self.bus.emit(ErrorEvent(f"{symbol}: an approved entry was interrupted by a restart before "

@@ -8,12 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy.engine import Engine
-
-from storage import repo
-from storage.db import session_scope
+from storage.journal import Journal
 from storage.models import TradeRecord
-from storage.trades import get_open_trade
 from tradebot.account import AccountCheck, check_account
 from tradebot.bybit.client import BybitClient
 from tradebot.config import Config
@@ -55,20 +51,20 @@ class TradingEngine:
 
     cfg: Config
     client: BybitClient
-    db: Engine
+    journal: Journal
     bus: EventBus = field(default_factory=EventBus)
     clock: Callable[[], datetime] = utcnow
 
     def __post_init__(self) -> None:
         bot = self.cfg.bot
-        self.settings = SavedSettings(self.cfg, self.db, self.clock)
+        self.settings = SavedSettings(self.cfg, self.journal, self.clock)
         self.market = MarketReader(self.client, bot.interval, bot.candles, lambda: self.settings.strategy, self.clock)
-        self.gate = EntryGate(self.db, self.settings, self.client)
+        self.gate = EntryGate(self.journal, self.settings, self.client)
         self.locks = TradeLocks(bot.symbols)
-        self.trader = Trader(self.client, self.db, self.bus)
-        self.positions = PositionManager(self.client, self.db, self.bus, self.trader, lambda: self.settings.risk,
+        self.trader = Trader(self.client, self.journal, self.bus)
+        self.positions = PositionManager(self.client, self.journal, self.bus, self.trader, lambda: self.settings.risk,
                                          bot.unknown_position, timedelta(seconds=bot.unknown_position_wait_seconds))
-        self.desk = ConfirmationDesk(bot=bot, db=self.db, bus=self.bus, client=self.client, market=self.market,
+        self.desk = ConfirmationDesk(bot=bot, journal=self.journal, bus=self.bus, client=self.client, market=self.market,
                                      gate=self.gate, settings=self.settings, trader=self.trader, locks=self.locks,
                                      clock=self.clock)
         self.last_ticks: dict[str, TickStatus] = {}
@@ -129,15 +125,19 @@ class TradingEngine:
     def fee_rate(self, symbol: str) -> Decimal:
         return self.gate.fee_rate(symbol)
 
-    def entry_block(self, symbol: str, now: datetime) -> EntryBlock | None:
+    async def entry_block(self, symbol: str, now: datetime) -> EntryBlock | None:
         """Why a new entry on ``symbol`` is not allowed now (None = allowed)."""
-        return self.gate.block(symbol, now)
+        return await self.gate.block(symbol, now)
+
+    def last_tick_at(self) -> datetime | None:
+        """The wall time of the newest successful tick (any symbol); None before the first."""
+        return max((t.time for t in self.last_ticks.values() if t.ok), default=None)
 
     # ------------------------------------------------------------------ settings changed from the chat
 
-    def apply_settings(self, changes: dict[str, object], by: str = "") -> Outcome:
+    async def apply_settings(self, changes: dict[str, object], by: str = "") -> Outcome:
         """Validate ``changes`` (dotted paths) against the live settings and keep them across restarts."""
-        self.settings.apply(changes)  # raises ValidationError/KeyError: nothing is saved
+        await self.settings.apply(changes)  # raises ValidationError/KeyError: nothing is saved
         log.info("settings changed%s: %s", f" by {by}" if by else "", changes)
         later = " Leverage changes take effect at the next start." if "risk.leverage" in changes else ""
         return Outcome(OS.OK, f"Applied {len(changes)} setting(s); they stay in force across restarts.{later}")
@@ -146,32 +146,34 @@ class TradingEngine:
         """``origin``: the chat that asked (it gets the reply, so the alert skips it)."""
         if self.settings.paused:
             return Outcome(OS.NOOP, "Already paused: no new entries. Open positions keep their TP/SL.")
-        self.settings.paused = True
+        await self.settings.set_paused(True)
         await self.bus.emit(Lifecycle(f"Paused{f' by {by}' if by else ''}: no new entries; open positions keep "
                                       "their exchange TP/SL and are still managed.", origin))
         return Outcome(OS.OK, "Paused. No new entries; open positions keep their TP/SL and are still managed.")
 
     async def resume(self, by: str = "", origin: str | None = None) -> Outcome:
         was = self.settings.paused
-        self.settings.paused = False
-        self.settings.reset_losses()
+        await self.settings.set_paused(False)
+        await self.settings.reset_losses()
         if was:
             await self.bus.emit(Lifecycle(f"Resumed{f' by {by}' if by else ''}: new entries allowed.", origin))
         return Outcome(OS.OK if was else OS.NOOP, "Resumed: new entries allowed." if was else "Already running.")
 
-    def set_mode(self, mode: str) -> Outcome:
-        self.settings.mode = mode  # raises ValueError for anything but auto/confirm
+    async def set_mode(self, mode: str) -> Outcome:
+        await self.settings.set_mode(mode)  # raises ValueError for anything but auto/confirm
         return Outcome(OS.OK, f"Mode set to {mode}.")
 
-    def set_risk(self, pct: Decimal) -> Outcome:
-        self.settings.set_risk_pct(pct)  # raises with the allowed range
+    async def set_risk(self, pct: Decimal) -> Outcome:
+        await self.settings.set_risk_pct(pct)  # raises with the allowed range
         return Outcome(OS.OK,
                        f"Risk per trade set to {pct}% of the available balance: what a stop-out loses, after fees.")
 
     # ------------------------------------------------------------------ start and reconcile
 
     async def start(self) -> None:
-        """Check the account, load instrument rules, set leverage, reconcile the journal with the exchange."""
+        """Read the saved settings, check the account, load instrument rules, set leverage, reconcile the journal
+        with the exchange."""
+        await self.settings.load()
         account = await check_account(self.client, self.cfg.bot.symbols, self.cfg.risk.taker_fee_rate)
         self.gate.account = account
         if account.refusal:
@@ -195,9 +197,8 @@ class TradingEngine:
         await self.positions.reconcile(self.market.instruments, self.market.atrs, self.now_for())
         self._last_reconcile = self.clock()
 
-    def _unresolved_entries(self) -> bool:
-        with session_scope(self.db) as s:
-            return any(o.trade_id is None for o in repo.open_orders(session=s, purpose="entry"))
+    async def _unresolved_entries(self) -> bool:
+        return bool(await self.journal.trades.unresolved_entries())
 
     async def reconcile_now(self) -> None:
         """Reconcile under the entry lock, so an entry in flight is never taken for a lost one."""
@@ -208,7 +209,7 @@ class TradingEngine:
         """Every reconcile_minutes, and at once while an entry's outcome is unknown: position sync would otherwise
         adopt its fill as an "unknown position"."""
         due = self._last_reconcile and wall - self._last_reconcile >= timedelta(minutes=self.cfg.bot.reconcile_minutes)
-        if due or self._unresolved_entries():
+        if due or await self._unresolved_entries():
             await self.reconcile_now()
 
     # ------------------------------------------------------------------ the tick
@@ -235,8 +236,8 @@ class TradingEngine:
             signal = snap.signal
             self.market.remember(signal)
             await self._manage_position(symbol, snap)
-            if self.settings.new_bar(symbol, signal.time):
-                signal_id = self._journal_signal(symbol, signal)
+            if await self.settings.new_bar(symbol, signal.time):
+                signal_id = await self._journal_signal(symbol, signal)
                 if signal.action != "HOLD":
                     await self.bus.emit(SignalEvent(signal))
                     await self._consider_entry(symbol, signal, snap.price, signal_id)
@@ -247,12 +248,11 @@ class TradingEngine:
                                   bar_high=snap.bar_high, bar_low=snap.bar_low, atr=snap.signal.atr,
                                   now=self.now_for(symbol), bar_start=snap.bar_start)
 
-    def _journal_signal(self, symbol: str, signal: Signal) -> int | None:
-        with session_scope(self.db) as s:
-            rec = repo.record_signal(session=s, symbol=symbol, time=signal.time, price=signal.price,
-                                     action=signal.action, score=signal.score, threshold=signal.threshold,
-                                     atr=signal.atr, breakdown=signal.to_dict(), now=self.now_for(symbol))
-            return rec.id
+    async def _journal_signal(self, symbol: str, signal: Signal) -> int | None:
+        return await self.journal.signals.record(symbol=symbol, time=signal.time, price=signal.price,
+                                                 action=signal.action, score=signal.score,
+                                                 threshold=signal.threshold, atr=signal.atr,
+                                                 breakdown=signal.to_dict(), now=self.now_for(symbol))
 
     async def signal_now(self, symbol: str) -> Signal:
         """The signal for ``symbol`` computed now from the exchange (for /signal); trades nothing."""
@@ -265,7 +265,7 @@ class TradingEngine:
         now = self.now_for(symbol)
         side = Side.of_action(signal.action)
         available = await self.gate.available(now)  # also records the day's starting equity for the loss limit
-        block = self.gate.block(symbol, now) or self.desk.waiting(symbol)
+        block = await self.gate.block(symbol, now) or await self.desk.waiting(symbol)
         if block is not None:
             log.info("%s %s signal not traded: %s", symbol, signal.action, block)
             await self._maybe_protection_alert(block, now)
@@ -276,13 +276,12 @@ class TradingEngine:
         if not sizing.ok:
             await self.bus.emit(ErrorEvent(f"{symbol} {signal.action} signal not traded: {sizing.refused}", symbol))
             if signal_id is not None:
-                with session_scope(self.db) as s:
-                    repo.note_signal(session=s, signal_id=signal_id, not_traded=sizing.refused or "refused")
+                await self.journal.signals.not_traded(signal_id, sizing.refused or "refused")
             return
         if self.mode == "auto":
             root = f"a{symbol}{int(signal.time.timestamp())}"
             async with self.locks.entry:
-                if self.gate.block(symbol, now) is not None:
+                if await self.gate.block(symbol, now) is not None:
                     return
                 await self.trader.enter(symbol=symbol, side=side, qty=sizing.qty, sl=sizing.sl, tp=sizing.tp,
                                         atr=signal.atr, inst=inst, risk=self.risk, link_root=root,
@@ -291,7 +290,7 @@ class TradingEngine:
         await self.desk.ask(symbol, signal, sizing, signal_id, self.clock())
 
     async def _maybe_protection_alert(self, block: EntryBlock, now: datetime) -> None:
-        if block.alerts and self.settings.first_alert_today(now.date(), block.text):
+        if block.alerts and await self.settings.first_alert_today(now.date(), block.text):
             await self.bus.emit(ProtectionTripped(block.text, None))
 
     # ------------------------------------------------------------------ confirmations (the desk)
@@ -324,9 +323,8 @@ class TradingEngine:
         """A close the stream reported: journal ``trade`` once the exchange is flat and shows its closed PnL.
         True when nothing is left to do (journaled, journaled meanwhile by a tick, or not flat)."""
         async with self.locks.symbol(symbol):
-            with session_scope(self.db) as s:
-                if get_open_trade(session=s, symbol=symbol) is None:
-                    return True  # a tick journaled it meanwhile
+            if await self.journal.trades.open_for(symbol) is None:
+                return True  # a tick journaled it meanwhile
             if await self.client.positions(symbol):
                 return True  # not flat (any more): nothing to close
             return await self.positions.record_close(trade)

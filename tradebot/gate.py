@@ -7,10 +7,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy.engine import Engine
-
-from storage.db import session_scope
-from storage.trades import closed_trades, get_open_trade, open_trades
+from storage.journal import Journal
 from tradebot.account import AccountCheck
 from tradebot.bybit.client import BybitClient
 from tradebot.money import ZERO
@@ -52,8 +49,8 @@ class EntryBlock:
 class EntryGate:
     """Account refusal, held entries, pause, one position per symbol, max open positions and the protections."""
 
-    def __init__(self, db: Engine, settings: SavedSettings, client: BybitClient) -> None:
-        self.db, self.settings, self.client = db, settings, client
+    def __init__(self, journal: Journal, settings: SavedSettings, client: BybitClient) -> None:
+        self.journal, self.settings, self.client = journal, settings, client
         self.account = AccountCheck()  # read at start: unsupported settings stop new entries
         self.held: str | None = None  # a reason that holds new entries (e.g. the chat is unreachable)
 
@@ -64,29 +61,28 @@ class EntryGate:
     async def available(self, now: datetime) -> Decimal:
         """The available balance for sizing; also records the day's starting equity for the daily-loss limit."""
         wallet = await self.client.wallet()
-        self.settings.record_day_start(now.date(), wallet.total_equity or wallet.wallet_balance)
+        await self.settings.record_day_start(now.date(), wallet.total_equity or wallet.wallet_balance)
         return wallet.available
 
-    def block(self, symbol: str, now: datetime) -> EntryBlock | None:
+    async def block(self, symbol: str, now: datetime) -> EntryBlock | None:
         """Why a new entry on ``symbol`` is not allowed now (None = allowed)."""
+        await self.settings.ensure_loaded()  # a pause saved by the previous run holds even before start() worked
         if self.account.refusal:
             return EntryBlock(BlockKind.ACCOUNT, self.account.refusal)
         if self.held:
             return EntryBlock(BlockKind.HELD, self.held)
         if self.settings.paused:
             return EntryBlock(BlockKind.PAUSED, "the bot is paused (/resume to allow entries)")
-        with session_scope(self.db) as s:
-            if get_open_trade(session=s, symbol=symbol) is not None:
-                return EntryBlock(BlockKind.OPEN, f"a {symbol} position is already open")
-            n_open = len(open_trades(session=s))
-            recent = [ClosedTradeView(t.symbol, t.exit_time, t.pnl or ZERO)
-                      for t in closed_trades(session=s, since=now - timedelta(days=7))
-                      if t.exit_time is not None]
+        view = await self.journal.trades.entry_view(symbol, since=now - timedelta(days=7))
+        if view.has_open:
+            return EntryBlock(BlockKind.OPEN, f"a {symbol} position is already open")
+        n_open = view.open_count
+        recent = [ClosedTradeView(t.symbol, t.exit_time, t.pnl or ZERO) for t in view.recent if t.exit_time is not None]
         risk = self.settings.risk
         if n_open >= risk.max_open_positions:
             return EntryBlock(BlockKind.MAX_OPEN, f"max open positions reached ({n_open}/{risk.max_open_positions})")
         prot = protection_state(recent, symbol=symbol, now=now,
-                                balance_start_of_day=self.settings.day_start_equity(now.date()) or ZERO,
+                                balance_start_of_day=await self.settings.day_start_equity(now.date()) or ZERO,
                                 params=risk, open_positions=n_open, losses_reset_at=self.settings.losses_reset_at)
         if not prot.entries_allowed:
             return EntryBlock(BlockKind.PROTECTION, "; ".join(prot.reasons))

@@ -8,21 +8,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy.engine import Engine
-
-from storage import repo
-from storage.db import session_scope
+from storage.journal import Journal
+from storage.journal_state import UnknownSeen
 from storage.models import TradeRecord
-from storage.runtime import get_state, set_state
-from storage.trades import (
-    close_trade,
-    get_open_trade,
-    open_trade,
-    open_trades,
-    record_funding,
-    update_trade,
-    update_trade_stop,
-)
 from tradebot.bybit.client import WEEK_MS, BybitClient
 from tradebot.bybit.models import ClosedPnl, Position
 from tradebot.errors import BybitAPIError, ExchangeError
@@ -32,6 +20,7 @@ from tradebot.money import ZERO
 from tradebot.risk import RiskParams
 from tradebot.side import Side
 from tradebot.states import CloseReason
+from tradebot.states import ConfirmationStatus as CS
 from tradebot.stops import next_stop, update_best
 from tradebot.timeutil import datetime_to_ms, ms_to_datetime, utcnow
 from tradebot.trader import CLOSE_PREFIX, Trader
@@ -39,12 +28,6 @@ from tradebot.trader import CLOSE_PREFIX, Trader
 log = logging.getLogger("tradebot.positions")
 CLOSE_WAIT_TICKS = 5  # ticks to wait for closed-pnl to show a close before alerting
 LOOKAHEAD_MS = 86_400_000  # closes are searched up to a day past the last market time seen (candle in progress)
-
-
-def _detached(trade: TradeRecord | None, s) -> TradeRecord | None:  # noqa: ANN001
-    if trade is not None:
-        s.expunge(trade)
-    return trade
 
 
 def stop_exit_reason(stop_history: list[dict[str, Any]] | None) -> str:
@@ -73,9 +56,9 @@ def close_reason(stop_order_types: set[str], exec_types: set[str], link_ids: set
 class PositionManager:
     """Syncs one symbol's position with the journal and keeps it protected."""
 
-    def __init__(self, client: BybitClient, db: Engine, bus: EventBus, trader: Trader,
+    def __init__(self, client: BybitClient, journal: Journal, bus: EventBus, trader: Trader,
                  risk: Callable[[], RiskParams], unknown_policy: str, unknown_wait: timedelta) -> None:
-        self.client, self.db, self.bus, self.trader = client, db, bus, trader
+        self.client, self.journal, self.bus, self.trader = client, journal, bus, trader
         self.risk = risk
         self.unknown_policy, self.unknown_wait = unknown_policy, unknown_wait
         self._close_waits: dict[int, int] = {}
@@ -98,8 +81,7 @@ class PositionManager:
         if not fetched:
             found = await self.client.positions(symbol)
             position = found[0] if found else None
-        with session_scope(self.db) as s:
-            trade = _detached(get_open_trade(session=s, symbol=symbol), s)
+        trade = await self.journal.trades.open_for(symbol)
         if trade is not None and position is not None and position.side != trade.side:
             await self.record_close(trade)  # flipped by hand: the old trade is over
             trade = None
@@ -117,8 +99,7 @@ class PositionManager:
         risk = self.risk()
         assert trade.id is not None
         if pos.size != trade.qty:
-            with session_scope(self.db) as s:
-                update_trade(session=s, trade_id=trade.id, qty=pos.size)
+            await self.journal.trades.update(trade.id, qty=pos.size)
         if pos.stop_loss is None and pos.trailing_stop is None:
             if not await self.trader.ensure_protected(trade.symbol, trade.id, inst=inst, risk=risk, position=pos):
                 return
@@ -127,8 +108,7 @@ class PositionManager:
             if p is not None and p > 0:  # defence in depth: a non-positive price is never a "best" price
                 best = update_best(Side(trade.side), best, p)
         if best != trade.best_price:
-            with session_scope(self.db) as s:
-                update_trade(session=s, trade_id=trade.id, best_price=best)
+            await self.journal.trades.update(trade.id, best_price=best)
         current = pos.stop_loss or trade.sl
         upd = next_stop(side=Side(trade.side), entry=trade.entry_price, current_sl=current, best_price=best,
                         last_price=last, atr=trade.atr or ZERO, inst=inst, params=risk,
@@ -141,15 +121,12 @@ class PositionManager:
             await self.bus.emit(ErrorEvent(f"{trade.symbol}: could not move the stop to {upd.new_sl} ({exc}); "
                                            "the previous stop stays", trade.symbol))
             return
-        with session_scope(self.db) as s:
-            update_trade_stop(session=s, trade_id=trade.id, sl=upd.new_sl, reason=upd.reason, now=now,
-                              breakeven=upd.reason == "breakeven")
+        await self.journal.trades.stop_moved(trade.id, sl=upd.new_sl, reason=upd.reason, now=now)
         await self.bus.emit(StopMoved(trade.symbol, trade.side, current, upd.new_sl, upd.reason, last))
 
     async def record_close_if_flat(self, symbol: str) -> None:
         """After a manual close: journal it now if the exchange shows the position gone (no price involved)."""
-        with session_scope(self.db) as s:
-            trade = _detached(get_open_trade(session=s, symbol=symbol), s)
+        trade = await self.journal.trades.open_for(symbol)
         if trade is not None and not await self.client.positions(symbol):
             await self.record_close(trade)
 
@@ -175,11 +152,11 @@ class PositionManager:
         close_fee = sum((r.close_fee for r in rows), ZERO)
         open_fee = sum((r.open_fee for r in rows), ZERO) or trade.entry_fee
         funding = await self._funding(trade, rows[-1].created_ms)
-        with session_scope(self.db) as s:
-            done = close_trade(session=s, trade_id=trade.id, exit_price=exit_price, exit_time=ms_to_datetime(rows[-1].created_ms),
-                               pnl=pnl, reason=reason, exit_order_id=rows[-1].order_id, exit_qty=exit_qty,
-                               exit_fee=close_fee, funding_fee=funding)
-        if done is not None:
+        done = await self.journal.trades.close(trade.id, exit_price=exit_price,
+                                               exit_time=ms_to_datetime(rows[-1].created_ms), pnl=pnl, reason=reason,
+                                               exit_order_id=rows[-1].order_id, exit_qty=exit_qty,
+                                               exit_fee=close_fee, funding_fee=funding)
+        if done:
             await self.bus.emit(PositionClosed(trade.symbol, trade.side, exit_qty, trade.entry_price, exit_price,
                                                pnl, open_fee + close_fee, reason, trade.id, funding))
         return True
@@ -229,26 +206,19 @@ class PositionManager:
                                            f"({exc}); net PnL is the exchange's and already includes it",
                                            trade.symbol))
             return None
-        total = ZERO
-        with session_scope(self.db) as s:
-            for e in rows:
-                record_funding(session=s, exec_id=e.exec_id, symbol=e.symbol, fee=e.exec_fee,
-                               time=ms_to_datetime(e.exec_time_ms))
-                total += e.exec_fee
-        return total
+        await self.journal.trades.funding([(e.exec_id, e.symbol, e.exec_fee, ms_to_datetime(e.exec_time_ms))
+                                           for e in rows])
+        return sum((e.exec_fee for e in rows), ZERO)
 
     async def _unknown(self, pos: Position, inst: Instrument, atr: Decimal, now: datetime) -> None:
         """A position the journal does not know: protect it at once, ask, then apply the answer or the default."""
-        key = f"unknown:{pos.symbol}"
-        with session_scope(self.db) as s:
-            info = get_state(session=s, key=key) or {}
-        if info.get("decision") == "ignore" and info.get("size") == str(pos.size):
+        seen = await self.journal.state.unknown(pos.symbol)
+        if seen is not None and seen.decision == "ignore" and seen.size == pos.size:
             return
-        if not info or info.get("size") != str(pos.size):
-            info = {"first_seen": now.isoformat(), "size": str(pos.size), "decision": None}
+        if seen is None or seen.size != pos.size:
+            seen = UnknownSeen(now, pos.size, None)
             decide_by = now + self.unknown_wait
-            with session_scope(self.db) as s:
-                set_state(session=s, key=key, value=info)
+            await self.journal.state.see_unknown(pos.symbol, seen)
             await self.bus.emit(UnknownPosition(pos.symbol, pos.side, pos.size, pos.avg_price,
                                                 self.unknown_policy, decide_by))
         if pos.stop_loss is None and pos.trailing_stop is None:
@@ -260,8 +230,8 @@ class PositionManager:
             except BybitAPIError as exc:
                 await self.bus.emit(ErrorEvent(f"{pos.symbol}: unknown position has no stop and one could not be "
                                                f"set ({exc})", pos.symbol, critical=True))
-        decision = info.get("decision")
-        if decision is None and now >= datetime.fromisoformat(info["first_seen"]) + self.unknown_wait:
+        decision = seen.decision
+        if decision is None and seen.first_seen is not None and now >= seen.first_seen + self.unknown_wait:
             decision = self.unknown_policy
         if decision is not None:
             await self.decide_unknown(pos.symbol, decision, position=pos, inst=inst, atr=atr)
@@ -274,11 +244,8 @@ class PositionManager:
             if not found:
                 return f"{symbol}: no open position any more"
             position = found[0]
-        key = f"unknown:{symbol}"
-        with session_scope(self.db) as s:
-            if get_open_trade(session=s, symbol=symbol) is not None:
-                return f"{symbol}: already managed"
-            set_state(session=s, key=key, value={"first_seen": "", "size": str(position.size), "decision": decision})
+        if not await self.journal.state.decide_unknown(symbol, position.size, decision):
+            return f"{symbol}: already managed"
         if decision == "ignore":
             return f"{symbol}: left alone (not managed by the bot)"
         if decision == "close":
@@ -286,13 +253,10 @@ class PositionManager:
         risk = self.risk()
         sl = position.stop_loss or self.trader.fallback_stop(position, atr, inst, risk)
         tp = position.take_profit or self.trader.fallback_take_profit(position, atr, inst, risk)
-        with session_scope(self.db) as s:
-            trade = open_trade(session=s, symbol=symbol, side=position.side, qty=position.size,
-                               entry_price=position.avg_price,
-                               entry_time=ms_to_datetime(position.open_time_ms or position.updated_ms),
-                               sl=sl, tp=tp, adopted=True, atr=atr if atr > 0 else None)
-            trade_id = trade.id
-        assert trade_id is not None
+        await self.journal.trades.adopt(symbol=symbol, side=position.side, qty=position.size,
+                                                   price=position.avg_price,
+                                                   time=ms_to_datetime(position.open_time_ms or position.updated_ms),
+                                                   sl=sl, tp=tp, atr=atr if atr > 0 else None)
         if position.stop_loss is None or position.take_profit is None:
             try:
                 await self.client.set_trading_stop(symbol=symbol, stop_loss=None if position.stop_loss else sl,
@@ -305,45 +269,32 @@ class PositionManager:
         """Journal vs exchange: entries with unknown outcome, confirmations cut off by a crash, closes while down."""
         risk = self.risk()
         self.last_now = now
-        with session_scope(self.db) as s:
-            pending = [(o.order_link_id, o.symbol, o.side, o.confirmation_id)
-                       for o in repo.open_orders(session=s, purpose="entry") if o.trade_id is None]
+        pending = [(o.order_link_id, o.symbol, o.side, o.confirmation_id)
+                   for o in await self.journal.trades.unresolved_entries()]
         for link, symbol, side, conf_id in pending:
             inst = instruments.get(symbol)
             order = await self.client.get_order(symbol, order_link_id=link)
             if order is None:
-                with session_scope(self.db) as s:
-                    repo.update_order(session=s, order_link_id=link, status="Rejected",
-                                      error="not found on the exchange")
-                    if conf_id:
-                        repo.set_confirmation_status(session=s, id=conf_id, status="failed",
-                                                     expected=("approved", "executing"),
-                                                     result_text="order never reached the exchange; nothing traded")
+                await self.journal.trades.entry_missing(link, conf_id, CS.FAILED, (CS.APPROVED, CS.EXECUTING))
                 continue
-            with session_scope(self.db) as s:
-                has_trade = get_open_trade(session=s, symbol=symbol) is not None
+            has_trade = await self.journal.trades.open_for(symbol) is not None
             if inst is not None and not has_trade and order.cum_exec_qty > 0:
                 conf = None
                 if conf_id:
-                    with session_scope(self.db) as s:
-                        conf = repo.get_confirmation(session=s, id=conf_id)
-                        sl, tp = (conf.sl, conf.tp) if conf else (None, None)
+                    conf = await self.journal.cards.get(conf_id)
+                    sl, tp = (conf.sl, conf.tp) if conf else (None, None)
                 else:
                     sl, tp = order.stop_loss, order.take_profit
                 res = await self.trader.record_entry(order, symbol=symbol, side=Side(side), sl=sl, tp=tp,
                                                      atr=atrs.get(symbol, ZERO), inst=inst, risk=risk,
                                                      confirmation_id=conf_id)
                 if conf_id:
-                    with session_scope(self.db) as s:
-                        repo.set_confirmation_status(session=s, id=conf_id, status="executed" if res.ok else "failed",
-                                                     order_link_id=link, result_text=res.text)
+                    await self.journal.cards.settle(conf_id, CS.EXECUTED if res.ok else CS.FAILED, order_link_id=link,
+                                                    text=res.text)
             elif order.is_final:
-                with session_scope(self.db) as s:
-                    repo.update_order(session=s, order_link_id=link, order_id=order.order_id, status=order.status)
-        with session_scope(self.db) as s:
-            trades = [_detached(t, s) for t in open_trades(session=s)]
+                await self.journal.trades.order_update(link, order_id=order.order_id, status=order.status)
+        trades = await self.journal.trades.open()
         live = {p.symbol: p for p in await self.client.positions()}
         for trade in trades:
-            assert trade is not None
             if trade.symbol not in live:
                 await self.record_close(trade)

@@ -5,70 +5,76 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy.engine import Engine
-
-from storage.db import session_scope
-from storage.runtime import get_state, set_state
+from storage.journal import Journal
+from storage.journal_state import SettingsRow
 from tradebot.config import Config
 from tradebot.overrides import apply_changes
 from tradebot.risk import RiskParams
 from tradebot.strategy import StrategyParams
 
 log = logging.getLogger("tradebot.engine")
-SETTINGS_KEY = "settings_override"  # bot state: {dotted path: value} applied from the chat
 MODES = ("auto", "confirm")
 
 
 class SavedSettings:
-    """The live settings (config + what the chat changed) and the few marks the engine keeps between ticks."""
+    """The live settings (config + what the chat changed) and the few marks the engine keeps between ticks.
 
-    def __init__(self, cfg: Config, db: Engine, clock: Callable[[], datetime]) -> None:
-        self.cfg, self.db, self.clock = cfg, db, clock
+    The settings row is read from the journal once (``load``, at start) and kept here; every change is written
+    through before it takes effect, so reads never touch the database."""
+
+    def __init__(self, cfg: Config, journal: Journal, clock: Callable[[], datetime]) -> None:
+        self.cfg, self.journal, self.clock = cfg, journal, clock
+        self.row = SettingsRow()
+        self.loaded = False
         self._cache: tuple[str, tuple[RiskParams, StrategyParams]] | None = None
 
-    # ------------------------------------------------------------------ raw state
+    async def load(self) -> None:
+        """Read the settings row (at start, and before anything decides or saves with it)."""
+        self.row = await self.journal.state.settings()
+        self.loaded = True
 
-    def get(self, key: str, default: Any = None) -> Any:
-        with session_scope(self.db) as s:
-            return get_state(session=s, key=key, default=default)
+    async def ensure_loaded(self) -> None:
+        if not self.loaded:
+            await self.load()
 
-    def put(self, key: str, value: object) -> None:
-        with session_scope(self.db) as s:
-            set_state(session=s, key=key, value=value, now=self.clock())
+    async def _save(self, **changes: Any) -> None:
+        await self.ensure_loaded()  # never write defaults over what a previous run saved
+        row = replace(self.row, **changes)
+        await self.journal.state.save_settings(row, self.clock())
+        self.row = row
 
     # ------------------------------------------------------------------ typed views
 
     @property
     def paused(self) -> bool:
-        return bool(self.get("paused", False))
+        return self.row.paused
 
-    @paused.setter
-    def paused(self, value: bool) -> None:
-        self.put("paused", value)
+    async def set_paused(self, value: bool) -> None:
+        await self._save(paused=value)
 
     @property
     def mode(self) -> str:
-        return str(self.get("mode", self.cfg.bot.mode))
+        return self.row.mode or self.cfg.bot.mode
 
-    @mode.setter
-    def mode(self, mode: str) -> None:
+    async def set_mode(self, mode: str) -> None:
         if mode not in MODES:
             raise ValueError("mode must be auto or confirm")
-        self.put("mode", mode)
+        await self._save(mode=mode)
 
     @property
     def risk(self) -> RiskParams:
         risk = self._live()[0]
-        override = self.get("risk_pct")
-        return risk.model_copy(update={"risk_pct": Decimal(str(override))}) if override else risk
+        override = self.row.risk_pct
+        return risk.model_copy(update={"risk_pct": override}) if override else risk
 
-    def set_risk_pct(self, pct: Decimal) -> None:
+    async def set_risk_pct(self, pct: Decimal) -> None:
         RiskParams.model_validate({**self.cfg.risk.model_dump(), "risk_pct": pct})  # raises with the allowed range
-        self.put("risk_pct", str(pct))
+        await self._save(risk_pct=Decimal(str(pct)))
 
     @property
     def strategy(self) -> StrategyParams:
@@ -76,17 +82,16 @@ class SavedSettings:
 
     def applied(self) -> dict[str, object]:
         """The setting changes applied from the chat (dotted path → value), as kept in the journal."""
-        return dict(self.get(SETTINGS_KEY) or {})
+        return dict(self.row.overrides)
 
-    def apply(self, changes: dict[str, object]) -> None:
+    async def apply(self, changes: dict[str, object]) -> None:
         """Validate ``changes`` (dotted paths) against the live settings and keep them; risk_pct goes to /risk's key."""
         apply_changes(self.risk, self.strategy, changes)  # raises ValidationError/KeyError: nothing is saved
         saved = self.applied()
         rest = {k: v for k, v in changes.items() if k != "risk.risk_pct"}
         saved.update({k: str(v) if isinstance(v, Decimal) else v for k, v in rest.items()})
-        self.put(SETTINGS_KEY, saved)
-        if "risk.risk_pct" in changes:
-            self.put("risk_pct", str(changes["risk.risk_pct"]))
+        pct = changes.get("risk.risk_pct")
+        await self._save(overrides=saved, **({"risk_pct": Decimal(str(pct))} if pct is not None else {}))
 
     def _live(self) -> tuple[RiskParams, StrategyParams]:
         """Config + the changes applied from chat (/optimize → Apply), kept in the journal across restarts."""
@@ -106,35 +111,22 @@ class SavedSettings:
 
     @property
     def losses_reset_at(self) -> datetime | None:
-        raw = self.get("losses_reset_at")
-        return datetime.fromisoformat(str(raw)) if raw else None
+        return self.row.losses_reset_at
 
-    def reset_losses(self) -> None:
-        self.put("losses_reset_at", self.clock().isoformat())
+    async def reset_losses(self) -> None:
+        await self._save(losses_reset_at=self.clock())
 
-    def day_start_equity(self, day: date) -> Decimal | None:
-        raw = self.get(f"day_start:{day.isoformat()}")
-        return Decimal(str(raw)) if raw else None
+    async def day_start_equity(self, day: date) -> Decimal | None:
+        return await self.journal.state.day_start(day)
 
-    def record_day_start(self, day: date, equity: Decimal) -> None:
+    async def record_day_start(self, day: date, equity: Decimal) -> None:
         """The first equity seen on ``day`` (the daily-loss limit's base); kept once."""
-        key = f"day_start:{day.isoformat()}"
-        if self.get(key) is None:
-            self.put(key, str(equity))
+        await self.journal.state.record_day_start(day, equity, self.clock())
 
-    def new_bar(self, symbol: str, bar_time: datetime) -> bool:
+    async def new_bar(self, symbol: str, bar_time: datetime) -> bool:
         """True (and remembered) the first time a closed bar of ``symbol`` is seen; False for one already seen."""
-        key = f"last_bar:{symbol}"
-        seen = self.get(key)
-        if seen is not None and seen >= bar_time.isoformat():
-            return False
-        self.put(key, bar_time.isoformat())
-        return True
+        return await self.journal.state.new_bar(symbol, bar_time, self.clock())
 
-    def first_alert_today(self, day: date, reason: str) -> bool:
+    async def first_alert_today(self, day: date, reason: str) -> bool:
         """True (and remembered) the first time a protection with this reason trips on ``day``."""
-        key = f"protection_alert:{day.isoformat()}:{reason[:40]}"
-        if self.get(key):
-            return False
-        self.put(key, True)
-        return True
+        return await self.journal.state.first_alert(day, reason, self.clock())

@@ -10,14 +10,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from pydantic import ValidationError
-from sqlalchemy.engine import Engine
 
-from storage.db import session_scope
+from storage.journal import Journal
 from storage.models import Confirmation, TradeRecord
-from storage.repo import pending_confirmations
-from storage.runtime import audit, delete_state, get_state, set_state
-from storage.stats import PERIODS, PnLSummary, period_bounds, pnl_summary
-from storage.trades import closed_trades, get_open_trade
+from storage.stats import PERIODS, PnLSummary, period_bounds
 from tradebot.backtest.remote import BacktestReport, backtest_recent
 from tradebot.bybit.client import BybitClient
 from tradebot.bybit.models import Position, Wallet
@@ -41,6 +37,7 @@ TOKEN_TTL = timedelta(minutes=10)
 CHART_CANDLES, CHART_MAX = 150, 1000  # candles drawn; Bybit's most per kline request
 BACKTEST_FALLBACK_BALANCE = Decimal(10000)  # a chat /backtest on an empty account
 PROPOSAL_TTL = timedelta(days=7)  # how long an /optimize result's Apply button works
+BUTTON, PROPOSAL = "btn", "opt"  # the kinds of pending button actions the journal keeps
 ENV_LABELS = {"paper": "paper (in-process simulator, no real orders)", "testnet": "Bybit TESTNET",
               "demo": "Bybit demo trading", "mainnet": "Bybit MAINNET — real money"}
 
@@ -159,9 +156,9 @@ def parse_decimal(raw: str) -> Decimal:
 class BotService:
     """Facade the Telegram handlers call; holds no Telegram types."""
 
-    def __init__(self, cfg: Config, engine: TradingEngine, client: BybitClient, db: Engine,
+    def __init__(self, cfg: Config, engine: TradingEngine, client: BybitClient, journal: Journal,
                  clock: Callable[[], datetime]) -> None:
-        self.cfg, self.engine, self.client, self.db, self.clock = cfg, engine, client, db, clock
+        self.cfg, self.engine, self.client, self.journal, self.clock = cfg, engine, client, journal, clock
         self.market_note: Callable[[], str | None] | None = None  # set by --demo: where the replay is
         self.streams: StreamRunner | None = None  # set by the app when the WebSocket streams run
 
@@ -177,7 +174,7 @@ class BotService:
         for symbol in self.cfg.bot.symbols:
             tick = self.engine.last_ticks.get(symbol)
             sig = self.engine.last_signals.get(symbol)
-            block = self.engine.entry_block(symbol, now)
+            block = await self.engine.entry_block(symbol, now)
             if block is not None and block.is_protection and block.text not in protections:
                 protections.append(block.text)
             rows.append(SymbolStatus(symbol, tick.time if tick else None, tick.ok if tick else None,
@@ -190,7 +187,7 @@ class BotService:
             n_open = -1
         note = self.market_note() if self.market_note is not None else None
         streams = [describe(st) for st in self.streams.statuses()] if self.streams is not None else []
-        return StatusView(self.overview(), rows, n_open, self.pnl("today").summary, protections, note,
+        return StatusView(self.overview(), rows, n_open, (await self.pnl("today")).summary, protections, note,
                           streams)
 
     async def positions(self) -> list[PositionView]:
@@ -203,10 +200,7 @@ class BotService:
                 equity = None
         out = []
         for p in positions:
-            with session_scope(self.db) as s:
-                trade = get_open_trade(session=s, symbol=p.symbol)
-                if trade is not None:
-                    s.expunge(trade)
+            trade = await self.journal.trades.open_for(p.symbol)
             notional = p.avg_price * p.size
             margin = (p.position_value or notional) / p.leverage if p.leverage > 0 else None
             liq, source = p.liq_price, "exchange"
@@ -238,25 +232,20 @@ class BotService:
         """A health problem (or its recovery) for the chats, through the core's event bus like every alert."""
         await self.engine.bus.emit(Health(text))
 
-    def pnl(self, period: str = "today") -> PnLView:
+    async def pnl(self, period: str = "today") -> PnLView:
         key = (period or "today").strip().lower()
         if key not in PERIODS:
             raise ArgumentError(f"{period!r} is not a period.")
         since, until = period_bounds(key, self.clock())
-        with session_scope(self.db) as s:
-            return PnLView(key, pnl_summary(session=s, since=since, until=until + timedelta(microseconds=1)))
+        return PnLView(key, await self.journal.trades.pnl(since, until + timedelta(microseconds=1)))
 
     async def balance(self) -> Wallet:
         return await self.client.wallet()
 
-    def trades(self, n: int) -> list[TradeRecord]:
+    async def trades(self, n: int) -> list[TradeRecord]:
         if not 1 <= n <= 100:
             raise ArgumentError(f"{n} trades is out of range.")
-        with session_scope(self.db) as s:
-            rows = closed_trades(session=s, limit=n)
-            for r in rows:
-                s.expunge(r)
-        return rows
+        return await self.journal.trades.closed(limit=n)
 
     async def signal(self, symbol: str) -> Signal:
         """The live strategy's signal on the latest closed candle, computed now."""
@@ -282,13 +271,7 @@ class BotService:
         frame = frame_from_rows(k.as_row() for k in klines)
         shown = min(CHART_CANDLES, len(frame))
         start = frame.index[-shown].to_pydatetime()
-        with session_scope(self.db) as s:
-            trades = [t for t in closed_trades(session=s, symbol=symbol, since=start)]
-            live = get_open_trade(session=s, symbol=symbol)
-            trades += [live] if live is not None and live.entry_time >= start else []
-            cards = pending_confirmations(session=s, symbol=symbol)
-            for row in [*trades, *cards]:
-                s.expunge(row)
+        trades, cards = await self.journal.trades.chart(symbol, start)
         return ChartData(symbol, interval, frame, trades, found[0] if found else None, shown, cards)
 
     # ------------------------------------------------------------------ actions
@@ -300,11 +283,11 @@ class BotService:
     async def resume(self, by: str, origin: str | None = None) -> Outcome:
         return await self.engine.resume(by, origin)
 
-    def set_mode(self, raw: str) -> Outcome:
+    async def set_mode(self, raw: str) -> Outcome:
         mode = raw.strip().lower()
         if mode not in ("auto", "confirm"):
             raise ArgumentError(f"{raw!r} is not a mode.")
-        return self.engine.set_mode(mode)
+        return await self.engine.set_mode(mode)
 
     def backtest_settings(self) -> tuple[RiskParams, str]:
         """The live risk settings a chat /backtest should use (``/risk`` persisted in the journal), and a line
@@ -331,10 +314,10 @@ class BotService:
         live = replace(self.cfg, file=self.cfg.file.model_copy(update={"strategy": self.engine.strategy}))
         return await backtest_recent(self.client, live, symbol, days, end_ms, balance, risk=risk, source=source)
 
-    def set_risk(self, raw: str) -> Outcome:
+    async def set_risk(self, raw: str) -> Outcome:
         value = parse_decimal(raw)
         try:
-            return self.engine.set_risk(value)
+            return await self.engine.set_risk(value)
         except ValidationError:
             raise ArgumentError(f"Risk {value}% is out of range.") from None
 
@@ -343,10 +326,10 @@ class BotService:
         found = await self.client.positions(symbol)
         if not found:
             raise UserError(f"No open {symbol} position.")
-        return self.new_token("close", symbol), found[0]
+        return await self.new_token("close", symbol), found[0]
 
     async def request_stop_all(self) -> tuple[str, list[Position]]:
-        return self.new_token("stop_all", ""), await self.client.positions()
+        return await self.new_token("stop_all", ""), await self.client.positions()
 
     async def stop_all(self, by: str, origin: str | None = None) -> Outcome:
         await self.engine.pause(by, origin)
@@ -370,18 +353,16 @@ class BotService:
 
     # ------------------------------------------------------------------ /optimize → Apply
 
-    def save_proposal(self, symbol: str, changes: dict[str, object]) -> str:
+    async def save_proposal(self, symbol: str, changes: dict[str, object]) -> str:
         """Keep an optimize result's setting changes (for its Apply button) for PROPOSAL_TTL; returns its id."""
         pid = secrets.token_urlsafe(8)
-        expires = (self.clock() + PROPOSAL_TTL).isoformat()
-        with session_scope(self.db) as s:
-            set_state(session=s, key=f"opt:{pid}", value={"symbol": symbol, "changes": changes, "expires": expires})
+        await self.journal.state.put_action(PROPOSAL, pid, {"symbol": symbol, "changes": changes},
+                                            self.clock() + PROPOSAL_TTL)
         return pid
 
-    def proposal(self, pid: str) -> dict[str, object]:
-        with session_scope(self.db) as s:
-            found = get_state(session=s, key=f"opt:{pid}")
-        if found is None or datetime.fromisoformat(found["expires"]) < self.clock():
+    async def proposal(self, pid: str) -> dict[str, object]:
+        found = await self.journal.state.peek_action(PROPOSAL, pid, self.clock())
+        if found is None:
             raise UserError("This optimize result has expired; run /optimize again.")
         return dict(found["changes"])
 
@@ -399,38 +380,32 @@ class BotService:
                 out.append((path, old, new))
         return out
 
-    def apply_settings(self, changes: dict[str, object], by: str) -> Outcome:
+    async def apply_settings(self, changes: dict[str, object], by: str) -> Outcome:
         try:
-            return self.engine.apply_settings(changes, by)
+            return await self.engine.apply_settings(changes, by)
         except (ValidationError, KeyError) as exc:
             raise UserError(f"Not applied: {exc}") from None
 
     # ------------------------------------------------------------------ button tokens & audit
 
-    def new_token(self, action: str, symbol: str) -> str:
+    async def new_token(self, action: str, symbol: str) -> str:
         """Opaque single-use id for a confirm button; the action lives in the journal, not the button."""
         token = secrets.token_urlsafe(8)
-        expires = (self.clock() + TOKEN_TTL).isoformat()
-        with session_scope(self.db) as s:
-            set_state(session=s, key=f"btn:{token}", value={"action": action, "symbol": symbol, "expires": expires})
+        await self.journal.state.put_action(BUTTON, token, {"action": action, "symbol": symbol},
+                                            self.clock() + TOKEN_TTL)
         return token
 
-    def take_token(self, token: str, action: str | None) -> dict[str, str] | None:
+    async def take_token(self, token: str, action: str | None) -> dict[str, str] | None:
         """The token's payload if it exists, matches ``action`` (None: any) and is fresh; consumed either way."""
-        key = f"btn:{token}"
-        with session_scope(self.db) as s:
-            payload = get_state(session=s, key=key)
-            if payload is None or not delete_state(session=s, key=key):
-                return None
-        if (action is not None and payload.get("action") != action) or datetime.fromisoformat(payload["expires"]) < self.clock():
+        payload = await self.journal.state.take_action(BUTTON, token, self.clock())
+        if payload is None or (action is not None and payload.get("action") != action):
             return None
         return payload
 
-    def audit(self, *, kind: str, action: str, allowed: bool, user_id: int | None, chat_id: int | None,
-              args: str | None = None, result: str | None = None) -> None:
-        with session_scope(self.db) as s:
-            audit(session=s, update_kind=kind[:16], action=action[:64], allowed=allowed, user_id=user_id,
-                  chat_id=chat_id, args=args, result=(result or "")[:500], now=utcnow())
+    async def audit(self, *, kind: str, action: str, allowed: bool, user_id: int | None, chat_id: int | None,
+                    args: str | None = None, result: str | None = None) -> None:
+        await self.journal.ops.audit(kind=kind[:16], action=action[:64], allowed=allowed, user_id=user_id,
+                                     chat_id=chat_id, args=args, result=(result or "")[:500], now=utcnow())
 
 
 def trailing_state(p: Position, trade: TradeRecord | None) -> str:

@@ -10,8 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from storage.db import session_scope
-from storage.trades import get_open_trade
 from tradebot.bybit.stream import (
     PRIVATE_PATH,
     PUBLIC_PATH,
@@ -153,10 +151,7 @@ class StreamRunner:
 
     async def settle(self, symbol: str) -> bool:
         """Journal a close the stream reported, as soon as the exchange's closed-pnl shows it. True when done."""
-        with session_scope(self.engine.db) as s:
-            trade = get_open_trade(session=s, symbol=symbol)
-            if trade is not None:
-                s.expunge(trade)
+        trade = await self.engine.journal.trades.open_for(symbol)
         if trade is None:
             return True
         for delay in SETTLE_DELAYS:

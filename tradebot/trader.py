@@ -7,12 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy.engine import Engine
-
-from storage import repo
-from storage.db import session_scope
-from storage.models import TradeRecord
-from storage.trades import open_trade
+from storage.journal import Journal
 from tradebot.bybit.client import BybitClient, order_link_id
 from tradebot.bybit.models import SETTLE_COIN, Execution, Order, Position
 from tradebot.errors import BybitAPIError, ExchangeError, OrderRejected, TransportError
@@ -78,8 +73,8 @@ def fill_from(order: Order, executions: list[Execution]) -> Fill | None:
 class Trader:
     """Places entries and closes through the one client and journals them; emits events, never raises on rejects."""
 
-    def __init__(self, client: BybitClient, db: Engine, bus: EventBus) -> None:
-        self.client, self.db, self.bus = client, db, bus
+    def __init__(self, client: BybitClient, journal: Journal, bus: EventBus) -> None:
+        self.client, self.journal, self.bus = client, journal, bus
 
     async def enter(
         self, *, symbol: str, side: Side, qty: Decimal, sl: Decimal, tp: Decimal, atr: Decimal, inst: Instrument,
@@ -87,13 +82,10 @@ class Trader:
     ) -> EntryResult:
         """Market entry with TP/SL attached (Full mode). The orderLinkId comes from ``link_root``: never twice."""
         link = entry_link_id(link_root)
-        with session_scope(self.db) as s:
-            known = repo.get_order_by_link_id(session=s, order_link_id=link)
-            if known is not None and known.trade_id is not None:
-                return EntryResult(False, "already executed", known.trade_id)
-            if known is None:
-                repo.record_order(session=s, order_link_id=link, symbol=symbol, side=side, order_type="Market",
-                                  qty=qty, purpose="entry", status="Sent", confirmation_id=confirmation_id)
+        done = await self.journal.trades.begin_entry(link=link, symbol=symbol, side=side, qty=qty,
+                                                     confirmation_id=confirmation_id)
+        if done is not None:
+            return EntryResult(False, "already executed", done)
         try:
             ack = await self.client.place_order(symbol=symbol, side=side, qty=qty, order_link_id=link,
                                                 take_profit=tp, stop_loss=sl, tp_trigger_by="LastPrice",
@@ -121,8 +113,7 @@ class Trader:
         fill = fill_from(order, execs)
         if fill is None:
             status = order.status if order.is_final else "Unknown"
-            with session_scope(self.db) as s:
-                repo.update_order(session=s, order_link_id=link, order_id=order.order_id, status=status)
+            await self.journal.trades.order_update(link, order_id=order.order_id, status=status)
             if order.is_final:
                 return await self._failed(link, symbol, side, confirmation_id,
                                           f"order {order.status.lower()} without a fill {order.reject_reason}".strip(),
@@ -134,16 +125,12 @@ class Trader:
                 trailing = exchange_trailing(side=side, entry=fill.price, atr=atr, inst=inst, params=risk)
             except ValueError as exc:  # an activation price <= 0 is never sent (Bybit reads 0 as "active now")
                 await self.bus.emit(ErrorEvent(f"{symbol}: no exchange trailing stop: {exc}", symbol))
-        with session_scope(self.db) as s:
-            trade = open_trade(session=s, symbol=symbol, side=side, qty=fill.qty, entry_price=fill.price,
-                               entry_time=fill.time, entry_fee=fill.fee, entry_order_link_id=link, sl=sl, tp=tp,
-                               trailing_distance=trailing.distance if trailing else None,
-                               trailing_active_price=trailing.active_price if trailing else None,
-                               signal_id=signal_id, confirmation_id=confirmation_id, atr=atr)
-            repo.update_order(session=s, order_link_id=link, order_id=order.order_id, status=order.status,
-                              avg_price=fill.price, cum_exec_qty=fill.qty, fee=fill.fee, trade_id=trade.id)
-            trade_id = trade.id
-        assert trade_id is not None
+        trade_id = await self.journal.trades.open_filled(
+            link=link, order_id=order.order_id, status=order.status, symbol=symbol, side=side, qty=fill.qty,
+            price=fill.price, time=fill.time, fee=fill.fee, sl=sl, tp=tp,
+            trailing_distance=trailing.distance if trailing else None,
+            trailing_active_price=trailing.active_price if trailing else None, signal_id=signal_id,
+            confirmation_id=confirmation_id, atr=atr)
         await self.bus.emit(EntryFilled(symbol, side, fill.qty, fill.price, fill.fee, sl, tp, trade_id,
                                         confirmation_id, trailing.distance if trailing else None,
                                         trailing.active_price if trailing else None))
@@ -157,8 +144,7 @@ class Trader:
 
     async def _failed(self, link: str, symbol: str, side: Side, confirmation_id: str | None, reason: str,
                       status: str) -> EntryResult:
-        with session_scope(self.db) as s:
-            repo.update_order(session=s, order_link_id=link, status=status, error=reason[:500])
+        await self.journal.trades.order_update(link, status=status, error=reason[:500])
         await self.bus.emit(EntryFailed(symbol, side, reason, confirmation_id))
         return EntryResult(False, reason)
 
@@ -173,10 +159,8 @@ class Trader:
             if not found:
                 return True
             position = found[0]
-        with session_scope(self.db) as s:
-            trade = s.get(TradeRecord, trade_id)
-            assert trade is not None
-            s.expunge(trade)
+        trade = await self.journal.trades.get(trade_id)
+        assert trade is not None
         ok = True
         if position.stop_loss is None and position.trailing_stop is None:
             sl = trade.sl or self.fallback_stop(position, atr or trade.atr, inst, risk)
@@ -225,25 +209,21 @@ class Trader:
         now_ms = await self.client.server_time_ms()
         link = order_link_id(CLOSE_PREFIX.rstrip("-"), symbol, reason[:8], str(now_ms))
         side = Side(pos.side).opposite
-        with session_scope(self.db) as s:
-            repo.record_order(session=s, order_link_id=link, symbol=symbol, side=side, order_type="Market",
-                              qty=pos.size, purpose="close", reduce_only=True, status="Sent")
+        await self.journal.trades.close_sent(link=link, symbol=symbol, side=side, qty=pos.size)
         try:
             ack = await self.client.place_order(symbol=symbol, side=side, qty=pos.size, order_link_id=link,
                                                 reduce_only=True)
         except OrderRejected as exc:
             if exc.code == 110017:  # nothing left to reduce: already flat
                 return f"{symbol}: already flat"
-            with session_scope(self.db) as s:
-                repo.update_order(session=s, order_link_id=link, status="Rejected", error=str(exc)[:500])
+            await self.journal.trades.order_update(link, status="Rejected", error=str(exc)[:500])
             return f"{symbol}: close rejected: {exc}"
         except (TransportError, ExchangeError) as exc:
             return f"{symbol}: close outcome unknown ({exc}); the bot will check on the next tick"
         order = await self.client.wait_order(symbol, order_id=ack.order_id or None, order_link_id=link)
         if order is not None:
-            with session_scope(self.db) as s:
-                repo.update_order(session=s, order_link_id=link, order_id=order.order_id, status=order.status,
-                                  avg_price=order.avg_price, cum_exec_qty=order.cum_exec_qty)
+            await self.journal.trades.order_update(link, order_id=order.order_id, status=order.status,
+                                                   avg_price=order.avg_price, cum_exec_qty=order.cum_exec_qty)
         if order is None or order.status != "Filled":
             return f"{symbol}: close sent, status {order.status if order else 'unknown'}"
         return f"{symbol}: closed {num(order.cum_exec_qty)} @ {num(order.avg_price)}"

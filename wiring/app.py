@@ -28,9 +28,9 @@ from handlers.deps import (
 )
 from handlers.errors import polling_error_callback
 from proving.sim import Simulator
-from storage.db import init_db, make_engine, session_scope
+from storage.db import init_db, make_engine
+from storage.journal import Journal
 from storage.lock import new_owner, take_lock
-from storage.runtime import release_lock
 from tradebot.bybit.client import BybitClient
 from tradebot.config import Config
 from tradebot.engine import TradingEngine
@@ -80,10 +80,11 @@ def build_application(cfg: Config, builder: ApplicationBuilder | None = None, **
 async def post_init(app: App) -> None:
     info: Setup = app.bot_data[SETUP_KEY]
     cfg = info.cfg
-    own_db = info.db is None
-    db = info.db or make_engine(cfg.env.DATABASE_URL)
-    init_db(db)
-    if (refusal := take_lock(db, info.owner)) is not None:
+    own_db = info.journal is None and info.db is None
+    db = info.journal.db if info.journal is not None else info.db or make_engine(cfg.env.DATABASE_URL)
+    journal = info.journal or Journal(db)
+    await journal.worker.call(lambda: init_db(db))
+    if (refusal := await journal.worker.call(lambda: take_lock(db, info.owner))) is not None:
         raise InstanceLocked(refusal)
     client, sim = info.client, info.sim
     streams = info.streams if info.streams is not None else client is None
@@ -92,11 +93,11 @@ async def post_init(app: App) -> None:
         if sim is not None and not cfg.demo:
             sim.start_replay(speed=1.0)  # paper: the random walk moves in real time
     clock = info.clock or utcnow
-    engine = TradingEngine(cfg, client, db, clock=clock)
-    service = BotService(cfg, engine, client, db, clock)
-    deps = Deps(cfg=cfg, engine=engine, service=service, client=client, db=db,
+    engine = TradingEngine(cfg, client, journal, clock=clock)
+    service = BotService(cfg, engine, client, journal, clock)
+    deps = Deps(cfg=cfg, engine=engine, service=service, client=client, journal=journal,
                 sim=sim, clock=clock, allowed=frozenset(cfg.env.TELEGRAM_ALLOWED_CHAT_IDS), owner=info.owner,
-                poll=info.poll, managed_loop=info.managed_loop, own_db=own_db)
+                poll=info.poll, managed_loop=info.managed_loop, own_journal=info.journal is None, own_db=own_db)
     app.bot_data[DEPS_KEY] = deps
     engine.bus.subscribe(AlertSink(deps))
     try:
@@ -123,13 +124,14 @@ async def post_shutdown(app: App) -> None:
         return
     if deps.streams is not None:
         await deps.streams.stop()
-    with session_scope(deps.db) as s:
-        release_lock(session=s, name=LOCK_NAME, owner=deps.owner)
+    await deps.journal.ops.release_lock(LOCK_NAME, deps.owner)
     await deps.client.aclose()
     if deps.sim is not None:
         deps.sim.close()
+    if deps.own_journal:
+        deps.journal.close()
     if deps.own_db:
-        deps.db.dispose()
+        deps.journal.db.dispose()
 
 
 async def startup(app: App, *, poll_timeout: float = 1.0) -> None:

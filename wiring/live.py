@@ -31,9 +31,9 @@ from handlers.deps import (
 )
 from handlers.errors import polling_error_callback
 from proving.sim import Simulator
-from storage.db import StorageError, init_db, make_engine, normalize_url, session_scope
+from storage.db import StorageError, init_db, make_engine, normalize_url
+from storage.journal import Journal
 from storage.lock import new_owner, take_lock
-from storage.runtime import heartbeat_lock, release_lock
 from tradebot.bybit.client import BybitClient
 from tradebot.config import Config
 from tradebot.engine import TradingEngine
@@ -69,9 +69,9 @@ class Guard:
     held, so open positions are synced, their stops moved (break-even, trailing) and closes journaled; alerts wait
     in the outbox. The exchange client (and paper simulator) are handed on to the Application afterwards."""
 
-    def __init__(self, cfg: Config, db: Any, owner: str, exchange: tuple[BybitClient, Simulator | None] | None = None
-                 ) -> None:
-        self.cfg, self.db, self.owner = cfg, db, owner
+    def __init__(self, cfg: Config, journal: Journal, owner: str,
+                 exchange: tuple[BybitClient, Simulator | None] | None = None) -> None:
+        self.cfg, self.journal, self.owner = cfg, journal, owner
         self.client: BybitClient
         self.sim: Simulator | None
         if exchange is None:
@@ -80,10 +80,10 @@ class Guard:
                 self.sim.start_replay(speed=1.0)  # paper: the random walk moves in real time, as in post_init
         else:
             self.client, self.sim = exchange
-        self.engine = TradingEngine(cfg, self.client, db, clock=utcnow)
+        self.engine = TradingEngine(cfg, self.client, journal, clock=utcnow)
         self.engine.entries_held = HELD
-        deps = Deps(cfg=cfg, engine=self.engine, service=BotService(cfg, self.engine, self.client, db, utcnow),
-                    client=self.client, db=db, sim=self.sim, clock=utcnow,
+        deps = Deps(cfg=cfg, engine=self.engine, service=BotService(cfg, self.engine, self.client, journal, utcnow),
+                    client=self.client, journal=journal, sim=self.sim, clock=utcnow,
                     allowed=frozenset(cfg.env.TELEGRAM_ALLOWED_CHAT_IDS), owner=owner, poll=None, managed_loop=True)
         self.engine.bus.subscribe(AlertSink(deps))
         self.lost_lock = False
@@ -98,13 +98,12 @@ class Guard:
         """One round: tick every symbol, write the tick heartbeat, refresh the lock; False when the lock is lost."""
         for symbol in self.cfg.bot.symbols:
             await self.engine.tick(symbol)  # never raises
-        liveness.record_tick(self.db, self.engine)
+        await liveness.record_tick(self.journal, self.engine)
         loop = asyncio.get_running_loop()
         if loop.time() >= self._next_beat:
-            with session_scope(self.db) as s:
-                if not heartbeat_lock(session=s, name=LOCK_NAME, owner=self.owner, now=wall_now()):
-                    self.lost_lock = True
-                    return False
+            if not await self.journal.ops.lock_heartbeat(LOCK_NAME, self.owner, wall_now()):
+                self.lost_lock = True
+                return False
             self._next_beat = loop.time() + LOCK_BEAT_SECONDS
         return True
 
@@ -128,7 +127,7 @@ class Guard:
                 await self._task
 
 
-async def connect(app: Any, cfg: Config, db: Any, owner: str, stop: asyncio.Event) -> tuple[int | None, Guard | None]:
+async def connect(app: Any, cfg: Config, journal: Journal, owner: str, stop: asyncio.Event) -> tuple[int | None, Guard | None]:
     """``app.initialize()`` (getMe) until it works: (None, guard) when connected, (exit code, guard) otherwise.
     A network failure (or any answer but a rejected token) is retried with backoff, one log line per attempt,
     while a Guard ticks the engine; a rejected token is exit 2."""
@@ -149,7 +148,7 @@ async def connect(app: Any, cfg: Config, db: Any, owner: str, stop: asyncio.Even
                 ra: Any = exc.retry_after
                 delay = max(delay, ra.total_seconds() if isinstance(ra, timedelta) else float(ra))
             if guard is None:
-                guard = Guard(cfg, db, owner)
+                guard = Guard(cfg, journal, owner)
                 guard.start()
             log.warning("Telegram is unreachable (attempt %d: %s); retrying in %.0f s. Meanwhile the exchange "
                         "side runs: open positions keep their exchange TP/SL and are managed each tick; new "
@@ -205,13 +204,14 @@ async def serve(cfg: Config, *, builder: Any = None, stop: asyncio.Event | None 
         return EXIT_CONFIG
     owner = new_owner()
     db = make_engine(cfg.env.DATABASE_URL)
+    journal = Journal(db)
     guard: Guard | None = None
     handed: Guard | None = None  # a guard whose exchange client the Application took over
     app: Any = None
     locked = False
     try:
         try:
-            init_db(db)  # migrates the journal (Alembic); refuses one written by a newer release
+            await journal.worker.call(lambda: init_db(db))  # migrates (Alembic); refuses a newer release's journal
         except StorageError as exc:
             say(f"Refusing to start: {exc}")
             return EXIT_BAD_JOURNAL
@@ -219,14 +219,14 @@ async def serve(cfg: Config, *, builder: Any = None, stop: asyncio.Event | None 
             shown = make_url(normalize_url(cfg.env.DATABASE_URL)).render_as_string(hide_password=True)
             say(f"Cannot open the journal at {shown} (DATABASE_URL): {str(exc.orig).strip().splitlines()[0]}")
             return EXIT_CRASH
-        if (refusal := take_lock(db, owner)) is not None:
+        if (refusal := await journal.worker.call(lambda: take_lock(db, owner))) is not None:
             say(f"Refusing to start: {refusal}")
             return EXIT_OTHER_INSTANCE
         locked = True
-        app = build_application(cfg, builder, owner=owner, db=db, managed_loop=True)
+        app = build_application(cfg, builder, owner=owner, db=db, journal=journal, managed_loop=True)
         log.info("starting on %s (%s)", env_label(cfg),
                  "webhook" if cfg.env.TELEGRAM_WEBHOOK_URL else "polling")
-        code, guard = await connect(app, cfg, db, owner, stop)
+        code, guard = await connect(app, cfg, journal, owner, stop)
         if code is not None:
             return code
         if guard is not None:  # hand the exchange over: the Application's engine takes over from here
@@ -270,10 +270,10 @@ async def serve(cfg: Config, *, builder: Any = None, stop: asyncio.Event | None 
             await stop_app(app)
         if locked:  # every exit path: the lock is free for the next start
             try:
-                with session_scope(db) as s:
-                    release_lock(session=s, name=LOCK_NAME, owner=owner)
+                await journal.ops.release_lock(LOCK_NAME, owner)
             except OperationalError as exc:  # the database went away: the lock goes stale on its own
                 log.warning("could not release the instance lock: %s", str(exc.orig).strip().splitlines()[0])
+        journal.close()
         db.dispose()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):

@@ -11,6 +11,7 @@ from sqlmodel import select
 
 from proving.sim import BookParams, Simulator
 from storage.db import session_scope
+from storage.journal import Journal
 from storage.models import TradeRecord
 from tests.engine.conftest import KEY, SECRET, SYMBOL, ema_only
 from tests.journals import journal
@@ -45,7 +46,7 @@ async def test_live_engine_and_backtest_make_the_same_trades(tmp_path: Path, tra
     client = BybitClient("http://sim.local", KEY, SECRET, transport=sim.transport(),
                          retry=RetryPolicy(attempts=2, base_delay=0.0))
     with journal("sqlite-memory", tmp_path) as db:
-        engine = TradingEngine(cfg, client, db, clock=lambda: ms_to_datetime(sim.market_time()))
+        engine = TradingEngine(cfg, client, Journal(db), clock=lambda: ms_to_datetime(sim.market_time()))
         try:
             while True:
                 status = await engine.tick(SYMBOL)

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from proving.sim import BookParams, Simulator
+from storage.journal import Journal
 from tests.journals import db_params, journal
 from tradebot.bybit.client import BybitClient, RetryPolicy
 from tradebot.config import BotSettings, Config, EnvSettings, FileConfig
@@ -55,7 +56,8 @@ class Rig:
         transport = None if url else sim.transport()
         self.client = BybitClient(url or "http://sim.local", KEY, SECRET, transport=transport,
                                   retry=RetryPolicy(attempts=4, base_delay=0.0))
-        self.engine = TradingEngine(cfg, self.client, db)
+        self.journal = Journal(db)
+        self.engine = TradingEngine(cfg, self.client, self.journal)
         self.events = Recorder()
         self.engine.bus.subscribe(self.events)
 
@@ -68,6 +70,7 @@ class Rig:
 
     async def close(self) -> None:
         await self.client.aclose()
+        self.journal.close()
 
 
 @pytest.fixture(params=db_params("sqlite-memory"))

@@ -68,7 +68,7 @@ async def test_engine_refuses_to_trade_on_unsupported_account(make_rig, sim, set
     [alert] = [e for e in rig.events.of(ErrorEvent) if e.critical]
     assert alert.message.startswith("not trading:") and all(w in alert.message for w in words)
     assert not rig.events.of(EntryFilled) and rig.position() is None  # the Buy signal was not traded
-    block = rig.engine.entry_block(SYMBOL, rig.engine.now_for(SYMBOL))
+    block = await rig.engine.entry_block(SYMBOL, rig.engine.now_for(SYMBOL))
     assert block is not None and block.text == rig.engine.account.refusal
 
 

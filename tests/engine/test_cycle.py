@@ -197,7 +197,7 @@ async def test_daily_loss_limit_trips_and_pauses_entries(make_rig, sim, db):
     assert rig.position() is None
     tripped = rig.events.of(ProtectionTripped)
     assert tripped and "daily loss" in tripped[0].reason
-    assert "daily loss" in str(rig.engine.entry_block(SYMBOL, rig.engine.now_for(SYMBOL)) or "")
+    assert "daily loss" in str(await rig.engine.entry_block(SYMBOL, rig.engine.now_for(SYMBOL)) or "")
 
 
 async def test_pause_blocks_entries_and_survives_restart(make_rig, sim, db):
@@ -206,6 +206,7 @@ async def test_pause_blocks_entries_and_survives_restart(make_rig, sim, db):
     await rig.engine.tick(SYMBOL)
     assert rig.position() is None
     rig2 = make_rig(mode="auto")
+    await rig2.engine.settings.load()  # what start() does first
     assert rig2.engine.paused
     await rig2.engine.resume()
     sim.step(1)

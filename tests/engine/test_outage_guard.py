@@ -7,11 +7,11 @@ from decimal import Decimal
 
 from sqlmodel import select
 
-from handlers.liveness import TICK_KEY
+from handlers.liveness import TICK
 from storage.db import session_scope
+from storage.journal_state import read_heartbeats
 from storage.lock import new_owner, take_lock
 from storage.models import Confirmation, InstanceLock, OrderRecord, OutboxMessage, SignalRecord, TradeRecord
-from storage.runtime import get_state
 from tests.engine.conftest import SYMBOL
 from tradebot.events import ConfirmationNeeded, EntryFilled
 from wiring.live import HELD, Guard
@@ -34,15 +34,15 @@ async def test_guard_manages_the_open_position_and_holds_entries(make_rig, sim, 
     assert take_lock(db, owner) is None
     guard = Guard(rig.cfg.__class__(env=rig.cfg.env.model_copy(update={"TELEGRAM_ALLOWED_CHAT_IDS": [42]}),
                                      file=rig.cfg.file, source="test", demo=True),
-                  db, owner, exchange=(rig.client, sim))
+                  rig.journal, owner, exchange=(rig.client, sim))
     assert guard.engine.entries_held == HELD
     sim.set_price(SYMBOL, entry + entry * Decimal("0.0011") + atr * Decimal("0.4"))  # past the break-even trigger
     assert await guard.run_once()
     assert Decimal(rig.position()["stopLoss"]) > entry  # the stop moved to break-even without Telegram
     kinds = [m.kind for m in _rows(db, OutboxMessage)]
     assert "stop_moved" in kinds  # the alert waits in the outbox for Telegram
+    assert TICK in read_heartbeats(db)
     with session_scope(db) as s:
-        assert get_state(session=s, key=TICK_KEY) is not None
         [lock] = s.exec(select(InstanceLock)).all()
         assert lock.owner == owner
 

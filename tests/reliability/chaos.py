@@ -21,6 +21,7 @@ from typing import Any
 from proving.sim import BookParams, Simulator
 from proving.sim.faults import FaultDecision
 from storage.db import init_db, make_engine
+from storage.journal import Journal
 from tests.engine.conftest import KEY, SECRET, SYMBOL, ema_only
 from tests.reliability.audit import Audit, audit, settle_problems, unprotected
 from tradebot.bybit.client import BybitClient, RetryPolicy
@@ -242,7 +243,7 @@ class ChaosRun:
 
         client = BybitClient(server.url, KEY, SECRET, timeout=self.plan.client_timeout,
                              retry=RetryPolicy(attempts=4, base_delay=0.02), sleep=fast_sleep)
-        engine = TradingEngine(self.cfg, client, self.db)
+        engine = TradingEngine(self.cfg, client, Journal(self.db))
         engine.bus.subscribe(self.events)
         self._queue: list[ConfirmationNeeded] = []
         engine.bus.subscribe(lambda e: self._queue.append(e) if isinstance(e, ConfirmationNeeded) else None)

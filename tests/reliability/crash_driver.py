@@ -21,6 +21,7 @@ from datetime import timedelta
 from sqlmodel import select
 
 from storage.db import init_db, make_engine, session_scope
+from storage.journal import Journal
 from storage.models import Confirmation
 from tests.engine.conftest import SYMBOL
 from tests.reliability.chaos import chaos_config
@@ -43,7 +44,7 @@ async def main(url: str, db_path: str, settle: int, timeout_s: float, defer: flo
     client = BybitClient(url, os.environ["BYBIT_API_KEY"], os.environ["BYBIT_API_SECRET"], timeout=timeout_s,
                          retry=RetryPolicy(attempts=4, base_delay=0.05))
     offset = timedelta(seconds=clock_offset_s)
-    engine = TradingEngine(chaos_config(f"sqlite:///{db_path}"), client, db, clock=lambda: utcnow() + offset)
+    engine = TradingEngine(chaos_config(f"sqlite:///{db_path}"), client, Journal(db), clock=lambda: utcnow() + offset)
     queue: list[str] = []
     engine.bus.subscribe(lambda e: queue.append(e.confirmation_id) if isinstance(e, ConfirmationNeeded) else None)
     await engine.start()  # instruments, leverage, reconcile (what the crash left behind)

@@ -16,8 +16,8 @@ import pytest
 from sqlmodel import select
 
 from storage.db import make_engine, session_scope
+from storage.journal_state import read_heartbeats
 from storage.models import InstanceLock
-from storage.runtime import get_state
 from tests.reliability.fake_tg import FakeTelegram
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -94,10 +94,9 @@ def test_unreachable_telegram_is_retried_while_the_engine_ticks_then_polls(tmp_p
         assert "attempt 2:" in attempts[1] and "retrying in 4 s" in attempts[1]
         assert "open positions keep their exchange TP/SL" in attempts[0]
         db = make_engine(f"sqlite:///{tmp_path / 'journal.db'}")
-        with session_scope(db) as s:  # the protection loop ran: trading ticks completed without Telegram
-            beat = get_state(session=s, key="heartbeat:tick")
+        beat = read_heartbeats(db).get("tick")  # the protection loop ran: trading ticks completed without Telegram
         db.dispose()
-        assert beat is not None and "at" in beat
+        assert beat is not None
         fake = FakeTelegram(USER, port=port).start()
         assert fake.wait(lambda: "getUpdates" in fake.methods(), 30), "".join(lines)
         proc.send_signal(signal.SIGTERM)

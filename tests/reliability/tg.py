@@ -54,7 +54,7 @@ class TgRig:
         return await self.hub.wait_for(lambda m: any(d and d.startswith("ap:") for r in m.buttons for _, d in r))
 
     def rows(self, model: type) -> list[Any]:
-        with session_scope(self.deps.db) as s:
+        with session_scope(self.deps.journal.db) as s:
             out = list(s.exec(select(model)).all())
             for r in out:
                 s.expunge(r)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 
 os.environ.setdefault("PTB_TIMEDELTA", "true")  # PTB 22.8 warns on int retry_after otherwise
 
@@ -16,7 +18,7 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from handlers.deps import DEPS_KEY, Deps
+from handlers.deps import DEPS_KEY, Deps, wall_now
 from proving.sim import BookParams, Simulator
 from proving.telegram.hub import OfflineTelegram, build_offline_application
 from proving.telegram.types import SentMessage
@@ -92,17 +94,29 @@ class Rig:
         await self.hub._wait(lambda: True if len(self.hub.answers) > n else None, 5)
         await self.hub.wait_idle(quiet=0.1)
 
+    async def tick(self) -> None:
+        """One trading tick, then wait until every alert it queued was delivered (so replies come after them)."""
+        await self.deps.engine.tick(SYMBOL)
+        await self.delivered()
+
+    async def delivered(self, timeout: float = 10) -> None:  # noqa: ASYNC109
+        deadline = time.monotonic() + timeout
+        while await self.deps.journal.outbox.due(wall_now() + timedelta(seconds=5), 1):
+            assert time.monotonic() < deadline, "outbox not drained"
+            await asyncio.sleep(0.02)
+        await self.hub.wait_idle(quiet=0.05)
+
     async def card(self) -> SentMessage:
         """Tick until a confirmation card is delivered; returns it."""
         await self.deps.engine.tick(SYMBOL)
         return await self.hub.wait_for(lambda m: any(d and d.startswith("ap:") for r in m.buttons for _, d in r))
 
     def orders(self, purpose: str = "entry") -> list[OrderRecord]:
-        with session_scope(self.deps.db) as s:
+        with session_scope(self.deps.journal.db) as s:
             return list(s.exec(select(OrderRecord).where(OrderRecord.purpose == purpose)).all())
 
     def audit(self, allowed: bool | None = None) -> list[AuditLog]:
-        with session_scope(self.deps.db) as s:
+        with session_scope(self.deps.journal.db) as s:
             rows = list(s.exec(select(AuditLog)).all())
         return [r for r in rows if allowed is None or r.allowed == allowed]
 
@@ -156,4 +170,4 @@ async def stop(rig: Rig) -> None:
     if rig.app._initialized:
         await shutdown(rig.app)
     if deps is not None:
-        deps.db.dispose()
+        deps.journal.db.dispose()

@@ -13,7 +13,7 @@ from tests.telegram.conftest import CHAT, Rig
 
 
 def status(rig: Rig, conf_id: str) -> str:
-    with session_scope(rig.deps.db) as s:
+    with session_scope(rig.deps.journal.db) as s:
         return s.get(Confirmation, conf_id).status
 
 
@@ -127,7 +127,7 @@ async def test_close_confirm(rig: Rig) -> None:
     ("Adopt", "adopted", "0.01"), ("Close", "closed", "0"), ("Ignore", "left alone", "0.01")])
 async def test_unknown_position_buttons(rig: Rig, label: str, expect: str, size_after: str) -> None:
     await rig.deps.client.place_order(symbol=SYMBOL, side="Buy", qty=Decimal("0.01"), order_link_id="by-hand-1")
-    await rig.deps.engine.tick(SYMBOL)
+    await rig.tick()
     alert = await rig.hub.wait_for(lambda m: "Unknown position" in m.plain and bool(m.buttons))
     assert [b for b, _ in alert.buttons[0]] == ["Adopt", "Close", "Ignore"]
     await rig.tap(alert, label)

@@ -73,7 +73,7 @@ async def test_usage_errors_are_one_line(rig: Rig, line: str, expected: str) -> 
 
 
 async def test_views_when_flat(rig: Rig) -> None:
-    await rig.deps.engine.tick(SYMBOL)
+    await rig.tick()
     status = (await rig.send("/status")).plain
     assert "running" in status and f"{SYMBOL}: last tick" in status and "score" in status
     assert "Open positions: 0" in status and "Today: PnL 0.00 USDT" in status and "Protections: none" in status
@@ -144,7 +144,7 @@ async def test_positions_trades_and_pnl_after_a_trade(rig: Rig) -> None:
     assert "Close BTCUSDT" in ask.plain
     await rig.tap(ask, f"Close {SYMBOL}")
     assert "closed" in ask.plain
-    await rig.deps.engine.tick(SYMBOL)  # journals the close from the exchange's closed-pnl
+    await rig.tick()  # journals the close from the exchange's closed-pnl
     assert "(closed manually)" in (await rig.send("/trades 5")).plain or "manual" in (await rig.send("/trades")).plain
     pnl = (await rig.send("/pnl all")).plain  # the simulator replays 2025 candles: "today" is empty
     assert "Trades 1" in pnl and "Per symbol" in pnl and "Funding" in pnl
@@ -152,7 +152,7 @@ async def test_positions_trades_and_pnl_after_a_trade(rig: Rig) -> None:
 
 async def test_backtest_uses_the_live_risk_setting(rig: Rig) -> None:
     """/backtest runs with /risk's persisted value, says so, and lists the settings and funding apart."""
-    await rig.deps.engine.tick(SYMBOL)
+    await rig.tick()
     assert "2.5%" in (await rig.send("/risk 2.5")).plain
     assert "Backtesting BTCUSDT" in (await rig.send("/backtest BTCUSDT 2")).plain
     photo = await rig.hub.wait_for(lambda m: m.photo is not None or "Backtest failed" in m.plain, timeout=30)
@@ -176,7 +176,7 @@ async def test_backtest_with_many_pauses_attaches_the_full_report(rig: Rig, monk
         return BacktestReport(summary, b"\x89PNG\r\n\x1a\nfake", 0)
 
     monkeypatch.setattr(service, "backtest_recent", fake)
-    await rig.deps.engine.tick(SYMBOL)
+    await rig.tick()
     await rig.send("/backtest BTCUSDT 2")
     doc = await rig.hub.wait_for(lambda m: m.document is not None, timeout=30)
     assert doc.document is not None and doc.document.data.decode() == summary

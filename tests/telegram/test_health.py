@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -12,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from handlers.liveness import CHAT_KEY, TICK_KEY
-from storage.db import init_db, make_engine, session_scope
-from storage.runtime import set_state
+from handlers.liveness import CHAT, TICK
+from storage.db import init_db, make_engine
+from storage.journal import Journal
 from tests.reliability.fake_tg import FakeTelegram
 from tradebot.config import load_config
 from wiring.health import check
@@ -36,12 +37,16 @@ def cfg_for(tmp: Path, **bot: float):
 def beats(tmp: Path, tick_age: float | None, chat_age: float | None) -> None:
     db = make_engine(f"sqlite:///{tmp / 'journal.db'}")
     init_db(db)
-    with session_scope(db) as s:
+    journal = Journal(db)
+
+    async def write() -> None:
         if tick_age is not None:
-            set_state(session=s, key=TICK_KEY, value={"at": (NOW - timedelta(seconds=tick_age)).isoformat()})
+            await journal.state.beat(TICK, NOW - timedelta(seconds=tick_age), None, NOW)
         if chat_age is not None:
-            set_state(session=s, key=CHAT_KEY, value={"at": (NOW - timedelta(seconds=chat_age)).isoformat(),
-                                                      "mode": "polling"})
+            await journal.state.beat(CHAT, NOW - timedelta(seconds=chat_age), "polling", NOW)
+
+    asyncio.run(write())
+    journal.close()
     db.dispose()
 
 

@@ -68,7 +68,8 @@ async def test_optimize_progress_result_and_apply(make_rig: Callable[..., Any]) 
     new_tp = engine.risk.tp_atr
     assert new_tp in (Decimal(4), Decimal(5), Decimal(6))
     # kept in the journal: a new engine (a restart) reads the same settings
-    again = TradingEngine(engine.cfg, rig.deps.client, rig.deps.db)
+    again = TradingEngine(engine.cfg, rig.deps.client, rig.deps.journal)
+    await again.settings.load()  # what start() does first
     assert again.risk.tp_atr == new_tp and again.risk.risk_pct == engine.risk.risk_pct
     # /backtest runs on the live settings and says which were applied from /optimize
     risk, source = rig.deps.service.backtest_settings()
@@ -84,7 +85,7 @@ async def test_optimize_progress_result_and_apply(make_rig: Callable[..., Any]) 
 
 async def test_optimize_usage_and_bad_numbers(make_rig: Callable[..., Any]) -> None:
     rig = await _rig(make_rig)
-    await rig.deps.engine.tick(SYMBOL)
+    await rig.tick()
     assert "Usage: /optimize SYMBOL DAYS TRIALS" in (await rig.send(f"/optimize {SYMBOL} 4")).plain
     assert "whole numbers" in (await rig.send(f"/optimize {SYMBOL} 4 many")).plain
     assert "TRIALS must be from 1 to 500" in (await rig.send(f"/optimize {SYMBOL} 4 5000")).plain

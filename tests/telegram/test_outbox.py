@@ -15,7 +15,7 @@ from tradebot.intents import Button, ButtonAction
 
 
 def outbox(rig: Rig) -> list[OutboxMessage]:
-    with session_scope(rig.deps.db) as s:
+    with session_scope(rig.deps.journal.db) as s:
         return list(s.exec(select(OutboxMessage).order_by(OutboxMessage.id)).all())
 
 
@@ -23,6 +23,7 @@ async def test_retry_after_is_retried_later(rig: Rig) -> None:
     rig.hub.fail_next("sendMessage", "retry_after", retry_after=0.3)
     await rig.deps.engine.bus.emit(Lifecycle("flood test"))
     msg = await rig.hub.wait_for(lambda m: "flood test" in m.plain)
+    await rig.delivered()  # the journal marks it sent just after Telegram took it
     row = [r for r in outbox(rig) if "flood test" in r.text][0]
     assert row.status == "sent" and row.attempts == 2 and "flood control" in row.last_error
     assert row.sent_message_id == msg.message_id
@@ -33,6 +34,7 @@ async def test_network_error_is_retried(rig: Rig) -> None:
     rig.hub.fail_next("sendMessage", "network")
     await rig.deps.engine.bus.emit(Lifecycle("network test"))
     await rig.hub.wait_for(lambda m: "network test" in m.plain, timeout=6)
+    await rig.delivered()  # the journal marks it sent just after Telegram took it
     row = [r for r in outbox(rig) if "network test" in r.text][0]
     assert row.status == "sent" and row.attempts == 2 and "NetworkError" in row.last_error
 
@@ -59,7 +61,7 @@ async def test_delivered_after_restart(make_rig) -> None:
 
 async def test_long_alert_is_split_at_4096(rig: Rig) -> None:
     lines = [f"line {i:04d} " + "x" * 90 for i in range(120)]  # ~12,000 characters
-    queue(rig.deps, Rendered("\n".join(lines), [[("OK", Button(ButtonAction.CANCEL, "none"))]]), "test", [CHAT])
+    await queue(rig.deps, Rendered("\n".join(lines), [[("OK", Button(ButtonAction.CANCEL, "none"))]]), "test", [CHAT])
     await rig.hub.wait_for(lambda m: "line 0119" in m.plain)
     parts = [m for m in rig.hub.sent(CHAT) if "line 0" in m.plain]
     assert len(parts) == 3 and all(len(m.text) <= 4096 for m in parts)
@@ -69,7 +71,7 @@ async def test_long_alert_is_split_at_4096(rig: Rig) -> None:
 
 async def test_unparseable_markup_is_delivered_as_plain_text(rig: Rig) -> None:
     """An alert whose HTML Telegram refuses is still delivered (as plain words), not dropped."""
-    queue(rig.deps, Rendered("price <b>went < 5 &amp; back</b>"), "error")
+    await queue(rig.deps, Rendered("price <b>went < 5 &amp; back</b>"), "error")
     msg = await rig.hub.wait_for(lambda m: "went" in m.plain, timeout=6)
     assert msg.plain == "price went < 5 & back" and msg.parse_mode is None
     row = [r for r in outbox(rig) if "went" in r.text][0]
