@@ -136,7 +136,8 @@ async def make_rig(db_url: str) -> AsyncIterator[Callable[..., Any]]:
     """Async factory: ``rig = await make_rig(hub=..., **bot_settings)``; everything is shut down after the test."""
     started: list[Rig] = []
 
-    async def build(hub: OfflineTelegram | None = None, sim: Simulator | None = None, **bot: Any) -> Rig:
+    async def build(hub: OfflineTelegram | None = None, sim: Simulator | None = None, schedule_ticks: bool = False,
+                    **bot: Any) -> Rig:
         hub = hub or OfflineTelegram()
         sim = sim or make_sim()
         cfg = make_cfg(db_url, **bot)
@@ -146,7 +147,8 @@ async def make_rig(db_url: str) -> AsyncIterator[Callable[..., Any]]:
                              retry=RetryPolicy(attempts=2, base_delay=0.0))
         clock = Clock()
         app = build_application(cfg, build_offline_application(hub), db=db, sim=sim, client=client, clock=clock,
-                                managed_loop=True, schedule_ticks=False, drain_seconds=0.05, expiry_seconds=3600)
+                                managed_loop=True, schedule_ticks=schedule_ticks, drain_seconds=0.05,
+                                expiry_seconds=3600)
         rig = Rig(hub, app, sim, clock)
         await startup(app)
         started.append(rig)
