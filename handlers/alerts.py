@@ -173,4 +173,5 @@ def _fail(deps: Deps, row: OutboxMessage, error: str, retry_at: Any) -> None:
     log.warning("outbox message %s to chat %s not delivered (%s)%s", row.id, row.chat_id, error,
                 "; will retry" if retry_at else "; giving up")
     with session_scope(deps.db) as s:
-        mark_failed(session=s, id=row.id, error=error, now=wall_now(), retry_at=retry_at)  # type: ignore[arg-type]
+        assert row.id is not None  # drain() takes stored rows only
+        mark_failed(session=s, id=row.id, error=error, now=wall_now(), retry_at=retry_at)

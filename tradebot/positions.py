@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from storage import repo
 from storage.db import session_scope
@@ -41,7 +42,7 @@ CLOSE_WAIT_TICKS = 5  # ticks to wait for closed-pnl to show a close before aler
 LOOKAHEAD_MS = 86_400_000  # closes are searched up to a day past the last market time seen (candle in progress)
 
 
-def _detached(trade: TradeRecord | None, s) -> TradeRecord | None:  # noqa: ANN001
+def _detached(trade: TradeRecord | None, s: Session) -> TradeRecord | None:
     if trade is not None:
         s.expunge(trade)
     return trade

@@ -419,7 +419,7 @@ class BotService:
         """The token's payload if it exists, matches ``action`` (None: any) and is fresh; consumed either way."""
         key = f"btn:{token}"
         with session_scope(self.db) as s:
-            payload = get_state(session=s, key=key)
+            payload: dict[str, str] | None = get_state(session=s, key=key)
             if payload is None or not delete_state(session=s, key=key):
                 return None
         if (action is not None and payload.get("action") != action) or datetime.fromisoformat(payload["expires"]) < self.clock():
