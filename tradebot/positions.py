@@ -145,7 +145,7 @@ class PositionManager:
         with session_scope(self.db) as s:
             update_trade_stop(session=s, trade_id=trade.id, sl=upd.new_sl, reason=upd.reason, now=now,
                               breakeven=upd.reason == "breakeven")
-        await self.bus.emit(StopMoved(trade.symbol, trade.side, current, upd.new_sl, upd.reason, last))
+        await self.bus.emit(StopMoved(trade.symbol, Side(trade.side), current, upd.new_sl, upd.reason, last))
 
     async def record_close_if_flat(self, symbol: str) -> None:
         """After a manual close: journal it now if the exchange shows the position gone (no price involved)."""
@@ -181,8 +181,9 @@ class PositionManager:
                                pnl=pnl, reason=reason, exit_order_id=rows[-1].order_id, exit_qty=exit_qty,
                                exit_fee=close_fee, funding_fee=funding)
         if done is not None:
-            await self.bus.emit(PositionClosed(trade.symbol, trade.side, exit_qty, trade.entry_price, exit_price,
-                                               pnl, open_fee + close_fee, reason, trade.id, funding))
+            await self.bus.emit(PositionClosed(trade.symbol, Side(trade.side), exit_qty, trade.entry_price,
+                                               exit_price, pnl, open_fee + close_fee, reason, trade.id,
+                                               funding))
         return True
 
     async def _closes(self, trade: TradeRecord) -> list[ClosedPnl]:
@@ -250,13 +251,14 @@ class PositionManager:
             decide_by = now + self.unknown_wait
             with session_scope(self.db) as s:
                 set_state(session=s, key=key, value=info)
-            await self.bus.emit(UnknownPosition(pos.symbol, pos.side, pos.size, pos.avg_price,
+            await self.bus.emit(UnknownPosition(pos.symbol, Side(pos.side), pos.size, pos.avg_price,
                                                 self.unknown_policy, decide_by))
         if pos.stop_loss is None and pos.trailing_stop is None:
             sl = self.trader.fallback_stop(pos, atr, inst, self.risk())
             try:
                 await self.client.set_trading_stop(symbol=pos.symbol, stop_loss=sl)
-                await self.bus.emit(StopMoved(pos.symbol, pos.side, None, sl, "protect", pos.mark_price))
+                await self.bus.emit(StopMoved(pos.symbol, Side(pos.side), None, sl, "protect",
+                                              pos.mark_price))
                 pos = Position(**{**{f: getattr(pos, f) for f in pos.__dataclass_fields__}, "stop_loss": sl})
             except BybitAPIError as exc:
                 await self.bus.emit(ErrorEvent(f"{pos.symbol}: unknown position has no stop and one could not be "
