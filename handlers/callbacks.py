@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from telegram import CallbackQuery, Update
+from telegram import CallbackQuery, Message, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
@@ -40,7 +40,7 @@ async def _edit(query: CallbackQuery, html: str) -> None:
 
 def _card_html(query: CallbackQuery) -> str:
     message = query.message
-    return message.text_html if message is not None and getattr(message, "text", None) else ""  # type: ignore[union-attr]
+    return message.text_html if isinstance(message, Message) and message.text else ""
 
 
 async def _decide(query: CallbackQuery, deps: Deps, conf_id: str, user_id: int, by: str, approve: bool) -> str:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 from telegram import Update
 from telegram.constants import ChatAction, ParseMode
@@ -235,7 +236,7 @@ COMMANDS: list[Command] = [
 COMMAND_BY_NAME = {c.name: c for c in COMMANDS}
 
 
-def make_handler(command: Command) -> Callable[[Update, Context], Awaitable[None]]:
+def make_handler(command: Command) -> Callable[[Update, Context], Coroutine[Any, Any, None]]:
     """Check the argument count, run the command, audit who/what/result (UserError → error handler reply)."""
 
     async def handle(update: Update, context: Context) -> None:

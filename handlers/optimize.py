@@ -107,6 +107,9 @@ async def optimize_button(query: CallbackQuery, deps: Deps, button: Button, by: 
     """OPTIMIZE_SHOW (a proposal id): show the changes and ask; OPTIMIZE_APPLY (a token): apply them (once)."""
     message, rest = query.message, button.ref
     if button.action is ButtonAction.OPTIMIZE_SHOW:
+        if message is None:  # a tap on an inline-mode message, which this bot never sends
+            await query.answer()
+            return "no message"
         try:
             diff = deps.service.setting_diff(await deps.service.proposal(rest))
         except UserError as exc:
@@ -114,12 +117,12 @@ async def optimize_button(query: CallbackQuery, deps: Deps, button: Button, by: 
             return f"refused: {exc}"
         await query.answer()
         if not diff:
-            await query.get_bot().send_message(message.chat.id, "The live bot already uses these settings.")  # type: ignore[union-attr]
+            await query.get_bot().send_message(message.chat.id, "The live bot already uses these settings.")
             return "nothing to apply"
         token = await deps.service.new_token(ButtonAction.OPTIMIZE_APPLY, rest)
         lines = "\n".join(f"• <code>{esc(p)}</code>: {esc(_value(a))} → <b>{esc(_value(b))}</b>" for p, a, b in diff)
         await query.get_bot().send_message(
-            message.chat.id,  # type: ignore[union-attr]
+            message.chat.id,
             f"Apply these settings to the live bot? They take effect from the next tick, for every symbol it "
             f"trades, and are kept across restarts (like /risk).\n{lines}", parse_mode=ParseMode.HTML,
             reply_markup=markup([[("✅ Apply", Button(ButtonAction.OPTIMIZE_APPLY, token)),
@@ -136,6 +139,6 @@ async def optimize_button(query: CallbackQuery, deps: Deps, button: Button, by: 
         await query.answer(str(exc)[:200], show_alert=True)
         return f"refused: {exc}"
     await query.answer("Applied.")
-    html = message.text_html if message is not None and getattr(message, "text", None) else ""  # type: ignore[union-attr]
+    html = message.text_html if isinstance(message, Message) and message.text else ""
     await query.edit_message_text(f"{html}\n\n<b>Applied</b> ({esc(by)}): {esc(out.text)}", parse_mode=ParseMode.HTML)
     return f"{out.status}: {out.text}"

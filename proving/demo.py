@@ -17,6 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from handlers.buttons import encode
 from handlers.deps import DEPS_KEY, Deps
 from proving.telegram.hub import OfflineTelegram, build_offline_application
 from proving.terminal import TerminalChat, stdin_lines
@@ -24,6 +25,7 @@ from storage.db import make_engine
 from tradebot.config import Config
 from tradebot.events import ConfirmationNeeded, EntryFailed, EntryFilled, Event
 from tradebot.formatting import num, usdt
+from tradebot.intents import Button, ButtonAction
 from tradebot.logs import FORMAT, RedactingFilter
 from tradebot.states import ConfirmationStatus as CS
 from tradebot.strategy import StrategyParams
@@ -206,9 +208,10 @@ def _interrupt(run: DemoRun) -> None:
 
 
 async def _auto_approve(hub: OfflineTelegram, conf_id: str) -> None:
-    card = await hub.wait_for(lambda m: any(d == f"ap:{conf_id}" for row in m.buttons for _, d in row), 10)
+    data = encode(Button(ButtonAction.APPROVE, conf_id))
+    card = await hub.wait_for(lambda m: any(d == data for row in m.buttons for _, d in row), 10)
     print("🤖 demo: auto-approving this card (stdin is not a terminal)", flush=True)
-    hub.push_callback(DEMO_CHAT, f"ap:{conf_id}", card.message_id, user_id=DEMO_CHAT)
+    hub.push_callback(DEMO_CHAT, data, card.message_id, user_id=DEMO_CHAT)
 
 
 async def _feed(chat: TerminalChat, run: DemoRun, deadline: float) -> None:

@@ -14,8 +14,8 @@ from sqlmodel import Session, create_engine, select
 
 from storage.migrate import MigrationError, upgrade
 from storage.models import SCHEMA_VERSION, SchemaVersion
-from storage.types import utcnow
 from tradebot.errors import TradebotError
+from tradebot.timeutil import utcnow
 
 DEFAULT_URL = "sqlite:///tradebot.db"
 SQLITE_BUSY_TIMEOUT_MS = 5000

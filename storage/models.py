@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, text
 from sqlmodel import Field, SQLModel
 
-from storage.types import JSONValue, Money, UTCDateTime, utcnow
+from storage.types import JSONValue, Money, UTCDateTime
+from tradebot.timeutil import utcnow
 
 # 1: the first release (create_all, no Alembic). 2: Alembic-managed (storage/migrations); a release that
 # still speaks 1 refuses a journal marked 2 instead of running against columns it does not know.

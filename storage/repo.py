@@ -51,7 +51,8 @@ from storage.trades import (  # noqa: F401  (re-exported)
     update_trade,
     update_trade_stop,
 )
-from storage.types import as_utc, to_money, utcnow
+from storage.types import as_utc, to_money
+from tradebot.timeutil import utcnow
 
 # ---------------------------------------------------------------- signals
 

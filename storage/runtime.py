@@ -9,7 +9,8 @@ from sqlmodel import Session, col, delete, select, update
 
 from storage._common import insert_ignore, rowcount, upsert
 from storage.models import AuditLog, BotState, InstanceLock, OutboxMessage
-from storage.types import as_utc, json_encode, utcnow
+from storage.types import as_utc, json_encode
+from tradebot.timeutil import utcnow
 
 # ---------------------------------------------------------------- state
 

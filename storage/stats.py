@@ -12,8 +12,8 @@ from sqlmodel import Session
 from storage.models import FundingRecord, TradeRecord
 from storage.trades import closed_trades, funding_records
 from storage.types import as_utc
+from tradebot.money import ZERO
 
-ZERO = Decimal(0)
 PERIODS = ("today", "7d", "30d", "all")
 
 

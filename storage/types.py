@@ -17,11 +17,6 @@ _MAX_ABS = Decimal(10) ** (MONEY_PRECISION - MONEY_SCALE)
 _CTX = Context(prec=MONEY_PRECISION + 12)
 
 
-def utcnow() -> datetime:
-    """Current time as a timezone-aware UTC datetime."""
-    return datetime.now(UTC)
-
-
 def as_utc(value: datetime) -> datetime:
     """Return ``value`` converted to UTC; naive datetimes are refused (they are ambiguous)."""
     if value.tzinfo is None or value.utcoffset() is None:

@@ -13,6 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from tradebot.side import Side
 from tradebot.strategy.signal import Signal
 
 log = logging.getLogger("tradebot.events")
@@ -37,7 +38,7 @@ class ConfirmationNeeded(Event):
 
     confirmation_id: str
     symbol: str
-    side: str
+    side: Side
     price: Decimal
     qty: Decimal
     sl: Decimal
@@ -59,7 +60,7 @@ class ConfirmationNeeded(Event):
 @dataclass(frozen=True)
 class EntryFilled(Event):
     symbol: str
-    side: str
+    side: Side
     qty: Decimal
     price: Decimal
     fee: Decimal
@@ -75,7 +76,7 @@ class EntryFilled(Event):
 @dataclass(frozen=True)
 class EntryFailed(Event):
     symbol: str
-    side: str
+    side: Side
     reason: str
     confirmation_id: str | None
     kind = "error"
@@ -84,7 +85,7 @@ class EntryFailed(Event):
 @dataclass(frozen=True)
 class StopMoved(Event):
     symbol: str
-    side: str
+    side: Side
     old_sl: Decimal | None
     new_sl: Decimal
     reason: str  # breakeven | trailing | protect
@@ -95,7 +96,7 @@ class StopMoved(Event):
 @dataclass(frozen=True)
 class PositionClosed(Event):
     symbol: str
-    side: str
+    side: Side
     qty: Decimal
     entry_price: Decimal
     exit_price: Decimal
@@ -112,7 +113,7 @@ class UnknownPosition(Event):
     """A position the journal does not know (opened by hand): Adopt / Close / Ignore."""
 
     symbol: str
-    side: str
+    side: Side
     size: Decimal
     avg_price: Decimal
     default_action: str

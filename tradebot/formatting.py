@@ -25,6 +25,7 @@ from tradebot.events import (
 )
 from tradebot.intents import Button, ButtonAction, Buttons
 from tradebot.readings import reading
+from tradebot.side import Side
 from tradebot.strategy.signal import Signal
 
 if TYPE_CHECKING:
@@ -34,8 +35,8 @@ if TYPE_CHECKING:
     from tradebot.strategy.params import StrategyParams
 
 MAX_LEN = 4096
-SIDE_WORD = {"Buy": "LONG", "Sell": "SHORT"}
-SIDE_ICON = {"Buy": "🟢", "Sell": "🔴"}
+SIDE_WORD: dict[str, str] = {Side.BUY: "LONG", Side.SELL: "SHORT"}  # str keys: views carry Bybit's text
+SIDE_ICON: dict[str, str] = {Side.BUY: "🟢", Side.SELL: "🔴"}
 REASONS = {"take_profit": "take-profit hit", "stop_loss": "stop-loss hit", "breakeven_stop": "break-even stop hit",
            "trailing_stop": "trailing stop hit",
            "liquidation": "LIQUIDATED", "adl": "auto-deleveraged", "manual": "closed manually",
@@ -260,7 +261,8 @@ def render_help(ov: Overview, commands: Sequence[tuple[str, str, str]]) -> str:
 def render_status(v: StatusView) -> str:
     ov = v.overview
     state = "⏸ <b>PAUSED</b> (no new entries; positions still managed)" if ov.paused else "▶️ <b>running</b>"
-    lines = [f"{state} · {esc(ov.env)} · mode {esc(ov.mode)} · risk {pct(ov.risk_pct)}"]
+    lines = [f"{state} · {esc(ov.env)} · mode {esc(ov.mode)} · risk {pct(ov.risk_pct)} of available balance "
+             "per trade, after fees"]
     if v.market_note:
         lines.append(f"<i>{esc(v.market_note)}</i>")
     for s in v.symbols:

@@ -122,7 +122,7 @@ class PositionManager:
                                            "the previous stop stays", trade.symbol))
             return
         await self.journal.trades.stop_moved(trade.id, sl=upd.new_sl, reason=upd.reason, now=now)
-        await self.bus.emit(StopMoved(trade.symbol, trade.side, current, upd.new_sl, upd.reason, last))
+        await self.bus.emit(StopMoved(trade.symbol, Side(trade.side), current, upd.new_sl, upd.reason, last))
 
     async def record_close_if_flat(self, symbol: str) -> None:
         """After a manual close: journal it now if the exchange shows the position gone (no price involved)."""
@@ -157,7 +157,7 @@ class PositionManager:
                                                exit_order_id=rows[-1].order_id, exit_qty=exit_qty,
                                                exit_fee=close_fee, funding_fee=funding)
         if done:
-            await self.bus.emit(PositionClosed(trade.symbol, trade.side, exit_qty, trade.entry_price, exit_price,
+            await self.bus.emit(PositionClosed(trade.symbol, Side(trade.side), exit_qty, trade.entry_price, exit_price,
                                                pnl, open_fee + close_fee, reason, trade.id, funding))
         return True
 
@@ -219,13 +219,13 @@ class PositionManager:
             seen = UnknownSeen(now, pos.size, None)
             decide_by = now + self.unknown_wait
             await self.journal.state.see_unknown(pos.symbol, seen)
-            await self.bus.emit(UnknownPosition(pos.symbol, pos.side, pos.size, pos.avg_price,
+            await self.bus.emit(UnknownPosition(pos.symbol, Side(pos.side), pos.size, pos.avg_price,
                                                 self.unknown_policy, decide_by))
         if pos.stop_loss is None and pos.trailing_stop is None:
             sl = self.trader.fallback_stop(pos, atr, inst, self.risk())
             try:
                 await self.client.set_trading_stop(symbol=pos.symbol, stop_loss=sl)
-                await self.bus.emit(StopMoved(pos.symbol, pos.side, None, sl, "protect", pos.mark_price))
+                await self.bus.emit(StopMoved(pos.symbol, Side(pos.side), None, sl, "protect", pos.mark_price))
                 pos = Position(**{**{f: getattr(pos, f) for f in pos.__dataclass_fields__}, "stop_loss": sl})
             except BybitAPIError as exc:
                 await self.bus.emit(ErrorEvent(f"{pos.symbol}: unknown position has no stop and one could not be "

@@ -76,7 +76,7 @@ class MarketReader:
         forming, closed = klines[-1], klines[:-1]
         self._observe_market_time(symbol, forming.start_ms)
         df = frame_from_rows(k.as_row() for k in closed)
-        htf = {}
+        htf: dict[str, pd.DataFrame] = {}
         for h in params.higher_timeframes:
             htf[h.interval] = await self._htf_frame(symbol, h.interval, h.period, forming.start_ms)
         book = None

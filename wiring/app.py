@@ -61,7 +61,8 @@ def make_exchange(cfg: Config, *, candles: dict[str, Any] | None = None, warmup:
     return BybitClient(cfg.exchange_env, key, secret), None
 
 
-def build_application(cfg: Config, builder: ApplicationBuilder | None = None, **setup: Any) -> App:
+def build_application(cfg: Config, builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] | None = None,
+                      **setup: Any) -> App:
     """Application with handlers registered; Deps are built in post_init from ``Setup(cfg, **setup)``."""
     owner = setup.pop("owner", None) or new_owner()
     info = Setup(cfg, owner, **setup)

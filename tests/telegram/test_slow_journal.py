@@ -11,7 +11,6 @@ from typing import Any
 
 from sqlalchemy import event
 
-from tests.engine.conftest import SYMBOL
 from tests.telegram.conftest import Rig
 
 LATENCY = 0.05  # seconds added to every statement

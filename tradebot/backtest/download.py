@@ -81,8 +81,8 @@ async def fetch_range(client: BybitClient, symbol: str, interval: str, start_ms:
         requests += 1
         fresh = [k for k in page if start_ms <= k.start_ms <= end and k.start_ms not in rows]
         for k in fresh:
-            rows[k.start_ms] = (str(k.start_ms), *(format(v, "f") for v in (k.open, k.high, k.low, k.close,
-                                                                             k.volume)))  # type: ignore[assignment]
+            rows[k.start_ms] = (str(k.start_ms), format(k.open, "f"), format(k.high, "f"), format(k.low, "f"),
+                                format(k.close, "f"), format(k.volume, "f"))
         if bar is not None:
             bar.update(len(fresh))
         if not fresh or len(page) < PAGE:

@@ -28,6 +28,7 @@ from tradebot.config import Config
 from tradebot.instruments import Instrument
 from tradebot.market import index_ms, ms_to_datetime
 from tradebot.risk import RiskParams, size_position
+from tradebot.side import Side
 from tradebot.strategy import StrategyParams
 from tradebot.strategy.engine import compute_actions
 
@@ -43,6 +44,11 @@ def _settings(cfg: Config | RiskParams, strategy: StrategyParams | None) -> tupl
     if isinstance(cfg, RiskParams):
         return cfg, strategy or StrategyParams()
     return cfg.risk, strategy or cfg.strategy
+
+
+def _floats(a: np.ndarray) -> list[float]:
+    out: list[float] = a.tolist()  # numpy types tolist() as Any
+    return out
 
 
 class _Bars:
@@ -61,19 +67,19 @@ class _Bars:
 
     @cached_property
     def o(self) -> list[float]:
-        return self.arr[0].tolist()  # type: ignore[no-any-return]
+        return _floats(self.arr[0])
 
     @cached_property
     def h(self) -> list[float]:
-        return self.arr[1].tolist()  # type: ignore[no-any-return]
+        return _floats(self.arr[1])
 
     @cached_property
     def lo(self) -> list[float]:
-        return self.arr[2].tolist()  # type: ignore[no-any-return]
+        return _floats(self.arr[2])
 
     @cached_property
     def c(self) -> list[float]:
-        return self.arr[3].tolist()  # type: ignore[no-any-return]
+        return _floats(self.arr[3])
 
     def side_view(self, sign: int) -> tuple[list[float], list[float], list[float]]:
         """(open, favourable extreme, adverse extreme) with prices negated for a short, so one scan fits both."""
@@ -326,7 +332,7 @@ def run_backtest(
             pauses.append(Pause(ms_to_datetime(pause_start[0]), ms_to_datetime(t_j), pause_start[1],
                                 p - pause_start[2]))
             pause_start = None
-        side = "Buy" if s_k > 0 else "Sell"
+        side = Side.BUY if s_k > 0 else Side.SELL
         signal_atr = dec(a) if math.isfinite(a) else Decimal(0)
         if fast is not None:
             sized = fast.size(s_k, j, signal_atr, wallet)
@@ -351,7 +357,7 @@ def run_backtest(
             pos = rp.open(side=side, qty=sizing.qty, ref=ref, atr=signal_atr, sl=sizing.sl, tp=sizing.tp, bar=j)
             ex = runner.run(pos)
             qty, entry, sign, initial_sl, tp = pos.qty, pos.entry, pos.sign, pos.initial_sl, pos.tp
-            reason, moves, exit_sl = rp.close_reason(pos, ex.kind), pos.stop_moves, pos.sl
+            reason, moves, exit_sl = rp.close_reason(pos.last_stop_reason, ex.kind), pos.stop_moves, pos.sl
         open_fee = qty * entry * fee
         close_fee = qty * ex.price * fee
         gross = (ex.price - entry) * qty * sign

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from tradebot.risk import RiskParams
+from tradebot.side import Side
 from tradebot.strategy import StrategyParams
 
 
@@ -19,7 +20,7 @@ class Trade:
     funding paid at the settlements the position held (as Bybit's closed PnL counts it)."""
 
     symbol: str
-    side: str  # "Buy" (long) or "Sell" (short)
+    side: Side  # Buy (long) or Sell (short)
     entry_time: datetime
     entry_price: Decimal
     exit_time: datetime
@@ -41,7 +42,7 @@ class Trade:
 
     @property
     def sign(self) -> int:
-        return 1 if self.side == "Buy" else -1
+        return 1 if self.side == Side.BUY else -1
 
     @property
     def gross(self) -> Decimal:

@@ -33,7 +33,8 @@ def buy_and_hold(result: BacktestResult) -> np.ndarray | None:
     close = result.close
     if close is None or close.size == 0 or not close[0] > 0:
         return None
-    return float(result.initial_balance) * close / close[0]
+    held: np.ndarray = float(result.initial_balance) * close / close[0]  # numpy types this as Any
+    return held
 
 
 def plot_equity(result: BacktestResult, path: str | Path | BinaryIO | None = None) -> bytes:

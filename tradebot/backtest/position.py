@@ -8,8 +8,9 @@ from typing import Literal
 
 from proving.sim.book import BookParams, market_fill_price
 from proving.sim.feed import candle_path
-from tradebot.instruments import Instrument, Side, stop_price
+from tradebot.instruments import Instrument, stop_price
 from tradebot.risk import RiskParams
+from tradebot.side import Side
 from tradebot.stops import breakeven_price, exchange_trailing, next_stop, update_best
 
 ZERO = Decimal(0)
@@ -28,7 +29,7 @@ def journal_atr(atr: Decimal) -> Decimal:
 
 
 def opposite(side: Side) -> Side:
-    return "Sell" if side == "Buy" else "Buy"
+    return Side.SELL if side == Side.BUY else Side.BUY
 
 
 @dataclass
@@ -82,7 +83,7 @@ class Replayer:
              bar: int) -> OpenPosition:
         """Market entry at ``ref`` (the last price) with TP/SL attached, then the exchange trailing stop if used."""
         fill = market_fill_price(side, qty, ref, self.inst.tick_size, self.book)
-        sign = 1 if side == "Buy" else -1
+        sign = 1 if side == Side.BUY else -1
         pos = OpenPosition(side, sign, qty, fill, qty * fill * self.taker, bar, atr, journal_atr(atr), sl, tp, sl,
                            best=fill)
         if self.risk.trailing_mode == "exchange" and atr > 0:
@@ -178,12 +179,13 @@ class Replayer:
             self.manage(pos, prev_extreme, o)
         return self.walk_path(pos, j, o, h, lo, c)
 
-    def close_reason(self, pos: OpenPosition, kind: ExitKind) -> str:
-        """The live journal's reason (``close_reason`` in tradebot/positions.py)."""
+    def close_reason(self, last_stop_reason: str, kind: ExitKind) -> str:
+        """The live journal's reason (``close_reason`` in tradebot/positions.py), from the exit and the position's
+        last stop move."""
         if kind == "TrailingStop":
             return "trailing_stop"
         if kind == "TakeProfit":
             return "take_profit"
         if kind == "StopLoss":
-            return {"trailing": "trailing_stop", "breakeven": "breakeven_stop"}.get(pos.last_stop_reason, "stop_loss")
+            return {"trailing": "trailing_stop", "breakeven": "breakeven_stop"}.get(last_stop_reason, "stop_loss")
         return "end_of_data"

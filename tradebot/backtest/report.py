@@ -22,6 +22,7 @@ import numpy as np
 from tradebot.backtest.models import BacktestResult, Trade
 from tradebot.market import DAY_MS, index_ms
 from tradebot.risk import RiskParams
+from tradebot.side import Side
 from tradebot.strategy import StrategyParams
 
 ZERO = Decimal(0)
@@ -63,7 +64,7 @@ class Metrics:
     sortino: float | None
     exposure_pct: float
     fees: Decimal
-    by_side: dict[str, SideStats]
+    by_side: dict[Side, SideStats]
     gross_pnl: Decimal = ZERO  # price PnL of the trades, before fees: gross − fees = the trades' net
     fee_share_pct: float | None = None  # fees as % of gross PnL (None when gross ≤ 0: fees then took it all)
 
@@ -77,7 +78,8 @@ def _daily_returns(result: BacktestResult) -> np.ndarray:
     closes = np.r_[float(result.initial_balance), eq[last]]
     with np.errstate(divide="ignore", invalid="ignore"):
         r = np.diff(closes) / closes[:-1]
-    return r[np.isfinite(r)]
+    finite: np.ndarray = r[np.isfinite(r)]  # numpy types these array expressions as Any
+    return finite
 
 
 def _ratio(mean: float, dev: float) -> float | None:
@@ -102,7 +104,7 @@ def compute_metrics(result: BacktestResult) -> Metrics:
     sharpe = _ratio(mean, float(np.std(r, ddof=1))) if r.size > 1 else None
     sortino = _ratio(mean, math.sqrt(float(np.mean(np.minimum(r, 0.0) ** 2)))) if r.size > 1 else None
     by_side = {}
-    for side in ("Buy", "Sell"):
+    for side in Side:
         st = [t for t in trades if t.side == side]
         by_side[side] = SideStats(len(st), sum(1 for t in st if t.pnl > 0), sum((t.pnl for t in st), ZERO))
     return Metrics(
@@ -291,7 +293,7 @@ def render_summary(result: BacktestResult, metrics: Metrics | None = None) -> st
         ("Fee share", f"fees took {m.fee_share_pct:.1f}% of gross PnL" if m.fee_share_pct is not None
          else f"fees took all of it: gross PnL {_money(m.gross_pnl)} USDT is not positive"),
     ]
-    for side, label in (("Buy", "Longs"), ("Sell", "Shorts")):
+    for side, label in ((Side.BUY, "Longs"), (Side.SELL, "Shorts")):
         st = m.by_side[side]
         rows.append((label, f"{st.trades} trades, win {_pct(st.win_rate)}, net {_money(st.net_pnl)} USDT"))
     width = max(len(k) for k, _ in rows)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tradebot.instruments import Instrument, Side
+from tradebot.instruments import Instrument
 from tradebot.risk import DEFAULT_MMR, RiskParams, size_position
+from tradebot.side import Side
 
 
 def _ratio(d: Decimal) -> tuple[int, int]:
@@ -94,7 +95,7 @@ class FastSizer:
 def real_size(s: int, e: int, atr: Decimal, wallet: Decimal, inst: Instrument, risk: RiskParams
               ) -> tuple[int, int, int] | str:
     """``size_position`` itself, in ticks and steps; a refusal comes back as its message."""
-    side: Side = "Buy" if s > 0 else "Sell"
+    side = Side.BUY if s > 0 else Side.SELL
     sz = size_position(side=side, entry_price=e * inst.tick_size, atr=atr, available_balance=wallet, inst=inst,
                        params=risk)
     if not sz.ok:

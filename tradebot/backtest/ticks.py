@@ -15,15 +15,15 @@ import logging
 from collections.abc import Callable
 from decimal import Decimal
 from types import ModuleType
-from typing import NamedTuple
 
 import numpy as np
 
 from proving.sim.book import BookParams, market_fill_price
 from tradebot.backtest.position import Exit, ExitKind, Replayer, journal_atr
 from tradebot.backtest.sizer import FastSizer, real_size
-from tradebot.instruments import Instrument, Side, stop_price
+from tradebot.instruments import Instrument, stop_price
 from tradebot.risk import RiskParams
+from tradebot.side import Side
 from tradebot.stops import breakeven_price, exchange_trailing, next_stop
 
 log = logging.getLogger(__name__)
@@ -128,8 +128,6 @@ class TickRunner:
         self.entry, self.sl, self.tp, self.best = s * entry, s * sl, s * tp, s * entry
         self.be_done, self.reason, self.moves = False, "", 0
         self.atr_mgmt = am = journal_atr(atr)
-        arrays = self.kernel is not None or (self.exchange and atr > 0)  # walks reading numpy, not lists
-        o, fav, adv = self._arrays(s) if arrays else self.long if s > 0 else self.short
         thr = self.t_trig = self.b_trig = _NEVER
         self.be_level, self.floor_d = -_NEVER, 0
         if am > 0:
@@ -139,14 +137,16 @@ class TickRunner:
             self.b_trig = self.entry + self._ceil(self.be_trig, an, ad)
             self.be_level = -_NEVER  # below any stop: break-even cannot tighten it
             if self.b_trig < self.tp:  # else unreachable: the take-profit closes the position first
-                side: Side = "Buy" if s > 0 else "Sell"
+                side = Side.BUY if s > 0 else Side.SELL
                 be = stop_price(breakeven_price(s, entry * self.tick, am, self.risk), self.inst, side)
                 self.be_level = s * int(be / self.tick)
             thr = self._threshold()
-        if self.exchange and atr > 0:
-            return self._run_exchange(s, entry, atr, j0, thr, o.item, fav.item, adv.item)  # type: ignore[union-attr]
+        if self.exchange and atr > 0:  # the walks reading numpy arrays; the Python walk below reads lists
+            ao, afav, aadv = self._arrays(s)
+            return self._run_exchange(s, entry, atr, j0, thr, ao.item, afav.item, aadv.item)
         if self.kernel is not None:
-            return self._run_kernel(s, j0, o, fav, adv)  # type: ignore[arg-type]
+            return self._run_kernel(s, j0, *self._arrays(s))
+        o, fav, adv = self.long if s > 0 else self.short
         if adv[j0] <= self.sl or fav[j0] >= self.tp:
             return self._path(j0, fav[j0], adv[j0])
         n, j = self.n, j0 + 1
@@ -231,7 +231,7 @@ class TickRunner:
         """``Replayer.open``'s trailing stop, then every bar as ``Replayer.walk_bar`` does it, skipping the bars
         where provably nothing fires, activates or moves the stop. ``o``/``fav``/``adv`` read one bar (long
         space): a position lasts few bars, so no list of the whole history is built."""
-        side: Side = "Buy" if s > 0 else "Sell"
+        side = Side.BUY if s > 0 else Side.SELL
         tick = self.tick
         spec = exchange_trailing(side=side, entry=entry * tick, atr=atr, inst=self.inst, params=self.risk)
         self.t_dist, self.t_act = int(spec.distance / tick), s * int(spec.active_price / tick)
@@ -317,6 +317,7 @@ class TickRunner:
         space), else n: numpy over doubling chunks."""
         fav = self._fav(s)
         adv = self._cols[2] if s > 0 else self._neg_high
+        assert adv is not None  # _fav set it for a short
         n, size = self.n, 4 * _PROBE
         while k < n:
             e = min(n, k + size)
@@ -349,7 +350,7 @@ class TickRunner:
     def _exit(self, bar: int, point: int, kind: ExitKind, base: int) -> Exit:
         s = self.s
         base_real = s * base
-        side: Side = "Sell" if s > 0 else "Buy"
+        side = Side.SELL if s > 0 else Side.BUY
         base_d = base_real * self.tick
         fill = market_fill_price(side, self.qty, base_d, self.tick, self.book)
         return Exit(bar, point, kind, base_d, fill)
@@ -367,7 +368,7 @@ class TickRunner:
         if self.checks:
             self.checks -= 1
             if self._real(last, apply=False) != got:  # the replica disagrees: the real function decides
-                self.replica = self.checks = 0
+                self.replica, self.checks = False, 0  # a bool: the kernel is compiled for a bool flag
                 self._real(last)
                 return
         if got is not None:
@@ -375,7 +376,7 @@ class TickRunner:
 
     def _real(self, last: int, apply: bool = True) -> int | None:
         s, tick = self.s, self.tick
-        side: Side = "Buy" if s > 0 else "Sell"
+        side = Side.BUY if s > 0 else Side.SELL
         upd = next_stop(side=side, entry=s * self.entry * tick, current_sl=s * self.sl * tick,
                         best_price=s * self.best * tick, last_price=s * last * tick, atr=self.atr_mgmt,
                         inst=self.inst, params=self.risk, breakeven_done=self.be_done)
@@ -455,7 +456,7 @@ class TickPath:
         q, sl, tp = sized
         qty = q * self.inst.qty_step
         r = self.runner
-        entry = r.fill("Buy" if s > 0 else "Sell", qty, self.open(j))
+        entry = r.fill(Side.BUY if s > 0 else Side.SELL, qty, self.open(j))
         return qty, entry * self.inst.tick_size, r.run(s, qty, entry, sl, tp, atr, j)
 
     def reason(self, kind: ExitKind) -> str:
@@ -463,12 +464,6 @@ class TickPath:
         key = (kind, self.runner.reason)
         name = self._reasons.get(key)
         if name is None:
-            name = self._names.close_reason(_StopState(self.runner.reason), kind)  # type: ignore[arg-type]
+            name = self._names.close_reason(self.runner.reason, kind)
             self._reasons[key] = name
         return name
-
-
-class _StopState(NamedTuple):
-    """What ``Replayer.close_reason`` reads from a position."""
-
-    last_stop_reason: str
