@@ -13,11 +13,11 @@ from telegram.ext import ContextTypes
 
 from handlers.deps import Deps, get_deps, wall_now
 from storage.db import session_scope
-from storage.runtime import set_state
+from storage.state import beat as record_beat
 from tradebot.engine import TradingEngine
 
 log = logging.getLogger("handlers.liveness")
-TICK_KEY, CHAT_KEY = "heartbeat:tick", "heartbeat:chat"
+TICK_KEY, CHAT_KEY = "tick", "chat"  # heartbeat names
 BEAT_SECONDS = 15.0
 
 
@@ -28,13 +28,13 @@ def record_tick(db: Engine, engine: TradingEngine) -> datetime | None:
         return None
     at = max(done)
     with session_scope(db) as s:
-        set_state(session=s, key=TICK_KEY, value={"at": at.isoformat()}, now=wall_now())
+        record_beat(session=s, name=TICK_KEY, at=at, now=wall_now())
     return at
 
 
 def record_chat(db: Engine, at: datetime, mode: str) -> None:
     with session_scope(db) as s:
-        set_state(session=s, key=CHAT_KEY, value={"at": at.isoformat(), "mode": mode}, now=wall_now())
+        record_beat(session=s, name=CHAT_KEY, at=at, detail=mode, now=wall_now())
 
 
 async def chat_alive_at(deps: Deps, app: Any) -> datetime | None:

@@ -185,7 +185,7 @@ class FundingRecord(SQLModel, table=True):
     time: datetime = _time(index=True)
 
 
-class BotSettings(SQLModel, table=True):
+class ChatSettings(SQLModel, table=True):
     """What the chat changed on top of the config: pause, mode, risk %, dotted-path overrides, the loss-streak reset.
 
     One row (``id`` 1), updated in place; None/empty means "as the config says". Retention: kept for ever.

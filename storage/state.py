@@ -20,7 +20,7 @@ from storage.models import (
     BOT_MODES,
     PENDING_KINDS,
     UNKNOWN_DECISIONS,
-    BotSettings,
+    ChatSettings,
     DayMark,
     Heartbeat,
     PendingAction,
@@ -59,10 +59,10 @@ def _day(value: date) -> date:
 # ---------------------------------------------------------------- settings (one row)
 
 
-def load_settings(*, session: Session) -> BotSettings:
+def load_settings(*, session: Session) -> ChatSettings:
     """The settings row as stored, or the defaults (not paused, nothing overridden) if none was saved yet."""
-    row = session.get(BotSettings, SETTINGS_ID, populate_existing=True)
-    return row if row is not None else BotSettings(id=SETTINGS_ID)
+    row = session.get(ChatSettings, SETTINGS_ID, populate_existing=True)
+    return row if row is not None else ChatSettings(id=SETTINGS_ID)
 
 
 def save_settings(
@@ -91,7 +91,7 @@ def save_settings(
     if not isinstance(losses_reset_at, Unset):
         given["losses_reset_at"] = None if losses_reset_at is None else as_utc(losses_reset_at)
     values = {"id": SETTINGS_ID, "paused": False, "overrides": {}, **given, "updated_at": _stamp(now)}
-    upsert(session, BotSettings, values, ["id"], [*given, "updated_at"])
+    upsert(session, ChatSettings, values, ["id"], [*given, "updated_at"])
 
 
 # ---------------------------------------------------------------- day marks

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from storage import repo
 from storage.db import session_scope
 from storage.models import TradeRecord
-from storage.runtime import get_state, set_state
+from storage.state import set_unknown_position, unknown_position
 from storage.trades import (
     close_trade,
     get_open_trade,
@@ -239,16 +239,16 @@ class PositionManager:
 
     async def _unknown(self, pos: Position, inst: Instrument, atr: Decimal, now: datetime) -> None:
         """A position the journal does not know: protect it at once, ask, then apply the answer or the default."""
-        key = f"unknown:{pos.symbol}"
         with session_scope(self.db) as s:
-            info = get_state(session=s, key=key) or {}
-        if info.get("decision") == "ignore" and info.get("size") == str(pos.size):
+            seen = unknown_position(session=s, symbol=pos.symbol)
+        if seen is not None and seen.decision == "ignore" and seen.size == pos.size:
             return
-        if not info or info.get("size") != str(pos.size):
-            info = {"first_seen": now.isoformat(), "size": str(pos.size), "decision": None}
+        first_seen, decision = (None, None) if seen is None else (seen.first_seen, seen.decision)
+        if seen is None or seen.size != pos.size:
+            first_seen, decision = now, None
             decide_by = now + self.unknown_wait
             with session_scope(self.db) as s:
-                set_state(session=s, key=key, value=info)
+                set_unknown_position(session=s, symbol=pos.symbol, size=pos.size, first_seen=now, now=now)
             await self.bus.emit(UnknownPosition(pos.symbol, pos.side, pos.size, pos.avg_price,
                                                 self.unknown_policy, decide_by))
         if pos.stop_loss is None and pos.trailing_stop is None:
@@ -260,8 +260,7 @@ class PositionManager:
             except BybitAPIError as exc:
                 await self.bus.emit(ErrorEvent(f"{pos.symbol}: unknown position has no stop and one could not be "
                                                f"set ({exc})", pos.symbol, critical=True))
-        decision = info.get("decision")
-        if decision is None and now >= datetime.fromisoformat(info["first_seen"]) + self.unknown_wait:
+        if decision is None and first_seen is not None and now >= first_seen + self.unknown_wait:
             decision = self.unknown_policy
         if decision is not None:
             await self.decide_unknown(pos.symbol, decision, position=pos, inst=inst, atr=atr)
@@ -274,11 +273,10 @@ class PositionManager:
             if not found:
                 return f"{symbol}: no open position any more"
             position = found[0]
-        key = f"unknown:{symbol}"
         with session_scope(self.db) as s:
             if get_open_trade(session=s, symbol=symbol) is not None:
                 return f"{symbol}: already managed"
-            set_state(session=s, key=key, value={"first_seen": "", "size": str(position.size), "decision": decision})
+            set_unknown_position(session=s, symbol=symbol, size=position.size, decision=decision)
         if decision == "ignore":
             return f"{symbol}: left alone (not managed by the bot)"
         if decision == "close":

@@ -5,21 +5,29 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.engine import Engine
 
 from storage.db import session_scope
-from storage.runtime import get_state, set_state
+from storage.models import ChatSettings
+from storage.state import (
+    day_start_equity,
+    first_alert,
+    load_settings,
+    new_bar,
+    prune,
+    record_day_start,
+    save_settings,
+)
 from tradebot.config import Config
 from tradebot.overrides import apply_changes
 from tradebot.risk import RiskParams
 from tradebot.strategy import StrategyParams
 
 log = logging.getLogger("tradebot.engine")
-SETTINGS_KEY = "settings_override"  # bot state: {dotted path: value} applied from the chat
 MODES = ("auto", "confirm")
 
 
@@ -30,45 +38,45 @@ class SavedSettings:
         self.cfg, self.db, self.clock = cfg, db, clock
         self._cache: tuple[str, tuple[RiskParams, StrategyParams]] | None = None
 
-    # ------------------------------------------------------------------ raw state
+    # ------------------------------------------------------------------ the settings row
 
-    def get(self, key: str, default: Any = None) -> Any:
+    def get(self) -> ChatSettings:
         with session_scope(self.db) as s:
-            return get_state(session=s, key=key, default=default)
+            return load_settings(session=s)
 
-    def put(self, key: str, value: object) -> None:
+    def put(self, **fields: Any) -> None:
         with session_scope(self.db) as s:
-            set_state(session=s, key=key, value=value, now=self.clock())
+            save_settings(session=s, **fields, now=self.clock())
 
     # ------------------------------------------------------------------ typed views
 
     @property
     def paused(self) -> bool:
-        return bool(self.get("paused", False))
+        return self.get().paused
 
     @paused.setter
     def paused(self, value: bool) -> None:
-        self.put("paused", value)
+        self.put(paused=value)
 
     @property
     def mode(self) -> str:
-        return str(self.get("mode", self.cfg.bot.mode))
+        return self.get().mode or self.cfg.bot.mode
 
     @mode.setter
     def mode(self, mode: str) -> None:
         if mode not in MODES:
             raise ValueError("mode must be auto or confirm")
-        self.put("mode", mode)
+        self.put(mode=mode)
 
     @property
     def risk(self) -> RiskParams:
         risk = self._live()[0]
-        override = self.get("risk_pct")
-        return risk.model_copy(update={"risk_pct": Decimal(str(override))}) if override else risk
+        override = self.get().risk_pct
+        return risk.model_copy(update={"risk_pct": override}) if override else risk
 
     def set_risk_pct(self, pct: Decimal) -> None:
         RiskParams.model_validate({**self.cfg.risk.model_dump(), "risk_pct": pct})  # raises with the allowed range
-        self.put("risk_pct", str(pct))
+        self.put(risk_pct=pct)
 
     @property
     def strategy(self) -> StrategyParams:
@@ -76,7 +84,7 @@ class SavedSettings:
 
     def applied(self) -> dict[str, object]:
         """The setting changes applied from the chat (dotted path → value), as kept in the journal."""
-        return dict(self.get(SETTINGS_KEY) or {})
+        return dict(self.get().overrides)
 
     def apply(self, changes: dict[str, object]) -> None:
         """Validate ``changes`` (dotted paths) against the live settings and keep them; risk_pct goes to /risk's key."""
@@ -84,9 +92,8 @@ class SavedSettings:
         saved = self.applied()
         rest = {k: v for k, v in changes.items() if k != "risk.risk_pct"}
         saved.update({k: str(v) if isinstance(v, Decimal) else v for k, v in rest.items()})
-        self.put(SETTINGS_KEY, saved)
-        if "risk.risk_pct" in changes:
-            self.put("risk_pct", str(changes["risk.risk_pct"]))
+        risk_pct = changes.get("risk.risk_pct")
+        self.put(overrides=saved, **({} if risk_pct is None else {"risk_pct": Decimal(str(risk_pct))}))
 
     def _live(self) -> tuple[RiskParams, StrategyParams]:
         """Config + the changes applied from chat (/optimize → Apply), kept in the journal across restarts."""
@@ -106,35 +113,28 @@ class SavedSettings:
 
     @property
     def losses_reset_at(self) -> datetime | None:
-        raw = self.get("losses_reset_at")
-        return datetime.fromisoformat(str(raw)) if raw else None
+        return self.get().losses_reset_at
 
     def reset_losses(self) -> None:
-        self.put("losses_reset_at", self.clock().isoformat())
+        self.put(losses_reset_at=self.clock())
 
     def day_start_equity(self, day: date) -> Decimal | None:
-        raw = self.get(f"day_start:{day.isoformat()}")
-        return Decimal(str(raw)) if raw else None
+        with session_scope(self.db) as s:
+            return day_start_equity(session=s, day=day)
 
     def record_day_start(self, day: date, equity: Decimal) -> None:
-        """The first equity seen on ``day`` (the daily-loss limit's base); kept once."""
-        key = f"day_start:{day.isoformat()}"
-        if self.get(key) is None:
-            self.put(key, str(equity))
+        """The first equity seen on ``day`` (the daily-loss limit's base); kept once. A new day prunes old marks."""
+        with session_scope(self.db) as s:
+            if record_day_start(session=s, day=day, equity=equity, now=self.clock()):
+                log.debug("journal state pruned at the start of %s: %s", day,
+                          prune(session=s, now=datetime.combine(day, time(), UTC)))
 
     def new_bar(self, symbol: str, bar_time: datetime) -> bool:
         """True (and remembered) the first time a closed bar of ``symbol`` is seen; False for one already seen."""
-        key = f"last_bar:{symbol}"
-        seen = self.get(key)
-        if seen is not None and seen >= bar_time.isoformat():
-            return False
-        self.put(key, bar_time.isoformat())
-        return True
+        with session_scope(self.db) as s:
+            return new_bar(session=s, symbol=symbol, bar_time=bar_time)
 
     def first_alert_today(self, day: date, reason: str) -> bool:
         """True (and remembered) the first time a protection with this reason trips on ``day``."""
-        key = f"protection_alert:{day.isoformat()}:{reason[:40]}"
-        if self.get(key):
-            return False
-        self.put(key, True)
-        return True
+        with session_scope(self.db) as s:
+            return first_alert(session=s, day=day, reason=reason, now=self.clock())

@@ -15,7 +15,8 @@ from sqlalchemy.engine import Engine
 from storage.db import session_scope
 from storage.models import Confirmation, TradeRecord
 from storage.repo import pending_confirmations
-from storage.runtime import audit, delete_state, get_state, set_state
+from storage.runtime import audit
+from storage.state import peek_pending, put_pending, take_pending
 from storage.stats import PERIODS, PnLSummary, period_bounds, pnl_summary
 from storage.trades import closed_trades, get_open_trade
 from tradebot.backtest.remote import BacktestReport, backtest_recent
@@ -373,15 +374,16 @@ class BotService:
     def save_proposal(self, symbol: str, changes: dict[str, object]) -> str:
         """Keep an optimize result's setting changes (for its Apply button) for PROPOSAL_TTL; returns its id."""
         pid = secrets.token_urlsafe(8)
-        expires = (self.clock() + PROPOSAL_TTL).isoformat()
+        expires = self.clock() + PROPOSAL_TTL
         with session_scope(self.db) as s:
-            set_state(session=s, key=f"opt:{pid}", value={"symbol": symbol, "changes": changes, "expires": expires})
+            put_pending(session=s, token=pid, kind="proposal", payload={"symbol": symbol, "changes": changes},
+                        expires_at=expires, now=self.clock())
         return pid
 
     def proposal(self, pid: str) -> dict[str, object]:
         with session_scope(self.db) as s:
-            found = get_state(session=s, key=f"opt:{pid}")
-        if found is None or datetime.fromisoformat(found["expires"]) < self.clock():
+            found = peek_pending(session=s, token=pid, kind="proposal", now=self.clock())
+        if found is None:
             raise UserError("This optimize result has expired; run /optimize again.")
         return dict(found["changes"])
 
@@ -410,19 +412,19 @@ class BotService:
     def new_token(self, action: str, symbol: str) -> str:
         """Opaque single-use id for a confirm button; the action lives in the journal, not the button."""
         token = secrets.token_urlsafe(8)
-        expires = (self.clock() + TOKEN_TTL).isoformat()
+        expires = self.clock() + TOKEN_TTL
         with session_scope(self.db) as s:
-            set_state(session=s, key=f"btn:{token}", value={"action": action, "symbol": symbol, "expires": expires})
+            put_pending(session=s, token=token, kind="button", payload={"action": action, "symbol": symbol},
+                        expires_at=expires, now=self.clock())
         return token
 
     def take_token(self, token: str, action: str | None) -> dict[str, str] | None:
         """The token's payload if it exists, matches ``action`` (None: any) and is fresh; consumed either way."""
-        key = f"btn:{token}"
         with session_scope(self.db) as s:
-            payload = get_state(session=s, key=key)
-            if payload is None or not delete_state(session=s, key=key):
+            payload = take_pending(session=s, token=token, kind="button", now=self.clock())
+            if payload is None:
                 return None
-        if (action is not None and payload.get("action") != action) or datetime.fromisoformat(payload["expires"]) < self.clock():
+        if action is not None and payload.get("action") != action:
             return None
         return payload
 

@@ -4,26 +4,21 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy.engine import make_url
 
 from handlers.deps import wall_now
 from handlers.liveness import CHAT_KEY, TICK_KEY
 from storage.db import make_engine, normalize_url, session_scope
-from storage.runtime import get_state
+from storage.models import Heartbeat
+from storage.state import heartbeat
 from tradebot.config import Config
 
 EXIT_HEALTHY, EXIT_UNHEALTHY = 0, 1  # Docker's HEALTHCHECK: 0 healthy, 1 unhealthy (2 is reserved)
 
 
-def _age(value: Any, now: datetime) -> float | None:
-    if not isinstance(value, dict) or "at" not in value:
-        return None
-    try:
-        return (now - datetime.fromisoformat(str(value["at"]))).total_seconds()
-    except ValueError:
-        return None
+def _age(beat: Heartbeat | None, now: datetime) -> float | None:
+    return None if beat is None else (now - beat.at).total_seconds()
 
 
 def check(cfg: Config, now: datetime | None = None) -> tuple[int, str]:
@@ -40,7 +35,7 @@ def check(cfg: Config, now: datetime | None = None) -> tuple[int, str]:
     db = make_engine(url)
     try:
         with session_scope(db) as s:
-            tick, chat = get_state(session=s, key=TICK_KEY), get_state(session=s, key=CHAT_KEY)
+            tick, chat = heartbeat(session=s, name=TICK_KEY), heartbeat(session=s, name=CHAT_KEY)
     except Exception as exc:  # no table, server down, bad credentials: one line, never a traceback
         return EXIT_UNHEALTHY, f"unhealthy: cannot read the journal at {shown}: {type(exc).__name__}"
     finally:
@@ -53,7 +48,7 @@ def check(cfg: Config, now: datetime | None = None) -> tuple[int, str]:
         ago = "never" if tick_age is None else f"{tick_age:.0f} s ago"
         return EXIT_UNHEALTHY, (f"unhealthy: stale tick: the trading loop last completed a tick {ago} "
                                 f"(allowed {tick_limit:g} s)")
-    mode = chat.get("mode", "chat") if isinstance(chat, dict) else "chat"
+    mode = (chat.detail if chat is not None else None) or "chat"
     if chat_age is None:
         return EXIT_UNHEALTHY, "unhealthy: stale chat: the bot has not reached Telegram yet"
     if chat_age > limit:

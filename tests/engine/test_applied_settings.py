@@ -9,7 +9,6 @@ from pydantic import ValidationError
 
 from tests.engine.conftest import make_config
 from tradebot.engine import TradingEngine
-from tradebot.saved import SETTINGS_KEY
 
 
 async def test_apply_persists_validates_and_yields_to_a_changed_config(make_rig) -> None:
@@ -32,4 +31,4 @@ async def test_apply_persists_validates_and_yields_to_a_changed_config(make_rig)
         update={"fast": 3, "slow": 6})})})
     other = TradingEngine(cfg.__class__(env=cfg.env, file=narrow, source="test", demo=True), engine.client, engine.db)
     assert other.strategy.ema.slow == 6 and other.strategy.ema.fast == 3
-    assert other.settings.get(SETTINGS_KEY)  # kept, not silently deleted
+    assert other.settings.applied()  # kept, not silently deleted

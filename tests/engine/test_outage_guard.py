@@ -11,7 +11,7 @@ from handlers.liveness import TICK_KEY
 from storage.db import session_scope
 from storage.lock import new_owner, take_lock
 from storage.models import Confirmation, InstanceLock, OrderRecord, OutboxMessage, SignalRecord, TradeRecord
-from storage.runtime import get_state
+from storage.state import heartbeat
 from tests.engine.conftest import SYMBOL
 from tradebot.events import ConfirmationNeeded, EntryFilled
 from wiring.live import HELD, Guard
@@ -42,7 +42,7 @@ async def test_guard_manages_the_open_position_and_holds_entries(make_rig, sim, 
     kinds = [m.kind for m in _rows(db, OutboxMessage)]
     assert "stop_moved" in kinds  # the alert waits in the outbox for Telegram
     with session_scope(db) as s:
-        assert get_state(session=s, key=TICK_KEY) is not None
+        assert heartbeat(session=s, name=TICK_KEY) is not None
         [lock] = s.exec(select(InstanceLock)).all()
         assert lock.owner == owner
 

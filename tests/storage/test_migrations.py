@@ -23,7 +23,7 @@ from sqlmodel import SQLModel, select
 from storage import SCHEMA_VERSION, SchemaVersion, StorageError, init_db, make_engine, session_scope, state
 from storage.migrate import BASELINE, VERSION_TABLE, _config, current_revision, head_revision
 from storage.models import (
-    BotSettings,
+    ChatSettings,
     Confirmation,
     DayMark,
     Heartbeat,
@@ -79,7 +79,7 @@ def _pg_v1(schema: str) -> Engine:
 
 
 KEPT_TABLES = [t for t in V1_TABLES if t != "botstate"]  # botstate's rows move to typed tables (revision 0002)
-TYPED_TABLES = ["botsettings", "daymark", "heartbeat", "pendingaction", "protectionalert", "seenbar", "unknownposition"]
+TYPED_TABLES = ["chatsettings", "daymark", "heartbeat", "pendingaction", "protectionalert", "seenbar", "unknownposition"]
 SETTINGS_KEYS = {"paused", "mode", "risk_pct", "settings_override", "losses_reset_at"}
 
 # botstate as the first release wrote it; the fixtures hold five rows (settings, a day mark, a bar), the test adds a
@@ -159,7 +159,7 @@ def _check_moved_state(engine: Engine, before: dict[str, object]) -> None:
         assert {r.name: (r.at, r.detail) for r in s.exec(select(Heartbeat)).all()} == {
             "tick": (t.replace(hour=16, minute=55, second=1), None),
             "chat": (t.replace(hour=16, minute=55, second=3), "polling")}
-        assert len(s.exec(select(BotSettings)).all()) == 1
+        assert len(s.exec(select(ChatSettings)).all()) == 1
     moved = sum(len(rows) for rows in _snapshot(engine, TYPED_TABLES).values())
     readable = [k for k in before if k not in UNREADABLE_STATE]
     assert moved == len([k for k in readable if k not in SETTINGS_KEYS]) + 1  # nothing lost; settings: one row

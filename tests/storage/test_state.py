@@ -36,7 +36,7 @@ def test_settings_defaults_and_fields_set_one_by_one(engine, now):
         with pytest.raises(ValueError, match="mode must be one of auto, confirm"):
             st.save_settings(session=s, mode="yolo")
         with pytest.raises(TypeError):
-            st.save_settings(session=s, risk_pct=0.5)  # type: ignore[arg-type]
+            st.save_settings(session=s, risk_pct=0.5)  # type: ignore[arg-type]  # a float, refused on purpose
         with pytest.raises(TypeError):
             st.save_settings(session=s, overrides={"x": object()})
         with pytest.raises(ValueError, match="naive"):
@@ -82,7 +82,7 @@ def test_day_start_is_kept_once(engine, now):
         with pytest.raises(TypeError, match="not a datetime"):
             st.day_start_equity(session=s, day=now)
         with pytest.raises(TypeError):
-            st.record_day_start(session=s, day=DAY, equity=1.5)  # type: ignore[arg-type]
+            st.record_day_start(session=s, day=DAY, equity=1.5)  # type: ignore[arg-type]  # a float, refused on purpose
 
 
 def test_new_bar_only_moves_forward(engine, now):

@@ -14,7 +14,7 @@ import pytest
 
 from handlers.liveness import CHAT_KEY, TICK_KEY
 from storage.db import init_db, make_engine, session_scope
-from storage.runtime import set_state
+from storage.state import beat
 from tests.reliability.fake_tg import FakeTelegram
 from tradebot.config import load_config
 from wiring.health import check
@@ -38,10 +38,9 @@ def beats(tmp: Path, tick_age: float | None, chat_age: float | None) -> None:
     init_db(db)
     with session_scope(db) as s:
         if tick_age is not None:
-            set_state(session=s, key=TICK_KEY, value={"at": (NOW - timedelta(seconds=tick_age)).isoformat()})
+            beat(session=s, name=TICK_KEY, at=NOW - timedelta(seconds=tick_age))
         if chat_age is not None:
-            set_state(session=s, key=CHAT_KEY, value={"at": (NOW - timedelta(seconds=chat_age)).isoformat(),
-                                                      "mode": "polling"})
+            beat(session=s, name=CHAT_KEY, at=NOW - timedelta(seconds=chat_age), detail="polling")
     db.dispose()
 
 

@@ -21,7 +21,7 @@ from handlers.liveness import CHAT_KEY
 from proving.telegram.hub import OfflineTelegram, build_offline_application
 from storage.db import make_engine, session_scope
 from storage.models import AuditLog, InstanceLock
-from storage.runtime import get_state
+from storage.state import heartbeat
 from tradebot.config import ConfigErrors, load_config
 from tradebot.logs import setup_logging
 from wiring.live import serve
@@ -112,9 +112,9 @@ async def test_webhook_secret_is_enforced_and_the_right_update_is_processed(tmp_
         beat = None
         while beat is None and time.monotonic() < deadline:  # getWebhookInfo confirms our URL → chat heartbeat
             with session_scope(db) as s:
-                beat = get_state(session=s, key=CHAT_KEY)
+                beat = heartbeat(session=s, name=CHAT_KEY)
             await asyncio.sleep(0.2)
-        assert beat is not None and beat["mode"] == "webhook"
+        assert beat is not None and beat.detail == "webhook"
         assert "getWebhookInfo" in [c.method for c in hub.calls]
         stop.set()
         assert await asyncio.wait_for(task, 30) == 0
