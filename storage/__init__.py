@@ -4,7 +4,7 @@ from storage.db import DEFAULT_URL, StorageError, init_db, make_engine, normaliz
 from storage.models import (
     SCHEMA_VERSION,
     AuditLog,
-    BotState,
+    ChatSettings,
     Confirmation,
     FundingRecord,
     InstanceLock,
@@ -19,7 +19,7 @@ __all__ = [
     "DEFAULT_URL",
     "SCHEMA_VERSION",
     "AuditLog",
-    "BotState",
+    "ChatSettings",
     "Confirmation",
     "FundingRecord",
     "InstanceLock",

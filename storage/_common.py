@@ -1,11 +1,11 @@
-"""Small helpers shared by the repo modules: value checks, dialect-aware insert-or-ignore, rowcount."""
+"""Small helpers shared by the repo modules: value checks, dialect-aware insert-or-ignore/upsert, rowcount."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import ColumnElement, Table
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel
@@ -51,9 +51,21 @@ def insert_ignore(session: Session, model: type[SQLModel], values: Mapping[str, 
 
 
 def upsert(
-    session: Session, model: type[SQLModel], values: Mapping[str, Any], keys: list[str], update: list[str]
-) -> None:
-    """INSERT ... ON CONFLICT (keys) DO UPDATE SET the ``update`` columns from the new row."""
-    stmt = _insert(session)(_table(model)).values(**values)
-    stmt = stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in update})
-    session.exec(stmt)
+    session: Session,
+    model: type[SQLModel],
+    values: Mapping[str, Any],
+    keys: list[str],
+    update: list[str],
+    where: Callable[[Table, Any], ColumnElement[bool]] | None = None,
+) -> bool:
+    """INSERT ... ON CONFLICT (keys) DO UPDATE SET the ``update`` columns from the new row; True if a row was
+    written. ``where(table, excluded)`` limits the update (False: the stored row was kept as it was).
+    """
+    table = _table(model)
+    stmt = _insert(session)(table).values(**values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=keys,
+        set_={c: stmt.excluded[c] for c in update},
+        where=None if where is None else where(table, stmt.excluded),
+    )
+    return session.exec(stmt.returning(table.c[keys[0]])).first() is not None

@@ -1,9 +1,9 @@
-"""SQLModel tables of the journal: signals, confirmations, orders, trades, funding, state, outbox, audit, locks."""
+"""SQLModel tables of the journal: signals, confirmations, orders, trades, funding, bot state, outbox, audit, locks."""
 
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -26,6 +26,10 @@ TRADE_STATUSES = ("open", "closed")
 CLOSE_REASONS = ("take_profit", "stop_loss", "trailing_stop", "liquidation", "adl", "manual", "unknown",
                  "breakeven_stop")  # stop_loss rows written before breakeven_stop existed are named by their stop history
 OUTBOX_STATUSES = ("pending", "sent", "failed")
+BOT_MODES = ("auto", "confirm")
+UNKNOWN_DECISIONS = ("adopt", "close", "ignore")
+PENDING_KINDS = ("button", "proposal")  # a confirm button's action; an /optimize result awaiting Apply
+ALERT_REASON_LENGTH = 40  # a protection alert is remembered by the first 40 characters of its reason
 
 
 def new_confirmation_id() -> str:
@@ -182,11 +186,91 @@ class FundingRecord(SQLModel, table=True):
     time: datetime = _time(index=True)
 
 
-class BotState(SQLModel, table=True):
-    """Key/value runtime state (pause, mode, risk override, daily loss, cooldowns, last ticks...)."""
+class ChatSettings(SQLModel, table=True):
+    """What the chat changed on top of the config: pause, mode, risk %, dotted-path overrides, the loss-streak reset.
 
-    key: str = Field(primary_key=True, max_length=128)
-    value: Any = _json()
+    One row (``id`` 1), updated in place; None/empty means "as the config says". Retention: kept for ever.
+    """
+
+    id: int = Field(default=1, sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    paused: bool = False
+    mode: str | None = Field(default=None, max_length=8)
+    risk_pct: Decimal | None = _money_opt()
+    overrides: dict[str, Any] = _json(nullable=False, factory=dict)
+    losses_reset_at: datetime | None = _time(nullable=True)
+    updated_at: datetime = _time(now_default=True)
+
+
+class DayMark(SQLModel, table=True):
+    """The first equity seen on a (market-clock) day: the daily-loss limit's base.
+
+    Written once per day. Retention: days more than 7 days before ``prune``'s day are deleted.
+    """
+
+    day: date = Field(primary_key=True)
+    start_equity: Decimal = _money()
+    recorded_at: datetime = _time(now_default=True)
+
+
+class SeenBar(SQLModel, table=True):
+    """The newest closed bar seen per symbol, so a bar's signal is journaled once across restarts.
+
+    One row per symbol, moved forward in place. Retention: a symbol whose last bar is over 30 days old is deleted.
+    """
+
+    symbol: str = Field(primary_key=True, max_length=32)
+    bar_time: datetime = _time()
+
+
+class ProtectionAlert(SQLModel, table=True):
+    """A protection (daily loss, loss streak...) already announced on ``day``: it is announced once a day.
+
+    Retention: days before yesterday (of ``prune``'s day) are deleted.
+    """
+
+    day: date = Field(primary_key=True)
+    reason: str = Field(primary_key=True, max_length=ALERT_REASON_LENGTH)
+    created_at: datetime = _time(now_default=True)
+
+
+class UnknownPosition(SQLModel, table=True):
+    """An exchange position the journal did not open: when it was first seen, its size, and the decision taken.
+
+    Replaced whenever the size changes. Retention: an undecided or ignored position stays (the sync needs it while
+    the position is open; at most one row per symbol); an adopted or closed one is deleted a day after the decision.
+    """
+
+    symbol: str = Field(primary_key=True, max_length=32)
+    first_seen: datetime | None = _time(nullable=True)
+    size: Decimal = _money()
+    decision: str | None = Field(default=None, max_length=8)
+    updated_at: datetime = _time(now_default=True)
+
+
+class PendingAction(SQLModel, table=True):
+    """A single-use token behind a chat button (``kind`` "button": action, symbol) or an /optimize result
+    awaiting Apply ("proposal": symbol, changes); ``token`` is what the chat carries.
+
+    Retention: deleted when taken, or by ``prune`` once ``expires_at`` has passed (expired ones count as absent).
+    """
+
+    token: str = Field(primary_key=True, max_length=32)
+    kind: str = Field(max_length=8)
+    payload: dict[str, Any] = _json(nullable=False, factory=dict)
+    expires_at: datetime = _time(index=True)
+    created_at: datetime = _time(now_default=True)
+
+
+class Heartbeat(SQLModel, table=True):
+    """A liveness mark read by ``bot.py health``: "tick" (the trading loop's last tick) and "chat" (the chat side's
+    last sign of life; ``detail`` is polling or webhook).
+
+    A fixed few names, updated in place. Retention: kept for ever.
+    """
+
+    name: str = Field(primary_key=True, max_length=32)
+    at: datetime = _time()
+    detail: str | None = Field(default=None, max_length=32)
     updated_at: datetime = _time(now_default=True)
 
 

@@ -1,4 +1,4 @@
-"""Journal operations (signals, confirmations, orders) plus re-exports of trades/state/outbox/audit/locks."""
+"""Journal operations (signals, confirmations, orders) plus re-exports of trades/outbox/audit/locks."""
 
 # Conventions for every repo function: keyword-only, the caller's ``session`` passed in, no commit
 # (use ``session_scope``); times must be timezone-aware; money is Decimal (or int/str), never float.
@@ -24,12 +24,9 @@ from storage.models import (
 )
 from storage.runtime import (  # noqa: F401  (re-exported: one import point for callers)
     acquire_lock,
-    all_state,
     audit,
-    delete_state,
     due_messages,
     enqueue,
-    get_state,
     heartbeat_lock,
     lock_holder,
     mark_failed,
@@ -37,7 +34,6 @@ from storage.runtime import (  # noqa: F401  (re-exported: one import point for 
     recent_audit,
     release_lock,
     sent_message_for_confirmation,
-    set_state,
 )
 from storage.trades import (  # noqa: F401  (re-exported)
     close_trade,

@@ -1,4 +1,4 @@
-"""Runtime journal operations: bot state, Telegram outbox, audit log, instance lock (via storage.repo)."""
+"""Runtime journal operations: Telegram outbox, audit log, instance lock (via storage.repo)."""
 
 from __future__ import annotations
 
@@ -7,38 +7,10 @@ from typing import Any
 
 from sqlmodel import Session, col, delete, select, update
 
-from storage._common import insert_ignore, rowcount, upsert
-from storage.models import AuditLog, BotState, InstanceLock, OutboxMessage
-from storage.types import as_utc, json_encode
+from storage._common import insert_ignore, rowcount
+from storage.models import AuditLog, InstanceLock, OutboxMessage
+from storage.types import as_utc
 from tradebot.timeutil import utcnow
-
-# ---------------------------------------------------------------- state
-
-
-def get_state(*, session: Session, key: str, default: Any = None) -> Any:
-    """Value stored under ``key`` (Decimal/datetime come back as such), or ``default`` if absent."""
-    row = session.exec(select(BotState.key, BotState.value).where(BotState.key == key)).first()
-    return default if row is None else row[1]
-
-
-def set_state(*, session: Session, key: str, value: Any, now: datetime | None = None) -> None:
-    """Insert or replace ``key`` (atomic upsert). ``value`` must be JSON-able plus Decimal/datetime."""
-    json_encode(value)  # fail early with a clear TypeError
-    values = {"key": key, "value": value, "updated_at": as_utc(now) if now else utcnow()}
-    upsert(session, BotState, values, ["key"], ["value", "updated_at"])
-
-
-def delete_state(*, session: Session, key: str) -> bool:
-    """Remove ``key``; True if it existed."""
-    stmt = delete(BotState).where(col(BotState.key) == key).execution_options(synchronize_session=False)
-    return rowcount(session.exec(stmt)) == 1
-
-
-def all_state(*, session: Session, prefix: str = "") -> dict[str, Any]:
-    """All keys starting with ``prefix`` (e.g. ``"cooldown:"``) and their values."""
-    stmt = select(BotState.key, BotState.value).order_by(col(BotState.key))
-    return {k: v for k, v in session.exec(stmt).all() if k.startswith(prefix)}
-
 
 # ---------------------------------------------------------------- outbox
 

@@ -125,7 +125,7 @@ class SavedSettings:
 
     async def new_bar(self, symbol: str, bar_time: datetime) -> bool:
         """True (and remembered) the first time a closed bar of ``symbol`` is seen; False for one already seen."""
-        return await self.journal.state.new_bar(symbol, bar_time, self.clock())
+        return await self.journal.state.new_bar(symbol, bar_time)
 
     async def first_alert_today(self, day: date, reason: str) -> bool:
         """True (and remembered) the first time a protection with this reason trips on ``day``."""

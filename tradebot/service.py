@@ -37,7 +37,7 @@ TOKEN_TTL = timedelta(minutes=10)
 CHART_CANDLES, CHART_MAX = 150, 1000  # candles drawn; Bybit's most per kline request
 BACKTEST_FALLBACK_BALANCE = Decimal(10000)  # a chat /backtest on an empty account
 PROPOSAL_TTL = timedelta(days=7)  # how long an /optimize result's Apply button works
-BUTTON, PROPOSAL = "btn", "opt"  # the kinds of pending button actions the journal keeps
+BUTTON, PROPOSAL = "button", "proposal"  # the kinds of pending button actions the journal keeps
 ENV_LABELS = {"paper": "paper (in-process simulator, no real orders)", "testnet": "Bybit TESTNET",
               "demo": "Bybit demo trading", "mainnet": "Bybit MAINNET — real money"}
 

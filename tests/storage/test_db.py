@@ -15,7 +15,8 @@ from storage import (
     normalize_url,
     session_scope,
 )
-from storage.models import BotState
+from storage.models import Heartbeat
+from tradebot.timeutil import utcnow
 
 
 @pytest.mark.parametrize(
@@ -55,13 +56,13 @@ def test_sqlite_memory_is_shared_across_threads():
 
     def writer():
         with session_scope(eng) as s:
-            s.add(BotState(key="k", value=1))
+            s.add(Heartbeat(name="k", at=utcnow(), detail="1"))
 
     t = threading.Thread(target=writer)
     t.start()
     t.join()
     with session_scope(eng) as s:
-        assert s.get(BotState, "k").value == 1
+        assert s.get(Heartbeat, "k").detail == "1"
     eng.dispose()
 
 
@@ -82,12 +83,12 @@ def test_init_db_refuses_newer_schema(engine):
 
 def test_session_scope_commits_and_rolls_back(engine):
     with session_scope(engine) as s:
-        s.add(BotState(key="a", value=1))
+        s.add(Heartbeat(name="a", at=utcnow()))
     with pytest.raises(RuntimeError):
         with session_scope(engine) as s:
-            s.add(BotState(key="b", value=2))
+            s.add(Heartbeat(name="b", at=utcnow()))
             s.flush()
             raise RuntimeError("boom")
     with session_scope(engine) as s:
-        assert s.get(BotState, "a") is not None
-        assert s.get(BotState, "b") is None
+        assert s.get(Heartbeat, "a") is not None
+        assert s.get(Heartbeat, "b") is None

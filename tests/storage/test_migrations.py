@@ -1,25 +1,42 @@
-"""Alembic: a first-release journal upgrades in place with nothing lost; migrations equal the models; newer refused."""
+"""Alembic: a first-release journal upgrades in place with nothing lost (bot state moved to typed tables, and back on
+downgrade); migrations equal the models; newer refused."""
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel, select
 
-from storage import SCHEMA_VERSION, SchemaVersion, StorageError, init_db, make_engine, session_scope
-from storage.migrate import BASELINE, VERSION_TABLE, current_revision, head_revision
-from storage.models import Confirmation, OutboxMessage, TradeRecord
+from storage import SCHEMA_VERSION, SchemaVersion, StorageError, init_db, make_engine, session_scope, state
+from storage.migrate import BASELINE, VERSION_TABLE, _config, current_revision, head_revision
+from storage.models import (
+    ChatSettings,
+    Confirmation,
+    DayMark,
+    Heartbeat,
+    OutboxMessage,
+    PendingAction,
+    ProtectionAlert,
+    SeenBar,
+    TradeRecord,
+    UnknownPosition,
+)
 from storage.stats import pnl_summary
 from storage.trades import get_open_trade
+from storage.types import JSONValue, UTCDateTime
 from tests.journals import PG_URL, _pg_schema_url
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "journals"
@@ -61,11 +78,53 @@ def _pg_v1(schema: str) -> Engine:
     return make_engine(_pg_schema_url(schema))
 
 
-def _snapshot(engine: Engine) -> dict[str, list[tuple]]:
-    """Every v1 row, as the database returns it, ordered by primary key."""
+KEPT_TABLES = [t for t in V1_TABLES if t != "botstate"]  # botstate's rows move to typed tables (revision 0002)
+TYPED_TABLES = ["chatsettings", "daymark", "heartbeat", "pendingaction", "protectionalert", "seenbar", "unknownposition"]
+SETTINGS_KEYS = {"paused", "mode", "risk_pct", "settings_override", "losses_reset_at"}
+
+# botstate as the first release wrote it; the fixtures hold five rows (settings, a day mark, a bar), the test adds a
+# row of every other family the first release wrote, and a few it cannot have written (dropped, with a log line).
+BOTSTATE = sa.table("botstate", sa.column("key", sa.String()), sa.column("value", JSONValue()),
+                    sa.column("updated_at", UTCDateTime()))
+WRITTEN_AT = datetime(2025, 7, 2, 17, 0, tzinfo=UTC)
+ALERT_REASON = "daily loss limit hit: -3.10% of the day's start equity"[:40]  # the first release kept reason[:40]
+MORE_STATE = {
+    "mode": "confirm",
+    "settings_override": {"risk.tp_atr": "4.5", "strategy.ema.fast": 7},
+    "day_start:2025-07-01": "9950.5",
+    "last_bar:ETHUSDT": "2025-07-02T16:45:00+00:00",
+    f"protection_alert:2025-07-02:{ALERT_REASON}": True,
+    "protection_alert:2025-07-02:3 consecutive losses: paused 1 h": True,
+    "unknown:SOLUSDT": {"first_seen": "2025-07-02T15:00:00+00:00", "size": "12.5", "decision": None},
+    "unknown:XRPUSDT": {"first_seen": "", "size": "100", "decision": "ignore"},
+    "opt:Ab3_dEf-GhI": {"symbol": "BTCUSDT", "changes": {"risk.tp_atr": 4.5}, "expires": "2025-07-02T18:00:00+00:00"},
+    "btn:Zz9_yY8-XxW": {"action": "close", "symbol": "BTCUSDT", "expires": "2025-07-02T17:05:00+00:00"},
+    "heartbeat:tick": {"at": "2025-07-02T16:55:01+00:00"},
+    "heartbeat:chat": {"at": "2025-07-02T16:55:03+00:00", "mode": "polling"},
+}
+UNREADABLE_STATE = {
+    "day_start:2025-13-01": "1",
+    "cooldown:BTCUSDT": "2025-07-02T17:00:00+00:00",
+    "unknown:ADAUSDT": {"first_seen": "", "size": "many", "decision": None},
+    "btn:no-expiry": {"action": "close", "symbol": "BTCUSDT"},
+}
+
+
+def _add_state(engine: Engine, rows: dict[str, object]) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.insert(BOTSTATE), [{"key": k, "value": v, "updated_at": WRITTEN_AT} for k, v in rows.items()])
+
+
+def _botstate(engine: Engine) -> dict[str, object]:
+    with engine.connect() as conn:
+        return dict(conn.execute(sa.select(BOTSTATE.c.key, BOTSTATE.c.value)).all())
+
+
+def _snapshot(engine: Engine, tables: list[str] = KEPT_TABLES) -> dict[str, list[tuple]]:
+    """Every row of ``tables``, as the database returns it, ordered by primary key."""
     out = {}
     with engine.connect() as conn:
-        for name in V1_TABLES:
+        for name in tables:
             table = SQLModel.metadata.tables[name]
             cols = [c for c in table.columns if c.name in {c["name"] for c in inspect(conn).get_columns(name)}]
             rows = conn.execute(select(*cols).order_by(*table.primary_key.columns)).all()
@@ -73,15 +132,56 @@ def _snapshot(engine: Engine) -> dict[str, list[tuple]]:
     return out
 
 
-def _check_upgrade(engine: Engine) -> None:
-    before = _snapshot(engine)
-    assert {k: len(v) for k, v in before.items()} == V1_COUNTS
+def _check_moved_state(engine: Engine, before: dict[str, object]) -> None:
+    """Every readable botstate row landed in its typed table, readable through storage.state."""
+    t = datetime(2025, 7, 2, tzinfo=UTC)
+    with session_scope(engine) as s:
+        settings = state.load_settings(session=s)
+        assert (settings.paused, settings.mode, settings.risk_pct) == (False, "confirm", Decimal("0.75"))
+        assert settings.overrides == {"risk.tp_atr": "4.5", "strategy.ema.fast": 7}
+        assert settings.losses_reset_at == t.replace(hour=8, minute=15) and settings.updated_at == WRITTEN_AT
+        assert {r.day: r.start_equity for r in s.exec(select(DayMark)).all()} == {
+            date(2025, 7, 2): Decimal("10000"), date(2025, 7, 1): Decimal("9950.5")}
+        assert {r.symbol: r.bar_time for r in s.exec(select(SeenBar)).all()} == {
+            "BTCUSDT": t.replace(hour=16, minute=50), "ETHUSDT": t.replace(hour=16, minute=45)}
+        assert {(r.day, r.reason) for r in s.exec(select(ProtectionAlert)).all()} == {
+            (date(2025, 7, 2), ALERT_REASON), (date(2025, 7, 2), "3 consecutive losses: paused 1 h")}
+        assert not state.first_alert(session=s, day=date(2025, 7, 2), reason=ALERT_REASON + " (and more)")
+        assert {r.symbol: (r.first_seen, r.size, r.decision) for r in s.exec(select(UnknownPosition)).all()} == {
+            "SOLUSDT": (t.replace(hour=15), Decimal("12.5"), None), "XRPUSDT": (None, Decimal("100"), "ignore")}
+        assert {(r.token, r.kind, r.expires_at) for r in s.exec(select(PendingAction)).all()} == {
+            ("Ab3_dEf-GhI", "proposal", t.replace(hour=18)), ("Zz9_yY8-XxW", "button", t.replace(hour=17, minute=5))}
+        assert state.peek_pending(session=s, token="Ab3_dEf-GhI", kind="proposal", now=WRITTEN_AT) == {
+            "symbol": "BTCUSDT", "changes": {"risk.tp_atr": 4.5}}
+        assert state.take_pending(session=s, token="Zz9_yY8-XxW", kind="button", now=WRITTEN_AT) == {
+            "action": "close", "symbol": "BTCUSDT"}
+        s.rollback()  # leave the token for the row count below
+        assert {r.name: (r.at, r.detail) for r in s.exec(select(Heartbeat)).all()} == {
+            "tick": (t.replace(hour=16, minute=55, second=1), None),
+            "chat": (t.replace(hour=16, minute=55, second=3), "polling")}
+        assert len(s.exec(select(ChatSettings)).all()) == 1
+    moved = sum(len(rows) for rows in _snapshot(engine, TYPED_TABLES).values())
+    readable = [k for k in before if k not in UNREADABLE_STATE]
+    assert moved == len([k for k in readable if k not in SETTINGS_KEYS]) + 1  # nothing lost; settings: one row
+
+
+def _check_upgrade(engine: Engine, caplog: pytest.LogCaptureFixture) -> None:
+    fixture = _snapshot(engine) | {"botstate": list(_botstate(engine))}
+    assert {k: len(v) for k, v in fixture.items()} == V1_COUNTS
+    _add_state(engine, MORE_STATE | UNREADABLE_STATE)
+    before, state_before = _snapshot(engine), _botstate(engine)
     assert current_revision(engine) is None
 
-    assert init_db(engine) == SCHEMA_VERSION
+    with caplog.at_level(logging.WARNING, logger="storage.migrate"):
+        assert init_db(engine) == SCHEMA_VERSION
+    for key in UNREADABLE_STATE:  # one line each for what could not be moved
+        assert len([r for r in caplog.records if repr(key) in r.getMessage() and "not moved" in r.getMessage()]) == 1
     assert current_revision(engine) == head_revision()
     after = _snapshot(engine)
     assert after == before  # nothing lost, nothing altered
+    assert "botstate" not in inspect(engine).get_table_names()
+    _check_moved_state(engine, state_before)
+    moved = _snapshot(engine, TYPED_TABLES)
     with session_scope(engine) as s:
         assert sorted(s.exec(select(SchemaVersion.version)).all()) == [1, SCHEMA_VERSION]
         # the upgraded journal is usable through today's code
@@ -96,22 +196,56 @@ def _check_upgrade(engine: Engine) -> None:
         summary = pnl_summary(session=s, since=None, until=None)
         assert summary.trades == 2
     assert init_db(engine) == SCHEMA_VERSION  # idempotent
-    assert _snapshot(engine) == before
+    assert _snapshot(engine) == before and _snapshot(engine, TYPED_TABLES) == moved
 
 
-def test_v1_sqlite_journal_upgrades_in_place(tmp_path):
+def _check_downgrade(engine: Engine) -> None:
+    """0002 → 0001 puts every typed row back into botstate as the first release wrote it; up again, the same rows."""
+    _add_state(engine, MORE_STATE)
+    before, kept = _botstate(engine), _snapshot(engine)
+    init_db(engine)
+    moved = _snapshot(engine, TYPED_TABLES)
+    with engine.begin() as conn:
+        command.downgrade(_config(conn), BASELINE)
+    assert current_revision(engine) == BASELINE
+    tables = set(inspect(engine).get_table_names())
+    assert "botstate" in tables and not tables & set(TYPED_TABLES)
+    assert {c["name"] for c in inspect(engine).get_columns("botstate")} == {"key", "value", "updated_at"}
+    # the one value the fixture holds tagged ({"$decimal": "0.75"}) comes back as the string the first release wrote
+    assert _botstate(engine) == before | {"risk_pct": "0.75"}
+    assert _snapshot(engine) == kept
+    assert init_db(engine) == SCHEMA_VERSION and current_revision(engine) == head_revision()
+    assert _snapshot(engine, TYPED_TABLES) == moved and _snapshot(engine) == kept
+def test_v1_sqlite_journal_upgrades_in_place(tmp_path, caplog):
     engine = _sqlite_v1(tmp_path)
     try:
-        _check_upgrade(engine)
+        _check_upgrade(engine, caplog)
     finally:
         engine.dispose()
 
 
 @pytest.mark.postgres
-def test_v1_postgres_journal_upgrades_in_place(pg_schema):
+def test_v1_postgres_journal_upgrades_in_place(pg_schema, caplog):
     engine = _pg_v1(pg_schema)
     try:
-        _check_upgrade(engine)
+        _check_upgrade(engine, caplog)
+    finally:
+        engine.dispose()
+
+
+def test_v1_sqlite_journal_downgrades_to_the_baseline(tmp_path):
+    engine = _sqlite_v1(tmp_path)
+    try:
+        _check_downgrade(engine)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_v1_postgres_journal_downgrades_to_the_baseline(pg_schema):
+    engine = _pg_v1(pg_schema)
+    try:
+        _check_downgrade(engine)
     finally:
         engine.dispose()
 
@@ -161,8 +295,6 @@ def test_journal_from_a_newer_release_is_refused_untouched(tmp_path):
 
 def test_baseline_is_the_first_revision():
     from alembic.script import ScriptDirectory
-
-    from storage.migrate import _config
 
     revisions = list(ScriptDirectory.from_config(_config()).walk_revisions())
     assert revisions[-1].revision == BASELINE and revisions[-1].down_revision is None

@@ -1,75 +1,13 @@
-"""Bot state, outbox delivery queue, audit log and the instance lock."""
+"""Outbox delivery queue, audit log and the instance lock."""
 
 from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 
 import pytest
 
 from storage import repo, session_scope
-
-
-def test_state_json_round_trip(engine, now):
-    values = {
-        "paused": True,
-        "pause_reason": "daily loss limit hit",
-        "mode": "confirm",
-        "risk_override": Decimal("0.5"),
-        "daily_loss": {"day": "2026-01-05", "amount": Decimal("12.3456789")},
-        "cooldown:BTCUSDT": now + timedelta(minutes=30),
-        "consecutive_losses": 3,
-        "last_tick": {"BTCUSDT": now, "ETHUSDT": None},
-        "list": [1, 2.5, "x", None, False],
-    }
-    with session_scope(engine) as s:
-        for k, v in values.items():
-            repo.set_state(session=s, key=k, value=v, now=now)
-    with session_scope(engine) as s:
-        for k, v in values.items():
-            assert repo.get_state(session=s, key=k) == v, k
-        assert repo.get_state(session=s, key="missing") is None
-        assert repo.get_state(session=s, key="missing", default="auto") == "auto"
-        assert repo.get_state(session=s, key="cooldown:BTCUSDT").tzinfo is not None
-        assert repo.all_state(session=s, prefix="cooldown:") == {"cooldown:BTCUSDT": now + timedelta(minutes=30)}
-        assert len(repo.all_state(session=s)) == len(values)
-
-
-def test_state_overwrite_delete_and_errors(engine, now):
-    with session_scope(engine) as s:
-        repo.set_state(session=s, key="mode", value="auto")
-        repo.set_state(session=s, key="mode", value="confirm")
-        assert repo.get_state(session=s, key="mode") == "confirm"
-        repo.set_state(session=s, key="nothing", value=None)
-        assert repo.get_state(session=s, key="nothing", default=1) is None
-        assert repo.delete_state(session=s, key="mode") is True
-        assert repo.delete_state(session=s, key="mode") is False
-        assert repo.get_state(session=s, key="mode") is None
-        with pytest.raises(TypeError):
-            repo.set_state(session=s, key="bad", value={"x": object()})
-        with pytest.raises(TypeError):
-            repo.set_state(session=s, key="bad", value=0.1 + 1j)
-
-
-def test_state_upsert_from_threads(engine):
-    errors = []
-
-    def writer(i):
-        try:
-            with session_scope(engine) as s:
-                repo.set_state(session=s, key="shared", value=i)
-        except Exception as exc:  # pragma: no cover
-            errors.append(exc)
-
-    threads = [threading.Thread(target=writer, args=(i,)) for i in range(5)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
-    assert not errors
-    with session_scope(engine) as s:
-        assert repo.get_state(session=s, key="shared") in range(5)
 
 
 def test_outbox_order_due_retry_and_failure(engine, now):
