@@ -5,7 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from .models import ZERO, fmt
+from tradebot.money import ZERO
+
+from .models import fmt
 from .params import Params, Result, err
 
 if TYPE_CHECKING:

@@ -33,7 +33,7 @@ Json = dict[str, Any]
 
 
 @dataclass
-class Outcome:
+class RouteResult:
     """A routed request: ``action`` is "respond", "drop" (not executed, no answer) or "lost" (executed)."""
 
     status: int
@@ -142,28 +142,28 @@ class Router:
         return key
 
     # -- faults ------------------------------------------------------------------------------------
-    def dispatch(self, method: str, path: str, raw_query: str, headers: dict[str, str], body: bytes) -> Outcome:
-        """:meth:`handle` plus fault injection; the transport/server acts on ``Outcome.action``."""
+    def dispatch(self, method: str, path: str, raw_query: str, headers: dict[str, str], body: bytes) -> RouteResult:
+        """:meth:`handle` plus fault injection; the transport/server acts on ``RouteResult.action``."""
         with self.sim.lock:
             decision = self.sim.faults.decide(path)
         if decision.kind == "http5xx":
             if decision.json_body:
                 text = json.dumps({"retCode": 10016, "retMsg": "Service Unavailable", "result": {},
                                    "retExtInfo": {}, "time": self.sim.wall_ms()}).encode()
-                return Outcome(decision.status, JSON_HEADERS, text, decision.latency_s)
+                return RouteResult(decision.status, JSON_HEADERS, text, decision.latency_s)
             html = f"<html><body><h1>{decision.status} Bad Gateway</h1></body></html>".encode()
-            return Outcome(decision.status, {"Content-Type": "text/html"}, html, decision.latency_s)
+            return RouteResult(decision.status, {"Content-Type": "text/html"}, html, decision.latency_s)
         if decision.kind == "rate_limit":
             body_json = self.envelope(10006, "Too many visits!")
             now = self.sim.wall_ms()
             hdrs = {**JSON_HEADERS, "X-Bapi-Limit": "10", "X-Bapi-Limit-Status": "0",
                     "X-Bapi-Limit-Reset-Timestamp": str(now + 1000)}
-            return Outcome(200, hdrs, json.dumps(body_json).encode(), decision.latency_s)
+            return RouteResult(200, hdrs, json.dumps(body_json).encode(), decision.latency_s)
         if decision.kind == "drop":
-            return Outcome(0, {}, b"", decision.latency_s, "drop")
+            return RouteResult(0, {}, b"", decision.latency_s, "drop")
         status, hdrs, obj = self.handle(method, path, raw_query, headers, body)
         action = "lost" if decision.kind == "lost_response" else "respond"
-        return Outcome(status, hdrs, json.dumps(obj).encode(), decision.latency_s, action,
+        return RouteResult(status, hdrs, json.dumps(obj).encode(), decision.latency_s, action,
                        {"lost_sleep_s": self.sim.faults.lost_sleep_s})
 
     # -- control API -------------------------------------------------------------------------------

@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
+from tradebot.side import Side
+
 _SIZE_Q = Decimal("0.001")
 
 
@@ -34,9 +36,9 @@ class BookParams:
         return cls(enabled=False)
 
 
-def _walk(side: str, last_price: Decimal, tick_size: Decimal, params: BookParams,
+def _walk(side: Side, last_price: Decimal, tick_size: Decimal, params: BookParams,
           depth: int) -> Iterator[tuple[Decimal, Decimal]]:
-    sign = 1 if side == "Buy" else -1
+    sign = Side(side).sign  # Side(...) also takes the wire string "Buy"/"Sell" (tests pass it)
     first = params.half_spread_ticks if params.enabled else max(params.half_spread_ticks, 1)
     for k in range(min(depth, params.levels)):
         price = last_price + sign * (first + k) * tick_size
@@ -46,22 +48,21 @@ def _walk(side: str, last_price: Decimal, tick_size: Decimal, params: BookParams
         yield price, (size.quantize(_SIZE_Q, rounding=ROUND_FLOOR) or _SIZE_Q)
 
 
-def book_levels(side: str, last_price: Decimal, tick_size: Decimal, params: BookParams,
+def book_levels(side: Side, last_price: Decimal, tick_size: Decimal, params: BookParams,
                 depth: int) -> list[tuple[Decimal, Decimal]]:
     """Resting levels a taker of ``side`` would hit: asks (ascending) for Buy, bids (descending) for Sell."""
     return list(_walk(side, last_price, tick_size, params, depth))
 
 
-def touch_price(side: str, last_price: Decimal, tick_size: Decimal, params: BookParams) -> Decimal:
+def touch_price(side: Side, last_price: Decimal, tick_size: Decimal, params: BookParams) -> Decimal:
     """The first price a taker of ``side`` meets (best ask for Buy, best bid for Sell); a limit order at or
     through it is marketable. The idealised book (``enabled=False``) trades at the last price."""
     if not params.enabled:
         return last_price
-    sign = 1 if side == "Buy" else -1
-    return max(tick_size, last_price + sign * params.half_spread_ticks * tick_size)
+    return max(tick_size, last_price + Side(side).sign * params.half_spread_ticks * tick_size)
 
 
-def market_fill_price(side: str, qty: Decimal, last_price: Decimal, tick_size: Decimal,
+def market_fill_price(side: Side, qty: Decimal, last_price: Decimal, tick_size: Decimal,
                       book_params: BookParams = BookParams()) -> Decimal:
     """Average price of a market order of ``qty`` walking the synthetic book (pure, deterministic).
 
@@ -82,5 +83,5 @@ def market_fill_price(side: str, qty: Decimal, last_price: Decimal, tick_size: D
     if remaining > 0:
         cost += remaining * price
     vwap = cost / qty
-    rounding = ROUND_CEILING if side == "Buy" else ROUND_FLOOR
+    rounding = ROUND_CEILING if side == Side.BUY else ROUND_FLOOR
     return (vwap / tick_size).to_integral_value(rounding=rounding) * tick_size

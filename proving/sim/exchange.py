@@ -7,21 +7,20 @@ import uuid
 from collections.abc import Callable
 from decimal import Decimal
 
+from tradebot.money import ZERO
+from tradebot.side import Side
+
 from .book import BookParams, market_fill_price, touch_price
 from .instruments import Instrument
 from .liquidation import MarginMixin
 from .margin import push_mark
-from .models import ZERO, ClosedPnl, Execution, Fees, Order, OrderRequest, Position, SimRejection, fmt
+from .models import ClosedPnl, Execution, Fees, Order, OrderRequest, Position, SimRejection, fmt
 from .tpsl import StopOrders
 
 __all__ = ["Exchange", "SimRejection", "Fees", "OrderRequest"]
 
 DEFAULT_BOOK = BookParams()
 DEFAULT_FEES = Fees()
-
-
-def _opp(side: str) -> str:
-    return "Sell" if side == "Buy" else "Buy"
 
 
 def _on_grid(value: Decimal, step: Decimal) -> bool:
@@ -120,7 +119,7 @@ class Exchange(MarginMixin):
             if req.take_profit or req.stop_loss:
                 raise SimRejection(10001, "TP/SL cannot be set on a reduce-only order")
         self._check_tpsl_vs_price(req.side, req.take_profit, req.stop_loss, ref, "order")
-        opening = req.qty if pos.side in ("", req.side) else max(ZERO, req.qty - pos.size)
+        opening = req.qty if pos.side in (None, req.side) else max(ZERO, req.qty - pos.size)
         if opening and not req.reduce_only:
             need = opening * ref / pos.leverage + opening * ref * self.fees.taker
             if need > self.available():
@@ -148,7 +147,7 @@ class Exchange(MarginMixin):
         if order.order_type == "Market":
             return True
         touch = touch_price(order.side, self.last[order.symbol], self.instruments[order.symbol].tick_size, self.book)
-        return order.price >= touch if order.side == "Buy" else order.price <= touch
+        return order.price >= touch if order.side is Side.BUY else order.price <= touch
 
     def _take(self, order: Order) -> None:
         """Execute a marketable order as taker by walking the book (a limit never fills beyond its price);
@@ -159,8 +158,7 @@ class Exchange(MarginMixin):
         last, tick = self.last[order.symbol], self.instruments[order.symbol].tick_size
         qty = self._reduce_cap(order)
         fill = market_fill_price(order.side, qty, last, tick, self.book)
-        if order.order_type == "Limit" and ((order.side == "Buy" and fill > order.price) or
-                                            (order.side == "Sell" and fill < order.price)):
+        if order.order_type == "Limit" and (fill > order.price if order.side is Side.BUY else fill < order.price):
             fill = order.price
         if qty > 0:
             self._fill(order, qty, fill, is_maker=False)
@@ -176,15 +174,15 @@ class Exchange(MarginMixin):
             self._take(order)
 
     @staticmethod
-    def _protect(side: str, last: Decimal, ins: Instrument) -> Decimal:
-        band = last * (Decimal("1.03") if side == "Buy" else Decimal("0.97"))
+    def _protect(side: Side, last: Decimal, ins: Instrument) -> Decimal:
+        band = last * (Decimal("1.03") if side is Side.BUY else Decimal("0.97"))
         return (band / ins.tick_size).to_integral_value() * ins.tick_size
 
-    def _check_tpsl_vs_price(self, side: str, tp: Decimal, sl: Decimal, base: Decimal, what: str,
+    def _check_tpsl_vs_price(self, side: Side, tp: Decimal, sl: Decimal, base: Decimal, what: str,
                              tp_by: str = "LastPrice", sl_by: str = "LastPrice", mark: Decimal | None = None) -> None:
         """TP above / SL below the base price for a long (mirrored for a short); the base is the last (or
         order) price, or the mark price for MarkPrice/IndexPrice triggers when ``mark`` is given."""
-        long = side == "Buy"
+        long = side is Side.BUY
         tp_base = mark if mark is not None and tp_by != "LastPrice" else base
         sl_base = mark if mark is not None and sl_by != "LastPrice" else base
         if tp and (tp <= tp_base if long else tp >= tp_base):
@@ -263,7 +261,7 @@ class Exchange(MarginMixin):
         """Full-mode TP/SL/trailing on the whole position; ``0`` cancels; unchanged → 34040."""
         ins = self.instrument(symbol)
         pos = self.positions[symbol]
-        if not pos.size:
+        if not pos.size or pos.side is None:
             raise SimRejection(10001, "can not set tp/sl/ts for zero position")
         last = self.last[symbol]
         changed = False
@@ -284,8 +282,7 @@ class Exchange(MarginMixin):
             pos.trailing_stop, pos.active_price, changed = trailing, active or ZERO, True
             pos.trail_active = bool(trailing) and not active
             pos.trail_best = last
-            if trailing and active and ((pos.side == "Buy" and last >= active) or
-                                        (pos.side == "Sell" and last <= active)):
+            if trailing and active and (last >= active if pos.side is Side.BUY else last <= active):
                 pos.trail_active = True
         if not changed:
             raise SimRejection(34040, "not modified")
@@ -300,9 +297,9 @@ class Exchange(MarginMixin):
         fee = qty * price * rate
         closed = ZERO
         pnl = ZERO
-        if pos.size and pos.side != order.side:
+        if pos.size and pos.side is not None and pos.side != order.side:
             closed = min(qty, pos.size)
-            pnl = (price - pos.avg_price) * closed * (1 if pos.side == "Buy" else -1)
+            pnl = (price - pos.avg_price) * closed * pos.side.sign
             close_fee = fee if closed == qty else fee * closed / qty
             open_part = pos.open_fee if closed == pos.size else pos.open_fee * closed / pos.size
             funding_part = pos.funding if closed == pos.size else pos.funding * closed / pos.size
@@ -357,7 +354,7 @@ class Exchange(MarginMixin):
 
     @staticmethod
     def _flatten(pos: Position) -> None:
-        pos.side, pos.avg_price, pos.open_time, pos.open_fee, pos.funding = "", ZERO, 0, ZERO, ZERO
+        pos.side, pos.avg_price, pos.open_time, pos.open_fee, pos.funding = None, ZERO, 0, ZERO, ZERO
         pos.take_profit = pos.stop_loss = pos.trailing_stop = pos.active_price = pos.trail_best = ZERO
         pos.trail_active, pos.tpsl_parent = False, ""
 
@@ -392,7 +389,7 @@ class Exchange(MarginMixin):
         self.last[symbol] = price
         pos = self.positions[symbol]
         if pos.size and pos.trailing_stop:
-            long = pos.side == "Buy"
+            long = pos.side is Side.BUY
             if not pos.trail_active and (price >= pos.active_price if long else price <= pos.active_price):
                 pos.trail_active, pos.trail_best = True, price
             if pos.trail_active:
@@ -406,7 +403,7 @@ class Exchange(MarginMixin):
         events: list[tuple[Decimal, int, str, Decimal, object]] = []
         pos = self.positions[symbol]
         if pos.size:
-            long = pos.side == "Buy"
+            long = pos.side is Side.BUY
             down = (price <= pos.stop_loss) if long else (price >= pos.stop_loss)
             if pos.stop_loss and down and pos.sl_trigger_by == "LastPrice":
                 events.append((abs(pos.stop_loss - prev), 0, "StopLoss", pos.stop_loss, None))
@@ -417,8 +414,7 @@ class Exchange(MarginMixin):
             if pos.take_profit and up and pos.tp_trigger_by == "LastPrice":
                 events.append((abs(pos.take_profit - prev), 2, "TakeProfit", pos.take_profit, None))
         for o in self.open_orders(symbol):
-            if o.order_type == "Limit" and ((o.side == "Buy" and price <= o.price) or
-                                            (o.side == "Sell" and price >= o.price)):
+            if o.order_type == "Limit" and (price <= o.price if o.side is Side.BUY else price >= o.price):
                 events.append((abs(o.price - prev), 3 + o.seq, "limit", o.price, o))
         if not events:
             return None
@@ -443,10 +439,10 @@ class Exchange(MarginMixin):
         with execType Funding at ``at`` (market ms, default now); the amount also goes into the closedPnl of the
         close that follows, as Bybit's Closed P&L includes the funding paid while holding."""
         pos = self.positions[symbol]
-        if not pos.size or not rate:
+        if not pos.size or pos.side is None or not rate:
             return
         mark = self.mark.get(symbol, self.last[symbol])
-        fee = pos.size * mark * rate * (1 if pos.side == "Buy" else -1)
+        fee = pos.size * mark * rate * pos.side.sign
         self.wallet -= fee
         pos.cur_realised -= fee
         pos.cum_realised -= fee

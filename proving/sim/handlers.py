@@ -6,12 +6,15 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from tradebot.money import ZERO
+from tradebot.side import Side
+
 from .account import account_info, fee_rate, wallet_balance
 from .book import book_levels
 from .exchange import OrderRequest, SimRejection
 from .feed import FUNDING_MS, INTERVALS
 from .instruments import INSTRUMENTS
-from .models import ZERO, fmt
+from .models import fmt
 from .params import DAY_MS, LINK_ID, TRIGGER_BY, WEEK_MS, Params, Result, err, keyed_page, page, window
 
 if TYPE_CHECKING:
@@ -72,8 +75,8 @@ def tickers(sim: Simulator, p: Params) -> Result:
         hour = [*f.closed[-max(1, 3_600_000 // f.interval_ms - 1):], f.forming]
         last, mark = f.last, sim.exchange.mark[s]
         prev24, prev1 = day[0].open, hour[0].open
-        bid = book_levels("Sell", last, ins.tick_size, sim.book, 1)[0]
-        ask = book_levels("Buy", last, ins.tick_size, sim.book, 1)[0]
+        bid = book_levels(Side.SELL, last, ins.tick_size, sim.book, 1)[0]
+        ask = book_levels(Side.BUY, last, ins.tick_size, sim.book, 1)[0]
         nft = (sim.market_time() // 28_800_000 + 1) * 28_800_000
         vol = sum((c.volume for c in day), ZERO)
         out.append({
@@ -98,11 +101,11 @@ def orderbook(sim: Simulator, p: Params) -> Result:
     assert limit is not None
     ins, last = INSTRUMENTS[sym], sim.feeds[sym].last
 
-    def side(s: str) -> list[list[str]]:
+    def side(s: Side) -> list[list[str]]:
         return [[fmt(px), fmt(q)] for px, q in book_levels(s, last, ins.tick_size, sim.book, limit)]
 
     now = sim.wall_ms()
-    return {"s": sym, "b": side("Sell"), "a": side("Buy"), "ts": now, "u": sim.exchange.seq,
+    return {"s": sym, "b": side(Side.SELL), "a": side(Side.BUY), "ts": now, "u": sim.exchange.seq,
             "seq": sim.exchange.seq, "cts": sim.market_time()}
 
 
@@ -131,9 +134,7 @@ def _position_idx(p: Params) -> None:
 def order_create(sim: Simulator, p: Params) -> Result:
     p.category()
     sym = p.symbol(sim)
-    side = p.str("side", required=True)
-    if side not in ("Buy", "Sell"):
-        raise err("params error: side invalid")
+    side = p.side()
     otype = p.str("orderType", required=True)
     if otype not in ("Market", "Limit"):
         raise err("params error: orderType invalid")

@@ -5,18 +5,17 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from tradebot.money import ZERO
+from tradebot.side import Side
+
 from .margin import MMR, breakeven_price, bust_price, liq_price
-from .models import ZERO, Order
+from .models import Order
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from .instruments import Instrument
     from .models import Fees, Position
-
-
-def _opp(side: str) -> str:
-    return "Sell" if side == "Buy" else "Buy"
 
 
 class MarginMixin:
@@ -50,7 +49,7 @@ class MarginMixin:
     def liq_price(self, symbol: str) -> Decimal | None:
         """Estimated cross-margin liquidation price of ``symbol``'s position (margin.liq_price)."""
         pos = self.positions[symbol]
-        if not pos.size:
+        if not pos.size or pos.side is None:
             return None
         cushion = self.wallet + self._others_upl(symbol) - self.position_mm(exclude=symbol)
         return liq_price(pos.side, pos.size, pos.avg_price, cushion, self.instruments[symbol].tick_size)
@@ -62,7 +61,7 @@ class MarginMixin:
         if liq is not None and not ins.min_price < liq < ins.max_price:
             liq = None  # position.mdx: "" when liqPrice <= minPrice or >= maxPrice
         be = (breakeven_price(pos.side, pos.size, pos.avg_price, pos.cur_realised, self.fees.taker)
-              if pos.size else None)
+              if pos.size and pos.side else None)
         return pos.wire(self.mark[symbol], liq, be, MMR)
 
     # -- mark price: MarkPrice/IndexPrice triggers and liquidation --------------------------------------
@@ -72,7 +71,7 @@ class MarginMixin:
         its liquidation price is liquidated."""
         pos, mark, last = self.positions[symbol], self.mark[symbol], self.last[symbol]
         if pos.size:
-            long = pos.side == "Buy"
+            long = pos.side is Side.BUY
             sl, tp = pos.stop_loss, pos.take_profit
             if sl and pos.sl_trigger_by != "LastPrice" and (mark <= sl if long else mark >= sl):
                 self._trigger(symbol, "StopLoss", sl, last)
@@ -80,7 +79,7 @@ class MarginMixin:
                 self._trigger(symbol, "TakeProfit", tp, last)
         for s, p in self.positions.items():
             liq = self.liq_price(s) if p.size else None
-            if liq is not None and (self.mark[s] <= liq if p.side == "Buy" else self.mark[s] >= liq):
+            if liq is not None and (self.mark[s] <= liq if p.side is Side.BUY else self.mark[s] >= liq):
                 self.liquidate(s)
 
     def liquidate(self, symbol: str) -> None:
@@ -88,13 +87,14 @@ class MarginMixin:
         liquidation engine closes the whole position at the bankruptcy price with an order created
         ``CreateByTakeOver_PassThrough``, an execution and a closed-pnl row of execType ``BustTrade``."""
         pos, ins = self.positions[symbol], self.instruments[symbol]
+        assert pos.side is not None  # only an open position is liquidated
         for o in self.open_orders():
             if not o.stop_order_type:
                 self._finish(o, "Cancelled", cancel_type="CancelAllBeforeLiq")
         cushion = self.wallet + self._others_upl(symbol)
         bust = bust_price(pos.side, pos.size, pos.avg_price, cushion, self.fees.taker, ins.tick_size)
         now = self.clock()
-        order = Order(self.new_id(), "", symbol, _opp(pos.side), "Market", pos.size, bust, "IOC", True, True,
+        order = Order(self.new_id(), "", symbol, pos.side.opposite, "Market", pos.size, bust, "IOC", True, True,
                       create_type="CreateByTakeOver_PassThrough", last_price_on_created=self.last[symbol],
                       created=now, updated=now, seq=self._next_seq())
         self.orders[order.order_id] = order

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-ZERO = Decimal(0)
+from tradebot.money import ZERO
+from tradebot.side import Side
 
 
 def fmt(value: Decimal | int | None) -> str:
@@ -26,7 +27,7 @@ class Order:
     order_id: str
     link_id: str
     symbol: str
-    side: str
+    side: Side
     order_type: str
     qty: Decimal
     price: Decimal = ZERO
@@ -68,7 +69,7 @@ class Order:
         leaves = self.leaves
         return {
             "orderId": self.order_id, "orderLinkId": self.link_id, "blockTradeId": "", "symbol": self.symbol,
-            "price": fmt(self.price), "qty": fmt(self.qty), "side": self.side, "isLeverage": "",
+            "price": fmt(self.price), "qty": fmt(self.qty), "side": self.side.value, "isLeverage": "",
             "positionIdx": 0, "orderStatus": self.status, "createType": self.create_type,
             "cancelType": self.cancel_type, "rejectReason": self.reject_reason,
             "avgPrice": fmt(self.avg_price) if self.cum_qty else "",
@@ -98,7 +99,7 @@ class Position:
 
     symbol: str
     leverage: Decimal = Decimal(10)
-    side: str = ""
+    side: Side | None = None  # None while flat (the wire and the state file say "")
     size: Decimal = ZERO
     avg_price: Decimal = ZERO
     take_profit: Decimal = ZERO
@@ -124,14 +125,14 @@ class Position:
         """Current trailing-stop trigger price, or None when unset/not yet activated."""
         if not self.trailing_stop or not self.trail_active or not self.size:
             return None
-        if self.side == "Buy":
+        if self.side is Side.BUY:
             return self.trail_best - self.trailing_stop
         return self.trail_best + self.trailing_stop
 
     def upl(self, mark: Decimal) -> Decimal:
-        if not self.size:
+        if not self.size or self.side is None:
             return ZERO
-        return (mark - self.avg_price) * self.size * (1 if self.side == "Buy" else -1)
+        return (mark - self.avg_price) * self.size * self.side.sign
 
     def wire(self, mark: Decimal, liq: Decimal | None = None, breakeven: Decimal | None = None,
              mmr: Decimal = Decimal("0.005")) -> dict[str, object]:
@@ -141,7 +142,7 @@ class Position:
         mm = self.size * mark * mmr
         return {
             "positionIdx": 0, "riskId": 1, "riskLimitValue": "2000000", "symbol": self.symbol,
-            "side": self.side, "size": fmt(self.size), "avgPrice": fmt(self.avg_price),
+            "side": self.side.value if self.side else "", "size": fmt(self.size), "avgPrice": fmt(self.avg_price),
             "positionValue": fmt(value), "tradeMode": 0, "positionStatus": "Normal", "autoAddMargin": 0,
             "adlRankIndicator": 2 if self.size else 0, "leverage": fmt(self.leverage),
             "positionBalance": fmt(im), "markPrice": fmt(mark), "liqPrice": fmt(liq) if liq else "",
@@ -164,7 +165,7 @@ class Execution:
     order_id: str
     link_id: str
     symbol: str
-    side: str
+    side: Side
     order_type: str
     order_price: Decimal
     order_qty: Decimal
@@ -185,7 +186,7 @@ class Execution:
 
     def wire(self) -> dict[str, object]:
         return {
-            "symbol": self.symbol, "orderId": self.order_id, "orderLinkId": self.link_id, "side": self.side,
+            "symbol": self.symbol, "orderId": self.order_id, "orderLinkId": self.link_id, "side": self.side.value,
             "orderPrice": fmt(self.order_price), "orderQty": fmt(self.order_qty),
             "leavesQty": fmt(self.leaves_qty), "createType": self.create_type, "orderType": self.order_type,
             "stopOrderType": self.stop_order_type, "execFee": fmt(self.exec_fee), "execId": self.exec_id,
@@ -205,7 +206,7 @@ class ClosedPnl:
 
     symbol: str
     order_id: str
-    side: str
+    side: Side
     qty: Decimal
     order_price: Decimal
     order_type: str
@@ -224,7 +225,7 @@ class ClosedPnl:
     def wire(self) -> dict[str, object]:
         return {
             "symbol": self.symbol, "orderType": self.order_type, "leverage": fmt(self.leverage),
-            "updatedTime": str(self.updated), "side": self.side, "orderId": self.order_id,
+            "updatedTime": str(self.updated), "side": self.side.value, "orderId": self.order_id,
             "closedPnl": fmt(self.closed_pnl), "openFee": fmt(self.open_fee), "closeFee": fmt(self.close_fee),
             "avgEntryPrice": fmt(self.avg_entry_price), "qty": fmt(self.qty),
             "cumEntryValue": fmt(self.avg_entry_price * self.closed_size), "createdTime": str(self.created),
@@ -255,7 +256,7 @@ class OrderRequest:
     """Validated-by-type parameters of POST /v5/order/create."""
 
     symbol: str
-    side: str
+    side: Side
     order_type: str
     qty: Decimal
     price: Decimal | None = None
@@ -268,3 +269,6 @@ class OrderRequest:
     tp_trigger_by: str = "LastPrice"
     sl_trigger_by: str = "LastPrice"
     tpsl_mode: str = ""
+
+    def __post_init__(self) -> None:
+        self.side = Side(self.side)  # in-process callers (tests, bench) may pass the wire string "Buy"/"Sell"

@@ -7,6 +7,8 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
+from tradebot.side import Side
+
 from .exchange import SimRejection
 
 if TYPE_CHECKING:
@@ -70,6 +72,13 @@ class Params:
         if str(v).lower() in ("false", "0", ""):
             return False
         raise err(f"params error: {name} invalid")
+
+    def side(self) -> Side:
+        """The required ``side`` as a Side: exactly "Buy" or "Sell", else 10001."""
+        try:
+            return Side(self.str("side", required=True))
+        except ValueError:
+            raise err("params error: side invalid") from None
 
     def category(self, default: str | None = None) -> str:
         cat = self.str("category", required=default is None, default=default or "")

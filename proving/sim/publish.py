@@ -15,9 +15,12 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from tradebot.money import ZERO
+from tradebot.side import Side
+
 from .book import book_levels
 from .instruments import INSTRUMENTS
-from .models import ZERO, fmt
+from .models import fmt
 from .params import Params
 
 if TYPE_CHECKING:
@@ -193,7 +196,7 @@ class Publisher:
         """Snapshot or delta (size "0" deletes a level) with the topic's update id ``u`` + 1."""
         ins, last = INSTRUMENTS[symbol], self.sim.feeds[symbol].last
         levels = {k: {fmt(p): fmt(q) for p, q in book_levels(side, last, ins.tick_size, self.sim.book, depth)}
-                  for k, side in (("b", "Sell"), ("a", "Buy"))}
+                  for k, side in (("b", Side.SELL), ("a", Side.BUY))}
         topic = f"orderbook.{depth}.{symbol}"
         u, before = self._books.get(topic, (0, None))
         if delta and before is not None:

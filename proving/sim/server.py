@@ -10,7 +10,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
 
-from .api import Outcome
+from .api import RouteResult
 
 if TYPE_CHECKING:
     from .core import Simulator
@@ -36,7 +36,7 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception as e:  # a simulator bug must not kill the connection silently
             text = json.dumps({"retCode": 10016, "retMsg": f"simulator internal error: {e!r}", "result": {},
                                "retExtInfo": {}, "time": 0}).encode()
-            out = Outcome(500, {"Content-Type": "application/json"}, text)
+            out = RouteResult(500, {"Content-Type": "application/json"}, text)
         if out.delay_s:
             time.sleep(out.delay_s)
         if out.action in ("drop", "lost"):

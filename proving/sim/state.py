@@ -10,6 +10,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tradebot.side import Side
+
 from .feed import Candle
 from .instruments import INSTRUMENTS
 from .margin import push_mark
@@ -27,16 +29,25 @@ def _dump(obj: Any) -> Any:
         return {f.name: _dump(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
     if isinstance(obj, Decimal):
         return str(obj)
+    if isinstance(obj, Side):
+        return obj.value
     return obj
+
+
+def _value(hint: Any, v: Any) -> Any:
+    """A stored field value as its dataclass field's type: Decimal strings, and sides ("" = a flat position)."""
+    if hint is Decimal:
+        return Decimal(v)
+    if hint is Side:
+        return Side(v)
+    if hint == Side | None:
+        return Side(v) if v else None
+    return v
 
 
 def _load(cls: type, data: dict[str, Any]) -> Any:
     hints = typing.get_type_hints(cls)
-    kwargs = {}
-    for f in dataclasses.fields(cls):
-        if f.name in data:
-            v = data[f.name]
-            kwargs[f.name] = Decimal(v) if hints[f.name] is Decimal else v
+    kwargs = {f.name: _value(hints[f.name], data[f.name]) for f in dataclasses.fields(cls) if f.name in data}
     return cls(**kwargs)
 
 
@@ -51,7 +62,8 @@ def snapshot(sim: Simulator) -> dict[str, Any]:
         "version": VERSION, "symbols": sim.symbols, "wallet": str(ex.wallet), "counter": ex.counter,
         "seq": ex.seq, "last": {s: str(p) for s, p in ex.last.items()},
         "mark_window": {s: [str(p) for p in w] for s, w in ex.mark_window.items()},
-        "positions": {s: _dump(p) for s, p in ex.positions.items()},
+        "positions": {s: {**_dump(p), "side": p.side.value if p.side else ""}  # "" = flat, as on the wire
+                      for s, p in ex.positions.items()},
         "orders": [_dump(o) for o in ex.orders.values()],
         "executions": [_dump(e) for e in ex.executions], "closed_pnl": [_dump(c) for c in ex.closed],
         "feeds": feeds,

@@ -5,15 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
-from .models import ZERO, Order, Position
+from tradebot.money import ZERO
+from tradebot.side import Side
+
+from .models import Order, Position
 
 KINDS = ("TakeProfit", "StopLoss", "TrailingStop")
 CREATE_TYPES = {"TakeProfit": "CreateByTakeProfit", "StopLoss": "CreateByStopLoss",
                 "TrailingStop": "CreateByTrailingStop"}
-
-
-def _opp(side: str) -> str:
-    return "Sell" if side == "Buy" else "Buy"
 
 
 def wanted(pos: Position) -> dict[str, tuple[Decimal, str, int]]:
@@ -25,7 +24,7 @@ def wanted(pos: Position) -> dict[str, tuple[Decimal, str, int]]:
     """
     if not pos.size:
         return {}
-    long = pos.side == "Buy"
+    long = pos.side is Side.BUY
     out: dict[str, tuple[Decimal, str, int]] = {}
     if pos.take_profit:
         out["TakeProfit"] = (pos.take_profit, pos.tp_trigger_by or "LastPrice", 1 if long else 2)
@@ -68,7 +67,7 @@ class StopOrders:
 
     def sync(self, pos: Position, last: Decimal, seq: int) -> None:
         want = wanted(pos)
-        close_side = _opp(pos.side) if pos.size else ""
+        close_side = pos.side.opposite if pos.size and pos.side else None
         for kind in KINDS:
             order = self.get(pos.symbol, kind)
             spec = want.get(kind)
@@ -81,6 +80,7 @@ class StopOrders:
             level, by, direction = spec
             now = self.clock()
             if order is None:
+                assert close_side is not None  # a wanted stop implies an open position
                 order = Order(self.new_id(), "", pos.symbol, close_side, "Market", pos.size, ZERO, "IOC", True, True,
                               status="Untriggered", stop_order_type=kind, trigger_price=level, trigger_by=by,
                               trigger_direction=direction, parent_link_id=pos.tpsl_parent,

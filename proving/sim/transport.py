@@ -8,19 +8,19 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from .api import Outcome
+from .api import RouteResult
 
 if TYPE_CHECKING:
     from .core import Simulator
 
 
-def _route(sim: Simulator, request: httpx.Request, body: bytes) -> Outcome:
+def _route(sim: Simulator, request: httpx.Request, body: bytes) -> RouteResult:
     headers = {k: v for k, v in request.headers.items()}
     return sim.router.dispatch(request.method, request.url.path, request.url.query.decode(), headers, body)
 
 
-def _response(out: Outcome, request: httpx.Request) -> httpx.Response:
-    """Turn an Outcome into a response, or raise the httpx error a real network failure would cause."""
+def _response(out: RouteResult, request: httpx.Request) -> httpx.Response:
+    """Turn a RouteResult into a response, or raise the httpx error a real network failure would cause."""
     if out.action == "drop":
         raise httpx.RemoteProtocolError("Server disconnected without sending a response.", request=request)
     if out.action == "lost":
