@@ -19,7 +19,7 @@ from tradebot.instruments import Instrument
 from tradebot.money import ZERO
 from tradebot.risk import RiskParams
 from tradebot.side import Side
-from tradebot.states import CloseReason
+from tradebot.states import CloseReason, ExitReason
 from tradebot.states import ConfirmationStatus as CS
 from tradebot.stops import next_stop, update_best
 from tradebot.timeutil import datetime_to_ms, ms_to_datetime, utcnow
@@ -30,27 +30,27 @@ CLOSE_WAIT_TICKS = 5  # ticks to wait for closed-pnl to show a close before aler
 LOOKAHEAD_MS = 86_400_000  # closes are searched up to a day past the last market time seen (candle in progress)
 
 
-def stop_exit_reason(stop_history: list[dict[str, Any]] | None) -> str:
+def stop_exit_reason(stop_history: list[dict[str, Any]] | None) -> ExitReason:
     """A stop-loss order's fill named by what the stop was at that moment: the last move's reason."""
-    last = (stop_history or [{}])[-1].get("reason")
-    return {"trailing": "trailing_stop", "breakeven": "breakeven_stop"}.get(last or "", "stop_loss")
+    return ExitReason.of_stop((stop_history or [{}])[-1].get("reason"))
 
 
-def close_reason(stop_order_types: set[str], exec_types: set[str], link_ids: set[str], trade: TradeRecord) -> str:
+def close_reason(stop_order_types: set[str], exec_types: set[str], link_ids: set[str],
+                 trade: TradeRecord) -> ExitReason:
     """Why a position closed, from the closing executions (never guessed from the price)."""
     if "BustTrade" in exec_types:
-        return "liquidation"
+        return ExitReason.LIQUIDATION
     if "AdlTrade" in exec_types:
-        return "adl"
+        return ExitReason.ADL
     if "TrailingStop" in stop_order_types:
-        return "trailing_stop"
+        return ExitReason.TRAILING_STOP
     if "TakeProfit" in stop_order_types or "PartialTakeProfit" in stop_order_types:
-        return "take_profit"
+        return ExitReason.TAKE_PROFIT
     if "StopLoss" in stop_order_types or "PartialStopLoss" in stop_order_types:
         return stop_exit_reason(trade.stop_history)
     if any(link.startswith(CLOSE_PREFIX) for link in link_ids):
-        return "manual"
-    return "manual" if link_ids or stop_order_types or exec_types else "unknown"
+        return ExitReason.MANUAL
+    return ExitReason.MANUAL if link_ids or stop_order_types or exec_types else ExitReason.UNKNOWN
 
 
 class PositionManager:
@@ -177,7 +177,7 @@ class PositionManager:
             lo = hi + 1
         return rows
 
-    async def _reason(self, rows: list[ClosedPnl], trade: TradeRecord) -> str:
+    async def _reason(self, rows: list[ClosedPnl], trade: TradeRecord) -> ExitReason:
         stop_types: set[str] = set()
         exec_types: set[str] = {r.exec_type for r in rows if r.exec_type}
         links: set[str] = set()

@@ -53,6 +53,11 @@ class ExitReason(StrEnum):
     MANUAL = "manual"
     UNKNOWN = "unknown"
 
+    @classmethod
+    def of_stop(cls, last_move: str | None) -> ExitReason:
+        """A stop-loss fill named by the stop's last move ("breakeven", "trailing"; none: the initial stop)."""
+        return {"trailing": cls.TRAILING_STOP, "breakeven": cls.BREAKEVEN_STOP}.get(last_move or "", cls.STOP_LOSS)
+
 
 # Outcomes after which a confirmation card shows its result (the rest: someone else decided already).
 DECIDED = frozenset({OutcomeStatus.EXECUTED, OutcomeStatus.FAILED, OutcomeStatus.STALE, OutcomeStatus.REJECTED,

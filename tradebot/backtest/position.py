@@ -9,11 +9,12 @@ from typing import Literal
 from proving.sim.book import BookParams, market_fill_price
 from proving.sim.feed import candle_path
 from tradebot.instruments import Instrument, stop_price
+from tradebot.money import ZERO
 from tradebot.risk import RiskParams
 from tradebot.side import Side
+from tradebot.states import ExitReason
 from tradebot.stops import breakeven_price, exchange_trailing, next_stop, update_best
 
-ZERO = Decimal(0)
 _MONEY = Decimal("1e-10")  # the journal's column scale: live management reads the ATR back at 10 dp
 ExitKind = Literal["StopLoss", "TrailingStop", "TakeProfit", "EndOfData"]
 
@@ -26,10 +27,6 @@ def dec(x: float) -> Decimal:
 def journal_atr(atr: Decimal) -> Decimal:
     """The ATR as the live journal stores it (10 dp, half up); next_stop reads this value back."""
     return atr.quantize(_MONEY, rounding=ROUND_HALF_UP)
-
-
-def opposite(side: Side) -> Side:
-    return Side.SELL if side == Side.BUY else Side.BUY
 
 
 @dataclass
@@ -82,14 +79,14 @@ class Replayer:
     def open(self, *, side: Side, qty: Decimal, ref: Decimal, atr: Decimal, sl: Decimal, tp: Decimal,
              bar: int) -> OpenPosition:
         """Market entry at ``ref`` (the last price) with TP/SL attached, then the exchange trailing stop if used."""
+        side = Side(side)  # also takes the wire string "Buy"/"Sell" (tests pass it)
         fill = market_fill_price(side, qty, ref, self.inst.tick_size, self.book)
-        sign = 1 if side == Side.BUY else -1
-        pos = OpenPosition(side, sign, qty, fill, qty * fill * self.taker, bar, atr, journal_atr(atr), sl, tp, sl,
+        pos = OpenPosition(side, side.sign, qty, fill, qty * fill * self.taker, bar, atr, journal_atr(atr), sl, tp, sl,
                            best=fill)
         if self.risk.trailing_mode == "exchange" and atr > 0:
             spec = exchange_trailing(side=side, entry=fill, atr=atr, inst=self.inst, params=self.risk)
             pos.trail_dist, pos.trail_active_price, pos.trail_best = spec.distance, spec.active_price, ref
-            pos.trail_on = sign * (ref - spec.active_price) >= 0  # simulator: active at once if already past it
+            pos.trail_on = side.sign * (ref - spec.active_price) >= 0  # simulator: active at once if already past it
         return pos
 
     # -- the simulator's price path ----------------------------------------------------------------
@@ -123,7 +120,7 @@ class Replayer:
             pos.trail_best = max(pos.trail_best, price) if pos.sign > 0 else min(pos.trail_best, price)
 
     def exit_at(self, pos: OpenPosition, bar: int, point: int, kind: ExitKind, base: Decimal) -> Exit:
-        fill = market_fill_price(opposite(pos.side), pos.qty, base, self.inst.tick_size, self.book)
+        fill = market_fill_price(pos.side.opposite, pos.qty, base, self.inst.tick_size, self.book)
         return Exit(bar, point, kind, base, fill)
 
     # -- the live bot's tick -------------------------------------------------------------------------
@@ -183,9 +180,9 @@ class Replayer:
         """The live journal's reason (``close_reason`` in tradebot/positions.py), from the exit and the position's
         last stop move."""
         if kind == "TrailingStop":
-            return "trailing_stop"
+            return ExitReason.TRAILING_STOP
         if kind == "TakeProfit":
-            return "take_profit"
+            return ExitReason.TAKE_PROFIT
         if kind == "StopLoss":
-            return {"trailing": "trailing_stop", "breakeven": "breakeven_stop"}.get(last_stop_reason, "stop_loss")
-        return "end_of_data"
+            return ExitReason.of_stop(last_stop_reason)
+        return "end_of_data"  # the backtest's own name (the data ended with the position open): no ExitReason

@@ -21,11 +21,11 @@ import numpy as np
 
 from tradebot.backtest.models import BacktestResult, Trade
 from tradebot.market import DAY_MS, index_ms
+from tradebot.money import ZERO
 from tradebot.risk import RiskParams
 from tradebot.side import Side
 from tradebot.strategy import StrategyParams
 
-ZERO = Decimal(0)
 CENT = Decimal("0.01")
 _AVG = Decimal("1e-10")
 TRADE_FIELDS = ("side", "entry_time", "entry_price", "exit_time", "exit_price", "qty", "pnl", "fees", "reason",
