@@ -26,6 +26,7 @@ from tradebot.events import (
 from tradebot.intents import Button, ButtonAction, Buttons
 from tradebot.readings import reading
 from tradebot.side import Side
+from tradebot.states import ExitReason
 from tradebot.strategy.signal import Signal
 
 if TYPE_CHECKING:
@@ -55,9 +56,8 @@ class Rendered:
 def exit_name(reason: str | None, stop_history: list[dict[str, Any]] | None = None) -> str:
     """How a close reads: by what the stop was when it filled. Journal rows from before ``breakeven_stop``
     existed say ``stop_loss`` for every stop; their stop history names the stop they really hit."""
-    if reason == "stop_loss" and stop_history:
-        last = stop_history[-1].get("reason")
-        reason = {"trailing": "trailing_stop", "breakeven": "breakeven_stop"}.get(last or "", reason)
+    if reason == ExitReason.STOP_LOSS and stop_history:
+        reason = ExitReason.of_stop(stop_history[-1].get("reason"))
     return REASONS.get(reason or "unknown", reason or "")
 
 
