@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from storage.journal import Journal
-from storage.models import TradeRecord
 from tradebot.account import AccountCheck, check_account
 from tradebot.bybit.client import BybitClient
 from tradebot.config import Config
@@ -319,11 +318,15 @@ class TradingEngine:
         texts = [(await self.close(p.symbol)).text for p in found]
         return Outcome(OS.OK, "\n".join(texts))
 
-    async def journal_close(self, symbol: str, trade: TradeRecord) -> bool:
-        """A close the stream reported: journal ``trade`` once the exchange is flat and shows its closed PnL.
-        True when nothing is left to do (journaled, journaled meanwhile by a tick, or not flat)."""
+    async def journal_close(self, symbol: str, trade_id: int) -> bool:
+        """A close the stream reported: journal trade ``trade_id`` once the exchange is flat and shows its closed PnL.
+        True when nothing is left to do (journaled, journaled meanwhile by a tick, or not flat).
+
+        The trade is read again under the symbol's lock: a tick may have moved its stop (break-even, trailing) while
+        the stream's report waited, and the close is named by the stop it really hit."""
         async with self.locks.symbol(symbol):
-            if await self.journal.trades.open_for(symbol) is None:
+            trade = await self.journal.trades.open_for(symbol)
+            if trade is None or trade.id != trade_id:
                 return True  # a tick journaled it meanwhile
             if await self.client.positions(symbol):
                 return True  # not flat (any more): nothing to close

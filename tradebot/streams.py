@@ -152,11 +152,11 @@ class StreamRunner:
     async def settle(self, symbol: str) -> bool:
         """Journal a close the stream reported, as soon as the exchange's closed-pnl shows it. True when done."""
         trade = await self.engine.journal.trades.open_for(symbol)
-        if trade is None:
+        if trade is None or trade.id is None:
             return True
         for delay in SETTLE_DELAYS:
             await asyncio.sleep(delay)
-            if await self.engine.journal_close(symbol, trade):
+            if await self.engine.journal_close(symbol, trade.id):
                 return True
         log.warning("%s: flat on the exchange but its closed-PnL is not visible yet; the REST tick will journal it",
                     symbol)

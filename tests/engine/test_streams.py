@@ -121,3 +121,23 @@ async def test_outage_longer_than_the_grace_alerts_once_down_and_once_back(strea
     await runner.check_health()
     backs = [e for e in rig.events.of(Health) if "back" in e.message]
     assert len(backs) == 2
+
+
+async def test_a_stream_close_is_named_by_the_stop_a_tick_moved_meanwhile(make_rig, sim, db) -> None:
+    """The stream reports the close, and while its report waits a tick moves the stop to break-even: the close is
+    journaled as a break-even stop (the trade is read again under the symbol's lock), not as the initial stop."""
+    rig = make_rig(mode="auto", trailing="bot")
+    await rig.engine.tick(SYMBOL)
+    [fill] = rig.events.of(EntryFilled)
+    waiting = await rig.journal.trades.open_for(SYMBOL)  # what the stream's settle read before the move
+    assert waiting is not None and waiting.id is not None
+    atr = waiting.atr or Decimal(0)
+    sim.set_price(SYMBOL, fill.price + fill.price * Decimal("0.0011") + atr * Decimal("0.4"))  # past the trigger
+    await rig.engine.tick(SYMBOL)
+    moved = Decimal(rig.position()["stopLoss"])
+    assert moved > fill.price  # at break-even
+    sim.set_price(SYMBOL, moved - Decimal("50"))  # the break-even stop fills on the exchange
+    assert rig.position() is None
+    assert await rig.engine.journal_close(SYMBOL, waiting.id)
+    [closed] = rig.events.of(PositionClosed)
+    assert closed.reason == "breakeven_stop"
