@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -239,3 +239,18 @@ def resample(df: pd.DataFrame, interval: str | int, base_minutes: int | None = N
     else:
         out["complete"] = np.zeros(len(out), dtype=bool)
     return out
+
+
+def fit_interval(df: pd.DataFrame, data_ms: int | None, interval: str,
+                 say: Callable[[str], object] | None = None) -> pd.DataFrame:
+    """``df`` (candles of ``data_ms``) as complete ``interval`` candles: resampled from finer ones, as is when they
+    match (or either is unknown); coarser candles cannot be split (ValueError). ``say`` hears about a resample."""
+    want = interval_ms(interval)
+    if data_ms is None or want is None or data_ms == want:
+        return df
+    if want % data_ms:
+        raise ValueError(f"the data's {data_ms // MINUTE_MS}m candles cannot make {interval} candles")
+    if say is not None:
+        say(f"resampling {data_ms // MINUTE_MS}m candles to {interval}")
+    out = resample(df, interval)
+    return out.loc[out["complete"]].drop(columns="complete")

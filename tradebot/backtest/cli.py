@@ -19,21 +19,9 @@ from tradebot.backtest.models import BacktestResult
 from tradebot.backtest.report import render_summary, write_json, write_trades_csv
 from tradebot.config import Config
 from tradebot.errors import TradebotError
-from tradebot.market import DAY_MS, MINUTE_MS, interval_ms, resample
+from tradebot.market import DAY_MS, MINUTE_MS, fit_interval, interval_ms
 
 DEFAULT_DAYS = 30
-
-
-def _fit_interval(df: pd.DataFrame, data_ms: int | None, interval: str) -> pd.DataFrame:
-    """Resample finer candles to ``interval``; refuse coarser ones."""
-    want = interval_ms(interval)
-    if data_ms is None or want is None or data_ms == want:
-        return df
-    if want % data_ms:
-        raise ValueError(f"the data's {data_ms // MINUTE_MS}m candles cannot make {interval} candles")
-    print(f"resampling {data_ms // MINUTE_MS}m candles to {interval}")
-    out = resample(df, interval)
-    return out.loc[out["complete"]].drop(columns="complete")
 
 
 def _funding(args: argparse.Namespace, candles: Path, symbol: str) -> list[tuple[int, Decimal]] | None:
@@ -55,7 +43,7 @@ def _load(args: argparse.Namespace, cfg: Config, symbol: str) -> tuple[pd.DataFr
     if args.data:
         df, q = load_candles(args.data)
         interval = args.interval or (str(q.interval_ms // MINUTE_MS) if q.interval_ms else cfg.bot.interval)
-        return _fit_interval(df, q.interval_ms, interval), interval, start, Path(args.data)
+        return fit_interval(df, q.interval_ms, interval, say=print), interval, start, Path(args.data)
     interval = args.interval or cfg.bot.interval
     days = args.days or DEFAULT_DAYS
     step = interval_ms(interval) or DAY_MS

@@ -19,7 +19,7 @@ from tradebot.backtest.data import load_candles
 from tradebot.backtest.download import cache_path, download
 from tradebot.config import INTERVALS, Config, _errors
 from tradebot.errors import TradebotError
-from tradebot.market import DAY_MS, MINUTE_MS, index_ms, interval_ms, resample
+from tradebot.market import DAY_MS, fit_interval, index_ms, interval_ms
 from tradebot.optimize.evaluate import Evaluator
 from tradebot.optimize.plot import best_curves, render, write_pngs
 from tradebot.optimize.report import build_report, render_report, write_json
@@ -43,16 +43,6 @@ from tradebot.optimize.study import (
 from tradebot.optimize.windows import Plan, plan
 
 
-def _fit(df: pd.DataFrame, data_ms: int | None, interval: str) -> pd.DataFrame:
-    want = interval_ms(interval)
-    if data_ms is None or want is None or data_ms == want:
-        return df
-    if want % data_ms:
-        raise ValueError(f"the data's {data_ms // MINUTE_MS}m candles cannot make {interval} candles")
-    out = resample(df, interval)
-    return out.loc[out["complete"]].drop(columns="complete")
-
-
 def load_frames(args: argparse.Namespace, cfg: Config, symbols: list[str]) -> tuple[dict[str, pd.DataFrame], int, int]:
     """Candles per symbol and the tradable span [start, end) every symbol covers (earlier bars warm up)."""
     step = interval_ms(args.interval) or DAY_MS
@@ -61,7 +51,7 @@ def load_frames(args: argparse.Namespace, cfg: Config, symbols: list[str]) -> tu
     for i, symbol in enumerate(symbols):
         if args.data:
             df, q = load_candles(args.data[i], report=lambda line: print(line, file=sys.stderr))
-            frames[symbol] = _fit(df, q.interval_ms, args.interval)
+            frames[symbol] = fit_interval(df, q.interval_ms, args.interval)
         else:
             warm = -(-cfg.bot.candles * step // DAY_MS)
             rep = asyncio.run(download(symbol, args.interval, args.days + warm + 1, cache_path(symbol, args.interval),
