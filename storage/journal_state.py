@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -13,54 +12,25 @@ from sqlmodel import Session, select
 
 from storage import runtime, state, trades
 from storage.db import session_scope
-from storage.models import Heartbeat
+from storage.models import ChatSettings, Heartbeat, UnknownPosition
 from storage.worker import Part
 
 log = logging.getLogger("storage.journal")
-
-
-@dataclass(frozen=True)
-class SettingsRow:
-    """What the chat changed, kept across restarts (None: the config's value)."""
-
-    paused: bool = False
-    mode: str | None = None
-    risk_pct: Decimal | None = None
-    overrides: dict[str, Any] = field(default_factory=dict)
-    losses_reset_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class UnknownSeen:
-    """A position the journal does not know: when it was first seen, its size then, and the decision taken."""
-
-    first_seen: datetime | None
-    size: Decimal
-    decision: str | None
-
-
-@dataclass(frozen=True)
-class Beat:
-    """A heartbeat: when, and what (e.g. the chat's mode)."""
-
-    at: datetime
-    detail: str | None = None
 
 
 class State(Part):
     """Settings and marks: the settings row, day-start equity, bars seen, alerts sent, unknown positions, pending
     button actions and heartbeats (typed tables, see storage/state.py for each one's retention rule)."""
 
-    async def settings(self) -> SettingsRow:
-        def work(s: Session) -> SettingsRow:
-            row = state.load_settings(session=s)
-            return SettingsRow(row.paused, row.mode, row.risk_pct, dict(row.overrides), row.losses_reset_at)
-        return await self._run(work)
+    async def settings(self) -> ChatSettings:
+        return await self._run(lambda s: state.load_settings(session=s))
 
-    async def save_settings(self, row: SettingsRow, now: datetime) -> None:
-        await self._run(lambda s: state.save_settings(
-            session=s, paused=row.paused, mode=row.mode, risk_pct=row.risk_pct, overrides=row.overrides,
-            losses_reset_at=row.losses_reset_at, now=now))
+    async def save_settings(self, now: datetime, **changes: Any) -> ChatSettings:
+        """Set the given fields of the settings row (the others keep theirs); returns the row as saved."""
+        def work(s: Session) -> ChatSettings:
+            state.save_settings(session=s, now=now, **changes)
+            return state.load_settings(session=s)
+        return await self._run(work)
 
     async def day_start(self, day: date) -> Decimal | None:
         return await self._run(lambda s: state.day_start_equity(session=s, day=day))
@@ -82,15 +52,13 @@ class State(Part):
         """True (and remembered) the first time this protection reason alerts on ``day``."""
         return await self._run(lambda s: state.first_alert(session=s, day=day, reason=reason, now=now))
 
-    async def unknown(self, symbol: str) -> UnknownSeen | None:
-        def work(s: Session) -> UnknownSeen | None:
-            row = state.unknown_position(session=s, symbol=symbol)
-            return None if row is None else UnknownSeen(row.first_seen, row.size, row.decision)
-        return await self._run(work)
+    async def unknown(self, symbol: str) -> UnknownPosition | None:
+        return await self._run(lambda s: state.unknown_position(session=s, symbol=symbol))
 
-    async def see_unknown(self, symbol: str, seen: UnknownSeen) -> None:
-        await self._run(lambda s: state.set_unknown_position(session=s, symbol=symbol, size=seen.size,
-                                                             first_seen=seen.first_seen, decision=seen.decision))
+    async def see_unknown(self, symbol: str, size: Decimal, first_seen: datetime) -> None:
+        """A position the journal does not know, first seen (at this size) at ``first_seen``; nothing decided."""
+        await self._run(lambda s: state.set_unknown_position(session=s, symbol=symbol, size=size,
+                                                             first_seen=first_seen))
 
     async def decide_unknown(self, symbol: str, size: Decimal, decision: str) -> bool:
         """Remember the decision on an unknown position; False (nothing kept) if the bot already manages one."""
@@ -118,10 +86,10 @@ class State(Part):
         await self._run(lambda s: state.beat(session=s, name=name, at=at, detail=detail, now=now))
 
 
-def read_heartbeats(db: Engine) -> dict[str, Beat]:
+def read_heartbeats(db: Engine) -> dict[str, Heartbeat]:
     """Every heartbeat by name (for ``bot.py health``: a separate process, no event loop, no Journal)."""
     with session_scope(db) as s:
-        return {row.name: Beat(row.at, row.detail) for row in s.exec(select(Heartbeat)).all()}
+        return {row.name: row for row in s.exec(select(Heartbeat)).all()}
 
 
 class Ops(Part):

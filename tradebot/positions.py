@@ -9,7 +9,6 @@ from decimal import Decimal
 from typing import Any
 
 from storage.journal import Journal
-from storage.journal_state import UnknownSeen
 from storage.models import TradeRecord
 from tradebot.bybit.client import WEEK_MS, BybitClient
 from tradebot.bybit.models import ClosedPnl, Position
@@ -215,10 +214,11 @@ class PositionManager:
         seen = await self.journal.state.unknown(pos.symbol)
         if seen is not None and seen.decision == "ignore" and seen.size == pos.size:
             return
+        first_seen, decision = (seen.first_seen, seen.decision) if seen is not None else (None, None)
         if seen is None or seen.size != pos.size:
-            seen = UnknownSeen(now, pos.size, None)
+            first_seen, decision = now, None
             decide_by = now + self.unknown_wait
-            await self.journal.state.see_unknown(pos.symbol, seen)
+            await self.journal.state.see_unknown(pos.symbol, pos.size, now)
             await self.bus.emit(UnknownPosition(pos.symbol, Side(pos.side), pos.size, pos.avg_price,
                                                 self.unknown_policy, decide_by))
         if pos.stop_loss is None and pos.trailing_stop is None:
@@ -230,8 +230,7 @@ class PositionManager:
             except BybitAPIError as exc:
                 await self.bus.emit(ErrorEvent(f"{pos.symbol}: unknown position has no stop and one could not be "
                                                f"set ({exc})", pos.symbol, critical=True))
-        decision = seen.decision
-        if decision is None and seen.first_seen is not None and now >= seen.first_seen + self.unknown_wait:
+        if decision is None and first_seen is not None and now >= first_seen + self.unknown_wait:
             decision = self.unknown_policy
         if decision is not None:
             await self.decide_unknown(pos.symbol, decision, position=pos, inst=inst, atr=atr)

@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from storage.journal import Journal
-from storage.journal_state import SettingsRow
+from storage.models import ChatSettings
 from tradebot.config import Config
 from tradebot.overrides import apply_changes
 from tradebot.risk import RiskParams
@@ -29,7 +28,7 @@ class SavedSettings:
 
     def __init__(self, cfg: Config, journal: Journal, clock: Callable[[], datetime]) -> None:
         self.cfg, self.journal, self.clock = cfg, journal, clock
-        self.row = SettingsRow()
+        self.row = ChatSettings()  # the defaults until load(): nothing changed from the chat
         self.loaded = False
         self._cache: tuple[str, tuple[RiskParams, StrategyParams]] | None = None
 
@@ -43,10 +42,8 @@ class SavedSettings:
             await self.load()
 
     async def _save(self, **changes: Any) -> None:
-        await self.ensure_loaded()  # never write defaults over what a previous run saved
-        row = replace(self.row, **changes)
-        await self.journal.state.save_settings(row, self.clock())
-        self.row = row
+        await self.ensure_loaded()  # (a save sets only ``changes``; reads before it must see the saved row too)
+        self.row = await self.journal.state.save_settings(self.clock(), **changes)
 
     # ------------------------------------------------------------------ typed views
 

@@ -10,13 +10,14 @@ from sqlalchemy.engine import make_url
 from handlers.deps import wall_now
 from handlers.liveness import CHAT, TICK
 from storage.db import make_engine, normalize_url
-from storage.journal_state import Beat, read_heartbeats
+from storage.journal_state import read_heartbeats
+from storage.models import Heartbeat
 from tradebot.config import Config
 
 EXIT_HEALTHY, EXIT_UNHEALTHY = 0, 1  # Docker's HEALTHCHECK: 0 healthy, 1 unhealthy (2 is reserved)
 
 
-def _age(beat: Beat | None, now: datetime) -> float | None:
+def _age(beat: Heartbeat | None, now: datetime) -> float | None:
     return None if beat is None else (now - beat.at).total_seconds()
 
 
