@@ -25,6 +25,7 @@ from storage import repo, runtime, stats, trades
 from storage.journal_state import Ops, State
 from storage.models import Confirmation, OrderRecord, OutboxMessage, TradeRecord
 from storage.worker import Part, Worker
+from tradebot.states import ConfirmationStatus as CS
 
 
 class Signals(Part):
@@ -75,11 +76,11 @@ class Cards(Part):
         return await self._run(lambda s: repo.set_confirmation_status(
             session=s, id=conf_id, status=status, expected=expected, result_text=text, order_link_id=order_link_id))
 
-    async def reject(self, conf_id: str, user_id: int, now: datetime, status: str,
-                     pending: str) -> tuple[bool, Confirmation | None]:
+    async def reject(self, conf_id: str, user_id: int, now: datetime) -> tuple[bool, Confirmation | None]:
+        """(whether this tap rejected the pending card, the card as it is now)."""
         def work(s: Session) -> tuple[bool, Confirmation | None]:
-            ok = repo.set_confirmation_status(session=s, id=conf_id, status=status, expected=pending, now=now,
-                                              decided_by=user_id)
+            ok = repo.set_confirmation_status(session=s, id=conf_id, status=CS.REJECTED, expected=CS.PENDING,
+                                              now=now, decided_by=user_id)
             return ok, repo.get_confirmation(session=s, id=conf_id)
         return await self._run(work)
 
@@ -138,12 +139,13 @@ class Trades(Part):
         return await self._run(lambda s: [o for o in repo.open_orders(session=s, purpose="entry")
                                           if o.trade_id is None])
 
-    async def entry_missing(self, link: str, conf_id: str | None, failed: str, claimed: tuple[str, ...]) -> None:
-        """An entry order the exchange never saw: the order is rejected and its card failed."""
+    async def entry_missing(self, link: str, conf_id: str | None) -> None:
+        """An entry order the exchange never saw: the order is rejected and its (claimed) card failed."""
         def work(s: Session) -> None:
             repo.update_order(session=s, order_link_id=link, status="Rejected", error="not found on the exchange")
             if conf_id:
-                repo.set_confirmation_status(session=s, id=conf_id, status=failed, expected=claimed,
+                repo.set_confirmation_status(session=s, id=conf_id, status=CS.FAILED,
+                                             expected=(CS.APPROVED, CS.EXECUTING),
                                              result_text="order never reached the exchange; nothing traded")
         await self._run(work)
 

@@ -163,7 +163,7 @@ class ConfirmationDesk:
         return await self._finish(conf_id, CS.FAILED, f"Not traded: {res.text}")
 
     async def reject(self, conf_id: str, user_id: int) -> Outcome:
-        ok, conf = await self.journal.cards.reject(conf_id, user_id, self.clock(), CS.REJECTED, CS.PENDING)
+        ok, conf = await self.journal.cards.reject(conf_id, user_id, self.clock())
         if ok:
             return Outcome(OS.REJECTED, "Rejected. Nothing was traded.", conf_id)
         if conf is None:

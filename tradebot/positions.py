@@ -274,7 +274,7 @@ class PositionManager:
             inst = instruments.get(symbol)
             order = await self.client.get_order(symbol, order_link_id=link)
             if order is None:
-                await self.journal.trades.entry_missing(link, conf_id, CS.FAILED, (CS.APPROVED, CS.EXECUTING))
+                await self.journal.trades.entry_missing(link, conf_id)
                 continue
             has_trade = await self.journal.trades.open_for(symbol) is not None
             if inst is not None and not has_trade and order.cum_exec_qty > 0:

@@ -107,7 +107,7 @@ async def test_webhook_secret_is_enforced_and_the_right_update_is_processed(tmp_
             assert answer.status_code == 200
         await hub.wait_for(lambda m: m.chat_id == CHAT and m.message_id > sent_before, timeout=10)
         deadline = time.monotonic() + 5  # the audit row is journaled just after the reply went out
-        while not [a for a in audited(cfg.env.DATABASE_URL) if "pnl" in a] and time.monotonic() < deadline:
+        while not [a for a in audited(cfg.env.DATABASE_URL) if "pnl" in a] and time.monotonic() < deadline:  # noqa: ASYNC110 - polling a row another task writes
             await asyncio.sleep(0.05)
         assert len([a for a in audited(cfg.env.DATABASE_URL) if "pnl" in a]) == 1  # only the one with the secret
         db = make_engine(cfg.env.DATABASE_URL)
