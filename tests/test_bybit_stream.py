@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
 
+from tests.waiting import until
 from tradebot.bybit.auth import ws_auth_signature
 from tradebot.bybit.stream import (
     Backoff,
@@ -110,11 +111,6 @@ async def _run(fake: FakeBybit, path: str, factory: Any):
     return server, stream, events, connects
 
 
-async def _until(cond: Any, limit: float = 5.0) -> None:
-    async with asyncio.timeout(limit):
-        while not cond():  # noqa: ASYNC110 - polling a plain condition written by callbacks
-            await asyncio.sleep(0.01)
-
 
 def _private(url: str, on_event: Any, on_connect: Any, **kw: Any):
     return private_stream(url, KEY, SECRET, on_event, on_connect=on_connect,
@@ -125,7 +121,7 @@ async def test_private_auth_subscribe_and_typed_decimal_messages():
     fake = FakeBybit()
     server, stream, events, connects = await _run(fake, "/v5/private", _private)
     try:
-        await _until(lambda: connects == [1])
+        await until(lambda: connects == [1])
         auth = fake.ops[0]
         assert auth["op"] == "auth" and auth["args"][0] == KEY
         assert auth["args"][2] == ws_auth_signature(SECRET, auth["args"][1])
@@ -135,7 +131,7 @@ async def test_private_auth_subscribe_and_typed_decimal_messages():
         await fake.push({"id": "2", "topic": "execution", "creationTime": 1746270400356, "data": [EXEC]})
         await fake.push({"id": "3", "topic": "position", "creationTime": 1746270400357, "data": [POSITION]})
         await fake.push({"id": "4", "topic": "wallet", "creationTime": 1746270400358, "data": [WALLET]})
-        await _until(lambda: len(events) == 4)
+        await until(lambda: len(events) == 4)
         orders, execs, pos, wallet = events
         assert isinstance(orders, Orders) and [o.order_id for o in orders.rows] == ["9aac161b"]  # spot filtered
         assert orders.rows[0].cum_exec_fee == Decimal("26.3725275") and orders.rows[0].stop_order_type == "StopLoss"
@@ -154,7 +150,7 @@ async def test_refused_auth_never_subscribes_and_reports_down():
     fake = FakeBybit(refuse_auth=True)
     server, stream, events, connects = await _run(fake, "/v5/private", _private)
     try:
-        await _until(lambda: stream.state == "down")
+        await until(lambda: stream.state == "down")
         st = stream.status()
         assert "auth refused" in st.error and "Invalid apikey" in st.error and SECRET not in st.error
         assert not any(m["op"] == "subscribe" for m in fake.ops) and connects == []
@@ -167,9 +163,9 @@ async def test_reconnect_resubscribes_and_calls_the_reconcile_hook_each_time():
     fake = FakeBybit()
     server, stream, events, connects = await _run(fake, "/v5/private", _private)
     try:
-        await _until(lambda: connects == [1])
+        await until(lambda: connects == [1])
         await fake.conns[-1].close()  # the exchange drops us
-        await _until(lambda: connects == [1, 2])
+        await until(lambda: connects == [1, 2])
         assert [m["op"] for m in fake.ops].count("auth") == 2
         assert [m["args"] for m in fake.ops if m["op"] == "subscribe"][-1] == ["order", "execution", "position",
                                                                                  "wallet"]
@@ -184,9 +180,9 @@ async def test_pings_every_interval_and_a_silent_server_is_dropped():
     server, stream, events, connects = await _run(fake, "/v5/private",
                                                   lambda u, e, c: _private(u, e, c, ping_seconds=0.05))
     try:
-        await _until(lambda: sum(m["op"] == "ping" for m in fake.ops) >= 2)
+        await until(lambda: sum(m["op"] == "ping" for m in fake.ops) >= 2)
         fake.ack_pings = False  # pongs stop: after 2 intervals of silence the client reconnects
-        await _until(lambda: len(connects) >= 2)
+        await until(lambda: len(connects) >= 2)
     finally:
         await stream.stop()
         server.close()
@@ -214,7 +210,7 @@ async def test_public_kline_confirm_ticker_merge_and_book_deltas():
     fake = FakeBybit()
     server, stream, events, connects = await _run(fake, "/v5/public/linear", _public(topics))
     try:
-        await _until(lambda: connects == [1])
+        await until(lambda: connects == [1])
         assert not any(m["op"] == "auth" for m in fake.ops)
         await fake.push(KLINE)
         closed = KLINE | {"data": [KLINE["data"][0] | {"confirm": True}]}
@@ -225,7 +221,7 @@ async def test_public_kline_confirm_ticker_merge_and_book_deltas():
         await fake.push(BOOK)
         await fake.push({"topic": "orderbook.50.BTCUSDT", "type": "delta", "ts": 2, "data": {
             "s": "BTCUSDT", "b": [["100.0", "0"], ["99.95", "7"]], "a": [["100.1", "2.5"]], "u": 11, "seq": 6}})
-        await _until(lambda: len(events) == 6)
+        await until(lambda: len(events) == 6)
         k1, k2, t1, t2, b1, b2 = events
         assert isinstance(k1, Candle) and not k1.confirm and k2.confirm and k1.kline.close == Decimal("16677")
         assert (k1.symbol, k1.interval, k1.end_ms) == ("BTCUSDT", "5", 1672325099999)
@@ -238,12 +234,12 @@ async def test_public_kline_confirm_ticker_merge_and_book_deltas():
         fake.on_subscribe = [BOOK | {"data": BOOK["data"] | {"u": 20}}]
         await fake.push({"topic": "orderbook.50.BTCUSDT", "type": "delta", "ts": 3, "data": {
             "s": "BTCUSDT", "b": [], "a": [], "u": 13, "seq": 7}})
-        await _until(lambda: any(isinstance(e, BookUpdate) and e.update_id == 20 for e in events))
+        await until(lambda: any(isinstance(e, BookUpdate) and e.update_id == 20 for e in events))
         ops = [(m["op"], m["args"]) for m in fake.ops if m["op"] in ("subscribe", "unsubscribe")]
         assert ops[-2:] == [("unsubscribe", ["orderbook.50.BTCUSDT"]), ("subscribe", ["orderbook.50.BTCUSDT"])]
         # topics added later are sent now and kept for reconnects
         await stream.subscribe([kline_topic("15", "ETHUSDT")])
-        await _until(lambda: fake.ops[-1]["args"] == ["kline.15.ETHUSDT"])
+        await until(lambda: fake.ops[-1]["args"] == ["kline.15.ETHUSDT"])
     finally:
         await stream.stop()
         server.close()

@@ -12,15 +12,10 @@ import pytest
 from storage.db import session_scope
 from storage.models import TradeRecord
 from tests.engine.conftest import KEY, SECRET, SYMBOL
+from tests.waiting import until
 from tradebot.bybit.stream import PRIVATE_PATH, PUBLIC_PATH, Backoff, StreamURLs
 from tradebot.events import EntryFilled, Health, PositionClosed
 from tradebot.streams import StreamRunner, describe
-
-
-async def _until(cond: Any, limit: float = 5.0) -> None:
-    async with asyncio.timeout(limit):
-        while not cond():  # noqa: ASYNC110 - polling state written by stream callbacks
-            await asyncio.sleep(0.01)
 
 
 def _trades(db: Any) -> list[TradeRecord]:
@@ -45,7 +40,7 @@ async def streamed(make_rig, sim):
                               SECRET, grace_seconds=0.3, backoff=Backoff(0.02, 0.1))
         runner.start()
         runners.append(runner)
-        await _until(runner.healthy)
+        await until(runner.healthy)
         return rig, runner
 
     yield build
@@ -59,7 +54,7 @@ async def test_stop_loss_is_journaled_from_the_stream_once(streamed, sim, db):
     await rig.engine.tick(SYMBOL)
     [fill] = rig.events.of(EntryFilled)
     sim.set_price(SYMBOL, fill.sl - Decimal(1))  # the exchange fires the stop; no tick runs
-    await _until(lambda: rig.events.of(PositionClosed), limit=3)
+    await until(lambda: rig.events.of(PositionClosed), limit=3)
     [closed] = rig.events.of(PositionClosed)
     assert closed.reason == "stop_loss"
     [t] = _trades(db)
@@ -75,7 +70,7 @@ async def test_candle_close_ticks_the_symbol_at_once(streamed, sim):
     rig, runner = await streamed()
     assert SYMBOL not in rig.engine.last_ticks
     await asyncio.to_thread(sim.step, 1)
-    await _until(lambda: SYMBOL in rig.engine.last_ticks)
+    await until(lambda: SYMBOL in rig.engine.last_ticks)
     assert rig.engine.last_ticks[SYMBOL].ok
     assert not runner.rest_tick_due(SYMBOL)  # healthy streams: the REST tick waits for the reconcile period
 
@@ -99,8 +94,8 @@ async def test_connection_dropped_mid_trade_reconciles_on_reconnect_once(streame
     [fill] = rig.events.of(EntryFilled)
     sim.stream_faults.configure(next_n={"drop": 1}, paths=[PRIVATE_PATH])  # the stop's first message kills it
     sim.set_price(SYMBOL, fill.sl - Decimal(1))
-    await _until(lambda: runner.private.connects >= 2)  # reconnect → reconcile through REST, no tick needed
-    await _until(lambda: rig.events.of(PositionClosed))
+    await until(lambda: runner.private.connects >= 2)  # reconnect → reconcile through REST, no tick needed
+    await until(lambda: rig.events.of(PositionClosed))
     await rig.engine.tick(SYMBOL)
     assert len(rig.events.of(PositionClosed)) == 1 and len(_trades(db)) == 1
 
@@ -108,7 +103,7 @@ async def test_connection_dropped_mid_trade_reconciles_on_reconnect_once(streame
 async def test_outage_longer_than_the_grace_alerts_once_down_and_once_back(streamed, sim):
     rig, runner = await streamed()
     sim.stream_faults.configure(down=True)
-    await _until(lambda: not runner.healthy())
+    await until(lambda: not runner.healthy())
     assert runner.rest_tick_due(SYMBOL)  # REST polling takes over at once
     await asyncio.sleep(0.5)
     await runner.check_health()
@@ -116,7 +111,7 @@ async def test_outage_longer_than_the_grace_alerts_once_down_and_once_back(strea
     downs = [e for e in rig.events.of(Health) if "down" in e.message]
     assert len(downs) == 2 and {"public", "private"} == {e.message.split()[1] for e in downs}
     sim.stream_faults.clear()
-    await _until(runner.healthy, limit=10)
+    await until(runner.healthy, limit=10)
     await runner.check_health()
     await runner.check_health()
     backs = [e for e in rig.events.of(Health) if "back" in e.message]

@@ -41,12 +41,13 @@ async def test_every_update_type_from_a_stranger_gets_nothing_back(rig, caplog):
                                                                        "first_name": "E"},
                                             "chat_instance": "x", "data": data, "message": forged}})
     assert await hub.wait_idle(quiet=0.3)
+    denied = await rig.audited(9, allowed=False)  # every update went through the gate (it journals after)
+    await hub.wait_idle(quiet=0.3)
     new_calls = [c for c in hub.calls[calls_before:] if c.method not in ("getUpdates",)]
     leaked = [c for c in new_calls if str(c.params.get("chat_id")) in (str(STRANGER), str(GROUP), "-100123")
               or str(c.params.get("callback_query_id", "")).startswith("evil")]
     assert not leaked, leaked  # not a message, an edit, an answer or a chat action
     assert rig.status(cid) == "pending" and rig.entries() == [] and not rig.deps.engine.paused
-    denied = [a for a in rig.audit() if not a.allowed]
     assert {a.update_kind for a in denied} >= {"message", "edited", "channel_post", "callback"}
     assert len(denied) == 9 and all(a.result == "unauthorised" for a in denied)
     assert caplog.text.count("not in TELEGRAM_ALLOWED_CHAT_IDS") == 9

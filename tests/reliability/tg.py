@@ -21,6 +21,7 @@ from storage.db import init_db, make_engine, session_scope
 from storage.models import AuditLog, Confirmation, OrderRecord
 from tests.engine.conftest import KEY, SECRET, SYMBOL, ema_only, trend_rows
 from tests.telegram.conftest import stop
+from tests.waiting import until
 from tradebot.bybit.client import BybitClient, RetryPolicy
 from tradebot.config import BotSettings, Config, EnvSettings, FileConfig
 from tradebot.risk import RiskParams
@@ -68,6 +69,13 @@ class TgRig:
 
     def audit(self) -> list[AuditLog]:
         return self.rows(AuditLog)
+
+    async def audited(self, at_least: int, *, allowed: bool | None = None) -> list[AuditLog]:
+        """The audit rows once ``at_least`` are there: the gate journals through the worker, after the update."""
+        def found() -> list[AuditLog] | None:
+            rows = [a for a in self.audit() if allowed is None or a.allowed == allowed]
+            return rows if len(rows) >= at_least else None
+        return await until(found, limit=10)
 
     def calls_to(self, chat_id: int) -> list[tuple[str, dict[str, Any]]]:
         return [(c.method, c.params) for c in self.hub.calls if str(c.params.get("chat_id")) == str(chat_id)]

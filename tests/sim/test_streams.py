@@ -20,6 +20,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from proving.sim.wsserver import max_active_time
 from tests.sim.helpers import KEY, SECRET, make_sim, signed_headers
+from tests.waiting import until
 from tradebot.bybit.auth import ws_auth_signature
 from tradebot.bybit.stream import (
     Backoff,
@@ -55,11 +56,6 @@ def _post(sim: Any, path: str, body: dict[str, Any]) -> dict[str, Any]:
     raw = json.dumps(body)
     return sim.router.handle("POST", path, "", signed_headers(raw), raw.encode())[2]
 
-
-async def _until(cond: Any, limit: float = 5.0) -> None:
-    async with asyncio.timeout(limit):
-        while not cond():  # noqa: ASYNC110 - polling state written by stream callbacks
-            await asyncio.sleep(0.01)
 
 
 @pytest.fixture
@@ -140,12 +136,12 @@ async def test_every_engine_change_is_published_in_bybit_order(sim_ws):
     stream = _private(server, rec)
     stream.start()
     try:
-        await _until(lambda: rec.connects == [1])
+        await until(lambda: rec.connects == [1])
         placed = _post(sim, "/v5/order/create", {"category": "linear", "symbol": "BTCUSDT", "side": "Buy",
                                                  "orderType": "Market", "qty": "0.01", "stopLoss": "59000",
                                                  "orderLinkId": "entry-1"})
         assert placed["retCode"] == 0
-        await _until(lambda: len(rec.events) >= 4)
+        await until(lambda: len(rec.events) >= 4)
         assert [type(e) for e in rec.events[:4]] == [Orders, Executions, Positions, WalletUpdate]
         order = rec.events[0].rows[0]
         assert (order.order_link_id, order.status, order.cum_exec_qty) == ("entry-1", "Filled", Decimal("0.01"))
@@ -158,12 +154,12 @@ async def test_every_engine_change_is_published_in_bybit_order(sim_ws):
                                                 "orderType": "Limit", "qty": "0.1", "price": "2000"})
         _post(sim, "/v5/order/cancel", {"category": "linear", "symbol": "ETHUSDT",
                                         "orderId": limit["result"]["orderId"]})
-        await _until(lambda: [o.status for e in rec.of(Orders) for o in e.rows if o.symbol == "ETHUSDT"]
+        await until(lambda: [o.status for e in rec.of(Orders) for o in e.rows if o.symbol == "ETHUSDT"]
                      == ["New", "Cancelled"])
         # the stop-loss fires: the system order, its fill, the flat position and the wallet, in that order
         n = len(rec.events)
         sim.set_price("BTCUSDT", "58900")
-        await _until(lambda: len(rec.events) >= n + 4)
+        await until(lambda: len(rec.events) >= n + 4)
         tail = rec.events[n:n + 4]
         assert [type(e) for e in tail] == [Orders, Executions, Positions, WalletUpdate]
         assert tail[0].rows[0].stop_order_type == "StopLoss" and tail[0].rows[0].status == "Filled"
@@ -186,17 +182,17 @@ async def test_funding_and_trailing_moves_are_published():
         stream = _private(server, rec)
         stream.start()
         try:
-            await _until(lambda: rec.connects == [1])
+            await until(lambda: rec.connects == [1])
             _post(sim, "/v5/order/create", {"category": "linear", "symbol": "BTCUSDT", "side": "Buy",
                                             "orderType": "Market", "qty": "0.01"})
             sim.step(100)  # crosses an 8-hour funding time (no stop on the position: it stays open)
-            await _until(lambda: any(r.exec_type == "Funding" for e in rec.of(Executions) for r in e.rows))
+            await until(lambda: any(r.exec_type == "Funding" for e in rec.of(Executions) for r in e.rows))
             _post(sim, "/v5/position/trading-stop", {"category": "linear", "symbol": "BTCUSDT",
                                                      "trailingStop": "500", "tpslMode": "Full", "positionIdx": 0})
-            await _until(lambda: any(p.trailing_stop for e in rec.of(Positions) for p in e.rows))
+            await until(lambda: any(p.trailing_stop for e in rec.of(Positions) for p in e.rows))
             n = len(rec.of(Positions))
             sim.set_price("BTCUSDT", sim.prices()["BTCUSDT"] + 300)  # the trailing stop follows the price up
-            await _until(lambda: len(rec.of(Positions)) > n)
+            await until(lambda: len(rec.of(Positions)) > n)
         finally:
             await stream.stop()
 
@@ -210,9 +206,9 @@ async def test_public_kline_close_ticker_deltas_and_book_match_rest(sim_ws):
                            backoff=Backoff(0.02, 0.1), seed=1)
     stream.start()
     try:
-        await _until(lambda: rec.connects == [1] and len(rec.events) >= 4)  # a snapshot for each topic
+        await until(lambda: rec.connects == [1] and len(rec.events) >= 4)  # a snapshot for each topic
         sim.step(2)
-        await _until(lambda: sum(c.confirm for c in rec.of(Candle)) == 2)
+        await until(lambda: sum(c.confirm for c in rec.of(Candle)) == 2)
         closed = [c for c in rec.of(Candle) if c.confirm]
         rest = sim.router.handle("GET", "/v5/market/kline", "category=linear&symbol=BTCUSDT&interval=5&limit=3",
                                  {}, b"")[2]["result"]["list"]
@@ -236,34 +232,34 @@ async def test_fault_injection_lose_drop_refuse_down(sim_ws):
     stream = _private(server, rec)
     stream.start()
     try:
-        await _until(lambda: rec.connects == [1])
+        await until(lambda: rec.connects == [1])
         sim.stream_faults.configure(next_n={"lose": 1}, topics=["execution"])
         _post(sim, "/v5/order/create", {"category": "linear", "symbol": "BTCUSDT", "side": "Buy",
                                         "orderType": "Market", "qty": "0.01"})
-        await _until(lambda: len(rec.of(WalletUpdate)) == 1)
+        await until(lambda: len(rec.of(WalletUpdate)) == 1)
         assert rec.of(Executions) == [] and len(rec.of(Orders)) == 1  # exactly the one message lost
         async with httpx.AsyncClient(transport=sim.transport(), base_url="http://sim") as control:
             r = await control.post("/sim/stream-faults", json={"next_n": {"drop": 1}})
             assert r.status_code == 200 and r.json()["stream_faults"]["next_n"] == {"drop": 1}
             _post(sim, "/v5/order/create", {"category": "linear", "symbol": "BTCUSDT", "side": "Sell",
                                             "orderType": "Market", "qty": "0.01", "reduceOnly": True})
-            await _until(lambda: rec.connects == [1, 2])  # dropped mid-trade, back with the reconcile hook
+            await until(lambda: rec.connects == [1, 2])  # dropped mid-trade, back with the reconcile hook
             await control.post("/sim/stream-faults", json={"down": True})
-            await _until(lambda: stream.state == "down")
+            await until(lambda: stream.state == "down")
             await asyncio.sleep(0.3)
             assert stream.state == "down"  # refused while down (HTTP 503), retrying with backoff
             await control.post("/sim/stream-faults", json={"refuse_auth": True})
             await asyncio.sleep(0.3)
             assert "auth refused" in stream.status().error
             await control.post("/sim/stream-faults", json={})
-            await _until(lambda: stream.state == "live", limit=10)
+            await until(lambda: stream.state == "live", limit=10)
             assert (await control.get("/sim/ws")).json() == {"url": server.url}
         sim.stream_faults.configure(delay_ms=150)
         t0 = time.monotonic()
         n = len(rec.events)
         _post(sim, "/v5/order/create", {"category": "linear", "symbol": "BTCUSDT", "side": "Buy",
                                         "orderType": "Market", "qty": "0.01"})
-        await _until(lambda: len(rec.events) >= n + 4)
+        await until(lambda: len(rec.events) >= n + 4)
         assert time.monotonic() - t0 >= 0.5  # 4 messages, each held back 150 ms, order kept
         assert [type(e) for e in rec.events[n:n + 4]] == [Orders, Executions, Positions, WalletUpdate]
     finally:
@@ -287,14 +283,14 @@ async def test_liquidation_is_published():
         stream = _private(server, rec)
         stream.start()
         try:
-            await _until(lambda: rec.connects == [1])
+            await until(lambda: rec.connects == [1])
             _post(sim, "/v5/order/create", {"category": "linear", "symbol": "BTCUSDT", "side": "Buy",
                                             "orderType": "Market", "qty": "0.15"})
             liq = sim.exchange.liq_price("BTCUSDT")
             assert liq is not None
             for _ in range(MARK_POINTS):  # the mark price follows the last price: the position is taken over
                 sim.set_price("BTCUSDT", liq - Decimal("0.1"))
-            await _until(lambda: any(r.exec_type == "BustTrade" for e in rec.of(Executions) for r in e.rows))
-            await _until(lambda: not rec.of(Positions)[-1].rows[0].is_open)
+            await until(lambda: any(r.exec_type == "BustTrade" for e in rec.of(Executions) for r in e.rows))
+            await until(lambda: not rec.of(Positions)[-1].rows[0].is_open)
         finally:
             await stream.stop()

@@ -25,6 +25,7 @@ from proving.telegram.types import SentMessage
 from storage.db import init_db, make_engine, session_scope
 from storage.models import AuditLog, OrderRecord
 from tests.engine.conftest import KEY, SECRET, SYMBOL, ema_only, trend_rows
+from tests.waiting import until
 from tradebot.bybit.client import BybitClient, RetryPolicy
 from tradebot.config import BotSettings, Config, EnvSettings, FileConfig
 from tradebot.risk import RiskParams
@@ -119,6 +120,13 @@ class Rig:
         with session_scope(self.deps.journal.db) as s:
             rows = list(s.exec(select(AuditLog)).all())
         return [r for r in rows if allowed is None or r.allowed == allowed]
+
+    async def audited(self, at_least: int = 1, *, allowed: bool | None = None) -> list[AuditLog]:
+        """The audit rows once ``at_least`` are there: the journal writes them on its worker, after the reply."""
+        def found() -> list[AuditLog] | None:
+            rows = self.audit(allowed)
+            return rows if len(rows) >= at_least else None
+        return await until(found, limit=10)
 
 
 def make_sim() -> Simulator:

@@ -10,6 +10,7 @@ from storage.db import session_scope
 from storage.models import Confirmation
 from tests.engine.conftest import SYMBOL
 from tests.telegram.conftest import CHAT, Rig
+from tests.waiting import until
 
 
 def status(rig: Rig, conf_id: str) -> str:
@@ -135,7 +136,7 @@ async def test_unknown_position_buttons(rig: Rig, label: str, expect: str, size_
     assert open_size(rig) == Decimal(size_after)
     if label == "Adopt":
         assert "Open positions (1)" in (await rig.send("/positions")).plain
-    assert any(a.action == "uk" and a.allowed for a in rig.audit())
+    assert await until(lambda: any(a.action == "uk" and a.allowed for a in rig.audit()))
 
 
 async def test_card_goes_to_every_allowed_chat_and_all_copies_are_edited(make_rig) -> None:

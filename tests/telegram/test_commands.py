@@ -66,7 +66,7 @@ SYMBOL_WORDS = "a USDT perpetual like BTCUSDT"
 async def test_usage_errors_are_one_line(rig: Rig, line: str, expected: str) -> None:
     reply = (await rig.send(line)).plain
     assert expected in reply and "\n" not in reply
-    [row] = [a for a in rig.audit() if a.action == f"/{line.split()[0][1:]}"]
+    [row] = [a for a in await rig.audited() if a.action == f"/{line.split()[0][1:]}"]
     assert row.allowed and row.result.startswith("refused")
     await rig.hub.wait_idle(quiet=0.1)
     assert not [m for m in rig.hub.sent(CHAT) if "went wrong" in m.plain or "Error" in m.plain]  # no error report

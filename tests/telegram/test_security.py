@@ -35,8 +35,8 @@ async def test_stranger_updates_are_ignored_and_audited(rig: Rig, push: str,
     else:  # an allowed user id but inside a group that is not allowed
         hub.push_message(-100777, "/balance", user_id=CHAT, chat_type="supergroup")
     await _nothing_more(rig, sent, answers)
-    rows = rig.audit(allowed=False)
-    assert rows and all(r.result == "unauthorised" for r in rows)
+    rows = await rig.audited(allowed=False)
+    assert all(r.result == "unauthorised" for r in rows)
     assert not [r for r in rig.audit(allowed=True)]
     assert "not in TELEGRAM_ALLOWED_CHAT_IDS" in caplog.text
 
@@ -53,7 +53,7 @@ async def test_stranger_callback_with_a_valid_confirmation_id_does_nothing(rig: 
                                             "chat_instance": "x", "data": f"ap:{cid}", "message": msg}})
     await _nothing_more(rig, sent, answers)
     assert status(rig, cid) == "pending" and rig.orders() == []
-    [row] = [r for r in rig.audit(allowed=False) if r.update_kind == "callback"]
+    [row] = [r for r in await rig.audited(allowed=False) if r.update_kind == "callback"]
     assert row.user_id == STRANGER and row.args == f"ap:{cid}"
 
 
