@@ -11,6 +11,7 @@ import tradebot.backtest.engine as engine
 from tests.backtest.helpers import quiet_risk
 from tradebot.backtest.data import load_candles
 from tradebot.backtest.position import Exit, OpenPosition, dec
+from tradebot.backtest.walk import DecimalRunner
 from tradebot.strategy import StrategyParams
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample" / "BTCUSDT_5m.csv"
@@ -20,7 +21,7 @@ EMA_ONLY = StrategyParams.model_validate({"threshold": 1.0, **{k: {"enabled": Fa
                                           "higher_timeframes": [], "orderbook": {"enabled": False}})
 
 
-def naive_run(self: engine._Runner, pos: OpenPosition) -> Exit:
+def naive_run(self: DecimalRunner, pos: OpenPosition) -> Exit:
     """Every bar replayed exactly: gap, tick management, path."""
     b, rp, j0 = self.bars, self.rp, pos.entry_bar
     ex = rp.walk_bar(pos, j0, dec(b.o[j0]), dec(b.h[j0]), dec(b.lo[j0]), dec(b.c[j0]), None, None)
@@ -43,7 +44,7 @@ def test_fast_loop_equals_exact_replay(monkeypatch: pytest.MonkeyPatch, mode: st
     risk = quiet_risk(trailing_mode=mode, breakeven_trigger_atr=Decimal(be), trail_trigger_atr=Decimal("1.2"),
                       trail_atr=Decimal("0.7"))
     fast = engine.run_backtest(df, risk, strategy=EMA_ONLY, verify=True)
-    monkeypatch.setattr(engine._Runner, "run", naive_run)
+    monkeypatch.setattr(DecimalRunner, "run", naive_run)
     slow = engine.run_backtest(df, risk, strategy=EMA_ONLY, exact=True)
     assert len(fast.trades) > 100
     assert fast.replay == "ticks" and slow.replay == "decimal"

@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 from tradebot.backtest.position import journal_atr
 from tradebot.backtest.sizer import FastSizer, real_size
-from tradebot.backtest.ticks import tick_columns, trail_stop
+from tradebot.backtest.tickpath import tick_columns
+from tradebot.backtest.ticks import trail_stop
 from tradebot.instruments import Instrument
 from tradebot.risk import RiskParams
 from tradebot.stops import next_stop

@@ -4,7 +4,7 @@
 # to the open, the tick's best price, the bot's trailing step (the integer replica of next_stop, used once it
 # has been checked), and the bar's path. It hands the bar back to Python whenever the real next_stop must
 # decide (a possible break-even move, or a trailing result still to be checked). Every value is an int64 tick
-# count far below 2**62 (prices are at most 2**52 ticks, see tick_columns), so no step can overflow.
+# count far below 2**62 (prices are at most 2**52 ticks, see tickpath.tick_columns), so no step can overflow.
 
 from __future__ import annotations
 

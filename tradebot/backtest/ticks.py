@@ -1,30 +1,30 @@
 """Exact integer replay: prices as integer ticks, quantities as integer qty steps, Decimal only at the edges."""
 
-# Used by the bar loop when every candle price sits on the tick grid, with either trailing mode: the same rules as
-# tradebot.backtest.position, with identical results (tests compare both). Sizing (tradebot.backtest.sizer) and
-# the bot's trailing step have exact integer replicas of size_position and next_stop; each is cross-checked
-# against the real function on the first calls of every run (and by hypothesis tests), and any doubtful case (a
-# refusal, a rounding edge, a break-even move) calls the real function. Bybit's trailing stop follows the
-# simulator's segment rules (Replayer.segment/trail_update) in integers; the bot-trailing walk runs compiled
-# (tradebot.backtest.kernel) once a process has walked enough positions to pay for loading numba.
+# Used by the bar loop (through tradebot.backtest.tickpath) when every candle price sits on the tick grid, with
+# either trailing mode: the same rules as tradebot.backtest.position, with identical results (tests compare
+# both). Sizing (tradebot.backtest.sizer) and the bot's trailing step have exact integer replicas of
+# size_position and next_stop; each is cross-checked against the real function on the first calls of every run
+# (and by hypothesis tests), and any doubtful case (a refusal, a rounding edge, a break-even move) calls the real
+# function. Bybit's trailing stop follows the simulator's segment rules (Replayer.segment/trail_update) in
+# integers (tradebot.backtest.bybit_trail); the bot-trailing walk runs compiled (tradebot.backtest.kernel) once a
+# process has walked enough positions to pay for loading numba.
 
 from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
 from decimal import Decimal
 from types import ModuleType
 
 import numpy as np
 
 from proving.sim.book import BookParams, market_fill_price
-from tradebot.backtest.position import Exit, ExitKind, Replayer, journal_atr
-from tradebot.backtest.sizer import FastSizer, real_size
+from tradebot.backtest.bybit_trail import ExchangeTrail
+from tradebot.backtest.position import Exit, ExitKind, journal_atr
 from tradebot.instruments import Instrument, stop_price
 from tradebot.risk import RiskParams
 from tradebot.side import Side
-from tradebot.stops import breakeven_price, exchange_trailing, next_stop
+from tradebot.stops import breakeven_price, next_stop
 
 log = logging.getLogger(__name__)
 CHECKS = 64  # replica results compared with the real function at the start of every run
@@ -37,23 +37,6 @@ def _ratio(d: Decimal) -> tuple[int, int]:
     return n, m
 
 
-def tick_columns(arr: list[np.ndarray], tick: Decimal) -> list[np.ndarray] | None:
-    """open/high/low/close as integer ticks, or None unless every price is exactly ``k × tick`` (as parsed)."""
-    inv = 1 / tick
-    if inv != inv.to_integral_value() or inv > 10**9:
-        return None
-    n = int(inv)
-    out = []
-    for a in arr:
-        if not np.all(np.isfinite(a)) or a.size and float(np.max(np.abs(a))) * n > 2**52:
-            return None
-        t = np.rint(a * n)
-        if not np.array_equal(t / n, a):  # t/n is the float nearest the decimal t×tick, i.e. what parsed it
-            return None
-        out.append(t.astype(np.int64))
-    return out
-
-
 def trail_stop(s: int, best: int, sl: int, last: int, floor_d: int) -> int | None:
     """``next_stop``'s bot trailing step in long-space ticks (past the trigger, no break-even candidate): the
     stop ``floor(trail_atr×ATR)`` ticks behind the best price, clamped one tick inside the last price, if it
@@ -64,8 +47,9 @@ def trail_stop(s: int, best: int, sl: int, last: int, floor_d: int) -> int | Non
     return None if s * new <= 0 or new - sl < 1 else new
 
 
-class TickRunner:
-    """Runs one position to its exit over integer-tick candles (long space: a short's prices are negated)."""
+class TickRunner(ExchangeTrail):
+    """Runs one position to its exit over integer-tick candles (long space: a short's prices are negated);
+    Bybit's trailing stop walks in :class:`ExchangeTrail`."""
 
     def __init__(self, cols: list[np.ndarray], inst: Instrument, risk: RiskParams, book: BookParams,
                  fee: Decimal) -> None:
@@ -225,85 +209,6 @@ class TickRunner:
         assert self._neg_high is not None
         return self._neg_high
 
-    # -- Bybit's trailing stop (trailing_mode "exchange"): the simulator's segment rules, bar by bar ---------
-    def _run_exchange(self, s: int, entry: int, atr: Decimal, j0: int, thr: int, o: Callable[[int], int],
-                      fav: Callable[[int], int], adv: Callable[[int], int]) -> Exit:
-        """``Replayer.open``'s trailing stop, then every bar as ``Replayer.walk_bar`` does it, skipping the bars
-        where provably nothing fires, activates or moves the stop. ``o``/``fav``/``adv`` read one bar (long
-        space): a position lasts few bars, so no list of the whole history is built."""
-        side = Side.BUY if s > 0 else Side.SELL
-        tick = self.tick
-        spec = exchange_trailing(side=side, entry=entry * tick, atr=atr, inst=self.inst, params=self.risk)
-        self.t_dist, self.t_act = int(spec.distance / tick), s * int(spec.active_price / tick)
-        ref = o(j0)  # the trailing stop starts from the last price the entry was sent at
-        self.t_best, self.t_on = ref, ref >= self.t_act
-        ex = self._walk(j0)
-        if ex is not None:
-            return ex
-        close = self._cols[3]
-        n, j, best = self.n, j0 + 1, self.best
-        while j < n:
-            oc, hi, lo = o(j), fav(j), adv(j)
-            tick_best = max(best, fav(j - 1), oc)
-            if tick_best < thr and lo > self.sl and hi < self.tp and (
-                    lo > max(self.t_best, hi) - self.t_dist if self.t_on else hi < self.t_act):
-                best = tick_best  # a quiet bar: only the best prices move
-                if self.t_on and hi > self.t_best:
-                    self.t_best = hi
-                j += 1
-                continue
-            hit = self._segment(s * close.item(j - 1), oc, False)
-            if hit is not None:
-                return self._exit(j, 0, *hit)
-            self._trail_update(oc)
-            self.best = best = tick_best
-            if best >= thr:
-                self._manage(oc)
-                thr = self._threshold()
-            ex = self._walk(j)
-            if ex is not None:
-                return ex
-            j += 1
-        return self._exit(n - 1, 3, "EndOfData", s * close.item(n - 1))
-
-    def _walk(self, j: int) -> Exit | None:
-        """Bar ``j``'s path from its open (``candle_path``): the first segment that crosses a level exits."""
-        s = self.s
-        o, h, lo, c = (x.item(j) for x in self._cols)
-        path = (o, lo, h, c) if c >= o else (o, h, lo, c)
-        a = s * o
-        for point in (1, 2, 3):
-            b = s * path[point]
-            hit = self._segment(a, b, True)
-            if hit is not None:
-                return self._exit(j, point, *hit)
-            self._trail_update(b)
-            a = b
-        return None
-
-    def _segment(self, a: int, b: int, continuous: bool) -> tuple[ExitKind, int] | None:
-        """``Replayer.segment`` in long space: the first level the move ``a``→``b`` crosses (by distance from
-        ``a``; ties stop-loss, trailing, take-profit) and the price it executes against."""
-        events: list[tuple[int, int, ExitKind, int]] = []
-        if b <= self.sl:
-            events.append((abs(self.sl - a), 0, "StopLoss", self.sl))
-        if self.t_on and b <= self.t_best - self.t_dist:
-            level = self.t_best - self.t_dist
-            events.append((abs(level - a), 1, "TrailingStop", level))
-        if b >= self.tp:
-            events.append((abs(self.tp - a), 2, "TakeProfit", self.tp))
-        if not events:
-            return None
-        _, _, kind, level = min(events)
-        return kind, level if continuous and min(a, b) <= level <= max(a, b) else b
-
-    def _trail_update(self, price: int) -> None:
-        """``Replayer.trail_update`` in long space: activate at the active price, then track the best price."""
-        if not self.t_on and price >= self.t_act:
-            self.t_on, self.t_best = True, price
-        elif self.t_on and price > self.t_best:
-            self.t_best = price
-
     def _fav(self, s: int) -> np.ndarray:
         o, h, lo, c = self._cols
         if s > 0:
@@ -421,49 +326,3 @@ def load_kernel() -> ModuleType | None:
     if KERNEL and _loaded is None:
         _loaded = _kernel()
     return _loaded if KERNEL else None
-
-
-def usable(risk: RiskParams) -> bool:
-    """The integer replay covers both trailing modes: the bot's own trailing and Bybit's trailing stop."""
-    return risk.trailing_mode in ("bot", "exchange")
-
-
-class TickPath:
-    """Sizing, entry, the position's run and its Trade, all over integer ticks (the bar loop's fast branch)."""
-
-    def __init__(self, cols: list[np.ndarray], inst: Instrument, risk: RiskParams, book: BookParams,
-                 fee: Decimal) -> None:
-        self.inst, self.risk, self.fee = inst, risk, fee
-        self.sizer = FastSizer(inst, risk)
-        self.runner = TickRunner(cols, inst, risk, book, fee)
-        self.open = self.runner._cols[0].item
-        self.checks = CHECKS  # sizing replica results still to compare with size_position
-        self._names = Replayer(inst, risk, book, fee)
-        self._reasons: dict[tuple[str, str], str] = {}
-
-    def size(self, s: int, j: int, atr: Decimal, wallet: Decimal) -> tuple[int, int, int] | str:
-        """(qty steps, sl ticks, tp ticks) for an entry at bar ``j``'s open, or size_position's refusal."""
-        e = self.open(j)
-        got = self.sizer.size(s, e, atr, wallet) if self.sizer.usable else None
-        if got is not None and self.checks:
-            self.checks -= 1
-            if real_size(s, e, atr, wallet, self.inst, self.risk) != got:
-                self.sizer.usable, self.checks, got = False, 0, None  # the replica disagrees: stop using it
-        return got if got is not None else real_size(s, e, atr, wallet, self.inst, self.risk)
-
-    def run(self, s: int, sized: tuple[int, int, int], atr: Decimal, j: int) -> tuple[Decimal, Decimal, Exit]:
-        """Enter at bar ``j``'s open and run to the exit: (qty, entry fill price, exit)."""
-        q, sl, tp = sized
-        qty = q * self.inst.qty_step
-        r = self.runner
-        entry = r.fill(Side.BUY if s > 0 else Side.SELL, qty, self.open(j))
-        return qty, entry * self.inst.tick_size, r.run(s, qty, entry, sl, tp, atr, j)
-
-    def reason(self, kind: ExitKind) -> str:
-        """The journal's close reason, named by the Decimal replay's own ``close_reason`` (cached per case)."""
-        key = (kind, self.runner.reason)
-        name = self._reasons.get(key)
-        if name is None:
-            name = self._names.close_reason(self.runner.reason, kind)
-            self._reasons[key] = name
-        return name
