@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +11,7 @@ from pathlib import Path
 import httpx
 from tqdm import tqdm
 
+from tradebot.backtest.csvcache import read_rows, write_rows
 from tradebot.backtest.funding import FundingReport, funding_path, update_funding
 from tradebot.bybit.client import BybitClient
 from tradebot.errors import TradebotError
@@ -43,28 +42,13 @@ def cache_path(symbol: str, interval: str, base: Path = CACHE_DIR) -> Path:
 
 def read_cache(path: Path) -> dict[int, Row]:
     """Rows of an existing cache file keyed by open time (exact strings); empty when the file does not exist."""
-    if not path.exists():
-        return {}
-    with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.reader(fh)
-        header = next(reader, None)
-        if header is None:
-            return {}
-        if tuple(h.strip().lower() for h in header[:6]) not in (HEADER, ("timestamp", *HEADER[1:])):
-            raise ValueError(f"{path}: not a candle cache (header {header})")
-        return {int(r[0]): (r[0], r[1], r[2], r[3], r[4], r[5]) for r in reader if r}
+    return read_rows(path, (HEADER, ("timestamp", *HEADER[1:])), "candle cache",
+                     lambda r: (r[0], r[1], r[2], r[3], r[4], r[5]))
 
 
 def write_cache(path: Path, rows: dict[int, Row]) -> None:
     """Write oldest first, atomically (a crash never leaves a half-written cache)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(HEADER)
-        for ts in sorted(rows):
-            w.writerow(rows[ts])
-    os.replace(tmp, path)
+    write_rows(path, HEADER, (rows[ts] for ts in sorted(rows)))
 
 
 async def fetch_range(client: BybitClient, symbol: str, interval: str, start_ms: int, end_ms: int,

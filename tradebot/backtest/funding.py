@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import csv
-import os
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from tradebot.backtest.csvcache import read_rows, write_rows
 
 if TYPE_CHECKING:  # the backtest itself never talks to Bybit: no httpx import on its path
     from tradebot.bybit.client import BybitClient
@@ -33,16 +33,7 @@ def funding_path(symbol: str, base: Path) -> Path:
 
 def read_funding(path: Path) -> dict[int, str]:
     """Cached settlements {time ms: rate as Bybit wrote it}; empty when the file does not exist."""
-    if not path.exists():
-        return {}
-    with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.reader(fh)
-        header = next(reader, None)
-        if header is None:
-            return {}
-        if tuple(h.strip().lower() for h in header[:2]) != HEADER:
-            raise ValueError(f"{path}: not a funding cache (header {header})")
-        return {int(r[0]): r[1] for r in reader if r}
+    return read_rows(path, (HEADER,), "funding cache", lambda r: r[1])
 
 
 def load_funding(path: Path) -> list[tuple[int, Decimal]]:
@@ -51,14 +42,7 @@ def load_funding(path: Path) -> list[tuple[int, Decimal]]:
 
 
 def write_funding(path: Path, rows: dict[int, str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(HEADER)
-        for t in sorted(rows):
-            w.writerow((t, rows[t]))
-    os.replace(tmp, path)
+    write_rows(path, HEADER, ((t, rows[t]) for t in sorted(rows)))
 
 
 async def fetch_funding(client: BybitClient, symbol: str, start_ms: int, end_ms: int) -> tuple[dict[int, str], int]:
