@@ -14,6 +14,7 @@ from .exchange import Exchange, Fees
 from .faults import Faults
 from .feed import BASE_MS, FUNDING_MS, SymbolFeed, load_candles
 from .instruments import INSTRUMENTS
+from .ledger import settle_funding
 from .models import fmt
 from .streamfaults import StreamFaults
 
@@ -138,7 +139,7 @@ class Simulator:
                 if self.funding_rate:  # every 00:00/08:00/16:00 UTC crossed (market/history-fund-rate.mdx)
                     for at in range((before // FUNDING_MS + 1) * FUNDING_MS, after + 1, FUNDING_MS):
                         for s in self.symbols:
-                            self.exchange.settle_funding(s, self.funding_rate, at)
+                            settle_funding(self.exchange, s, self.funding_rate, at)
                         self.publisher.flush()  # funding executions on the private streams
                 done += 1
             if done:
