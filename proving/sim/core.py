@@ -15,6 +15,7 @@ from .faults import Faults
 from .feed import BASE_MS, FUNDING_MS, SymbolFeed, load_candles
 from .instruments import INSTRUMENTS
 from .ledger import settle_funding
+from .liquidation import position_row
 from .models import fmt
 from .streamfaults import StreamFaults
 
@@ -176,7 +177,7 @@ class Simulator:
                 "prices": {s: fmt(p) for s, p in self.prices().items()},
                 "marks": {s: fmt(ex.mark[s]) for s in self.symbols},
                 "wallet": wallet_row(self),
-                "positions": [ex.position_row(s) for s in self.symbols],
+                "positions": [position_row(ex, s) for s in self.symbols],
                 "open_orders": [o.wire() for o in reversed(ex.open_orders())],
                 "executions": [e.wire() for e in reversed(ex.executions)],
                 "closed_pnl": [c.wire() for c in reversed(ex.closed)],

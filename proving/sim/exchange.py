@@ -13,7 +13,7 @@ from tradebot.side import Side
 from .book import BookParams, market_fill_price, touch_price
 from .instruments import Instrument
 from .ledger import book_fill
-from .liquidation import MarginMixin
+from .liquidation import mark_events
 from .margin import push_mark
 from .models import ClosedPnl, Execution, Fees, Order, OrderRequest, Position, SimRejection
 from .tpsl import StopOrders, check_tpsl_vs_price
@@ -28,7 +28,7 @@ def _on_grid(value: Decimal, step: Decimal) -> bool:
     return value % step == 0
 
 
-class Exchange(MarginMixin):
+class Exchange:
     """Matching engine state. ``clock`` returns the market time in ms used for every business timestamp."""
 
     def __init__(self, instruments: dict[str, Instrument], balance: Decimal, clock: Callable[[], int], *,
@@ -140,7 +140,7 @@ class Exchange(MarginMixin):
         if self._crosses(order):
             self._take(order)
         elif req.tif in ("IOC", "FOK"):
-            self._finish(order, "Cancelled", "EC_NoImmediateQtyToFill")
+            self.finish(order, "Cancelled", "EC_NoImmediateQtyToFill")
         return order
 
     def _crosses(self, order: Order) -> bool:
@@ -154,7 +154,7 @@ class Exchange(MarginMixin):
         """Execute a marketable order as taker by walking the book (a limit never fills beyond its price);
         PostOnly is cancelled instead (create-order.mdx). What cannot fill is cancelled."""
         if order.tif == "PostOnly":
-            self._finish(order, "Cancelled", "EC_PostOnlyWillTakeLiquidity")
+            self.finish(order, "Cancelled", "EC_PostOnlyWillTakeLiquidity")
             return
         last, tick = self.last[order.symbol], self.instruments[order.symbol].tick_size
         qty = self._reduce_cap(order)
@@ -162,9 +162,9 @@ class Exchange(MarginMixin):
         if order.order_type == "Limit" and (fill > order.price if order.side is Side.BUY else fill < order.price):
             fill = order.price
         if qty > 0:
-            self._fill(order, qty, fill, is_maker=False)
+            self.fill(order, qty, fill, is_maker=False)
         if order.status != "Filled":
-            self._finish(order, "Cancelled" if order.cum_qty == 0 else "PartiallyFilledCanceled")
+            self.finish(order, "Cancelled" if order.cum_qty == 0 else "PartiallyFilledCanceled")
 
     def amend_order(self, order: Order, qty: Decimal | None, price: Decimal | None) -> None:
         """Amend qty/price of an open limit order; if the new price crosses the book it fills at once as a
@@ -186,7 +186,7 @@ class Exchange(MarginMixin):
         pos = self.positions[order.symbol]
         return min(leaves, pos.size) if pos.size and pos.side != order.side else ZERO
 
-    def _finish(self, order: Order, status: str, reason: str = "EC_NoError", cancel_type: str = "") -> None:
+    def finish(self, order: Order, status: str, reason: str = "EC_NoError", cancel_type: str = "") -> None:
         order.status, order.reject_reason, order.updated = status, reason, self.clock()
         if cancel_type:
             order.cancel_type = cancel_type
@@ -209,7 +209,7 @@ class Exchange(MarginMixin):
             pos.updated = self.clock()
             self.stops.deactivate(order, "CancelByUser")
             return order
-        self._finish(order, "Cancelled", cancel_type="CancelByUser")
+        self.finish(order, "Cancelled", cancel_type="CancelByUser")
         return order
 
     def cancel_all(self, symbols: list[str], order_filter: str = "", stop_order_type: str = "") -> list[Order]:
@@ -275,14 +275,14 @@ class Exchange(MarginMixin):
         self.stops.sync(pos, last, self.seq)
 
     # -- fills -------------------------------------------------------------------------------------
-    def _fill(self, order: Order, qty: Decimal, price: Decimal, is_maker: bool, exec_type: str = "Trade") -> None:
+    def fill(self, order: Order, qty: Decimal, price: Decimal, is_maker: bool, exec_type: str = "Trade") -> None:
         """Book the fill (ledger.book_fill); a flat position then deactivates its reduce-only orders, and the
         position's TP/SL/trailing system orders follow it."""
         pos = book_fill(self, order, qty, price, is_maker, exec_type)
         if not pos.size:
             for o in self.open_orders(order.symbol):
                 if o.reduce_only and not o.stop_order_type:
-                    self._finish(o, "Deactivated", cancel_type="CancelByReduceOnly")
+                    self.finish(o, "Deactivated", cancel_type="CancelByReduceOnly")
         self.stops.sync(pos, self.last[order.symbol], self.seq)
 
     # -- price path --------------------------------------------------------------------------------
@@ -308,11 +308,11 @@ class Exchange(MarginMixin):
                 assert isinstance(target, Order)
                 qty = self._reduce_cap(target)
                 if qty > 0:
-                    self._fill(target, qty, target.price, is_maker=True)
+                    self.fill(target, qty, target.price, is_maker=True)
                 elif target.is_open:
-                    self._finish(target, "Deactivated", cancel_type="CancelByReduceOnly")
+                    self.finish(target, "Deactivated", cancel_type="CancelByReduceOnly")
             else:
-                self._trigger(symbol, kind, level, base)
+                self.trigger(symbol, kind, level, base)
         self.last[symbol] = price
         pos = self.positions[symbol]
         if pos.size and pos.trailing_stop:
@@ -322,7 +322,7 @@ class Exchange(MarginMixin):
             if pos.trail_active:
                 pos.trail_best = max(pos.trail_best, price) if long else min(pos.trail_best, price)
         self.mark[symbol] = push_mark(self.mark_window[symbol], price, self.instruments[symbol].tick_size)
-        self._mark_events(symbol)
+        mark_events(self, symbol)
         if pos.size:
             self.stops.sync(pos, price, self.seq)
 
@@ -348,7 +348,7 @@ class Exchange(MarginMixin):
         _, _, kind, level, target = min(events, key=lambda e: (e[0], e[1]))
         return kind, level, target
 
-    def _trigger(self, symbol: str, kind: str, level: Decimal, base: Decimal) -> None:
+    def trigger(self, symbol: str, kind: str, level: Decimal, base: Decimal) -> None:
         """The position's system order of ``kind`` triggers (Untriggered → Triggered) and fills at market."""
         pos = self.positions[symbol]
         ins = self.instruments[symbol]
@@ -358,4 +358,4 @@ class Exchange(MarginMixin):
         order.status, order.qty, order.trigger_price, order.updated = "Triggered", pos.size, level, self.clock()
         self.stops.ids.pop((symbol, kind), None)
         fill = market_fill_price(order.side, pos.size, base, ins.tick_size, self.book)
-        self._fill(order, pos.size, fill, is_maker=False)
+        self.fill(order, pos.size, fill, is_maker=False)
