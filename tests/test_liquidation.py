@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from tradebot.bybit.models import Position
 from tradebot.formatting import liquidation, render_positions
 from tradebot.risk import cross_liquidation_price, maintenance_margin
-from tradebot.service import PositionView
+from tradebot.views import PositionView
 
 
 def test_cross_estimate_uses_the_whole_wallet() -> None:
