@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from tradebot.bybit.models import Position
+from tradebot.bybit.account_models import Position
 from tradebot.chart import build_figure, render_chart
 from tradebot.market import load_csv
 from tradebot.views import ChartData

@@ -31,7 +31,7 @@ from tradebot.strategy.signal import Signal
 
 if TYPE_CHECKING:
     from storage.models import TradeRecord
-    from tradebot.bybit.models import Position, Wallet
+    from tradebot.bybit.account_models import Position, Wallet
     from tradebot.strategy.params import StrategyParams
     from tradebot.views import Overview, PnLView, PositionView, StatusView
 

@@ -15,8 +15,8 @@ from storage.journal import Journal
 from storage.models import TradeRecord
 from storage.stats import PERIODS, period_bounds
 from tradebot.backtest.remote import BacktestReport, backtest_recent
+from tradebot.bybit.account_models import Position, Wallet
 from tradebot.bybit.client import BybitClient
-from tradebot.bybit.models import Position, Wallet
 from tradebot.config import INTERVALS, Config
 from tradebot.engine import TradingEngine
 from tradebot.errors import ArgumentError, ExchangeError, UserError

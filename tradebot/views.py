@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from storage.models import Confirmation, TradeRecord
 from storage.stats import PnLSummary
-from tradebot.bybit.models import Position
+from tradebot.bybit.account_models import Position
 
 
 @dataclass(frozen=True)
