@@ -229,8 +229,8 @@ async def _wait(replay: Replay, feeder: asyncio.Task[None], chat: TerminalChat, 
             return
         if chat.eof.is_set() and (run.interactive or replay.done.is_set()):
             return
-        if feeder.done() and feeder.exception() is not None:
-            raise feeder.exception()  # type: ignore[misc]
+        if feeder.done() and (exc := feeder.exception()) is not None:
+            raise exc
         await asyncio.sleep(0.1)
     print(f"=== demo: time limit reached after {replay.steps} candles", flush=True)
 

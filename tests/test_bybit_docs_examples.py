@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from tests.sim.shapes import load
+from tradebot.bybit.account_models import Order
 from tradebot.bybit.client import BybitClient, RetryPolicy
-from tradebot.bybit.models import Order
 
 D = Decimal
 PATHS = {

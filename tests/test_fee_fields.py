@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from tradebot.bybit.models import Execution, Order
+from tradebot.bybit.account_models import Execution, Order
 from tradebot.trader import fill_from
 
 D = Decimal

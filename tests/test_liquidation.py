@@ -8,10 +8,10 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from tradebot.bybit.models import Position
+from tradebot.bybit.account_models import Position
 from tradebot.formatting import liquidation, render_positions
 from tradebot.risk import cross_liquidation_price, maintenance_margin
-from tradebot.service import PositionView
+from tradebot.views import PositionView
 
 
 def test_cross_estimate_uses_the_whole_wallet() -> None:

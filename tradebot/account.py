@@ -6,8 +6,8 @@ import logging
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from tradebot.bybit.account_models import AccountInfo
 from tradebot.bybit.client import BybitClient
-from tradebot.bybit.models import AccountInfo
 from tradebot.errors import ExchangeError
 
 log = logging.getLogger("tradebot.account")

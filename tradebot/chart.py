@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from tradebot.service import ChartData
+    from tradebot.views import ChartData
 
 UP, DOWN = "#26a69a", "#ef5350"
 WIN, LOSS = "#1b5e20", "#b71c1c"

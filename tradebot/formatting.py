@@ -31,9 +31,9 @@ from tradebot.strategy.signal import Signal
 
 if TYPE_CHECKING:
     from storage.models import TradeRecord
-    from tradebot.bybit.models import Position, Wallet
-    from tradebot.service import Overview, PnLView, PositionView, StatusView
+    from tradebot.bybit.account_models import Position, Wallet
     from tradebot.strategy.params import StrategyParams
+    from tradebot.views import Overview, PnLView, PositionView, StatusView
 
 MAX_LEN = 4096
 SIDE_WORD: dict[str, str] = {Side.BUY: "LONG", Side.SELL: "SHORT"}  # str keys: views carry Bybit's text
@@ -244,7 +244,7 @@ def table(rows: Sequence[Sequence[str]]) -> list[str]:
             for r in rows]
 
 
-# ---------------------------------------------------------------- command replies (views from tradebot.service)
+# ---------------------------------------------------------------- command replies (views from tradebot.views)
 
 
 def render_help(ov: Overview, commands: Sequence[tuple[str, str, str]]) -> str:

@@ -10,8 +10,8 @@ from typing import Any
 
 from storage.journal import Journal
 from storage.models import TradeRecord
+from tradebot.bybit.account_models import ClosedPnl, Position
 from tradebot.bybit.client import WEEK_MS, BybitClient
-from tradebot.bybit.models import ClosedPnl, Position
 from tradebot.errors import BybitAPIError, ExchangeError
 from tradebot.events import ErrorEvent, EventBus, PositionClosed, StopMoved, UnknownPosition
 from tradebot.instruments import Instrument

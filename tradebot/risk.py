@@ -25,7 +25,7 @@ from tradebot.money import ZERO
 from tradebot.side import Side
 
 if TYPE_CHECKING:
-    from tradebot.bybit.models import Position
+    from tradebot.bybit.account_models import Position
 
 HUNDRED = Decimal("100")
 DEFAULT_MMR = Decimal("0.005")

@@ -5,18 +5,18 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from pydantic import ValidationError
 
 from storage.journal import Journal
-from storage.models import Confirmation, TradeRecord
-from storage.stats import PERIODS, PnLSummary, period_bounds
+from storage.models import TradeRecord
+from storage.stats import PERIODS, period_bounds
 from tradebot.backtest.remote import BacktestReport, backtest_recent
+from tradebot.bybit.account_models import Position, Wallet
 from tradebot.bybit.client import BybitClient
-from tradebot.bybit.models import Position, Wallet
 from tradebot.config import INTERVALS, Config
 from tradebot.engine import TradingEngine
 from tradebot.errors import ArgumentError, ExchangeError, UserError
@@ -31,6 +31,7 @@ from tradebot.side import Side
 from tradebot.strategy.signal import Signal
 from tradebot.streams import StreamRunner, describe
 from tradebot.timeutil import datetime_to_ms, utcnow
+from tradebot.views import ChartData, Overview, PnLView, PositionView, StatusView, SymbolStatus
 
 SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,20}USDT$")
 TOKEN_TTL = timedelta(minutes=10)
@@ -40,78 +41,6 @@ PROPOSAL_TTL = timedelta(days=7)  # how long an /optimize result's Apply button 
 BUTTON, PROPOSAL = "button", "proposal"  # the kinds of pending button actions the journal keeps
 ENV_LABELS = {"paper": "paper (in-process simulator, no real orders)", "testnet": "Bybit TESTNET",
               "demo": "Bybit demo trading", "mainnet": "Bybit MAINNET — real money"}
-
-
-@dataclass(frozen=True)
-class Overview:
-    env: str
-    symbols: list[str]
-    interval: str
-    mode: str
-    paused: bool
-    risk_pct: Decimal
-
-
-@dataclass(frozen=True)
-class SymbolStatus:
-    symbol: str
-    last_tick: datetime | None
-    ok: bool | None
-    score: float | None
-    threshold: float | None
-    action: str | None
-    error: str | None
-    blocked: str | None
-
-
-@dataclass(frozen=True)
-class StatusView:
-    overview: Overview
-    symbols: list[SymbolStatus]
-    open_positions: int
-    today: PnLSummary
-    protections: list[str]
-    market_note: str | None = None  # e.g. the demo's replay progress, or that it has finished
-    streams: list[str] = field(default_factory=list)  # one line per WebSocket stream (state, last message age)
-
-
-@dataclass(frozen=True)
-class PositionView:
-    symbol: str
-    side: str
-    size: Decimal
-    entry: Decimal
-    mark: Decimal
-    upnl: Decimal
-    upnl_pct: Decimal | None  # % of the notional at entry
-    sl: Decimal | None
-    tp: Decimal | None
-    liq: Decimal | None
-    leverage: Decimal
-    trailing: str
-    managed: bool
-    liq_source: str = "exchange"  # "exchange": Bybit's liqPrice; "estimate": ours (cross margin, 0 = none)
-    margin: Decimal | None = None  # initial margin: position value / leverage
-    roi_pct: Decimal | None = None  # % of that margin, like Bybit's ROI
-
-
-@dataclass(frozen=True)
-class PnLView:
-    period: str
-    summary: PnLSummary
-
-
-@dataclass(frozen=True)
-class ChartData:
-    """Everything :func:`tradebot.chart.render_chart` draws."""
-
-    symbol: str
-    interval: str
-    frame: object  # pandas DataFrame (OHLCV, UTC index): the shown candles plus indicator warm-up before them
-    trades: list[TradeRecord]
-    position: Position | None
-    shown: int = 0  # how many of the frame's last candles to draw (0: all)
-    cards: list[Confirmation] = field(default_factory=list)  # waiting confirmation cards: their SL/TP
 
 
 def env_label(cfg: Config) -> str:

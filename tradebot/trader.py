@@ -8,8 +8,8 @@ from datetime import datetime
 from decimal import Decimal
 
 from storage.journal import Journal
+from tradebot.bybit.account_models import SETTLE_COIN, Execution, Order, Position
 from tradebot.bybit.client import BybitClient, order_link_id
-from tradebot.bybit.models import SETTLE_COIN, Execution, Order, Position
 from tradebot.errors import BybitAPIError, ExchangeError, OrderRejected, TransportError
 from tradebot.events import EntryFailed, EntryFilled, ErrorEvent, EventBus
 from tradebot.formatting import num

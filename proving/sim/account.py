@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from tradebot.money import ZERO
 
+from .liquidation import position_mm
 from .models import fmt
 from .params import Params, Result, err
 
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 def wallet_row(sim: Simulator) -> dict[str, Any]:
     ex = sim.exchange
     upl, pim, oim = ex.upl(), ex.position_im(), ex.order_im()
-    mm = ex.position_mm()
+    mm = position_mm(ex)
     equity = ex.wallet + upl
     im_rate = (pim + oim) / equity if equity > 0 else ZERO
     mm_rate = mm / equity if equity > 0 else ZERO

@@ -12,8 +12,9 @@ from urllib.parse import parse_qsl
 from tradebot.bybit.auth import verify
 
 from .exchange import SimRejection
-from .handlers import PRIVATE, PUBLIC, Params
+from .handlers import PRIVATE, PUBLIC
 from .models import fmt
+from .params import Params
 
 if TYPE_CHECKING:
     from .core import Simulator

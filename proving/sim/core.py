@@ -14,6 +14,8 @@ from .exchange import Exchange, Fees
 from .faults import Faults
 from .feed import BASE_MS, FUNDING_MS, SymbolFeed, load_candles
 from .instruments import INSTRUMENTS
+from .ledger import settle_funding
+from .liquidation import position_row
 from .models import fmt
 from .streamfaults import StreamFaults
 
@@ -138,7 +140,7 @@ class Simulator:
                 if self.funding_rate:  # every 00:00/08:00/16:00 UTC crossed (market/history-fund-rate.mdx)
                     for at in range((before // FUNDING_MS + 1) * FUNDING_MS, after + 1, FUNDING_MS):
                         for s in self.symbols:
-                            self.exchange.settle_funding(s, self.funding_rate, at)
+                            settle_funding(self.exchange, s, self.funding_rate, at)
                         self.publisher.flush()  # funding executions on the private streams
                 done += 1
             if done:
@@ -175,7 +177,7 @@ class Simulator:
                 "prices": {s: fmt(p) for s, p in self.prices().items()},
                 "marks": {s: fmt(ex.mark[s]) for s in self.symbols},
                 "wallet": wallet_row(self),
-                "positions": [ex.position_row(s) for s in self.symbols],
+                "positions": [position_row(ex, s) for s in self.symbols],
                 "open_orders": [o.wire() for o in reversed(ex.open_orders())],
                 "executions": [e.wire() for e in reversed(ex.executions)],
                 "closed_pnl": [c.wire() for c in reversed(ex.closed)],

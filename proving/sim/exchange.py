@@ -12,10 +12,11 @@ from tradebot.side import Side
 
 from .book import BookParams, market_fill_price, touch_price
 from .instruments import Instrument
-from .liquidation import MarginMixin
+from .ledger import book_fill
+from .liquidation import mark_events
 from .margin import push_mark
-from .models import ClosedPnl, Execution, Fees, Order, OrderRequest, Position, SimRejection, fmt
-from .tpsl import StopOrders
+from .models import ClosedPnl, Execution, Fees, Order, OrderRequest, Position, SimRejection
+from .tpsl import StopOrders, check_tpsl_vs_price
 
 __all__ = ["Exchange", "SimRejection", "Fees", "OrderRequest"]
 
@@ -27,7 +28,7 @@ def _on_grid(value: Decimal, step: Decimal) -> bool:
     return value % step == 0
 
 
-class Exchange(MarginMixin):
+class Exchange:
     """Matching engine state. ``clock`` returns the market time in ms used for every business timestamp."""
 
     def __init__(self, instruments: dict[str, Instrument], balance: Decimal, clock: Callable[[], int], *,
@@ -53,7 +54,7 @@ class Exchange(MarginMixin):
         digest = hashlib.sha256(f"{self.seed}:{self.counter}".encode()).digest()[:16]
         return str(uuid.UUID(bytes=digest, version=4))
 
-    def _next_seq(self) -> int:
+    def next_seq(self) -> int:
         self.seq += 1
         return self.seq
 
@@ -118,7 +119,7 @@ class Exchange(MarginMixin):
                 raise SimRejection(110017, "reduce-only order has same side with current position")
             if req.take_profit or req.stop_loss:
                 raise SimRejection(10001, "TP/SL cannot be set on a reduce-only order")
-        self._check_tpsl_vs_price(req.side, req.take_profit, req.stop_loss, ref, "order")
+        check_tpsl_vs_price(req.side, req.take_profit, req.stop_loss, ref, "order")
         opening = req.qty if pos.side in (None, req.side) else max(ZERO, req.qty - pos.size)
         if opening and not req.reduce_only:
             need = opening * ref / pos.leverage + opening * ref * self.fees.taker
@@ -132,14 +133,14 @@ class Exchange(MarginMixin):
                       tp_trigger_by=req.tp_trigger_by if req.take_profit else "",
                       sl_trigger_by=req.sl_trigger_by if req.stop_loss else "",
                       tpsl_mode=req.tpsl_mode or ("Full" if req.take_profit or req.stop_loss else ""),
-                      last_price_on_created=last, created=now, updated=now, seq=self._next_seq())
+                      last_price_on_created=last, created=now, updated=now, seq=self.next_seq())
         self.orders[order.order_id] = order
         if req.link_id:
             self.link_ids[req.link_id] = order.order_id
         if self._crosses(order):
             self._take(order)
         elif req.tif in ("IOC", "FOK"):
-            self._finish(order, "Cancelled", "EC_NoImmediateQtyToFill")
+            self.finish(order, "Cancelled", "EC_NoImmediateQtyToFill")
         return order
 
     def _crosses(self, order: Order) -> bool:
@@ -153,7 +154,7 @@ class Exchange(MarginMixin):
         """Execute a marketable order as taker by walking the book (a limit never fills beyond its price);
         PostOnly is cancelled instead (create-order.mdx). What cannot fill is cancelled."""
         if order.tif == "PostOnly":
-            self._finish(order, "Cancelled", "EC_PostOnlyWillTakeLiquidity")
+            self.finish(order, "Cancelled", "EC_PostOnlyWillTakeLiquidity")
             return
         last, tick = self.last[order.symbol], self.instruments[order.symbol].tick_size
         qty = self._reduce_cap(order)
@@ -161,9 +162,9 @@ class Exchange(MarginMixin):
         if order.order_type == "Limit" and (fill > order.price if order.side is Side.BUY else fill < order.price):
             fill = order.price
         if qty > 0:
-            self._fill(order, qty, fill, is_maker=False)
+            self.fill(order, qty, fill, is_maker=False)
         if order.status != "Filled":
-            self._finish(order, "Cancelled" if order.cum_qty == 0 else "PartiallyFilledCanceled")
+            self.finish(order, "Cancelled" if order.cum_qty == 0 else "PartiallyFilledCanceled")
 
     def amend_order(self, order: Order, qty: Decimal | None, price: Decimal | None) -> None:
         """Amend qty/price of an open limit order; if the new price crosses the book it fills at once as a
@@ -178,22 +179,6 @@ class Exchange(MarginMixin):
         band = last * (Decimal("1.03") if side is Side.BUY else Decimal("0.97"))
         return (band / ins.tick_size).to_integral_value() * ins.tick_size
 
-    def _check_tpsl_vs_price(self, side: Side, tp: Decimal, sl: Decimal, base: Decimal, what: str,
-                             tp_by: str = "LastPrice", sl_by: str = "LastPrice", mark: Decimal | None = None) -> None:
-        """TP above / SL below the base price for a long (mirrored for a short); the base is the last (or
-        order) price, or the mark price for MarkPrice/IndexPrice triggers when ``mark`` is given."""
-        long = side is Side.BUY
-        tp_base = mark if mark is not None and tp_by != "LastPrice" else base
-        sl_base = mark if mark is not None and sl_by != "LastPrice" else base
-        if tp and (tp <= tp_base if long else tp >= tp_base):
-            rel = "higher" if long else "lower"
-            raise SimRejection(10001, f"TakeProfit:{fmt(tp)} set for {side} {what} should be {rel} than "
-                                       f"base_price:{fmt(tp_base)}??{tp_by if mark is not None else 'LastPrice'}")
-        if sl and (sl >= sl_base if long else sl <= sl_base):
-            rel = "lower" if long else "higher"
-            raise SimRejection(10001, f"StopLoss:{fmt(sl)} set for {side} {what} should be {rel} than "
-                                       f"base_price:{fmt(sl_base)}??{sl_by if mark is not None else 'LastPrice'}")
-
     def _reduce_cap(self, order: Order) -> Decimal:
         leaves = order.qty - order.cum_qty
         if not order.reduce_only:
@@ -201,7 +186,7 @@ class Exchange(MarginMixin):
         pos = self.positions[order.symbol]
         return min(leaves, pos.size) if pos.size and pos.side != order.side else ZERO
 
-    def _finish(self, order: Order, status: str, reason: str = "EC_NoError", cancel_type: str = "") -> None:
+    def finish(self, order: Order, status: str, reason: str = "EC_NoError", cancel_type: str = "") -> None:
         order.status, order.reject_reason, order.updated = status, reason, self.clock()
         if cancel_type:
             order.cancel_type = cancel_type
@@ -224,7 +209,7 @@ class Exchange(MarginMixin):
             pos.updated = self.clock()
             self.stops.deactivate(order, "CancelByUser")
             return order
-        self._finish(order, "Cancelled", cancel_type="CancelByUser")
+        self.finish(order, "Cancelled", cancel_type="CancelByUser")
         return order
 
     def cancel_all(self, symbols: list[str], order_filter: str = "", stop_order_type: str = "") -> list[Order]:
@@ -268,8 +253,8 @@ class Exchange(MarginMixin):
         for v in (tp, sl, active):
             if v and not _on_grid(v, ins.tick_size):
                 raise SimRejection(10001, "The price is not a multiple of tickSize")
-        self._check_tpsl_vs_price(pos.side, tp or ZERO, sl or ZERO, last, "position",
-                                  tp_by or pos.tp_trigger_by, sl_by or pos.sl_trigger_by, self.mark[symbol])
+        check_tpsl_vs_price(pos.side, tp or ZERO, sl or ZERO, last, "position",
+                            tp_by or pos.tp_trigger_by, sl_by or pos.sl_trigger_by, self.mark[symbol])
         if tp is not None and tp != pos.take_profit:
             pos.take_profit, changed = tp, True
         if sl is not None and sl != pos.stop_loss:
@@ -290,73 +275,15 @@ class Exchange(MarginMixin):
         self.stops.sync(pos, last, self.seq)
 
     # -- fills -------------------------------------------------------------------------------------
-    def _fill(self, order: Order, qty: Decimal, price: Decimal, is_maker: bool, exec_type: str = "Trade") -> None:
-        pos = self.positions[order.symbol]
-        now = self.clock()
-        rate = self.fees.maker if is_maker else self.fees.taker
-        fee = qty * price * rate
-        closed = ZERO
-        pnl = ZERO
-        if pos.size and pos.side is not None and pos.side != order.side:
-            closed = min(qty, pos.size)
-            pnl = (price - pos.avg_price) * closed * pos.side.sign
-            close_fee = fee if closed == qty else fee * closed / qty
-            open_part = pos.open_fee if closed == pos.size else pos.open_fee * closed / pos.size
-            funding_part = pos.funding if closed == pos.size else pos.funding * closed / pos.size
-            pos.open_fee -= open_part
-            pos.funding -= funding_part
-            self.closed.append(ClosedPnl(
-                order.symbol, order.order_id, order.side, order.qty, order.price, order.order_type, closed,
-                pos.avg_price, price, pnl - open_part - close_fee - funding_part, open_part, close_fee,
-                pos.leverage, now, now))
-            pos.size -= closed
-            self.wallet += pnl
-            pos.cur_realised += pnl
-            pos.cum_realised += pnl
-            self.closed[-1].exec_type = exec_type  # Trade, or BustTrade for a takeover liquidation
-            if not pos.size:
-                self._flatten(pos)
-        opening = qty - closed
-        if opening:
-            if not pos.size:
-                pos.side, pos.avg_price, pos.open_time, pos.cur_realised = order.side, price, now, ZERO
-                pos.created = pos.created or now
-                pos.size = opening
-            else:
-                pos.avg_price = (pos.avg_price * pos.size + price * opening) / (pos.size + opening)
-                pos.size += opening
-            pos.open_fee += fee - (fee * closed / qty if closed else ZERO)
-            if order.take_profit:
-                pos.take_profit, pos.tp_trigger_by = order.take_profit, order.tp_trigger_by or "LastPrice"
-            if order.stop_loss:
-                pos.stop_loss, pos.sl_trigger_by = order.stop_loss, order.sl_trigger_by or "LastPrice"
-            if order.take_profit or order.stop_loss:
-                pos.tpsl_parent = order.link_id
-        self.wallet -= fee
-        pos.cur_realised -= fee
-        pos.cum_realised -= fee
-        pos.updated, pos.seq = now, self._next_seq()
-        order.cum_value += qty * price
-        order.cum_qty += qty
-        order.cum_fee += fee
-        order.avg_price = order.cum_value / order.cum_qty
-        order.status = "Filled" if order.cum_qty == order.qty else "PartiallyFilled"
-        order.updated = now
-        self.executions.append(Execution(
-            self.new_id(), order.order_id, order.link_id, order.symbol, order.side, order.order_type, order.price,
-            order.qty, order.qty - order.cum_qty, exec_type, price, qty, fee, rate, is_maker, closed, pnl, now,
-            self.mark[order.symbol], pos.seq, order.stop_order_type, order.create_type))
+    def fill(self, order: Order, qty: Decimal, price: Decimal, is_maker: bool, exec_type: str = "Trade") -> None:
+        """Book the fill (ledger.book_fill); a flat position then deactivates its reduce-only orders, and the
+        position's TP/SL/trailing system orders follow it."""
+        pos = book_fill(self, order, qty, price, is_maker, exec_type)
         if not pos.size:
             for o in self.open_orders(order.symbol):
                 if o.reduce_only and not o.stop_order_type:
-                    self._finish(o, "Deactivated", cancel_type="CancelByReduceOnly")
+                    self.finish(o, "Deactivated", cancel_type="CancelByReduceOnly")
         self.stops.sync(pos, self.last[order.symbol], self.seq)
-
-    @staticmethod
-    def _flatten(pos: Position) -> None:
-        pos.side, pos.avg_price, pos.open_time, pos.open_fee, pos.funding = None, ZERO, 0, ZERO, ZERO
-        pos.take_profit = pos.stop_loss = pos.trailing_stop = pos.active_price = pos.trail_best = ZERO
-        pos.trail_active, pos.tpsl_parent = False, ""
 
     # -- price path --------------------------------------------------------------------------------
     def on_price(self, symbol: str, price: Decimal, continuous: bool = True) -> None:
@@ -381,11 +308,11 @@ class Exchange(MarginMixin):
                 assert isinstance(target, Order)
                 qty = self._reduce_cap(target)
                 if qty > 0:
-                    self._fill(target, qty, target.price, is_maker=True)
+                    self.fill(target, qty, target.price, is_maker=True)
                 elif target.is_open:
-                    self._finish(target, "Deactivated", cancel_type="CancelByReduceOnly")
+                    self.finish(target, "Deactivated", cancel_type="CancelByReduceOnly")
             else:
-                self._trigger(symbol, kind, level, base)
+                self.trigger(symbol, kind, level, base)
         self.last[symbol] = price
         pos = self.positions[symbol]
         if pos.size and pos.trailing_stop:
@@ -395,7 +322,7 @@ class Exchange(MarginMixin):
             if pos.trail_active:
                 pos.trail_best = max(pos.trail_best, price) if long else min(pos.trail_best, price)
         self.mark[symbol] = push_mark(self.mark_window[symbol], price, self.instruments[symbol].tick_size)
-        self._mark_events(symbol)
+        mark_events(self, symbol)
         if pos.size:
             self.stops.sync(pos, price, self.seq)
 
@@ -421,7 +348,7 @@ class Exchange(MarginMixin):
         _, _, kind, level, target = min(events, key=lambda e: (e[0], e[1]))
         return kind, level, target
 
-    def _trigger(self, symbol: str, kind: str, level: Decimal, base: Decimal) -> None:
+    def trigger(self, symbol: str, kind: str, level: Decimal, base: Decimal) -> None:
         """The position's system order of ``kind`` triggers (Untriggered → Triggered) and fills at market."""
         pos = self.positions[symbol]
         ins = self.instruments[symbol]
@@ -431,23 +358,4 @@ class Exchange(MarginMixin):
         order.status, order.qty, order.trigger_price, order.updated = "Triggered", pos.size, level, self.clock()
         self.stops.ids.pop((symbol, kind), None)
         fill = market_fill_price(order.side, pos.size, base, ins.tick_size, self.book)
-        self._fill(order, pos.size, fill, is_maker=False)
-
-    # -- funding -----------------------------------------------------------------------------------
-    def settle_funding(self, symbol: str, rate: Decimal, at: int | None = None) -> None:
-        """Charge (fee > 0) or pay (fee < 0) funding on an open position: size × mark price × rate, as an execution
-        with execType Funding at ``at`` (market ms, default now); the amount also goes into the closedPnl of the
-        close that follows, as Bybit's Closed P&L includes the funding paid while holding."""
-        pos = self.positions[symbol]
-        if not pos.size or pos.side is None or not rate:
-            return
-        mark = self.mark.get(symbol, self.last[symbol])
-        fee = pos.size * mark * rate * pos.side.sign
-        self.wallet -= fee
-        pos.cur_realised -= fee
-        pos.cum_realised -= fee
-        pos.funding += fee
-        pos.seq = self._next_seq()
-        self.executions.append(Execution(
-            self.new_id(), "", "", symbol, pos.side, "UNKNOWN", ZERO, pos.size, ZERO, "Funding", mark, pos.size,
-            fee, rate, False, ZERO, ZERO, self.clock() if at is None else at, mark, pos.seq, "", ""))
+        self.fill(order, pos.size, fill, is_maker=False)

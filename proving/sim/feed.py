@@ -56,6 +56,8 @@ def load_candles(source: Any) -> list[Candle]:
     for r in rows:
         if isinstance(r, dict):
             ts = r.get("timestamp_ms", r.get("timestamp", r.get("start")))
+            if ts is None:
+                raise TypeError(f"candle row without timestamp_ms, timestamp or start: {r}")
             vals = [r["open"], r["high"], r["low"], r["close"], r.get("volume", 0)]
         else:
             ts, vals = r[0], list(r[1:6]) + [0] * (6 - len(r))

@@ -14,6 +14,7 @@ from .book import book_levels
 from .exchange import OrderRequest, SimRejection
 from .feed import FUNDING_MS, INTERVALS
 from .instruments import INSTRUMENTS
+from .liquidation import position_row
 from .models import fmt
 from .params import DAY_MS, LINK_ID, TRIGGER_BY, WEEK_MS, Params, Result, err, keyed_page, page, window
 
@@ -311,7 +312,7 @@ def position_list(sim: Simulator, p: Params) -> Result:
     else:
         raise err("Missing some parameters that must be filled in, symbol or settleCoin")
     chunk, cursor = page(rows, p, 20, 200)
-    return {"category": "linear", "list": [ex.position_row(r.symbol) for r in chunk], "nextPageCursor": cursor}
+    return {"category": "linear", "list": [position_row(ex, r.symbol) for r in chunk], "nextPageCursor": cursor}
 
 
 def trading_stop(sim: Simulator, p: Params) -> Result:

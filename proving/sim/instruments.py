@@ -26,7 +26,9 @@ class Instrument:
 
     def wire(self) -> dict[str, object]:
         """The instruments-info row, all numbers as strings."""
-        scale = max(0, -self.tick_size.normalize().as_tuple().exponent)  # type: ignore[operator]
+        exponent = self.tick_size.normalize().as_tuple().exponent
+        assert isinstance(exponent, int)  # a finite tick size
+        scale = max(0, -exponent)
         return {
             "symbol": self.symbol, "symbolId": self.symbol_id, "contractType": "LinearPerpetual", "status": "Trading",
             "baseCoin": self.base_coin, "quoteCoin": "USDT", "settleCoin": "USDT",

@@ -14,7 +14,9 @@ def fmt(value: Decimal | int | None) -> str:
     if value is None:
         return ""
     d = Decimal(value)
-    if d.as_tuple().exponent < -10:  # type: ignore[operator]
+    exponent = d.as_tuple().exponent
+    assert isinstance(exponent, int), f"not a finite number: {value}"
+    if exponent < -10:
         d = d.quantize(Decimal("1e-10"))
     s = format(d.normalize(), "f")
     return "0" if s in ("-0", "") else s

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import re
 from collections.abc import Callable, Sequence
 from decimal import Decimal, InvalidOperation
@@ -26,7 +27,10 @@ def err(msg: str, code: int = 10001) -> SimRejection:
 
 
 class Params:
-    """Request parameters (query or JSON body) with Bybit-style 10001 validation errors."""
+    """Request parameters (query or JSON body) with Bybit-style 10001 validation errors.
+
+    The methods ``str``, ``int`` and ``bool`` shadow the builtins in the class body, so the signatures that
+    follow them spell the builtin types ``builtins.str`` etc."""
 
     def __init__(self, data: dict[str, Any]) -> None:
         self.d = data
@@ -39,7 +43,7 @@ class Params:
             return default
         return str(v)
 
-    def dec(self, name: str, required: bool = False) -> Decimal | None:
+    def dec(self, name: builtins.str, required: bool = False) -> Decimal | None:
         s = self.str(name, required)
         if not s:
             return None
@@ -51,7 +55,8 @@ class Params:
             raise err(f"params error: {name} invalid")
         return v
 
-    def int(self, name: str, default: int | None = None, lo: int | None = None, hi: int | None = None) -> int | None:
+    def int(self, name: builtins.str, default: int | None = None, lo: int | None = None,
+            hi: int | None = None) -> int | None:
         s = self.str(name)
         if not s:
             return default
@@ -63,7 +68,7 @@ class Params:
             raise err(f"params error: {name} out of range [{lo}, {hi}]")
         return v
 
-    def bool(self, name: str) -> bool:
+    def bool(self, name: builtins.str) -> bool:
         v = self.d.get(name, False)
         if isinstance(v, bool):
             return v
@@ -80,13 +85,14 @@ class Params:
         except ValueError:
             raise err("params error: side invalid") from None
 
-    def category(self, default: str | None = None) -> str:
+    def category(self, default: builtins.str | None = None) -> builtins.str:
         cat = self.str("category", required=default is None, default=default or "")
         if cat != "linear":
             raise err("Illegal category" if cat in ("spot", "inverse", "option") else "params error: category")
         return cat
 
-    def symbol(self, sim: Simulator, required: bool = True, code_msg: str = "params error: symbol invalid") -> str:
+    def symbol(self, sim: Simulator, required: builtins.bool = True,
+               code_msg: builtins.str = "params error: symbol invalid") -> builtins.str:
         sym = self.str("symbol", required)
         if sym and sym not in sim.feeds:
             raise err(code_msg)

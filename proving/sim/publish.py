@@ -125,15 +125,15 @@ class Publisher:
                         self._send(topic, msg)
             topic = f"tickers.{s}"
             if self.wanted(topic):
-                msg = self.ticker_message(s, delta=True)
-                if msg is not None:
-                    self._send(topic, msg)
+                ticker = self.ticker_message(s, delta=True)
+                if ticker is not None:
+                    self._send(topic, ticker)
             for depth in BOOK_DEPTHS:
                 topic = f"orderbook.{depth}.{s}"
                 if self.wanted(topic):
-                    msg = self.book_message(s, depth, delta=depth != 1)
-                    if msg is not None:
-                        self._send(topic, msg)
+                    book = self.book_message(s, depth, delta=depth != 1)
+                    if book is not None:
+                        self._send(topic, book)
 
     def kline_messages(self, symbol: str, interval: str, closed: bool = False) -> list[dict[str, Any]]:
         """The forming candle (``confirm: false``), preceded by the one that just closed (``confirm: true``)."""

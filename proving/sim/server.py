@@ -71,11 +71,12 @@ class _Server(ThreadingHTTPServer):
         self.sim, self.verbose = sim, verbose
         super().__init__(addr, _Handler)
 
-    def handle_error(self, request: object, client_address: object) -> None:
+    def handle_error(self, request: socket.socket | tuple[bytes, socket.socket],
+                     client_address: object) -> None:
         """A client that gave up (timeout, shutdown) makes the late write fail: expected, not a traceback."""
         if isinstance(sys.exc_info()[1], ConnectionError):
             return
-        super().handle_error(request, client_address)  # type: ignore[arg-type]
+        super().handle_error(request, client_address)
 
 
 class SimServer:

@@ -1,4 +1,5 @@
-"""System conditional orders that mirror a position's Full-mode TP/SL/trailing stop (trading-stop.mdx)."""
+"""System conditional orders that mirror a position's Full-mode TP/SL/trailing stop (trading-stop.mdx), and the
+check of TP/SL levels against the base price."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from decimal import Decimal
 from tradebot.money import ZERO
 from tradebot.side import Side
 
-from .models import Order, Position
+from .models import Order, Position, SimRejection, fmt
 
 KINDS = ("TakeProfit", "StopLoss", "TrailingStop")
 CREATE_TYPES = {"TakeProfit": "CreateByTakeProfit", "StopLoss": "CreateByStopLoss",
@@ -34,6 +35,23 @@ def wanted(pos: Position) -> dict[str, tuple[Decimal, str, int]]:
         level = pos.trail_level
         out["TrailingStop"] = (level if level is not None else pos.active_price, "LastPrice", 2 if long else 1)
     return out
+
+
+def check_tpsl_vs_price(side: Side, tp: Decimal, sl: Decimal, base: Decimal, what: str,
+                        tp_by: str = "LastPrice", sl_by: str = "LastPrice", mark: Decimal | None = None) -> None:
+    """TP above / SL below the base price for a long (mirrored for a short); the base is the last (or
+    order) price, or the mark price for MarkPrice/IndexPrice triggers when ``mark`` is given."""
+    long = side is Side.BUY
+    tp_base = mark if mark is not None and tp_by != "LastPrice" else base
+    sl_base = mark if mark is not None and sl_by != "LastPrice" else base
+    if tp and (tp <= tp_base if long else tp >= tp_base):
+        rel = "higher" if long else "lower"
+        raise SimRejection(10001, f"TakeProfit:{fmt(tp)} set for {side} {what} should be {rel} than "
+                                   f"base_price:{fmt(tp_base)}??{tp_by if mark is not None else 'LastPrice'}")
+    if sl and (sl >= sl_base if long else sl <= sl_base):
+        rel = "lower" if long else "higher"
+        raise SimRejection(10001, f"StopLoss:{fmt(sl)} set for {side} {what} should be {rel} than "
+                                   f"base_price:{fmt(sl_base)}??{sl_by if mark is not None else 'LastPrice'}")
 
 
 class StopOrders:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import json
 import re
@@ -174,7 +175,10 @@ class StreamServer:
                 elif now - c.last_active > c.idle_s and c not in self._closing:
                     # the close handshake runs on its own task; the watchdog keeps watching the others
                     self._closing[c] = asyncio.create_task(c.ws.close(1000, "idle"))
-                    self._closing[c].add_done_callback(lambda _t, c=c: self._closing.pop(c, None))
+                    self._closing[c].add_done_callback(functools.partial(self._closed, c))
+
+    def _closed(self, conn: _Conn, _task: asyncio.Task[None]) -> None:
+        self._closing.pop(conn, None)
 
     # -- ops ----------------------------------------------------------------------------------------
     def _reply(self, conn: _Conn, msg: dict[str, Any]) -> None:

@@ -9,7 +9,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from telegram.error import NetworkError, TimedOut
 from telegram.ext import ApplicationBuilder
@@ -30,6 +30,7 @@ from proving.telegram.types import (
 )
 
 _LOG = logging.getLogger(__name__)
+T = TypeVar("T")
 FAULT_KINDS = ("retry_after", "network", "timeout", "conflict", "bad_request", "forbidden")
 
 
@@ -264,7 +265,7 @@ class OfflineTelegram:
         else:
             loop.call_soon_threadsafe(event.set)
 
-    async def _wait(self, probe: Callable[[], Any], seconds: float) -> Any:
+    async def _wait(self, probe: Callable[[], T | None], seconds: float) -> T | None:
         self._ensure_loop()
         assert self._activity is not None
         deadline = time.monotonic() + seconds
@@ -372,7 +373,7 @@ class OfflineTelegram:
 
 
 def build_offline_application(hub: OfflineTelegram, token: str | None = None,
-                              **builder_kwargs: Any) -> ApplicationBuilder:
+                              **builder_kwargs: Any) -> ApplicationBuilder[Any, Any, Any, Any, Any, Any]:
     """ApplicationBuilder wired to the hub; builder_kwargs call builder methods (e.g. rate_limiter=...)."""
     builder = ApplicationBuilder().token(token or f"{hub.bot_id}:OFFLINE")
     builder = builder.request(hub.request()).get_updates_request(hub.request())

@@ -35,10 +35,9 @@ class BotApiMethods:
                                "chat": self.hub.chat(sent.chat_id),
                                "from": {"id": self.hub.bot_id, "is_bot": True, "first_name": self.hub.first_name,
                                         "username": self.hub.username}}
-        if sent.photo is not None or sent.document is not None:
-            size = len(sent.photo if sent.photo is not None else sent.document.data)  # type: ignore[union-attr]
+        if (media := sent.media) is not None:
             fid = {"file_id": f"f{sent.chat_id}_{sent.message_id}", "file_unique_id": f"u{sent.message_id}",
-                   "file_size": size}
+                   "file_size": len(media)}
             if sent.photo is not None:
                 msg["photo"] = [{**fid, "width": 800, "height": 600}]
             elif (doc := sent.document) is not None:
@@ -52,8 +51,8 @@ class BotApiMethods:
             msg["text"] = sent.plain
             if sent.entities:
                 msg["entities"] = sent.entities
-        if sent.buttons:
-            msg["reply_markup"] = {"inline_keyboard": sent.reply_markup["inline_keyboard"]}  # type: ignore[index]
+        if sent.buttons and sent.reply_markup is not None:  # buttons come from reply_markup
+            msg["reply_markup"] = {"inline_keyboard": sent.reply_markup["inline_keyboard"]}
         if sent.edits:
             msg["edit_date"] = int(time.time())
         return msg
@@ -98,10 +97,9 @@ class BotApiMethods:
             return files[key]
         ref = str(params.get(key, ""))
         known = next((m for m in self.hub.by_id.values() if ref == f"f{m.chat_id}_{m.message_id}"), None)
-        if known is None:
+        if known is None or known.media is None:
             raise bad_request("wrong file identifier/HTTP URL specified")
-        data = known.photo if known.photo is not None else known.document.data  # type: ignore[union-attr]
-        return UploadedFile(None, None, data)
+        return UploadedFile(None, None, known.media)
 
     def _edit(self, params: dict[str, Any], method: str, key: str | None) -> dict[str, Any]:
         if "inline_message_id" in params:

@@ -139,6 +139,13 @@ class SentMessage:
     deleted: bool = False
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
+    @property
+    def media(self) -> bytes | None:
+        """The photo's or else the document's bytes; None for a text message."""
+        if self.photo is not None:
+            return self.photo
+        return self.document.data if self.document is not None else None
+
 
 @dataclass
 class CallbackAnswer:

@@ -17,7 +17,7 @@ from proving.sim import Fees
 from tests.engine.conftest import SYMBOL
 from tests.sim.helpers import SyncApi, make_sim
 from tradebot.account import account_problems
-from tradebot.bybit.models import AccountInfo
+from tradebot.bybit.account_models import AccountInfo
 from tradebot.events import ConfirmationNeeded, EntryFilled, ErrorEvent, Lifecycle
 
 UTA = AccountInfo(5, "REGULAR_MARGIN", 0)

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from proving.sim import SimRejection
 from proving.sim.exchange import OrderRequest
+from proving.sim.liquidation import position_liq_price
 from proving.sim.margin import MARK_POINTS, MMR
 from tests.sim.helpers import SyncApi, make_sim
 
@@ -157,7 +158,7 @@ def test_liquidation_invariants(side, qty, path):
     for p in path:
         pos = ex.positions["BTCUSDT"]
         sim.set_price("BTCUSDT", D(p))
-        liq, mark = ex.liq_price("BTCUSDT"), ex.mark["BTCUSDT"]
+        liq, mark = position_liq_price(ex, "BTCUSDT"), ex.mark["BTCUSDT"]
         if pos.size and liq is not None:
             assert (mark > liq) if pos.side == "Buy" else (mark < liq)  # still open: not yet at liqPrice
         assert ex.wallet >= 0

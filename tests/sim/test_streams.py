@@ -18,6 +18,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from proving.sim.liquidation import position_liq_price
 from proving.sim.wsserver import max_active_time
 from tests.sim.helpers import KEY, SECRET, make_sim, signed_headers
 from tests.waiting import until
@@ -286,7 +287,7 @@ async def test_liquidation_is_published():
             await until(lambda: rec.connects == [1])
             _post(sim, "/v5/order/create", {"category": "linear", "symbol": "BTCUSDT", "side": "Buy",
                                             "orderType": "Market", "qty": "0.15"})
-            liq = sim.exchange.liq_price("BTCUSDT")
+            liq = position_liq_price(sim.exchange, "BTCUSDT")
             assert liq is not None
             for _ in range(MARK_POINTS):  # the mark price follows the last price: the position is taken over
                 sim.set_price("BTCUSDT", liq - Decimal("0.1"))

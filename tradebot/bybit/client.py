@@ -7,22 +7,18 @@ import logging
 from decimal import Decimal
 
 from tradebot.bybit import http
-from tradebot.bybit.codes import DUPLICATE_ORDER_LINK_ID, ORDER_NOT_FOUND
-from tradebot.bybit.models import (
+from tradebot.bybit.account_models import (
     AccountInfo,
     ClosedPnl,
     Execution,
     FeeRate,
-    FundingRate,
-    Kline,
     Order,
     OrderAck,
-    OrderBook,
     Position,
-    Ticker,
     Wallet,
-    instrument_from_api,
 )
+from tradebot.bybit.codes import DUPLICATE_ORDER_LINK_ID, ORDER_NOT_FOUND
+from tradebot.bybit.market_models import FundingRate, Kline, OrderBook, Ticker, instrument_from_api
 from tradebot.errors import (
     BybitAPIError,
     ExchangeError,

@@ -6,18 +6,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from tradebot.bybit.models import (
-    Execution,
-    Kline,
-    OrderBook,
-    Position,
-    Ticker,
-    Wallet,
-    field,
-    ms,
-    req_dec,
-)
-from tradebot.bybit.models import Order as OrderRow
+from tradebot.bybit.account_models import Execution, Position, Wallet
+from tradebot.bybit.account_models import Order as OrderRow
+from tradebot.bybit.market_models import Kline, OrderBook, Ticker
+from tradebot.bybit.parse import field, ms, req_dec
 from tradebot.errors import ExchangeError
 
 PRIVATE_TOPICS = ("order", "execution", "position", "wallet")
