@@ -46,7 +46,7 @@ class TickPath:
         self.inst, self.risk, self.fee = inst, risk, fee
         self.sizer = FastSizer(inst, risk)
         self.runner = TickRunner(cols, inst, risk, book, fee)
-        self.open = self.runner._cols[0].item
+        self.open = self.runner.cols[0].item
         self.checks = CHECKS  # sizing replica results still to compare with size_position
         self._names = Replayer(inst, risk, book, fee)
         self._reasons: dict[tuple[str, str], str] = {}

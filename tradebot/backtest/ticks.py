@@ -19,7 +19,7 @@ from types import ModuleType
 import numpy as np
 
 from proving.sim.book import BookParams, market_fill_price
-from tradebot.backtest.bybit_trail import ExchangeTrail
+from tradebot.backtest.bybit_trail import BybitTrail
 from tradebot.backtest.position import Exit, ExitKind, journal_atr
 from tradebot.instruments import Instrument, stop_price
 from tradebot.risk import RiskParams
@@ -47,16 +47,16 @@ def trail_stop(s: int, best: int, sl: int, last: int, floor_d: int) -> int | Non
     return None if s * new <= 0 or new - sl < 1 else new
 
 
-class TickRunner(ExchangeTrail):
+class TickRunner:
     """Runs one position to its exit over integer-tick candles (long space: a short's prices are negated);
-    Bybit's trailing stop walks in :class:`ExchangeTrail`."""
+    Bybit's trailing stop walks in its :class:`BybitTrail`."""
 
     def __init__(self, cols: list[np.ndarray], inst: Instrument, risk: RiskParams, book: BookParams,
                  fee: Decimal) -> None:
         o, h, lo, c = (np.asarray(x, dtype=np.int64) for x in cols)
         self.n = o.size
         self._long: tuple[list[int], ...] | None = None
-        self._cols = (o, h, lo, c)
+        self.cols = (o, h, lo, c)
         self._short: tuple[list[int], ...] | None = None
         self._neg_low: np.ndarray | None = None
         self._neg_open: np.ndarray | None = None
@@ -76,21 +76,20 @@ class TickRunner(ExchangeTrail):
         self.sl = self.tp = self.entry = self.best = 0
         self.s, self.qty, self.atr_mgmt = 1, Decimal(0), Decimal(0)
         self.be_done, self.reason, self.moves = False, "", 0
-        self.t_dist = self.t_act = self.t_best = 0  # Bybit's trailing stop (long space): distance, active price, best
-        self.t_on = False
+        self.bybit = BybitTrail(self)  # Bybit's trailing stop (trailing_mode "exchange")
 
     @property
     def long(self) -> tuple[list[int], ...]:
         """Open, high and low as lists (the Python walks' fast scalar reads; the close is read from numpy)."""
         if self._long is None:
-            self._long = tuple(x.tolist() for x in self._cols[:3])
+            self._long = tuple(x.tolist() for x in self.cols[:3])
         return self._long
 
     @property
     def short(self) -> tuple[list[int], ...]:
         """A short's candles in long space (prices negated; its favourable extreme is the low)."""
         if self._short is None:
-            o, h, lo, c = self._cols
+            o, h, lo, c = self.cols
             self._short = tuple((-x).tolist() for x in (o, lo, h))
         return self._short
 
@@ -124,10 +123,10 @@ class TickRunner(ExchangeTrail):
                 side = Side.BUY if s > 0 else Side.SELL
                 be = stop_price(breakeven_price(s, entry * self.tick, am, self.risk), self.inst, side)
                 self.be_level = s * int(be / self.tick)
-            thr = self._threshold()
+            thr = self.threshold()
         if self.exchange and atr > 0:  # the walks reading numpy arrays; the Python walk below reads lists
             ao, afav, aadv = self._arrays(s)
-            return self._run_exchange(s, entry, atr, j0, thr, ao.item, afav.item, aadv.item)
+            return self.bybit.run(s, entry, atr, j0, thr, ao.item, afav.item, aadv.item)
         if self.kernel is not None:
             return self._run_kernel(s, j0, *self._arrays(s))
         o, fav, adv = self.long if s > 0 else self.short
@@ -154,16 +153,16 @@ class TickRunner(ExchangeTrail):
                         break
             oc = o[j]
             if oc <= sl or oc >= tp:  # the gap from the previous close fires the stop at the open
-                return self._exit(j, 0, "StopLoss" if oc <= sl else "TakeProfit", oc)
+                return self.exit_at(j, 0, "StopLoss" if oc <= sl else "TakeProfit", oc)
             best = max(best, fav[j - 1], oc)
             self.best = best
             if best >= thr:
-                self._manage(oc)
-                thr = self._threshold()
+                self.manage(oc)
+                thr = self.threshold()
             if adv[j] <= self.sl or fav[j] >= tp:
                 return self._path(j, fav[j], adv[j])
             j += 1
-        return self._exit(n - 1, 3, "EndOfData", s * self._cols[3].item(n - 1))
+        return self.exit_at(n - 1, 3, "EndOfData", s * self.cols[3].item(n - 1))
 
     def _run_kernel(self, s: int, j0: int, ko: np.ndarray, kfav: np.ndarray, kadv: np.ndarray) -> Exit:
         """The bar walk in the compiled kernel; the ticks it hands back (a possible break-even move, a trailing
@@ -182,7 +181,7 @@ class TickRunner(ExchangeTrail):
             if moves:
                 self.sl, self.reason, self.moves = sl, "trailing", self.moves + moves
             if status == k.MANAGE:
-                self._manage(o(j))
+                self.manage(o(j))
                 if adv(j) <= self.sl or fav(j) >= self.tp:
                     return self._path(j, fav(j), adv(j))
                 j += 1
@@ -190,14 +189,14 @@ class TickRunner(ExchangeTrail):
             if status == k.PATH:
                 return self._path(j, fav(j), adv(j))
             if status == k.EXIT_GAP_SL:
-                return self._exit(j, 0, "StopLoss", o(j))
+                return self.exit_at(j, 0, "StopLoss", o(j))
             if status == k.EXIT_GAP_TP:
-                return self._exit(j, 0, "TakeProfit", o(j))
-            return self._exit(self.n - 1, 3, "EndOfData", s * self._cols[3].item(self.n - 1))
+                return self.exit_at(j, 0, "TakeProfit", o(j))
+            return self.exit_at(self.n - 1, 3, "EndOfData", s * self.cols[3].item(self.n - 1))
 
     def _arrays(self, s: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(open, favourable, adverse) as int64 arrays in long space, for the kernel."""
-        o, h, lo, c = self._cols
+        o, h, lo, c = self.cols
         if s > 0:
             return o, h, lo
         if self._neg_open is None:
@@ -210,7 +209,7 @@ class TickRunner(ExchangeTrail):
         return self._neg_high
 
     def _fav(self, s: int) -> np.ndarray:
-        o, h, lo, c = self._cols
+        o, h, lo, c = self.cols
         if s > 0:
             return h
         if self._neg_low is None:
@@ -221,7 +220,7 @@ class TickRunner(ExchangeTrail):
         """First bar ≥ ``k`` whose adverse extreme reaches ``sl`` or favourable one reaches ``hi`` (long
         space), else n: numpy over doubling chunks."""
         fav = self._fav(s)
-        adv = self._cols[2] if s > 0 else self._neg_high
+        adv = self.cols[2] if s > 0 else self._neg_high
         assert adv is not None  # _fav set it for a short
         n, size = self.n, 4 * _PROBE
         while k < n:
@@ -233,7 +232,7 @@ class TickRunner(ExchangeTrail):
             k, size = e, size * 2
         return n
 
-    def _threshold(self) -> int:
+    def threshold(self) -> int:
         """The lowest best price (long space) at which a tick may move the stop."""
         thr = _NEVER
         if not self.be_done and self.be_level - self.sl >= 1:
@@ -246,13 +245,13 @@ class TickRunner(ExchangeTrail):
         """The exit on bar ``j``'s path, which reaches the stop or the target: open→adverse→favourable→close
         (a bullish long, a bearish short) or open→favourable→adverse→close; the first level crossed fills."""
         sl, tp = self.sl, self.tp
-        o, c = self._cols[0].item(j), self._cols[3].item(j)
+        o, c = self.cols[0].item(j), self.cols[3].item(j)
         adverse_first = (c >= o) == (self.s > 0)  # the simulator's path: bullish/flat open→low→high→close
         if adverse_first:
-            return self._exit(j, 1, "StopLoss", sl) if adv <= sl else self._exit(j, 2, "TakeProfit", tp)
-        return self._exit(j, 1, "TakeProfit", tp) if fav >= tp else self._exit(j, 2, "StopLoss", sl)
+            return self.exit_at(j, 1, "StopLoss", sl) if adv <= sl else self.exit_at(j, 2, "TakeProfit", tp)
+        return self.exit_at(j, 1, "TakeProfit", tp) if fav >= tp else self.exit_at(j, 2, "StopLoss", sl)
 
-    def _exit(self, bar: int, point: int, kind: ExitKind, base: int) -> Exit:
+    def exit_at(self, bar: int, point: int, kind: ExitKind, base: int) -> Exit:
         s = self.s
         base_real = s * base
         side = Side.SELL if s > 0 else Side.BUY
@@ -260,7 +259,7 @@ class TickRunner(ExchangeTrail):
         fill = market_fill_price(side, self.qty, base_d, self.tick, self.book)
         return Exit(bar, point, kind, base_d, fill)
 
-    def _manage(self, last: int) -> None:
+    def manage(self, last: int) -> None:
         """The live tick's ``next_stop`` (long space): the integer trailing replica, else the real function."""
         s, sl = self.s, self.sl
         exc = self.best - self.entry
