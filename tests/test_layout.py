@@ -1,4 +1,5 @@
-"""The layout holds: no import cycles between the project's modules, and every command-line entry point starts."""
+"""The layout holds: no import cycles between the project's modules, no mixins, and every command-line entry point
+starts."""
 
 from __future__ import annotations
 
@@ -139,3 +140,47 @@ def test_python_dash_m_imports_any_module(module: str) -> None:
     proc = subprocess.run([sys.executable, "-W", "error", "-m", module], cwd=ROOT, capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def mixins(sources: dict[str, str]) -> list[str]:
+    """Classes written as mixins: named so, stubbing a host's methods under ``if TYPE_CHECKING:``, or declaring
+    a host's fields (bare annotations, no ``__init__``) while another class inherits them. Data classes,
+    models, enums, exceptions and protocols declare fields that way legitimately and are left out."""
+    found, declares, bases = [], {}, set()
+    for module, text in sources.items():
+        for node in ast.walk(ast.parse(text)):
+            if not isinstance(node, ast.ClassDef):
+                continue
+            names = {b.id if isinstance(b, ast.Name) else b.attr for b in node.bases
+                     if isinstance(b, ast.Name | ast.Attribute)}
+            bases |= names
+            where = f"{module}.{node.name}"
+            if node.name.endswith("Mixin") or any(isinstance(s, ast.If) and _type_checking_only(s)
+                                                  for s in node.body):
+                found.append(where)
+                continue
+            decorated = any("dataclass" in ast.unparse(d) for d in node.decorator_list)
+            data_like = decorated or bool(names & {"BaseModel", "SQLModel", "Enum", "StrEnum", "IntEnum", "Protocol",
+                                                   "NamedTuple", "TypedDict", "Exception", "Generic"})
+            bare = [s for s in node.body if isinstance(s, ast.AnnAssign) and s.value is None]
+            has_init = any(isinstance(s, ast.FunctionDef) and s.name == "__init__" for s in node.body)
+            if bare and not has_init and not data_like:
+                declares[node.name] = where
+    found += [where for name, where in declares.items() if name in bases]
+    return sorted(found)
+
+
+def test_the_mixin_check_finds_the_three_shapes() -> None:
+    src = ("from typing import TYPE_CHECKING\n"
+           "class ConfirmationsMixin:\n    pass\n"
+           "class Walk:\n    if TYPE_CHECKING:\n        def _exit(self) -> None: ...\n"
+           "class Methods:\n    _lock: object\n    def send(self) -> None:\n        self._lock\n"
+           "class Hub(Methods):\n    def __init__(self) -> None:\n        self._lock = object()\n")
+    assert mixins({"m": src}) == ["m.ConfirmationsMixin", "m.Methods", "m.Walk"]
+
+
+def test_no_mixins() -> None:
+    """Composition, not mixins: a part is an object its owner holds (or plain functions), never a base class that
+    reaches into its host's state."""
+    sources = {name: path.read_text() for name, path in project_modules().items()}
+    assert mixins(sources) == []

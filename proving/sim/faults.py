@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar
 
 KINDS = ("http5xx", "rate_limit", "drop", "lost_response")
 
@@ -19,29 +19,30 @@ class FaultDecision:
     json_body: bool = False
 
 
+@dataclass
 class FaultSettings:
-    """``configure``/``clear``/``as_dict`` shared by the REST and stream fault plans (dataclasses with public
-    settings, ``next_n`` counts keyed by :attr:`KINDS`, ``seed`` and a private ``_rng``)."""
+    """What the REST and stream fault plans share: ``next_n`` counts keyed by :attr:`KINDS`, ``paths``, the
+    ``seed`` and its private ``_rng``; ``configure``/``clear``/``as_dict`` over the public settings."""
 
-    KINDS: tuple[str, ...] = ()
-    LABEL = "fault"
-    next_n: dict[str, int]
-    seed: int
-    _rng: random.Random
-    __dataclass_fields__: dict[str, Any]
+    KINDS: ClassVar[tuple[str, ...]] = ()
+    LABEL: ClassVar[str] = "fault"
+
+    next_n: dict[str, int] = field(default_factory=dict)
+    paths: list[str] = field(default_factory=list)
+    seed: int = 0
+    _rng: random.Random = field(default_factory=lambda: random.Random(0), repr=False)
 
     def configure(self, **cfg: Any) -> None:
         """Replace the whole configuration; ``configure()`` with no arguments clears every fault."""
-        unknown = set(cfg) - {f for f in self.__dataclass_fields__ if not f.startswith("_")}
+        unknown = set(cfg) - set(self._public())
         if unknown:
             raise ValueError(f"unknown {self.LABEL} keys: {sorted(unknown)}")
         bad = set(cfg.get("next_n", {})) - set(self.KINDS)
         if bad:
             raise ValueError(f"unknown next_n kinds: {sorted(bad)} (allowed: {list(self.KINDS)})")
         fresh = type(self)(**cfg)
-        for name in self.__dataclass_fields__:
-            if not name.startswith("_"):
-                setattr(self, name, getattr(fresh, name))
+        for name in self._public():
+            setattr(self, name, getattr(fresh, name))
         self.next_n = {k: int(v) for k, v in self.next_n.items()}
         self._rng = random.Random(self.seed)
 
@@ -49,7 +50,10 @@ class FaultSettings:
         self.configure()
 
     def as_dict(self) -> dict[str, Any]:
-        return {f: getattr(self, f) for f in self.__dataclass_fields__ if not f.startswith("_")}
+        return {f: getattr(self, f) for f in self._public()}
+
+    def _public(self) -> list[str]:
+        return [f.name for f in fields(self) if not f.name.startswith("_")]
 
 
 @dataclass
@@ -68,11 +72,7 @@ class Faults(FaultSettings):
     rate_limit_prob: float = 0.0
     drop_prob: float = 0.0
     lost_response_prob: float = 0.0
-    next_n: dict[str, int] = field(default_factory=dict)
-    paths: list[str] = field(default_factory=list)
-    seed: int = 0
     lost_sleep_s: float = 0.0
-    _rng: random.Random = field(default_factory=lambda: random.Random(0), repr=False)
 
     def decide(self, path: str) -> FaultDecision:
         """Draw the fault (if any) for one request to ``path``."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass, field
 
 from .faults import FaultSettings
@@ -33,11 +32,7 @@ class StreamFaults(FaultSettings):
     refuse_auth: bool = False
     latency_ms: float = 0.0
     down: bool = False
-    next_n: dict[str, int] = field(default_factory=dict)
-    paths: list[str] = field(default_factory=list)
     topics: list[str] = field(default_factory=list)
-    seed: int = 0
-    _rng: random.Random = field(default_factory=lambda: random.Random(0), repr=False)
 
     def _applies(self, path: str) -> bool:
         return not self.paths or path in self.paths
