@@ -184,3 +184,10 @@ def test_no_mixins() -> None:
     reaches into its host's state."""
     sources = {name: path.read_text() for name, path in project_modules().items()}
     assert mixins(sources) == []
+
+
+def test_every_module_stays_readable_in_one_sitting() -> None:
+    """No production module grows past 400 lines: past that, split it along a seam (see ARCHITECTURE.md)."""
+    long = {name: n for name, path in project_modules().items()
+            if (n := len(path.read_text().splitlines())) > 400}
+    assert long == {}
