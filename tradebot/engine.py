@@ -193,23 +193,24 @@ class TradingEngine:
         self.started = True
 
     async def reconcile(self) -> None:
-        await self.positions.reconcile(self.market.instruments, self.market.atrs, self.now_for())
-        self._last_reconcile = self.clock()
+        """Journal vs exchange. Entries are settled under the entry lock, so an entry in flight is never taken for a
+        lost one; then each trade found flat is journaled under its symbol's lock (after the entry lock is let go:
+        a tick takes the symbol's lock first), read again there, so a stop a tick moved meanwhile names the close."""
+        async with self.locks.entry:
+            flat = await self.positions.reconcile(self.market.instruments, self.market.atrs, self.now_for())
+            self._last_reconcile = self.clock()
+        for symbol, trade_id in flat:
+            await self.journal_close(symbol, trade_id)
 
     async def _unresolved_entries(self) -> bool:
         return bool(await self.journal.trades.unresolved_entries())
-
-    async def reconcile_now(self) -> None:
-        """Reconcile under the entry lock, so an entry in flight is never taken for a lost one."""
-        async with self.locks.entry:
-            await self.reconcile()
 
     async def _reconcile_if_due(self, wall: datetime) -> None:
         """Every reconcile_minutes, and at once while an entry's outcome is unknown: position sync would otherwise
         adopt its fill as an "unknown position"."""
         due = self._last_reconcile and wall - self._last_reconcile >= timedelta(minutes=self.cfg.bot.reconcile_minutes)
         if due or await self._unresolved_entries():
-            await self.reconcile_now()
+            await self.reconcile()
 
     # ------------------------------------------------------------------ the tick
 

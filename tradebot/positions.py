@@ -264,8 +264,11 @@ class PositionManager:
                 await self.bus.emit(ErrorEvent(f"{symbol}: adopted, but TP/SL could not be set ({exc})", symbol))
         return f"{symbol}: adopted {position.side} {position.size} @ {position.avg_price}; SL {sl}, TP {tp}"
 
-    async def reconcile(self, instruments: dict[str, Instrument], atrs: dict[str, Decimal], now: datetime) -> None:
-        """Journal vs exchange: entries with unknown outcome, confirmations cut off by a crash, closes while down."""
+    async def reconcile(self, instruments: dict[str, Instrument], atrs: dict[str, Decimal], now: datetime
+                        ) -> list[tuple[str, int]]:
+        """Journal vs exchange: entries with unknown outcome and confirmations cut off by a crash are settled here;
+        the open trades whose position is gone (closed while nobody looked) are returned as (symbol, trade id) for
+        the engine to journal under each symbol's lock (``TradingEngine.journal_close``)."""
         risk = self.risk()
         self.last_now = now
         pending = [(o.order_link_id, o.symbol, o.side, o.confirmation_id)
@@ -294,6 +297,4 @@ class PositionManager:
                 await self.journal.trades.order_update(link, order_id=order.order_id, status=order.status)
         trades = await self.journal.trades.open()
         live = {p.symbol: p for p in await self.client.positions()}
-        for trade in trades:
-            if trade.symbol not in live:
-                await self.record_close(trade)
+        return [(t.symbol, t.id) for t in trades if t.symbol not in live and t.id is not None]

@@ -173,7 +173,7 @@ class StreamRunner:
         if not self.engine.started:
             return
         try:
-            await self.engine.reconcile_now()
+            await self.engine.reconcile()
         except ExchangeError as exc:
             log.warning("reconcile after the private stream connected failed: %s (the REST tick retries)", exc)
         for symbol in sorted(self.symbols):

@@ -136,3 +136,32 @@ async def test_a_stream_close_is_named_by_the_stop_a_tick_moved_meanwhile(make_r
     assert await rig.engine.journal_close(SYMBOL, waiting.id)
     [closed] = rig.events.of(PositionClosed)
     assert closed.reason == "breakeven_stop"
+
+
+async def test_a_reconcile_close_is_named_by_the_stop_a_tick_moved_meanwhile(make_rig, sim, monkeypatch) -> None:
+    """A reconcile (a stream reconnect runs one) finds the position gone while a tick, holding the symbol, has moved
+    the stop to break-even on the exchange but not yet journaled the move: the close waits for the symbol and is
+    named by the stop it really hit (the long stream chaos found two break-even stops journaled as stop_loss)."""
+    rig = make_rig(mode="auto", trailing="bot")
+    await rig.engine.tick(SYMBOL)
+    [fill] = rig.events.of(EntryFilled)
+    trade = await rig.journal.trades.open_for(SYMBOL)
+    assert trade is not None
+    atr = trade.atr or Decimal(0)
+    sim.set_price(SYMBOL, fill.price + fill.price * Decimal("0.0011") + atr * Decimal("0.4"))  # past the trigger
+    record_move = rig.journal.trades.stop_moved
+    reconciling: list[asyncio.Task[None]] = []
+
+    async def hit_before_the_move_is_journaled(trade_id: int, **kw: Any) -> None:
+        sim.set_price(SYMBOL, kw["sl"] - Decimal("50"))  # the new break-even stop fills on the exchange at once
+        assert rig.position() is None
+        reconciling.append(asyncio.create_task(rig.engine.reconcile()))
+        await asyncio.sleep(0.3)  # the reconcile runs as far as it can meanwhile
+        await record_move(trade_id, **kw)
+
+    monkeypatch.setattr(rig.journal.trades, "stop_moved", hit_before_the_move_is_journaled)
+    await rig.engine.tick(SYMBOL)
+    assert reconciling, "the tick did not move the stop"
+    await reconciling[0]
+    [closed] = rig.events.of(PositionClosed)
+    assert closed.reason == "breakeven_stop"
