@@ -9,7 +9,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# TA-Lib's PyPI wheel bundles the C library: no system package is needed.
+# TA-Lib's PyPI wheel bundles the C library: no system package is needed. The runtime only: the test and lint
+# tools (requirements-dev.txt) stay out of the image.
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 

@@ -79,8 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         without_pyarrow()
     load_dotenv()
-    from tradebot.config import ConfigErrors, load_config
     from tradebot.logs import install_stderr_hooks, setup_logging
+    from tradebot.settings.config import ConfigErrors, load_config
 
     offline = args.demo or args.command in ("backtest", "download", "health", "optimize")
     try:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from bench import backtest, signals, stream
+from bench import backtest, calls, fees, heavy, signals, stream
 
 BENCHMARKS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "signals": (signals.main, signals.DESCRIPTION),
     "backtest": (backtest.main, backtest.DESCRIPTION),
     "stream": (stream.main, stream.DESCRIPTION),
+    "heavy": (heavy.main, heavy.DESCRIPTION),
+    "fees": (fees.main, fees.DESCRIPTION),
+    "calls": (calls.main, calls.DESCRIPTION),
 }
 
 

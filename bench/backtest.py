@@ -13,13 +13,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from proving.sim.book import BookParams
 from tradebot.backtest import run_backtest
 from tradebot.backtest.data import load_candles
 from tradebot.backtest.models import Trade
-from tradebot.backtest.ticks import load_kernel
+from tradebot.backtest.ticks import CompiledWalk
 from tradebot.market import load_csv
-from tradebot.risk import RiskParams
+from tradebot.market_model.book import BookParams
+from tradebot.sizing.risk import RiskParams
 from tradebot.strategy import StrategyParams
 
 DESCRIPTION = "backtester speed: 1 year of 1m candles end to end vs backtrader (EMA entry, ATR SL/TP, trailing)"
@@ -41,6 +41,7 @@ RISK = RiskParams(risk_pct=Decimal("0.5"), sl_atr=Decimal(3), tp_atr=Decimal(6),
                   daily_loss_limit_pct=Decimal(100), taker_fee_rate=FEE)
 TICK, STEP, MIN_QTY = 0.1, 0.001, 0.001
 PNL_TOL = 0.01  # USDT: float vs Decimal arithmetic in backtrader
+WALKS = CompiledWalk()  # this long-lived process's compiled walk, preloaded by kernel_load() before the runs
 
 
 def shared_data(name: str) -> Path:
@@ -80,13 +81,13 @@ def ours(path: Path, bars: int | None = None, *, cache_dir: Path | None = None, 
     if bars is not None:
         df = df.iloc[:bars]
     res = run_backtest(df, RISK, "BTCUSDT", Decimal(10000), strategy=STRATEGY, book_params=BookParams.zero(),
-                       exact=exact)
+                       exact=exact, walks=WALKS)
     return time.perf_counter() - t0, res.trades, len(df)
 
 
 def kernel_load() -> str:
     """Import numba and load (or compile) the tick replay's bar walk, timed apart from the backtest runs (a
-    long-lived process; a one-off backtest loads it only after ``ticks.KERNEL_AFTER`` positions)."""
+    long-lived process; a one-off backtest's CompiledWalk loads it only after ``ticks.KERNEL_AFTER`` positions)."""
     t0 = time.perf_counter()
     try:
         from tradebot.backtest import kernel
@@ -95,7 +96,7 @@ def kernel_load() -> str:
     t1 = time.perf_counter()
     compiled = kernel.warm()
     t2 = time.perf_counter()
-    if load_kernel() is None:
+    if WALKS.preload() is None:
         return "compiled walk: numba is unusable here (see the log), the Python walk ran"
     how = "compiled now: the first use on this machine" if compiled else "loaded from numba's on-disk cache"
     return (f"compiled walk (once per process, before and outside the timed runs): numba import {t1 - t0:.2f} s, "

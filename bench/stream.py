@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import os
 import subprocess
@@ -17,35 +16,11 @@ from typing import Any
 
 import httpx
 
-DESCRIPTION = "streams: event→outbox latency p50/p99 (20 symbols), REST calls/symbol/min before/after, RSS 20/100"
-KEY, SECRET, CHAT = "bench-key", "bench-secret", 7
+from bench.rig import CHAT, KEY, SECRET, bench_config, bench_symbols, pct  # noqa: F401 - the RSS child imports them here
+from bench.stops import stop_latency
 
-
-def bench_symbols(n: int) -> list[str]:
-    """``n`` symbols: the simulator's built-in ones, then synthetic clones registered for this process."""
-    from proving.sim.instruments import INSTRUMENTS
-
-    base = [s for s in INSTRUMENTS if not s.startswith("BENCH")][:n]
-    template = INSTRUMENTS["ETHUSDT"]
-    for i in range(n - len(base)):
-        sym = f"BENCH{i:03d}USDT"
-        INSTRUMENTS.setdefault(sym, dataclasses.replace(template, symbol=sym, base_coin=f"BENCH{i:03d}"))
-        base.append(sym)
-    return base
-
-
-def bench_config(symbols: list[str], db_url: str, **bot: Any) -> Any:
-    from tradebot.config import BotSettings, Config, EnvSettings, FileConfig
-
-    settings = BotSettings.model_validate({"interval": "5", "loop_seconds": 60, "mode": "auto", **bot})
-    settings = settings.model_copy(update={"symbols": symbols})  # 100 symbols: past the config's 50 on purpose
-    env = EnvSettings(TELEGRAM_ALLOWED_CHAT_IDS=[CHAT], DATABASE_URL=db_url)
-    return Config(env=env, file=FileConfig(bot=settings), source="bench")
-
-
-def pct(values: list[float], q: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, int(q * len(s)))]
+DESCRIPTION = ("streams: event→outbox latency p50/p99 (20 symbols, and bursts of 20), stop moved after the break-even "
+               "trigger p50/p99 (streams vs REST only), REST calls/symbol/min before/after, RSS 20/100")
 
 
 # -- 1. latency: the exchange fires a stop → the close alert row is in the outbox ----------------------------
@@ -55,12 +30,12 @@ async def latency(n_symbols: int, rounds: int, workdir: Path, gap_s: float = 0.0
     from handlers.deps import DEPS_KEY
     from proving.sim import BookParams, Simulator
     from proving.sim.exchange import OrderRequest
-    from proving.sim.instruments import INSTRUMENTS
     from proving.telegram.hub import OfflineTelegram, build_offline_application
     from storage.db import init_db, make_engine
     from storage.models import OutboxMessage
     from storage.trades import open_trade
     from tradebot.bybit.client import BybitClient
+    from tradebot.market_model.instruments import INSTRUMENTS
     from wiring.app import build_application, shutdown, startup
 
     syms = bench_symbols(n_symbols)
@@ -91,20 +66,21 @@ async def latency(n_symbols: int, rounds: int, workdir: Path, gap_s: float = 0.0
             while not deps.streams.healthy():  # noqa: ASYNC110 - stream state has no event
                 await asyncio.sleep(0.05)
         start_price = sim.prices()
-        for _ in range(rounds):
+        for r in range(rounds):
             stops: dict[str, Decimal] = {}
             for s in syms:
                 ins, price = INSTRUMENTS[s], start_price[s]
                 qty = max(ins.min_order_qty, (Decimal(200) / price / ins.qty_step).to_integral_value() * ins.qty_step)
                 sl = (price * Decimal("0.99") / ins.tick_size).to_integral_value() * ins.tick_size
+                link = f"en-bench-{r}-{s}"  # as the bot's entries: its own fill is the entry, not an add
                 with sim.lock:
-                    sim.exchange.place_order(OrderRequest(s, "Buy", "Market", qty, stop_loss=sl))
+                    sim.exchange.place_order(OrderRequest(s, "Buy", "Market", qty, stop_loss=sl, link_id=link))
                     sim.publisher.flush()
                     pos = sim.exchange.positions[s]
                     entry = datetime.fromtimestamp(pos.open_time / 1000, tz=UTC)
-                await deps.journal.worker.run(lambda sess, s=s, pos=pos, entry=entry, sl=sl: open_trade(
+                await deps.journal.worker.run(lambda sess, s=s, pos=pos, entry=entry, sl=sl, link=link: open_trade(
                     session=sess, symbol=s, side="Buy", qty=pos.size, entry_price=pos.avg_price, entry_time=entry,
-                    sl=sl))
+                    sl=sl, entry_order_link_id=link))
                 stops[s] = sl - 5 * ins.tick_size
             for s in syms:  # the market runs through every stop (the simulator thread, not the bot's loop)
                 await asyncio.to_thread(sim.set_price, s, stops[s])
@@ -165,8 +141,8 @@ async def rest_rate(minutes: int, workdir: Path) -> tuple[float, float]:
     from storage.journal import Journal
     from tradebot.bybit.client import BybitClient
     from tradebot.bybit.stream import PRIVATE_PATH, PUBLIC_PATH, StreamURLs
-    from tradebot.engine import TradingEngine
-    from tradebot.streams import StreamRunner
+    from tradebot.tick.engine import TradingEngine
+    from tradebot.tick.streams import StreamRunner
 
     sym = "BTCUSDT"
     sim = Simulator(symbols=[sym], rate_limits=False, book=BookParams.zero(), api_key=KEY, api_secret=SECRET)
@@ -220,8 +196,8 @@ IMPORTS = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startsw
 from storage.db import init_db, make_engine
 from storage.journal import Journal
 from tradebot.bybit.client import BybitClient
-from tradebot.engine import TradingEngine
-from tradebot.streams import start_streams
+from tradebot.tick.engine import TradingEngine
+from tradebot.tick.streams import start_streams
 
 async def main():
     n, base, db_path = int(sys.argv[2]), sys.argv[3], sys.argv[4]
@@ -278,6 +254,12 @@ def main(argv: list[str]) -> int:
         burst = asyncio.run(latency(20, max(5, rounds // 5), work, gap_s=0.0))
         print(f"burst: {len(burst)} stop hits, all 20 symbols' stops at once each round: p50 {pct(burst, 0.5):.1f} ms,"
               f" p99 {pct(burst, 0.99):.1f} ms (the 20th close of a burst waits for the 19 before it)")
+        live = asyncio.run(stop_latency(20, max(2, rounds // 10), work, streams=True))
+        rest = asyncio.run(stop_latency(20, max(2, rounds // 10), work, streams=False))
+        loop_s = bench_config([], "sqlite://").bot.loop_seconds
+        print(f"stop management: price past the break-even trigger → new stop acknowledged, {len(live)} trades over "
+              f"20 symbols: streams p50 {pct(live, 0.5):.1f} ms, p99 {pct(live, 0.99):.1f} ms (target p99 < 1000); "
+              f"REST only (tick every {loop_s:g} s) p50 {pct(rest, 0.5):.0f} ms, p99 {pct(rest, 0.99):.0f} ms")
         before, after = asyncio.run(rest_rate(120, work))
         print(f"REST calls per symbol per minute: {before:.2f} REST-only, {after:.2f} with healthy streams "
               f"({before / after:.1f}x fewer; target >= 5x)")
@@ -285,7 +267,9 @@ def main(argv: list[str]) -> int:
         print(f"bot process RSS with streams subscribed: {rss20:.0f} MB at 20 symbols, {rss100:.0f} MB at 100 "
               f"(target < 250 MB at 20); {base:.0f} MB of it is the imports alone (pandas, pyarrow, PTB, TA-Lib)")
     print(f"stream: events={len(lat)} latency_p50_ms={pct(lat, 0.5):.1f} latency_p99_ms={pct(lat, 0.99):.1f} "
-          f"burst_p99_ms={pct(burst, 0.99):.1f} "
+          f"burst_p50_ms={pct(burst, 0.5):.1f} burst_p99_ms={pct(burst, 0.99):.1f} "
+          f"stop_move_streams_p50_ms={pct(live, 0.5):.1f} stop_move_streams_p99_ms={pct(live, 0.99):.1f} "
+          f"stop_move_rest_p50_ms={pct(rest, 0.5):.0f} stop_move_rest_p99_ms={pct(rest, 0.99):.0f} "
           f"rest_calls_per_symbol_min_before={before:.2f} rest_calls_per_symbol_min_after={after:.2f} "
           f"rest_reduction_x={before / after:.1f} rss_mb_imports={base:.0f} rss_mb_20={rss20:.0f} "
           f"rss_mb_100={rss100:.0f}")

@@ -14,15 +14,23 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 
 from handlers.buttons import markup
 from handlers.deps import Deps, wall_now
+from handlers.render.formatting import Rendered, card_result, render_event, split_message
 from storage.journal import Message
 from storage.models import OutboxMessage
-from tradebot.events import ConfirmationExpired, ConfirmationNeeded, ErrorEvent, Event, UnknownPosition
-from tradebot.formatting import Rendered, card_result, render_event, split_message
+from storage.trouble import DOWN, reason
+from tradebot.events import (
+    ConfirmationExpired,
+    ConfirmationNeeded,
+    ErrorEvent,
+    Event,
+    UnknownDefaulted,
+    UnknownPosition,
+)
 from tradebot.intents import Buttons
 
 log = logging.getLogger("handlers.alerts")
 CARD, EDIT = "card", "edit"
-ALWAYS = (ConfirmationNeeded, UnknownPosition)  # need a decision: sent whatever the alert switches say
+ALWAYS = (ConfirmationNeeded, UnknownPosition, UnknownDefaulted)  # a decision asked or taken: whatever the switches say
 
 
 def _markup_dict(buttons: Buttons) -> dict[str, Any] | None:
@@ -47,6 +55,12 @@ async def card_rows(deps: Deps, conf_id: str) -> list[OutboxMessage]:
     return await deps.journal.outbox.cards(conf_id, CARD)
 
 
+def token_card(token: str) -> str:
+    """The outbox kind of each chat's copy of a card whose buttons carry ``token`` (an unknown position's); its
+    edits are ``edit:<token>``. (Confirmation cards are linked by their confirmation id instead.)"""
+    return f"{CARD}:{token}"
+
+
 async def queue_card_edits(deps: Deps, conf_id: str, status: str, text: str, by: str = "",
                            skip_chat: int | None = None) -> None:
     """Edit the card in every chat (except ``skip_chat``, edited directly) to show the outcome."""
@@ -54,6 +68,21 @@ async def queue_card_edits(deps: Deps, conf_id: str, status: str, text: str, by:
                     confirmation_id=conf_id)
             for row in await card_rows(deps, conf_id) if row.chat_id != skip_chat]
     await deps.journal.outbox.enqueue(rows, wall_now())
+
+
+async def queue_token_card_edits(deps: Deps, token: str, status: str, text: str, by: str = "",
+                                 skip_chat: int | None = None) -> None:
+    """The same for a card linked by its button token: every other chat's copy shows who decided what."""
+    rows = [Message(row.chat_id, f"{EDIT}:{token}", card_result(row.text, status, text, by), ParseMode.HTML)
+            for row in await deps.journal.outbox.of_kind(token_card(token)) if row.chat_id != skip_chat]
+    await deps.journal.outbox.enqueue(rows, wall_now())
+
+
+async def _copies(deps: Deps, edit: OutboxMessage) -> list[OutboxMessage]:
+    """The card copies an edit row may target (by confirmation id, or by the token in its kind)."""
+    if edit.kind == EDIT:
+        return await card_rows(deps, edit.confirmation_id or "")
+    return await deps.journal.outbox.of_kind(token_card(edit.kind.partition(":")[2]))
 
 
 class AlertSink:
@@ -68,13 +97,25 @@ class AlertSink:
             await queue_card_edits(self.deps, event.confirmation_id, "expired", "nothing was traded.")
             return
         critical = isinstance(event, ErrorEvent) and event.critical
-        if not isinstance(event, ALWAYS) and not critical and not getattr(alerts, event.kind, True):
+        if not isinstance(event, ALWAYS) and not critical and not alerts.on(event.kind):
             return
-        rendered = render_event(event)
-        if rendered is not None:
-            origin = getattr(event, "origin", None)  # the asking chat already has its reply: once is enough
-            chats = [c for c in self.deps.chats if str(c) != origin] if origin else None
-            await queue(self.deps, rendered, CARD if isinstance(event, ConfirmationNeeded) else event.kind, chats)
+        origin = getattr(event, "origin", None)  # the asking chat already has its reply: once is enough
+        chats = [c for c in self.deps.chats if str(c) != origin] if origin else self.deps.chats
+        token = None
+        try:
+            if isinstance(event, UnknownDefaulted):  # every copy of its card: buttons gone, what the default did
+                if (token := await self.deps.service.unknown_defaulted(event.symbol, event.decision)) is not None:
+                    await queue_token_card_edits(self.deps, token, event.decision,
+                                                 f"default applied: {event.outcome}")
+                return
+            if isinstance(event, UnknownPosition):  # one single-use token for the card and all its copies
+                token = await self.deps.service.unknown_card(event.symbol, event.size, chats)
+            rendered = render_event(event, token)
+            if rendered is not None:
+                kind = CARD if isinstance(event, ConfirmationNeeded) else token_card(token) if token else event.kind
+                await queue(self.deps, rendered, kind, chats)
+        except DOWN as exc:  # the journal alarm has told the owner (directly); one line here, no traceback
+            log.warning("%s alert not queued: the journal cannot be written (%s)", event.kind, reason(exc))
 
 
 def _retry_seconds(exc: RetryAfter) -> float:
@@ -89,8 +130,8 @@ def _backoff(attempts: int) -> timedelta:
 async def _deliver(bot: Bot, deps: Deps, row: OutboxMessage) -> int | None:
     """Send (or edit) one row; returns the Telegram message id, None when there is nothing to do."""
     reply = InlineKeyboardMarkup.de_json(row.reply_markup, bot) if row.reply_markup else None
-    if row.kind == EDIT:
-        target = next((c for c in await card_rows(deps, row.confirmation_id or "") if c.chat_id == row.chat_id), None)
+    if row.kind == EDIT or row.kind.startswith(f"{EDIT}:"):
+        target = next((c for c in await _copies(deps, row) if c.chat_id == row.chat_id), None)
         if target is None or target.status == "failed":
             return None
         if target.sent_message_id is None:
@@ -126,8 +167,23 @@ def plain_text(html_text: str) -> str:
 
 
 async def drain(bot: Bot, deps: Deps, limit: int = 20) -> int:
-    """Deliver due outbox rows in order; returns how many were sent. Flood/network → retry later."""
-    rows = await deps.journal.outbox.due(wall_now(), limit)
+    """Deliver due outbox rows in order; returns how many were sent. Flood/network → retry later. While the journal
+    cannot be read, nothing is sent (the journal alarm says so); while it cannot be written, a row already
+    delivered is never sent again (its "sent" mark waits in memory)."""
+    outbox = deps.journal.outbox
+    try:
+        await outbox.record_unrecorded()
+    except DOWN:
+        pass  # still cannot be written: the marks wait, those rows are skipped below
+    try:
+        rows = [r for r in await outbox.due(wall_now(), limit + len(outbox.unrecorded))
+                if r.id not in outbox.unrecorded][:limit]
+        return await _deliver_rows(bot, deps, rows)
+    except DOWN:
+        return 0
+
+
+async def _deliver_rows(bot: Bot, deps: Deps, rows: list[OutboxMessage]) -> int:
     sent = 0
     for row in rows:
         assert row.id is not None
@@ -148,9 +204,13 @@ async def drain(bot: Bot, deps: Deps, limit: int = 20) -> int:
         except (NetworkError, TelegramError) as exc:  # TimedOut included: network trouble, try again later
             await _fail(deps, row, f"{type(exc).__name__}: {exc}", now + _backoff(row.attempts + 1))
             break
-        await deps.journal.outbox.sent(row.id, wall_now(), message_id,
-                                       card_of=row.confirmation_id if row.kind == CARD else None, chat_id=row.chat_id)
         sent += 1
+        try:
+            await deps.journal.outbox.sent(row.id, wall_now(), message_id,
+                                           card_of=row.confirmation_id if row.kind == CARD else None,
+                                           chat_id=row.chat_id)
+        except DOWN:
+            continue  # delivered once; the mark is kept until the journal can be written
     return sent
 
 

@@ -10,26 +10,29 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Engine
-from telegram.ext import CallbackContext
+from telegram.ext import Application, ContextTypes
 from telegram.request import BaseRequest, RequestData
 
-from proving.sim import Simulator
+from handlers.roles import Access
 from storage.journal import Journal
 from tradebot.bybit.client import BybitClient
-from tradebot.config import Config
-from tradebot.engine import TradingEngine
-from tradebot.service import BotService
-from tradebot.streams import StreamRunner
+from tradebot.chat.service import BotService
+from tradebot.paper import PaperExchange
+from tradebot.settings.config import Config
+from tradebot.tick.engine import TradingEngine
+from tradebot.tick.streams import StreamRunner
 from tradebot.timeutil import utcnow
 
 DEPS_KEY = "deps"
 SETUP_KEY = "setup"
-LOCK_NAME = "bot"
 EXIT_OTHER_INSTANCE = 3
 EXIT_BAD_JOURNAL = 2  # like a bad config: the journal cannot be used by this code (newer release)
 
 
 wall_now = utcnow  # the wall clock (Telegram-side times), whatever clock the engine runs on
+# The Application the handlers are registered on (its bot, context and data types as python-telegram-bot builds
+# them; the handlers read them through Deps and the context, not through these parameters)
+App = Application[Any, Any, Any, Any, Any, Any]
 
 
 class PollTracker(BaseRequest):
@@ -73,7 +76,7 @@ class Setup:
     owner: str
     db: Engine | None = None
     journal: Journal | None = None  # given: shared with the caller (who closes it); else made from db
-    sim: Simulator | None = None
+    sim: PaperExchange | None = None
     client: BybitClient | None = None
     clock: Callable[[], datetime] | None = None
     poll: PollTracker | None = None
@@ -93,9 +96,8 @@ class Deps:
     service: BotService
     client: BybitClient
     journal: Journal
-    sim: Simulator | None
+    sim: PaperExchange | None
     clock: Callable[[], datetime]
-    allowed: frozenset[int]
     owner: str
     poll: PollTracker | None
     managed_loop: bool
@@ -109,15 +111,23 @@ class Deps:
 
     @property
     def admin_chat(self) -> int | None:
-        """The first allowed id gets error reports."""
-        return self.cfg.env.TELEGRAM_ALLOWED_CHAT_IDS[0] if self.cfg.env.TELEGRAM_ALLOWED_CHAT_IDS else None
+        """Who gets error reports and the journal alarm: the first allowed chat that is an owner's private chat
+        (a private chat's id is its user's id), else the first allowed chat."""
+        allowed = self.cfg.env.TELEGRAM_ALLOWED_CHAT_IDS
+        owners = self.cfg.env.owner_ids
+        return next((c for c in allowed if c in owners), allowed[0] if allowed else None)
+
+    @property
+    def access(self) -> Access:
+        """Who may do what (read from the config each time: cheap, and always the config in force)."""
+        return Access.of(self.cfg.env)
 
     @property
     def chats(self) -> list[int]:
         return list(dict.fromkeys(self.cfg.env.TELEGRAM_ALLOWED_CHAT_IDS))
 
 
-def get_deps(context: CallbackContext[Any, Any, Any, Any]) -> Deps:
+def get_deps(context: ContextTypes.DEFAULT_TYPE) -> Deps:
     deps = context.bot_data.get(DEPS_KEY)
     if not isinstance(deps, Deps):
         raise RuntimeError("Deps missing from bot_data: post_init has not run")

@@ -6,20 +6,21 @@ import logging
 from typing import Any
 
 from telegram import Update
-from telegram.error import Conflict, NetworkError
-from telegram.ext import Application, ContextTypes
+from telegram.error import Conflict, NetworkError, TelegramError
+from telegram.ext import ContextTypes
 
 from handlers.alerts import queue
-from handlers.deps import DEPS_KEY, EXIT_OTHER_INSTANCE, Deps
+from handlers.deps import DEPS_KEY, EXIT_OTHER_INSTANCE, App, Deps
+from handlers.render.formatting import Rendered, esc
+from storage.trouble import DOWN, reason
 from tradebot.errors import UserError
-from tradebot.formatting import Rendered, esc
 
 log = logging.getLogger("handlers.errors")
 CONFLICT_TEXT = ("Another process is polling Telegram with this bot token (Telegram said: Conflict: terminated by "
                  "other getUpdates request). Stopping this instance; run only one bot per token.")
 
 
-def request_stop(app: Application[Any, Any, Any, Any, Any, Any], deps: Deps | None, code: int) -> None:
+def request_stop(app: App, deps: Deps | None, code: int) -> None:
     """Stop the bot with ``code``: run_polling's stop_running, or the event demo/tests wait on."""
     if deps is not None:
         deps.exit_code = deps.exit_code or code
@@ -29,7 +30,7 @@ def request_stop(app: Application[Any, Any, Any, Any, Any, Any], deps: Deps | No
     app.stop_running()
 
 
-def polling_error_callback(app: Application[Any, Any, Any, Any, Any, Any]) -> Any:
+def polling_error_callback(app: App) -> Any:
     """error_callback for start_polling: a Conflict stops the bot; other errors are retried by PTB."""
 
     def on_error(exc: Exception) -> None:
@@ -51,23 +52,40 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     deps = context.bot_data.get(DEPS_KEY)
     if isinstance(exc, UserError):
         if isinstance(update, Update) and update.effective_message is not None:
-            await update.effective_message.reply_text(f"⚠️ {str(exc)}"[:1000])
+            await update.effective_message.reply_text(f"⚠️ {exc}")  # cut (if ever needed) by handlers/outgoing.py
         return
     if isinstance(exc, Conflict):
         log.critical(CONFLICT_TEXT)
         request_stop(context.application, deps, EXIT_OTHER_INSTANCE)
         return
+    if isinstance(exc, DOWN):  # the journal alarm has told the owner directly and logged the outage once
+        log.debug("the journal cannot be written while handling %s: %s", _what(update), reason(exc))
+        await _tell_user(update, f"⚠️ The journal cannot be written right now ({reason(exc)[:50]}): not recorded; "
+                                 "trades, settings and buttons need it. The owner was told what to check.")
+        return
     log.error("error while handling %s", _what(update), exc_info=exc)
     if isinstance(exc, NetworkError) and not isinstance(update, Update):
         return  # transient Telegram trouble in a job: the outbox retries, no need to alert
     if isinstance(deps, Deps) and deps.admin_chat is not None:
-        await queue(deps, Rendered(f"⚠️ Error while handling {esc(_what(update))}: {esc(type(exc).__name__)}: "
-                                   f"{esc(str(exc)[:300])}"), "error", [deps.admin_chat])
-    if isinstance(update, Update) and update.effective_message is not None and update.callback_query is None:
         try:
-            await update.effective_message.reply_text("Something went wrong; the error was logged.")
-        except NetworkError:
-            pass
+            await queue(deps, Rendered(f"⚠️ Error while handling {esc(_what(update))}: {esc(type(exc).__name__)}: "
+                                       f"{esc(str(exc)[:300])}"), "error", [deps.admin_chat])
+        except DOWN:
+            pass  # the report cannot be stored: the journal alarm tells the owner; the error is logged above
+    await _tell_user(update, "Something went wrong; the error was logged.")
+
+
+async def _tell_user(update: object, text: str) -> None:
+    """A reply to the message, or the answer to the button tap (its spinner stops; an alert shows the words)."""
+    if not isinstance(update, Update):
+        return
+    try:
+        if update.callback_query is not None:
+            await update.callback_query.answer(text[:200], show_alert=True)
+        elif update.effective_message is not None:
+            await update.effective_message.reply_text(text)
+    except TelegramError:  # already answered, too old, or Telegram is unreachable: nothing more to do
+        pass
 
 
 def _what(update: object) -> str:

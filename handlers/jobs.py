@@ -5,14 +5,14 @@ from __future__ import annotations
 import logging
 import time
 from datetime import time as dtime
-from typing import Any
 
-from telegram.ext import Application, ContextTypes
+from telegram.ext import ContextTypes
 
 from handlers import alerts
-from handlers.deps import EXIT_OTHER_INSTANCE, LOCK_NAME, Deps, Setup, get_deps, wall_now
+from handlers.deps import EXIT_OTHER_INSTANCE, App, Deps, Setup, get_deps, wall_now
 from handlers.errors import request_stop
-from tradebot.formatting import Rendered, render_pnl, render_status
+from handlers.render.formatting import Rendered, render_pnl, render_status
+from storage.lock import LOCK_NAME
 
 log = logging.getLogger("handlers.jobs")
 NO_OVERLAP = {"max_instances": 1, "coalesce": True}
@@ -26,6 +26,8 @@ async def tick(context: ContextTypes.DEFAULT_TYPE) -> None:
     if deps.streams is not None and not deps.streams.rest_tick_due(symbol):
         return  # healthy streams tick at each candle close; REST only reconciles (README "Streams")
     await deps.engine.tick(symbol)
+    if symbol not in deps.service.watch.watched and await deps.service.watch.done_with(symbol):
+        context.job.schedule_removal()  # removed by /symbols while its position was open: now closed
 
 
 async def drain_outbox(context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -33,7 +35,7 @@ async def drain_outbox(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def expire_confirmations(context: ContextTypes.DEFAULT_TYPE) -> None:
-    await get_deps(context).engine.expire_confirmations()  # emits ConfirmationExpired → card edits
+    await get_deps(context).engine.desk.expire()  # emits ConfirmationExpired → card edits
 
 
 async def heartbeat(context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -80,7 +82,7 @@ async def digest(context: ContextTypes.DEFAULT_TYPE) -> None:
     await alerts.queue(deps, Rendered(text), "digest")
 
 
-def schedule(app: Application[Any, Any, Any, Any, Any, Any], deps: Deps, setup: Setup) -> None:
+def schedule(app: App, deps: Deps, setup: Setup) -> None:
     jq = app.job_queue
     assert jq is not None, "python-telegram-bot[job-queue] is required"
     bot = deps.cfg.bot

@@ -5,18 +5,22 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime, timedelta
-from typing import Any
 
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from handlers.deps import Deps, get_deps, wall_now
+from handlers.deps import App, Deps, get_deps, wall_now
 from storage.journal import Journal
-from tradebot.engine import TradingEngine
+from tradebot.tick.engine import TradingEngine
 
 log = logging.getLogger("handlers.liveness")
 TICK, CHAT = "tick", "chat"  # the heartbeats' names in the journal
 BEAT_SECONDS = 15.0
+SERVER_KEY = "webhook_server"  # bot_data: the running webhook server (handlers/webhook.py), in webhook mode
+
+
+def webhook_running(app: App) -> bool:
+    return bool(getattr(app.bot_data.get(SERVER_KEY), "running", False))
 
 
 async def record_tick(journal: Journal, engine: TradingEngine) -> datetime | None:
@@ -31,12 +35,12 @@ async def record_chat(journal: Journal, at: datetime, mode: str) -> None:
     await journal.state.beat(CHAT, at, mode, wall_now())
 
 
-async def chat_alive_at(deps: Deps, app: Any) -> datetime | None:
+async def chat_alive_at(deps: Deps, app: App) -> datetime | None:
     """When the chat side last showed life: polling → Telegram's last answer to getUpdates; webhook → the local
     server runs and Telegram confirms our webhook URL now."""
     webhook = deps.cfg.env.TELEGRAM_WEBHOOK_URL
     if webhook:
-        if app.updater is None or not app.updater.running:
+        if not webhook_running(app):
             return None
         try:
             info = await app.bot.get_webhook_info()

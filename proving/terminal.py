@@ -68,6 +68,7 @@ class TerminalChat:
         self.write = write or _default_write
         self.echo, self.settle, self.settle_timeout, self.echo_taps = echo, settle, settle_timeout, echo_taps
         self.eof = asyncio.Event()
+        self.blanks = 0  # empty lines typed (the demo's "let the market run")
         self._seq: dict[int, int] = {}  # message_id -> order in which it was last shown
         self._counter = itertools.count(1)
         # button numbers are unique across the whole session: (message_id, index) <-> number
@@ -157,10 +158,6 @@ class TerminalChat:
         return [m for m in self.hub.sent(self.chat_id)
                 if not m.deleted and any(data is not None for row in m.buttons for _, data in row)]
 
-    def pending_buttons(self) -> SentMessage | None:
-        """The most recently shown message in this chat that still has callback buttons."""
-        return max(self.open_cards(), key=lambda m: (self._seq.get(m.message_id, 0), m.message_id), default=None)
-
     def _message(self, message_id: int) -> SentMessage | None:
         return next((m for m in self.hub.sent(self.chat_id) if m.message_id == message_id), None)
 
@@ -220,6 +217,7 @@ class TerminalChat:
         """Turn one input line into an update for the bot."""
         kind, value = self.resolve(line)
         if kind == "ignore":
+            self.blanks += 1
             return
         if kind == "stale":
             if self.echo:

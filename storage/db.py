@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import event, inspect
+from sqlalchemy import event, func, insert, inspect, select
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import StaticPool
-from sqlmodel import Session, create_engine, select
+from sqlmodel import Session, create_engine
 
-from storage.migrate import MigrationError, upgrade
+from storage._common import _table
+from storage.migrate import MigrationError, one_transaction, upgrade
 from storage.models import SCHEMA_VERSION, SchemaVersion
 from tradebot.errors import TradebotError
 from tradebot.timeutil import utcnow
@@ -57,15 +60,35 @@ def make_engine(url: str = DEFAULT_URL, *, echo: bool = False) -> Engine:
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
             cur = dbapi_conn.cursor()
             try:
-                if not memory:
-                    cur.execute("PRAGMA journal_mode=WAL")
-                    cur.execute("PRAGMA synchronous=NORMAL")
                 cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+                if not memory:
+                    _wal(cur)
+                    cur.execute("PRAGMA synchronous=NORMAL")
                 cur.execute("PRAGMA foreign_keys=ON")
             finally:
                 cur.close()
 
     return engine
+
+
+def _wal(cur: Any) -> None:
+    """``PRAGMA journal_mode=WAL``, retried while another connection holds the file's lock.
+
+    Switching a new (rollback-mode) journal to WAL writes its header inside a read transaction, and SQLite answers
+    "database is locked" at once there, without the busy timeout (it would deadlock otherwise): two bots started
+    together on a new journal both switch it, and one of them lost the race that way. The switch takes
+    milliseconds, so it is retried for up to the busy timeout."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    pause = 0.005
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
 
 
 class SerialStaticPool(StaticPool):
@@ -98,25 +121,26 @@ class SerialStaticPool(StaticPool):
 def init_db(engine: Engine) -> int:
     """Migrate the journal to this code's schema (Alembic, see ``storage.migrate``); returns SCHEMA_VERSION.
 
-    Raises :class:`StorageError` when the journal was written by a newer release (an unknown Alembic
-    revision, or a ``schemaversion`` row above :data:`SCHEMA_VERSION`); nothing is changed then.
+    One transaction, DDL included (on SQLite too): a start killed at any statement leaves the journal as it was,
+    and the next start does the whole of it. Raises :class:`StorageError` when the journal was written by a newer
+    release (an unknown Alembic revision, or a ``schemaversion`` row above :data:`SCHEMA_VERSION`), or was left
+    half-created by an older release and holds data; nothing is changed then.
     """
-    with session_scope(engine) as session:
-        tables = inspect(session.connection()).get_table_names()
-        if "schemaversion" in tables:
-            newest = max(session.exec(select(SchemaVersion.version)).all(), default=0)
+    versions = _table(SchemaVersion)
+    with one_transaction(engine) as conn:
+        if "schemaversion" in inspect(conn).get_table_names():
+            newest = conn.execute(select(func.max(versions.c.version))).scalar() or 0
             if newest > SCHEMA_VERSION:
                 raise StorageError(
                     f"database schema version {newest} is newer than this code ({SCHEMA_VERSION}); "
                     "upgrade the bot"
                 )
-    try:
-        upgrade(engine)
-    except MigrationError as exc:
-        raise StorageError(str(exc)) from None
-    with session_scope(engine) as session:
-        if session.get(SchemaVersion, SCHEMA_VERSION) is None:
-            session.add(SchemaVersion(version=SCHEMA_VERSION, applied_at=utcnow()))
+        try:
+            upgrade(conn)
+        except MigrationError as exc:
+            raise StorageError(str(exc)) from None
+        if conn.execute(select(versions.c.version).where(versions.c.version == SCHEMA_VERSION)).first() is None:
+            conn.execute(insert(versions).values(version=SCHEMA_VERSION, applied_at=utcnow()))
     return SCHEMA_VERSION
 
 

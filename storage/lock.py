@@ -11,11 +11,12 @@ from datetime import timedelta
 
 from sqlalchemy.engine import Engine
 
-from handlers.deps import LOCK_NAME, wall_now
 from storage.db import session_scope
 from storage.runtime import acquire_lock, lock_holder, release_lock
+from tradebot.timeutil import utcnow
 
 log = logging.getLogger("storage.lock")
+LOCK_NAME = "bot"  # the one instance lock's row
 LOCK_STALE = timedelta(seconds=90)  # a holder on another host (or one we cannot check) is stale after this
 _MINTED: set[str] = set()  # owners created by this process (several apps in one process: tests, demo)
 
@@ -63,7 +64,7 @@ def holder_is_dead(owner: str) -> bool:
 
 def take_lock(db: Engine, owner: str) -> str | None:
     """None when the lock is ours; else a sentence naming the live holder."""
-    now = wall_now()
+    now = utcnow()  # the wall clock
     with session_scope(db) as s:
         if acquire_lock(session=s, name=LOCK_NAME, owner=owner, now=now, stale_after=LOCK_STALE):
             return None

@@ -11,6 +11,7 @@ from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, text
 from sqlmodel import Field, SQLModel
 
 from storage.types import JSONValue, Money, UTCDateTime
+from tradebot.states import StopMove
 from tradebot.timeutil import utcnow
 
 # 1: the first release (create_all, no Alembic). 2: Alembic-managed (storage/migrations); a release that
@@ -24,11 +25,13 @@ ORDER_PURPOSES = ("entry", "close", "protect")
 TERMINAL_ORDER_STATUSES = ("Filled", "Cancelled", "Rejected", "PartiallyFilledCanceled", "Deactivated")
 TRADE_STATUSES = ("open", "closed")
 CLOSE_REASONS = ("take_profit", "stop_loss", "trailing_stop", "liquidation", "adl", "manual", "unknown",
-                 "breakeven_stop")  # stop_loss rows written before breakeven_stop existed are named by their stop history
+                 "breakeven_stop", "unprotected")  # stop_loss rows written before breakeven_stop existed are named by their stop history
 OUTBOX_STATUSES = ("pending", "sent", "failed")
+ORIGINS = ("signal", "manual")  # where a card or trade came from: the strategy's signal, or /long and /short
 BOT_MODES = ("auto", "confirm")
 UNKNOWN_DECISIONS = ("adopt", "close", "ignore")
-PENDING_KINDS = ("button", "proposal")  # a confirm button's action; an /optimize result awaiting Apply
+# a card's live buttons; an /optimize result; a decided card; which card is the live one for a subject ("uk:SYMBOL")
+PENDING_KINDS = ("button", "proposal", "decided", "cardof")
 ALERT_REASON_LENGTH = 40  # a protection alert is remembered by the first 40 characters of its reason
 
 
@@ -107,6 +110,7 @@ class Confirmation(SQLModel, table=True):
     message_id: int | None = _bigint()
     order_link_id: str | None = Field(default=None, max_length=64)
     result_text: str | None = None
+    origin: str = Field(default="signal", max_length=8, sa_column_kwargs={"server_default": "signal"})
 
 
 class OrderRecord(SQLModel, table=True):
@@ -134,7 +138,15 @@ class OrderRecord(SQLModel, table=True):
 
 
 class TradeRecord(SQLModel, table=True):
-    """One position lifecycle, from entry fill to close; at most one open trade per symbol."""
+    """One position lifecycle, from entry fill to close; at most one open trade per symbol.
+
+    ``qty`` follows the position as it is reduced or added to on the exchange (closed: the whole qty closed, as
+    ``exit_qty``); ``entry_qty`` is what it opened with
+    (the entry fill, or the size when adopted; None on rows from before it existed: ``qty``). The close is journaled
+    once the exchange's closed-pnl rows cover ``entry_qty`` plus every add, and ``exit_qty``, ``exit_price``,
+    ``pnl``, the fees and funding are then those of the whole trade. ``adopted_at``: for an adopted position, the
+    exchange time from which its records are the trade's (just after the position's last change before adoption).
+    """
 
     __table_args__ = (
         Index(
@@ -150,6 +162,7 @@ class TradeRecord(SQLModel, table=True):
     symbol: str = Field(max_length=32, index=True)
     side: str = Field(max_length=4)
     qty: Decimal = _money()
+    entry_qty: Decimal | None = _money_opt()
     entry_price: Decimal = _money()
     entry_time: datetime = _time()
     entry_fee: Decimal = _money(default=Decimal(0))
@@ -171,9 +184,16 @@ class TradeRecord(SQLModel, table=True):
     pnl: Decimal | None = _money_opt()
     reason: str | None = Field(default=None, max_length=16)
     adopted: bool = False
+    adopted_at: datetime | None = _time(nullable=True)
     exit_order_id: str | None = Field(default=None, max_length=64, unique=True)
     signal_id: int | None = Field(default=None, foreign_key="signalrecord.id")
     confirmation_id: str | None = Field(default=None, foreign_key="confirmation.id", max_length=32)
+    origin: str = Field(default="signal", max_length=8, sa_column_kwargs={"server_default": "signal"})
+
+    @property
+    def stop_moves(self) -> list[StopMove]:
+        """``stop_history`` read as typed records, oldest first."""
+        return StopMove.history(self.stop_history)
 
 
 class FundingRecord(SQLModel, table=True):
@@ -187,7 +207,8 @@ class FundingRecord(SQLModel, table=True):
 
 
 class ChatSettings(SQLModel, table=True):
-    """What the chat changed on top of the config: pause, mode, risk %, dotted-path overrides, the loss-streak reset.
+    """What the chat changed on top of the config: pause, mode, risk %, dotted-path overrides, the loss-streak reset,
+    the watch list (/symbols).
 
     One row (``id`` 1), updated in place; None/empty means "as the config says". Retention: kept for ever.
     """
@@ -198,6 +219,7 @@ class ChatSettings(SQLModel, table=True):
     risk_pct: Decimal | None = _money_opt()
     overrides: dict[str, Any] = _json(nullable=False, factory=dict)
     losses_reset_at: datetime | None = _time(nullable=True)
+    symbols: list[str] | None = _json()  # the watch list as /symbols left it; None: the config's
     updated_at: datetime = _time(now_default=True)
 
 
@@ -248,10 +270,14 @@ class UnknownPosition(SQLModel, table=True):
 
 
 class PendingAction(SQLModel, table=True):
-    """A single-use token behind a chat button (``kind`` "button": action, symbol) or an /optimize result
-    awaiting Apply ("proposal": symbol, changes); ``token`` is what the chat carries.
+    """A single-use token behind a card's buttons (``kind`` "button": the actions its buttons may take, the chats
+    it was sent to, what it acts on), the same card once decided ("decided": that payload plus the decision, who
+    took it and in which chat), or an /optimize result awaiting Apply ("proposal": symbol, changes); ``token`` is
+    what the chat carries. A "cardof" row is keyed by a subject instead (``uk:SYMBOL``): the token of the live card
+    about it (an unknown position's, so the default applied by the tick decides it and edits its copies).
 
-    Retention: deleted when taken, or by ``prune`` once ``expires_at`` has passed (expired ones count as absent).
+    Retention: a decided card is kept a day (so a late tap hears who decided what); every row goes by ``prune``
+    once ``expires_at`` has passed (expired ones count as absent).
     """
 
     token: str = Field(primary_key=True, max_length=32)

@@ -16,6 +16,7 @@ from storage._common import check, rowcount
 from storage.models import (
     CONFIRMATION_STATUSES,
     ORDER_PURPOSES,
+    ORIGINS,
     SIDES,
     TERMINAL_ORDER_STATUSES,
     Confirmation,
@@ -54,8 +55,8 @@ from tradebot.timeutil import utcnow
 
 
 def record_signal(
-    *,
     session: Session,
+    *,
     symbol: str,
     time: datetime,
     price: Decimal,
@@ -77,7 +78,7 @@ def record_signal(
     return rec
 
 
-def note_signal(*, session: Session, signal_id: int, not_traded: str) -> None:
+def note_signal(session: Session, *, signal_id: int, not_traded: str) -> None:
     """Record on a signal why it was not traded (e.g. the sizing refused it: fees above max_fee_share)."""
     rec = session.get(SignalRecord, signal_id)
     if rec is not None:
@@ -86,7 +87,7 @@ def note_signal(*, session: Session, signal_id: int, not_traded: str) -> None:
         session.flush()
 
 
-def recent_signals(*, session: Session, symbol: str | None = None, limit: int = 20) -> list[SignalRecord]:
+def recent_signals(session: Session, *, symbol: str | None = None, limit: int = 20) -> list[SignalRecord]:
     """Newest signals first."""
     stmt = select(SignalRecord)
     if symbol:
@@ -99,8 +100,8 @@ def recent_signals(*, session: Session, symbol: str | None = None, limit: int = 
 
 
 def create_confirmation(
-    *,
     session: Session,
+    *,
     symbol: str,
     side: str,
     qty: Decimal,
@@ -112,27 +113,30 @@ def create_confirmation(
     risk_usdt: Decimal | None = None,
     signal_id: int | None = None,
     chat_id: int | None = None,
+    origin: str = "signal",
 ) -> Confirmation:
-    """New pending confirmation expiring at ``now + ttl``; its random ``id`` goes in callback data."""
+    """New pending confirmation expiring at ``now + ttl``; its random ``id`` goes in callback data. ``origin``:
+    "signal", or "manual" for a card asked by /long or /short."""
     check(side, SIDES, "side")
+    check(origin, ORIGINS, "origin")
     now = as_utc(now)
     conf = Confirmation(
         symbol=symbol, side=side, qty=to_money(qty), price=to_money(price),
         sl=None if sl is None else to_money(sl), tp=None if tp is None else to_money(tp),
         risk_usdt=None if risk_usdt is None else to_money(risk_usdt), signal_id=signal_id,
-        chat_id=chat_id, status="pending", created_at=now, expires_at=now + ttl,
+        chat_id=chat_id, status="pending", created_at=now, expires_at=now + ttl, origin=origin,
     )
     session.add(conf)
     session.flush()
     return conf
 
 
-def get_confirmation(*, session: Session, id: str) -> Confirmation | None:
+def get_confirmation(session: Session, *, id: str) -> Confirmation | None:
     """The confirmation as stored now (refreshes any copy already in the session)."""
     return session.get(Confirmation, id, populate_existing=True)
 
 
-def claim_confirmation(*, session: Session, id: str, user_id: int, now: datetime) -> Confirmation | None:
+def claim_confirmation(session: Session, *, id: str, user_id: int, now: datetime) -> Confirmation | None:
     """Atomically move pending → approved if still pending and unexpired; None if someone/something won.
 
     A single conditional UPDATE decides, so double taps and two devices cannot both win.
@@ -150,8 +154,8 @@ def claim_confirmation(*, session: Session, id: str, user_id: int, now: datetime
 
 
 def set_confirmation_status(
-    *,
     session: Session,
+    *,
     id: str,
     status: str,
     expected: str | Sequence[str] | None = None,
@@ -182,7 +186,7 @@ def set_confirmation_status(
     return changed
 
 
-def set_confirmation_message(*, session: Session, id: str, chat_id: int, message_id: int) -> None:
+def set_confirmation_message(session: Session, *, id: str, chat_id: int, message_id: int) -> None:
     """Remember where the card was posted so it can be edited later."""
     session.exec(
         update(Confirmation).where(col(Confirmation.id) == id)
@@ -190,7 +194,7 @@ def set_confirmation_message(*, session: Session, id: str, chat_id: int, message
     )
 
 
-def pending_confirmations(*, session: Session, symbol: str | None = None) -> list[Confirmation]:
+def pending_confirmations(session: Session, *, symbol: str | None = None) -> list[Confirmation]:
     """Pending confirmations, oldest first (expired ones included until swept)."""
     stmt = select(Confirmation).where(Confirmation.status == "pending")
     if symbol:
@@ -198,13 +202,13 @@ def pending_confirmations(*, session: Session, symbol: str | None = None) -> lis
     return list(session.exec(stmt.order_by(col(Confirmation.created_at))).all())
 
 
-def confirmations_with_status(*, session: Session, statuses: tuple[str, ...]) -> list[Confirmation]:
+def confirmations_with_status(session: Session, *, statuses: tuple[str, ...]) -> list[Confirmation]:
     """Confirmations in any of ``statuses`` (e.g. claimed ones a restart may have cut off), oldest first."""
     stmt = select(Confirmation).where(col(Confirmation.status).in_(statuses))
     return list(session.exec(stmt.order_by(col(Confirmation.created_at))).all())
 
 
-def expire_confirmations(*, session: Session, now: datetime) -> list[str]:
+def expire_confirmations(session: Session, *, now: datetime) -> list[str]:
     """Mark pending confirmations with ``expires_at <= now`` as expired; returns the ids this call expired."""
     now = as_utc(now)
     ids = session.exec(
@@ -225,8 +229,8 @@ def expire_confirmations(*, session: Session, now: datetime) -> list[str]:
 
 
 def record_order(
-    *,
     session: Session,
+    *,
     order_link_id: str,
     symbol: str,
     side: str,
@@ -256,14 +260,14 @@ def record_order(
     return rec
 
 
-def get_order_by_link_id(*, session: Session, order_link_id: str) -> OrderRecord | None:
+def get_order_by_link_id(session: Session, *, order_link_id: str) -> OrderRecord | None:
     """The order journalled under ``order_link_id``."""
     return session.exec(select(OrderRecord).where(OrderRecord.order_link_id == order_link_id)).first()
 
 
 def update_order(
-    *,
     session: Session,
+    *,
     order_link_id: str,
     now: datetime | None = None,
     order_id: str | None = None,
@@ -305,7 +309,7 @@ def update_order(
     return rec
 
 
-def open_orders(*, session: Session, symbol: str | None = None, purpose: str | None = None) -> list[OrderRecord]:
+def open_orders(session: Session, *, symbol: str | None = None, purpose: str | None = None) -> list[OrderRecord]:
     """Orders not in a terminal status (incl. "Sent"/"Unknown"), oldest first."""
     stmt = select(OrderRecord).where(col(OrderRecord.status).not_in(TERMINAL_ORDER_STATUSES))
     if symbol:

@@ -16,8 +16,8 @@ from tradebot.timeutil import utcnow
 
 
 def enqueue(
-    *,
     session: Session,
+    *,
     chat_id: int,
     kind: str,
     text: str,
@@ -40,7 +40,7 @@ def enqueue(
     return msg
 
 
-def due_messages(*, session: Session, now: datetime, limit: int = 20) -> list[OutboxMessage]:
+def due_messages(session: Session, *, now: datetime, limit: int = 20) -> list[OutboxMessage]:
     """Pending messages whose ``next_attempt_at <= now``, in enqueue order (id)."""
     stmt = (
         select(OutboxMessage)
@@ -51,7 +51,7 @@ def due_messages(*, session: Session, now: datetime, limit: int = 20) -> list[Ou
     return list(session.exec(stmt).all())
 
 
-def mark_sent(*, session: Session, id: int, now: datetime, sent_message_id: int | None = None) -> None:
+def mark_sent(session: Session, *, id: int, now: datetime, sent_message_id: int | None = None) -> None:
     """Record a successful delivery."""
     msg = _message(session, id)
     msg.status, msg.sent_at, msg.sent_message_id = "sent", as_utc(now), sent_message_id
@@ -61,7 +61,7 @@ def mark_sent(*, session: Session, id: int, now: datetime, sent_message_id: int 
 
 
 def mark_failed(
-    *, session: Session, id: int, error: str, now: datetime, retry_at: datetime | None = None
+    session: Session, *, id: int, error: str, now: datetime, retry_at: datetime | None = None
 ) -> None:
     """Record a failed attempt: retried at ``retry_at`` if given, else marked failed for good."""
     msg = _message(session, id)
@@ -75,7 +75,7 @@ def mark_failed(
     session.flush()
 
 
-def sent_message_for_confirmation(*, session: Session, confirmation_id: str) -> OutboxMessage | None:
+def sent_message_for_confirmation(session: Session, *, confirmation_id: str) -> OutboxMessage | None:
     """The latest delivered message carrying this confirmation's card (to edit it later)."""
     stmt = (
         select(OutboxMessage)
@@ -85,9 +85,15 @@ def sent_message_for_confirmation(*, session: Session, confirmation_id: str) -> 
     return session.exec(stmt).first()
 
 
-def card_messages(*, session: Session, confirmation_id: str, kind: str) -> list[OutboxMessage]:
+def card_messages(session: Session, *, confirmation_id: str, kind: str) -> list[OutboxMessage]:
     """Every outbox row of ``kind`` for one confirmation card (each chat's copy), in queue order."""
     stmt = select(OutboxMessage).where(OutboxMessage.confirmation_id == confirmation_id, OutboxMessage.kind == kind)
+    return list(session.exec(stmt.order_by(col(OutboxMessage.id))).all())
+
+
+def messages_of_kind(session: Session, *, kind: str) -> list[OutboxMessage]:
+    """Every outbox row of ``kind`` (e.g. each chat's copy of one card), in queue order."""
+    stmt = select(OutboxMessage).where(OutboxMessage.kind == kind)
     return list(session.exec(stmt.order_by(col(OutboxMessage.id))).all())
 
 
@@ -102,8 +108,8 @@ def _message(session: Session, id: int) -> OutboxMessage:
 
 
 def audit(
-    *,
     session: Session,
+    *,
     update_kind: str,
     action: str,
     allowed: bool,
@@ -123,7 +129,7 @@ def audit(
     return row
 
 
-def recent_audit(*, session: Session, limit: int = 50, user_id: int | None = None) -> list[AuditLog]:
+def recent_audit(session: Session, *, limit: int = 50, user_id: int | None = None) -> list[AuditLog]:
     """Newest audit rows first."""
     stmt = select(AuditLog)
     if user_id is not None:
@@ -134,7 +140,7 @@ def recent_audit(*, session: Session, limit: int = 50, user_id: int | None = Non
 # ---------------------------------------------------------------- instance lock
 
 
-def acquire_lock(*, session: Session, name: str, owner: str, now: datetime, stale_after: timedelta) -> bool:
+def acquire_lock(session: Session, *, name: str, owner: str, now: datetime, stale_after: timedelta) -> bool:
     """Take lock ``name`` for ``owner``: True if free, already ours, or stale (heartbeat older than
     ``stale_after``); False while another owner's heartbeat is fresh. Commit promptly after it.
     """
@@ -157,7 +163,7 @@ def acquire_lock(*, session: Session, name: str, owner: str, now: datetime, stal
     return rowcount(session.exec(takeover)) == 1
 
 
-def heartbeat_lock(*, session: Session, name: str, owner: str, now: datetime) -> bool:
+def heartbeat_lock(session: Session, *, name: str, owner: str, now: datetime) -> bool:
     """Refresh our heartbeat; False means the lock is no longer ours (stop working)."""
     stmt = (
         update(InstanceLock).where(col(InstanceLock.name) == name, col(InstanceLock.owner) == owner)
@@ -166,7 +172,7 @@ def heartbeat_lock(*, session: Session, name: str, owner: str, now: datetime) ->
     return rowcount(session.exec(stmt)) == 1
 
 
-def release_lock(*, session: Session, name: str, owner: str) -> bool:
+def release_lock(session: Session, *, name: str, owner: str) -> bool:
     """Drop the lock if we hold it; True if released."""
     stmt = (
         delete(InstanceLock).where(col(InstanceLock.name) == name, col(InstanceLock.owner) == owner)
@@ -175,7 +181,7 @@ def release_lock(*, session: Session, name: str, owner: str) -> bool:
     return rowcount(session.exec(stmt)) == 1
 
 
-def lock_holder(*, session: Session, name: str) -> InstanceLock | None:
+def lock_holder(session: Session, *, name: str) -> InstanceLock | None:
     """Current row of lock ``name`` (who holds it, last heartbeat)."""
     return session.get(InstanceLock, name, populate_existing=True)
 

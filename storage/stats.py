@@ -162,8 +162,8 @@ def summarize(
 
 
 def pnl_summary(
-    *,
     session: Session,
+    *,
     since: datetime | None,
     until: datetime | None,
     symbol: str | None = None,

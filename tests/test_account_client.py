@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from tests.test_bybit_client import client, ok, path_re  # noqa: F401  (the client fixture)
-from tradebot.account import account_problems
+from tradebot.tick.account import account_problems
 
 
 def position_row(idx: int, side: str) -> dict:

@@ -280,3 +280,49 @@ def test_backoff_grows_caps_and_jitters():
     assert 0.25 <= delays[0] <= 0.5 and all(4 <= d <= 8 for d in delays[5:])
     assert len({round(d, 6) for d in delays[5:]}) > 1  # jitter: reconnecting clients do not stampede together
     assert 4 <= b.delay(100_000, rng) <= 8  # a stream down for days: still the cap, never an overflow
+
+
+async def test_a_lost_ticker_snapshot_is_asked_for_again():
+    """The tickers snapshot never arrived (websocket/public/ticker.mdx: one snapshot on subscribe, then deltas of the
+    changed fields): the first delta resubscribes the topic once, later deltas wait, and the new snapshot brings
+    tickers back. They used to be dropped until the next reconnect, the stream looking healthy (the money model's
+    long run: a break-even stop never moved by the real-time stops)."""
+    fake = FakeBybit()
+    server, stream, events, connects = await _run(fake, "/v5/public/linear", _public([ticker_topic("BTCUSDT")]))
+    try:
+        await until(lambda: connects == [1])
+        fake.on_subscribe = [TICKER]
+        delta = {"topic": "tickers.BTCUSDT", "type": "delta", "cs": 2, "ts": 2,
+                 "data": {"symbol": "BTCUSDT", "lastPrice": "66700.1"}}
+        await fake.push(delta)  # no snapshot before it
+        await fake.push(delta)
+        await until(lambda: len(events) == 1)
+        await fake.push(delta | {"data": {"symbol": "BTCUSDT", "lastPrice": "66800"}})
+        await until(lambda: len(events) == 2)
+        assert [e.ticker.last_price for e in events] == [Decimal("66666.60"), Decimal("66800")]
+        ops = [(m["op"], m["args"]) for m in fake.ops if m["op"] in ("subscribe", "unsubscribe")]
+        assert ops == [("subscribe", ["tickers.BTCUSDT"]), ("unsubscribe", ["tickers.BTCUSDT"]),
+                       ("subscribe", ["tickers.BTCUSDT"])]  # asked once, not once per delta
+    finally:
+        await stream.stop()
+        server.close()
+
+
+async def test_a_close_while_a_request_is_sent_leaves_no_unretrieved_future(caplog) -> None:
+    """The socket closes while a subscribe is being sent: its pending answer is failed by the close and nobody
+    awaits it. asyncio used to log "Future exception was never retrieved" (seen in the money model's long run)."""
+    import gc
+    import logging
+
+    conn = public_stream("ws://127.0.0.1:9/v5/public/linear", ["tickers.BTCUSDT"], lambda ev: None)
+
+    class Closing:
+        async def send(self, _: str) -> None:
+            conn._fail_acks()  # the reader saw the close meanwhile
+            raise ConnectionError("closed")
+
+    with caplog.at_level(logging.ERROR, logger="asyncio"), pytest.raises(ConnectionError):
+        await conn._request(Closing(), "subscribe", ["tickers.BTCUSDT"])  # type: ignore[arg-type]
+    gc.collect()
+    await asyncio.sleep(0)
+    assert "never retrieved" not in caplog.text

@@ -9,10 +9,10 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from handlers.render.chart import build_figure, render_chart
 from tradebot.bybit.account_models import Position
-from tradebot.chart import build_figure, render_chart
+from tradebot.chat.views import ChartData
 from tradebot.market import load_csv
-from tradebot.views import ChartData
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample" / "BTCUSDT_5m.csv"
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from tradebot.config import EnvSettings
+from tradebot.settings.config import EnvSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "compose.yaml").read_text(encoding="utf-8"))

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tradebot.config import ConfigErrors, load_config
+from tradebot.settings.config import ConfigErrors, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 GOOD_ENV = {"TELEGRAM_BOT_TOKEN": "123456789:AAAbbbCCCdddEEEfffGGGhhhIIIjjjKKK", "TELEGRAM_ALLOWED_CHAT_IDS": "42",
@@ -54,13 +54,21 @@ def test_example_config_is_valid():
      "(minutes, a number or a string) or D or W or M"),
     ("[bot]\nmode = 'yolo'\n", "bot.mode", "'confirm' or 'auto'"),
     ("[bot]\nloop_seconds = 0\n", "bot.loop_seconds", "greater than or equal to 1"),
+    ("[bot]\nheavy_workers = 0\n", "bot.heavy_workers", "greater than or equal to 1"),
+    ("[bot]\nheavy_queue = 50\n", "bot.heavy_queue", "less than or equal to 20"),
     ("[bot]\ndigest_utc = '25:00'\n", "bot.digest_utc", "HH:MM"),
     ("[bot]\nsymbls = ['BTCUSDT']\n", "bot.symbls", "unknown key"),
     ("[strategy]\nthreshold = 'high'\n", "strategy.threshold", "number"),
     ("[risk]\nmax_fee_share = 2\n", "risk.max_fee_share", "less than or equal to 1"),
     ("[risk]\nmax_fee_share = 0\n", "risk.max_fee_share", "greater than 0"),
     ("[risk]\nslippage_pct = -0.1\n", "risk.slippage_pct", "greater than or equal to 0"),
-    ("[risk]\ntrail_trigger_atr = 5\n", "risk.trail_trigger_atr", "must not exceed tp_atr (3.0)"),
+    ("[risk]\ntrail_trigger_atr = 5\n", "risk.trail_trigger_atr", "must not exceed tp_atr (4.0)"),
+    ("[execution]\nmode = 'limit'\n", "execution.mode", "'market' or 'maker_first'"),
+    ("[execution]\nfallback = 'wait'\n", "execution.fallback", "'market' or 'skip'"),
+    ("[execution]\nreprice_max = -1\n", "execution.reprice_max", "greater than or equal to 0"),
+    ("[execution]\nreprice_max = 50\n", "execution.reprice_max", "less than or equal to 20"),
+    ("[execution]\nreprice_window_s = 0\n", "execution.reprice_window_s", "greater than or equal to 1"),
+    ("[execution]\nrepricemax = 2\n", "execution.repricemax", "unknown key"),
 ])
 def test_bad_file_values_name_key_value_and_allowed(tmp_path, toml, key, words):
     errs = errors_of(GOOD_ENV, write(tmp_path, toml))
@@ -81,11 +89,34 @@ def test_bad_toml_and_missing_file(tmp_path):
     ({"TELEGRAM_BOT_TOKEN": "nonsense"}, "TELEGRAM_BOT_TOKEN", "123456789:AA"),
     ({"BYBIT_ENV": "testnet"}, "BYBIT_API_KEY", "required when BYBIT_ENV=testnet"),
     ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL", "postgresql"),
+    ({"TELEGRAM_ALLOWED_CHAT_IDS": "١٢"}, "TELEGRAM_ALLOWED_CHAT_IDS", "numeric"),  # int("١٢") would be 12
+    ({"TELEGRAM_OWNER_IDS": "-100123"}, "TELEGRAM_OWNER_IDS", "user ids (positive numbers"),
+    ({"TELEGRAM_OWNER_IDS": "alice"}, "TELEGRAM_OWNER_IDS", "belongs in TELEGRAM_ALLOWED_CHAT_IDS"),
+    ({"TELEGRAM_VIEWER_IDS": "7,x"}, "TELEGRAM_VIEWER_IDS", "user ids (positive numbers"),
+    ({"TELEGRAM_OWNER_IDS": "7", "TELEGRAM_VIEWER_IDS": "8,7"}, "TELEGRAM_VIEWER_IDS", "both an owner and a viewer"),
+    ({"TELEGRAM_ALLOWED_CHAT_IDS": "-100123"}, "TELEGRAM_OWNER_IDS", "at least one owner"),  # nobody could act
+    ({"TELEGRAM_VIEWER_IDS": "42"}, "TELEGRAM_OWNER_IDS", "at least one owner"),
     ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL", "DEBUG"),
 ])
 def test_bad_env_values(tmp_path, env, key, words):
     errs = errors_of(GOOD_ENV | env, write(tmp_path, ""))
     assert key in errs and words in errs[key], errs
+
+
+def test_owners_and_viewers(tmp_path):
+    """A private chat listed in TELEGRAM_ALLOWED_CHAT_IDS is an owner (configs from before roles keep working)
+    unless it is a viewer; TELEGRAM_OWNER_IDS adds owners by user id; a group id is never an owner."""
+    env = load_config(GOOD_ENV | {"TELEGRAM_ALLOWED_CHAT_IDS": "42,-100123,43"}, write(tmp_path, "")).env
+    assert env.owner_ids == {42, 43} and env.TELEGRAM_VIEWER_IDS == []
+    env = load_config(GOOD_ENV | {"TELEGRAM_ALLOWED_CHAT_IDS": "-100123, 43", "TELEGRAM_OWNER_IDS": "7; 8",
+                                  "TELEGRAM_VIEWER_IDS": "43,9"}, write(tmp_path, "")).env
+    assert env.owner_ids == {7, 8} and env.TELEGRAM_VIEWER_IDS == [43, 9]
+
+
+def test_bot_exits_2_when_a_group_has_no_owner(tmp_path):
+    r = run_bot([], GOOD_ENV | {"TELEGRAM_ALLOWED_CHAT_IDS": "-100123"}, tmp_path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "TELEGRAM_OWNER_IDS = '<missing>': at least one owner" in r.stderr, r.stderr
 
 
 def test_token_value_never_echoed(tmp_path):
@@ -109,12 +140,64 @@ def run_bot(args: list[str], env: dict, tmp_path: Path) -> subprocess.CompletedP
                           capture_output=True, text=True, timeout=60)
 
 
+def test_execution_section_loads_and_defaults_to_maker_first(tmp_path):
+    cfg = load_config(GOOD_ENV, write(tmp_path, "[execution]\nmode = 'market'\nfallback = 'skip'\n"))
+    assert (cfg.execution.mode, cfg.execution.fallback) == ("market", "skip")
+    ex = load_config(GOOD_ENV, write(tmp_path, "")).execution
+    assert (ex.mode, ex.reprice_max, ex.reprice_window_s, ex.fallback) == ("maker_first", 2, 10.0, "market")
+
+
+def test_bot_exits_2_on_a_bad_execution_value(tmp_path):
+    r = run_bot(["--config", write(tmp_path, "[execution]\nmode = 'limit'\n")], GOOD_ENV, tmp_path)
+    assert r.returncode == 2 and "execution.mode = 'limit'" in r.stderr and "'market' or 'maker_first'" in r.stderr
+    assert "Traceback" not in r.stderr + r.stdout
+
+
 def test_bot_exits_2_without_traceback_on_bad_config(tmp_path):
     cfg = write(tmp_path, "[risk]\nrisk_pct = 50\n")
     r = run_bot(["--config", cfg], GOOD_ENV, tmp_path)
     assert r.returncode == 2
     assert "risk.risk_pct = 50: Input should be less than or equal to 10" in r.stderr
     assert "Traceback" not in r.stderr + r.stdout
+
+
+@pytest.mark.parametrize(("data", "words"), [
+    (b'[bot]\nmode = "confirm" # caf\xe9\n', "not UTF-8 text (byte 0xe9 at offset 28)"),  # Latin-1
+    ("[bot]\nmode = 'confirm'\n".encode("utf-16"), "not UTF-8 text (byte 0xff at offset 0)"),  # Notepad's "Unicode"
+    (b"\x00\x01\x02\xfe", "not UTF-8 text (byte 0xfe at offset 3)"),
+])
+def test_a_config_file_that_is_not_utf8_is_named(tmp_path, data, words):
+    path = tmp_path / "config.toml"
+    path.write_bytes(data)
+    errs = errors_of(GOOD_ENV, str(path))
+    assert words in errs["CONFIG_FILE"] and "save the file as UTF-8" in errs["CONFIG_FILE"], errs
+
+
+def test_a_utf8_config_with_a_byte_order_mark_loads(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_bytes("[bot]\nmode = 'auto' # café\n".encode("utf-8-sig"))
+    assert load_config(GOOD_ENV, str(path)).bot.mode == "auto"
+
+
+def test_a_config_path_that_is_a_directory_is_named(tmp_path):
+    assert errors_of(GOOD_ENV, str(tmp_path))["CONFIG_FILE"].endswith("cannot be read: Is a directory")
+
+
+@pytest.mark.parametrize(("args", "env", "line"), [
+    (["--config", "latin1.toml"], {}, "  CONFIG_FILE = 'latin1.toml': not UTF-8 text (byte 0xe9 at offset 11)"),
+    ([], {"DATABASE_URL": "postgresql://bot:pw@db:5432x/tradebot"},
+     "  DATABASE_URL = 'postgresql://bot:***@db:5432x/tradebot': the port after the host must be a number"),
+    ([], {"DATABASE_URL": "postgresql://bot:pw@db:70000/tradebot"},
+     "  DATABASE_URL = 'postgresql://bot:***@db:70000/tradebot': the port after the host must be a number"),
+])
+def test_bot_exits_2_in_one_line_on_a_non_utf8_config_or_a_bad_database_port(tmp_path, args, env, line):
+    (tmp_path / "latin1.toml").write_bytes(b"[bot] # caf\xe9\n")
+    for command in ([], ["health"]):
+        r = run_bot(args + command, GOOD_ENV | env, tmp_path)
+        assert r.returncode == (1 if command else 2), r.stderr  # health: Docker reserves exit code 2
+        assert "Traceback" not in r.stderr + r.stdout and ":pw@" not in r.stderr + r.stdout
+        assert r.stderr.splitlines() == ["Configuration error — the bot did not start:", r.stderr.splitlines()[1]]
+        assert r.stderr.splitlines()[1].startswith(line), r.stderr
 
 
 def test_bot_exits_2_when_token_missing(tmp_path):

@@ -8,19 +8,20 @@ from types import SimpleNamespace
 
 import pytest
 
+from handlers.render.formatting import exit_name, render_event, render_trades
 from storage.models import CLOSE_REASONS
+from tradebot.care.closes import close_reason
 from tradebot.events import PositionClosed
-from tradebot.formatting import exit_name, render_event, render_trades
-from tradebot.positions import close_reason
+from tradebot.states import StopMove
 
-BE = [{"reason": "breakeven", "sl": "100.5"}]
-TRAIL = [*BE, {"reason": "trailing", "sl": "103"}]
+BE = StopMove.history([{"reason": "breakeven", "sl": "100.5"}])
+TRAIL = [*BE, *StopMove.history([{"reason": "trailing", "sl": "103"}])]
 
 
 @pytest.mark.parametrize(("history", "expected"), [
     ([], "stop_loss"), (BE, "breakeven_stop"), (TRAIL, "trailing_stop")])
 def test_a_stop_loss_fill_is_named_by_the_stop_it_was(history: list, expected: str) -> None:
-    trade = SimpleNamespace(stop_history=history)
+    trade = SimpleNamespace(stop_moves=history)
     assert close_reason({"StopLoss"}, {"Trade"}, set(), trade) == expected  # type: ignore[arg-type]
     assert expected in CLOSE_REASONS  # the journal accepts it
 
@@ -49,5 +50,17 @@ def test_close_alert_says_the_exit_and_the_result(reason: str, pnl: str, head: s
 def test_trades_list_names_old_break_even_rows() -> None:
     row = SimpleNamespace(exit_time=datetime(2025, 7, 2, 7, 10, tzinfo=UTC), symbol="BTCUSDT", side="Buy",
                           qty=D("0.465"), entry_price=D("106815.2"), exit_price=D("106941.4"), pnl=D("4.01"),
-                          reason="stop_loss", stop_history=BE)
+                          reason="stop_loss", stop_moves=BE)
     assert render_trades([row]).endswith("break-even stop hit")  # type: ignore[list-item]
+
+
+def test_an_averaged_exit_price_is_shown_at_the_entrys_precision() -> None:
+    """Several closed-pnl rows average to a long fraction; the alert and /trades show it at the entry's precision
+    plus two places (the journal keeps it exact)."""
+    from decimal import Decimal
+
+    from handlers.render.formatting import exit_num
+
+    assert exit_num(Decimal("51168.394293125810635538262"), Decimal("51250")) == "51,168.39"
+    assert exit_num(Decimal("0.123456789"), Decimal("0.1234")) == "0.123457"
+    assert exit_num(Decimal("51187"), Decimal("51250.5")) == "51,187"

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from tradebot.bybit.account_models import Execution, Order
-from tradebot.trader import fill_from
+from tradebot.care.trader import fill_from
 
 D = Decimal
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tradebot.errors import OrderRuleError, UserError
-from tradebot.instruments import (
+from tradebot.sizing.instruments import (
     Instrument,
     check_order,
     format_decimal,

@@ -1,9 +1,10 @@
-"""The layout holds: no import cycles between the project's modules, no mixins, and every command-line entry point
-starts."""
+"""The layout holds: the packages import in one direction (the allowed arrows below), no import cycles between the
+project's modules (``if TYPE_CHECKING:`` imports count too), no mixins, and every command-line entry point starts."""
 
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,25 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("tradebot", "storage", "handlers", "proving", "wiring", "bench")
 SCRIPTS = ("bot.py",)
+
+# The bottom layer: the core's shared basics, which import nothing of the project but each other. storage/ may
+# import these and nothing else of the core.
+BASICS = frozenset({"tradebot.side", "tradebot.money", "tradebot.timeutil", "tradebot.states", "tradebot.errors",
+                    "tradebot.intents", "tradebot.outcome", "tradebot.text", "tradebot.parsing"})
+# The package order, bottom to top: which parts each part may import (besides itself). "core" is tradebot/ without
+# the basics; "bot" is bot.py. Drawn in ARCHITECTURE.md ("Package order").
+ALLOWED: dict[str, frozenset[str]] = {
+    "basics": frozenset(),
+    "storage": frozenset({"basics"}),
+    "core": frozenset({"basics", "storage"}),
+    "handlers": frozenset({"basics", "storage", "core"}),
+    "proving": frozenset({"basics", "storage", "core"}),
+    "wiring": frozenset({"basics", "storage", "core", "handlers", "proving"}),
+    "bench": frozenset({"basics", "storage", "core", "handlers", "proving", "wiring"}),
+    "bot": frozenset({"basics", "storage", "core", "wiring"}),
+}
+# The one arrow past the order: `python -m tradebot.sim`, a fixed command line, runs the simulator's CLI.
+ENTRY_EXCEPTIONS = frozenset({("tradebot.sim", "proving.sim.__main__")})
 
 
 def module_name(path: Path) -> str:
@@ -28,6 +48,14 @@ def project_modules() -> dict[str, Path]:
     return found
 
 
+def part_of(module: str) -> str:
+    """The package-order part a module belongs to (see ALLOWED)."""
+    top = module.split(".")[0]
+    if top == "tradebot":
+        return "basics" if module in BASICS else "core"
+    return top
+
+
 def _type_checking_only(node: ast.If) -> bool:
     t = node.test
     return (isinstance(t, ast.Name) and t.id == "TYPE_CHECKING") or (
@@ -35,7 +63,8 @@ def _type_checking_only(node: ast.If) -> bool:
 
 
 def imports_of(name: str, path: Path, known: dict[str, Path]) -> set[str]:
-    """Project modules ``name`` imports at run time: top level and inside functions (not ``if TYPE_CHECKING:``)."""
+    """Project modules ``name`` imports: top level, inside functions and under ``if TYPE_CHECKING:`` (an import
+    made for the type checker only still ties the two modules together)."""
     is_package = path.name == "__init__.py"
     out: set[str] = set()
 
@@ -46,10 +75,6 @@ def imports_of(name: str, path: Path, known: dict[str, Path]) -> set[str]:
             out.add(target)
 
     def visit(node: ast.AST) -> None:
-        if isinstance(node, ast.If) and _type_checking_only(node):
-            for child in node.orelse:
-                visit(child)
-            return
         if isinstance(node, ast.Import):
             for alias in node.names:
                 add(alias.name)
@@ -99,12 +124,37 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
-def test_the_graph_sees_imports_and_cycles() -> None:
+def test_the_graph_sees_imports_and_cycles(tmp_path: Path) -> None:
     """The checker itself: a known edge is found, and a made-up cycle is reported."""
     graph = import_graph()
     assert "wiring.app" in graph["wiring.live"]
     assert "proving.sim.__main__" in graph["tradebot.sim"]  # inside the __main__ block: function-level imports count
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    typed = "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from storage.journal import Journal\n"
+    (tmp_path / "x.py").write_text(typed)
+    assert imports_of("x", tmp_path / "x.py", project_modules()) == {"storage.journal"}  # type-only imports count
+    assert backward_arrows({"storage.lock": {"handlers.deps"}, "tradebot.side": {"tradebot.tick.engine"},
+                            "tradebot.sim": {"proving.sim.__main__"}}) == [
+        "basics -> core: tradebot.side -> tradebot.tick.engine", "storage -> handlers: storage.lock -> handlers.deps"]
+
+
+def backward_arrows(graph: dict[str, set[str]]) -> list[str]:
+    """Imports that break the package order (ALLOWED), as "part -> part: module -> module"."""
+    out = []
+    for module, targets in graph.items():
+        for target in targets:
+            a, b = part_of(module), part_of(target)
+            if a != b and b not in ALLOWED[a] and (module, target) not in ENTRY_EXCEPTIONS:
+                out.append(f"{a} -> {b}: {module} -> {target}")
+    return sorted(out)
+
+
+def test_packages_import_in_one_direction() -> None:
+    """basics ← storage ← core ← handlers/proving ← wiring ← bench/bot.py: storage imports only the basics (never
+    handlers/), the core never imports proving/ (the exchange model it shares with the simulator is
+    tradebot/market_model/), handlers/ never imports proving/ or wiring/, proving/ never imports handlers/ or
+    wiring/. Type-only and function-level imports count."""
+    assert backward_arrows(import_graph()) == []
 
 
 def test_no_import_cycles() -> None:
@@ -116,7 +166,7 @@ def test_production_packages_do_not_import_the_test_harness() -> None:
     """tradebot/, storage/ and handlers/ never import the offline Telegram, the terminal chat or --demo."""
     graph = import_graph()
     bad = sorted(f"{m} -> {t}" for m, ts in graph.items() if m.split(".")[0] in {"tradebot", "storage", "handlers"}
-                 for t in ts if t.startswith(("proving.telegram", "proving.terminal", "proving.demo")))
+                 for t in ts if t.startswith(("proving.telegram", "proving.terminal")))
     assert not bad, bad
 
 
@@ -133,8 +183,8 @@ def test_entry_points_start(argv: list[str], code: int, expect: str) -> None:
     assert expect in proc.stdout + proc.stderr
 
 
-@pytest.mark.parametrize("module", ["wiring.app", "wiring.live", "proving.demo", "proving.telegram.hub",
-                                    "handlers.commands", "tradebot.engine", "storage.lock"])
+@pytest.mark.parametrize("module", ["wiring.app", "wiring.live", "wiring.demo", "proving.telegram.hub",
+                                    "handlers.commands", "tradebot.tick.engine", "storage.lock"])
 def test_python_dash_m_imports_any_module(module: str) -> None:
     """``python -m X`` runs X as __main__ after importing what it imports: a cycle back to X would import it twice."""
     proc = subprocess.run([sys.executable, "-W", "error", "-m", module], cwd=ROOT, capture_output=True, text=True,
@@ -191,3 +241,78 @@ def test_every_module_stays_readable_in_one_sitting() -> None:
     long = {name: n for name, path in project_modules().items()
             if (n := len(path.read_text().splitlines())) > 400}
     assert long == {}
+
+
+# Telegram's HTML (the tags its parse mode reads) written in a string: <b>, </code>, <a href="...">, ...
+TELEGRAM_TAG = re.compile(r"</?(?:b|strong|i|em|u|ins|s|strike|del|code|pre|a|span|tg-spoiler|tg-emoji|blockquote)"
+                          r"(?:\s[^<>]*)?>")
+# The core's own PNGs: the backtest's and the optimiser's reports, drawn for their command lines as for the chat.
+CORE_PLOTS = frozenset({"tradebot.backtest.plot", "tradebot.optimize.plot"})
+# The chat layer's one module that holds journal rows: the outbox's sender delivers (and retires) its rows.
+ROW_READERS = frozenset({"handlers.alerts"})
+
+
+def telegram_rendering(name: str, text: str) -> list[str]:
+    """What in a module renders for the chat: HTML escaping (``html``, an ``esc``), a string holding Telegram's HTML
+    tags, or matplotlib (chart PNGs; the core's own reports in CORE_PLOTS aside)."""
+    found, tree = [], ast.parse(text)
+    in_fstrings = {id(v) for n in ast.walk(tree) if isinstance(n, ast.JoinedStr) for v in n.values}
+    for node in ast.walk(tree):
+        mods = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+        for mod in mods:
+            top = mod.split(".")[0]
+            if top == "html" or (top == "matplotlib" and name not in CORE_PLOTS):
+                found.append(f"{name} imports {mod}")
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == "esc":
+            found.append(f"{name} defines esc()")
+        string = (node.value if isinstance(node, ast.Constant) and isinstance(node.value, str)
+                  and id(node) not in in_fstrings else
+                  "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
+                  if isinstance(node, ast.JoinedStr) else "")
+        if TELEGRAM_TAG.search(string):
+            found.append(f"{name} writes Telegram HTML: {string[:40]!r}")
+    return sorted(set(found))
+
+
+def test_the_rendering_check_sees_html_and_charts() -> None:
+    """The checker itself: the renderers in the chat layer are what it would refuse in the core."""
+    modules = project_modules()
+    for renderer in ("handlers.render.formatting", "handlers.render.readings", "handlers.render.reports",
+                     "handlers.render.manual_views", "handlers.render.chart", "handlers.render.equity_chart"):
+        assert telegram_rendering(renderer, modules[renderer].read_text()), renderer
+    assert telegram_rendering("m", "x = f'<a href=\"{u}\">go</a>'\n") == ['m writes Telegram HTML: \'<a href="{}">go</a>\'']
+    assert telegram_rendering("m", "from html import escape\n") == ["m imports html"]
+    assert telegram_rendering("m", "if a < b and c > d:\n    x = '<= 3 >'\n") == []
+
+
+def test_telegram_rendering_lives_in_the_chat_layer() -> None:
+    """The core (tradebot/) and storage/ return views and emit events; Telegram's HTML and the chat's chart PNGs are
+    made from them in handlers/render/."""
+    found = [hit for name, path in project_modules().items() if name.split(".")[0] in {"tradebot", "storage"}
+             for hit in telegram_rendering(name, path.read_text())]
+    assert found == []
+
+
+def journal_rows_in_chat(graph: dict[str, set[str]]) -> list[str]:
+    """Imports by which journal rows would reach the chat's rendering: a renderer (handlers/render/) importing
+    storage/ at all, another handler importing storage.models (the outbox's sender aside, ROW_READERS)."""
+    out = []
+    for module, targets in graph.items():
+        for target in targets:
+            if module.startswith("handlers.render") and target.split(".")[0] == "storage":
+                out.append(f"{module} -> {target}")
+            elif (module.split(".")[0] == "handlers" and target.startswith("storage.models")
+                  and module not in ROW_READERS):
+                out.append(f"{module} -> {target}")
+    return sorted(out)
+
+
+def test_renderers_take_views_not_journal_rows() -> None:
+    """A TradeRecord or a Confirmation never reaches a renderer: the core copies what is shown into a view
+    (tradebot/chat/views.py). Type-only and function-level imports count."""
+    assert journal_rows_in_chat({"handlers.render.chart": {"storage.models"}, "handlers.commands": {"storage.models"},
+                                 "handlers.alerts": {"storage.models"}, "handlers.render.formatting": {"storage.stats"}}
+                                ) == ["handlers.commands -> storage.models", "handlers.render.chart -> storage.models",
+                                      "handlers.render.formatting -> storage.stats"]
+    assert journal_rows_in_chat(import_graph()) == []

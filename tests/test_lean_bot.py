@@ -14,7 +14,7 @@ CHILD = """
 import json, sys
 import bot
 bot.without_pyarrow()
-import pandas, wiring.app, wiring.process, proving.demo, handlers.commands  # everything the bot process imports
+import pandas, wiring.app, wiring.process, wiring.demo, handlers.commands  # everything the bot process imports
 from tradebot.backtest.cache import load_cached
 df, q, cached = load_cached(sys.argv[1], __import__("pathlib").Path(sys.argv[2]))
 print(json.dumps({"arrow": "pyarrow.lib" in sys.modules, "rows": len(df), "cached": cached}))

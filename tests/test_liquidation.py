@@ -8,10 +8,10 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from handlers.render.formatting import liquidation, render_positions
 from tradebot.bybit.account_models import Position
-from tradebot.formatting import liquidation, render_positions
-from tradebot.risk import cross_liquidation_price, maintenance_margin
-from tradebot.views import PositionView
+from tradebot.chat.views import PositionView
+from tradebot.sizing.risk import cross_liquidation_price, maintenance_margin
 
 
 def test_cross_estimate_uses_the_whole_wallet() -> None:

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tradebot.protections import (
+from tradebot.sizing.risk import RiskParams
+from tradebot.tick.protections import (
     ClosedTradeView,
     ProtectionState,
     consecutive_losses,
@@ -18,7 +19,6 @@ from tradebot.protections import (
     losses_tripped,
     protection_state,
 )
-from tradebot.risk import RiskParams
 
 HYPO = settings(deadline=None, max_examples=200)
 P = RiskParams()
@@ -51,6 +51,15 @@ def test_daily_loss_table(trades: list[ClosedTradeView], tripped: bool, loss: st
     assert check.loss_today == D(loss)
     assert check.limit == D("50")
     assert check.resume_at == (MIDNIGHT if tripped else None)
+
+
+def test_no_start_of_day_equity_yet_never_trips() -> None:
+    """Issue 19: before the day's first tick records its starting equity the limit has no base; it was read as 0,
+    so any loss "tripped" it (on Approve, and in /status as "limit 0 USDT")."""
+    check = daily_loss_tripped([t(60, "-0.01")], NOW, None, P)
+    assert not check.tripped and check.limit is None and check.loss_today == D("0.01")
+    state = protection_state([t(60, "-0.01")], symbol="ETHUSDT", now=NOW, balance_start_of_day=None, params=P)
+    assert state.entries_allowed and state.reasons == ()
 
 
 def test_daily_loss_uses_utc_day_for_other_timezones() -> None:

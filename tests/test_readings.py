@@ -8,9 +8,9 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tradebot.formatting import signal_block
+from handlers.render.formatting import signal_block
+from handlers.render.readings import interval_label, plain, reading
 from tradebot.market import load_csv, resample
-from tradebot.readings import interval_label, plain, reading
 from tradebot.strategy.engine import compute_signal
 from tradebot.strategy.params import StrategyParams
 from tradebot.strategy.signal import Vote

@@ -34,9 +34,10 @@ class Allowed:
 
 
 ALLOWED = [
-    Allowed(r"^python3(\.\d+)? -m venv", "creates a venv and installs from PyPI (network); .ci/run does exactly "
-            "this in CI, and the demo at its end is run by the piped-demo command", "help"),
-    Allowed(r"-m pytest\b", "the test suite itself (it would run this test again)", "syntax"),
+    Allowed(r"^python3(\.\d+)? -m venv", "creates a venv and installs the runtime from PyPI (network); .ci/run "
+            "does exactly this in CI, and the demo at its end is run by the piped-demo command", "help"),
+    Allowed(r"-m pytest\b", "installs the test tools (network) and runs the test suite itself (it would run this "
+            "test again); .ci/run runs it exactly as written", "syntax"),
     Allowed(r"\bbot\.py download\b", "downloads from Bybit's public API (network)", "help"),
     Allowed(r"^\.venv/bin/python bot\.py\s*$", "the live bot: needs a real bot token, chat ids and exchange keys",
             "help"),
@@ -112,6 +113,18 @@ def test_readme_has_the_commands_this_test_exists_for() -> None:
     for cmd in COMMANDS:
         if "bot.py backtest" in cmd or ("bot.py --demo" in cmd and not allowed(cmd)):
             assert not any(re.search(p, cmd) for p in SLOW), f"{cmd!r} must run in CI"
+
+
+def test_ci_runs_exactly_the_readme_test_command_which_installs_what_the_tests_need():
+    """Quick start: command 1 installs the runtime (requirements.txt) and starts the demo; command 2 adds the test
+    tools (requirements-dev.txt) and runs the suite; .ci/run calls command 2 as written."""
+    quick = COMMANDS[:2]
+    assert re.fullmatch(r"python3\.11 -m venv \.venv && \.venv/bin/pip install -r requirements\.txt && "
+                        r"\.venv/bin/python bot\.py --demo", quick[0]), quick
+    assert re.fullmatch(r"\.venv/bin/pip install -r requirements-dev\.txt && \.venv/bin/python -m pytest", quick[1]), quick
+    ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    assert quick[1] in ci, ".ci/run must call the README's test command exactly"
+    assert ci.index(quick[1]) == max(i for i, line in enumerate(ci) if "pytest" in line)
 
 
 def _param(cmd: str) -> object:

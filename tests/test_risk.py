@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal as D
 from decimal import localcontext
 
@@ -11,12 +12,14 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from tests.test_instruments import BTC, instruments
-from tradebot.instruments import Instrument, is_multiple
-from tradebot.risk import RiskParams, Sizing, liquidation_price_estimate, size_position
+from tradebot.sizing.instruments import Instrument, is_multiple
+from tradebot.sizing.risk import RiskParams, Sizing, liquidation_price_estimate, size_position
 
 HYPO = settings(deadline=None, max_examples=200)
-P = RiskParams()
-NOFEE = RiskParams(taker_fee_rate="0", slippage_pct="0")  # before fees: the stop distance alone sets the qty
+# The formulas below were worked by hand with the risk geometry before issue 21 (1.5/3 ATR stops, fees at most
+# half the risk): pinned here, so the defaults may change without touching the arithmetic.
+P = RiskParams(sl_atr=D("1.5"), tp_atr=D("3.0"), max_fee_share=D("0.5"))
+NOFEE = P.model_copy(update={"taker_fee_rate": D("0"), "slippage_pct": D("0")})  # before fees: the stop alone sets the qty
 
 
 def size(
@@ -39,7 +42,9 @@ def size(
 
 
 def test_defaults() -> None:
-    assert P.risk_pct == D("1.0") and P.sl_atr == D("1.5") and P.tp_atr == D("3.0")
+    P = RiskParams()
+    assert P.risk_pct == D("1.0") and P.sl_atr == D("2.0") and P.tp_atr == D("4.0")  # issue 21's defaults
+    assert P.max_fee_share == D("0.25")
     assert P.breakeven_trigger_atr == D("1.0") and P.breakeven_offset_atr == D("0.1")
     assert P.trail_trigger_atr == D("1.5") and P.trail_atr == D("1.0") and P.trailing_mode == "exchange"
     assert P.leverage == D("5") and P.max_open_positions == 3 and P.max_position_pct == D("100")
@@ -188,9 +193,9 @@ def test_capped_at_max_market_qty() -> None:
             "qty 0.00012278495 is below BTCUSDT's minimum order qty 0.001 (risking 0.1 USDT over a 750 stop)",
         ),
         ({"atr": "40000"}, "stop-loss -10000 would be at or below zero"),
-        ({"params": RiskParams(leverage="100")}, "leverage 100 is outside BTCUSDT's allowed 1-50"),
+        ({"params": P.model_copy(update={"leverage": D("100")})}, "leverage 100 is outside BTCUSDT's allowed 1-50"),
         (
-            {"params": RiskParams(leverage="100"), "inst": BTC},
+            {"params": P.model_copy(update={"leverage": D("100")}), "inst": BTC},
             "estimated liquidation 49750 comes before the stop-loss 49250",
         ),
     ],
@@ -270,13 +275,16 @@ fee_rates = st.one_of(st.none(), st.decimals(min_value=D("0"), max_value=D("0.00
     side=st.sampled_from(["Buy", "Sell"]),
     equity_extra=st.sampled_from([None, D("0"), D("500")]),
     fee_rate=fee_rates,
+    in_fee=fee_rates,
+    tp_fee=fee_rates,
 )
 def test_sizing_invariants(
     inst: Instrument, entry: D, frac: D, balance: D, params: RiskParams, side: str, equity_extra: D | None,
-    fee_rate: D | None,
+    fee_rate: D | None, in_fee: D | None, tp_fee: D | None,
 ) -> None:
     """risk_pct is what a stop-out loses AFTER fees (issue 11 §2): price loss at the (slipped) stop + entry fee +
-    exit fee ≤ risk_pct of the balance, and within one qty step of it when no cap binds."""
+    exit fee ≤ risk_pct of the balance, and within one qty step of it when no cap binds. The entry fee is the
+    entry's own rate (maker for a PostOnly limit, issue 21), the stop's always the taker rate."""
     atr = entry * frac
     equity = None if equity_extra is None else balance + equity_extra
     s = size_position(
@@ -288,30 +296,36 @@ def test_sizing_invariants(
         params=params,
         wallet_equity=equity,
         fee_rate=fee_rate,
+        entry_fee_rate=in_fee,
+        tp_fee_rate=tp_fee,
     )
     if s.refused is not None:
         assert s.qty == 0 and s.refused
+        share = re.search(r"fees would take ([\d.]+)% of the risk", s.refused)
+        assert share is None or re.fullmatch(r"\d+\.\d", share.group(1)), s.refused  # 31.2%, not 31.169464%
         return
     sign = 1 if side == "Buy" else -1
     base = balance if equity is None else equity
     tick = inst.tick_size
     f = params.taker_fee_rate if fee_rate is None else fee_rate
+    e = f if in_fee is None else in_fee
+    t = f if tp_fee is None else tp_fee
     with localcontext() as ctx:
         ctx.prec = 80  # exact checks
         budget = base * params.risk_pct / 100
         exit_px = s.sl * (1 - sign * params.slippage_pct / 100)  # the stop fills this much worse
         price_loss = s.qty * sign * (entry - exit_px)
-        entry_fee, exit_fee = s.qty * entry * f, s.qty * exit_px * f
+        entry_fee, exit_fee = s.qty * entry * e, s.qty * exit_px * f
         loss = price_loss + entry_fee + exit_fee
         assert 0 < loss <= budget  # a stop-out never loses more than risk_pct, fees included
         assert s.risk_usdt >= loss and s.risk_usdt <= budget  # (≥: a stop pushed out to one tick counts in full)
-        assert s.fees_usdt == entry_fee + exit_fee and s.fee_rate == f
+        assert s.fees_usdt == entry_fee + exit_fee and s.fee_rate == f and s.entry_fee_rate == e
         assert s.fees_usdt <= params.max_fee_share * s.risk_usdt
         if not s.capped:
             assert budget - s.risk_usdt < inst.qty_step * (s.risk_usdt / s.qty)  # within one qty step
         assert s.notional <= balance * params.leverage * params.max_position_pct / 100
         assert s.margin + s.notional * 2 * f <= balance
-        reward = s.qty * (sign * (s.tp - entry) - f * (entry + s.tp))
+        reward = s.qty * (sign * (s.tp - entry) - e * entry - t * s.tp)
         assert abs(s.reward_risk - reward / s.risk_usdt) < D("1e-20") * abs(s.reward_risk) + D("1e-20")  # reward:risk after fees
     assert s.qty >= inst.min_qty and s.qty <= inst.max_mkt_qty and is_multiple(s.qty, inst.qty_step)
     assert s.notional >= inst.min_notional

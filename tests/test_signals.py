@@ -32,7 +32,7 @@ from tradebot.strategy.params import HTFParams
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "data" / "sample" / "BTCUSDT_5m.csv"
-SNIPPET = ROOT / "tradebot" / "strategy" / "config_snippet.toml"
+EXAMPLE = ROOT / "config.example.toml"  # the one documented [strategy] (tests/test_indicator_registry.py)
 HTF = ("60", "240", "D")
 
 
@@ -313,8 +313,8 @@ def test_params_errors_name_the_field(kwargs: dict, field: str) -> None:
     assert field in str(err.value)
 
 
-def test_config_snippet_parses_to_defaults() -> None:
-    data = tomllib.loads(SNIPPET.read_text())["strategy"]
+def test_example_config_strategy_parses_to_defaults() -> None:
+    data = tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))["strategy"]
     params = StrategyParams.model_validate(data)
     assert params == StrategyParams()
     assert set(data) == set(StrategyParams.model_fields)  # every key documented

@@ -11,9 +11,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from tests.test_instruments import BTC, TICKS
-from tradebot.instruments import Instrument, is_multiple
-from tradebot.risk import RiskParams, size_position
-from tradebot.stops import (
+from tradebot.care.stops import (
     StopUpdate,
     TrailingSpec,
     breakeven_price,
@@ -21,6 +19,8 @@ from tradebot.stops import (
     next_stop,
     update_best,
 )
+from tradebot.sizing.instruments import Instrument, is_multiple
+from tradebot.sizing.risk import RiskParams, size_position
 
 HYPO = settings(deadline=None, max_examples=200)
 EXCHANGE = RiskParams()
@@ -323,3 +323,23 @@ def test_trailing_beyond_take_profit_is_refused_at_config_time() -> None:
         RiskParams(tp_atr=D("1"), trail_trigger_atr=D("1.5"))
     assert "tp_atr" in str(exc.value)
     RiskParams(tp_atr=D("1"), trail_trigger_atr=D("1.5"), trailing_mode="bot")  # the bot trails itself
+
+
+@HYPO
+@given(
+    side=st.sampled_from([1, -1]),
+    config_fee=st.sampled_from([D("0"), D("0.0001"), D("0.00055"), D("0.002")]),
+    sized_fee=st.sampled_from([D("0"), D("0.0002"), D("0.00055"), D("0.001"), D("0.0075")]),
+    entry=st.decimals(D("0.01"), D("200000"), places=2),
+    atr=st.decimals(D("0.01"), D("5000"), places=2),
+)
+def test_breakeven_covers_the_fee_rate_the_trade_was_sized_with(side: int, config_fee: D, sized_fee: D, entry: D,
+                                                                atr: D) -> None:
+    """Issue 19: sizing uses the exchange's taker rate; break-even must cover that rate, not the config's. A stop
+    filled at the level pays ``sized_fee`` on both legs and still nets >= 0 whatever the config says."""
+    params = RiskParams(taker_fee_rate=config_fee, breakeven_offset_atr=D("0"))
+    level = breakeven_price(side, entry, atr, params, fee_rate=sized_fee)
+    net = side * (level - entry) - sized_fee * (entry + level)  # per unit of qty
+    assert net >= -D("1e-20") * entry  # zero up to Decimal rounding
+    assert breakeven_price(side, entry, atr, params) == breakeven_price(side, entry, atr, params,
+                                                                        fee_rate=config_fee)  # None: the config's

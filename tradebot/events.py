@@ -11,9 +11,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import ClassVar
 
+from tradebot.intents import UnknownDecision
 from tradebot.side import Side
+from tradebot.states import AlertKind
 from tradebot.strategy.signal import Signal
 
 log = logging.getLogger("tradebot.events")
@@ -21,14 +23,18 @@ log = logging.getLogger("tradebot.events")
 
 @dataclass(frozen=True)
 class Event:
-    """Base class; ``kind`` names the alert type (matches the [bot.alerts] switches)."""
+    """Base class; ``kind`` names the alert type (one of the [bot.alerts] switches), set by each event."""
 
-    kind = "event"
+    kind: ClassVar[AlertKind]
 
 
 @dataclass(frozen=True)
 class SignalEvent(Event):
+    """A BUY/SELL signal on a new bar, with what came of it: ``not_traded`` says why no card or entry follows
+    (None: a card or an entry follows)."""
+
     signal: Signal
+    not_traded: str | None = None
     kind = "signal"
 
 
@@ -54,6 +60,11 @@ class ConfirmationNeeded(Event):
     fees_usdt: Decimal = Decimal(0)  # round-trip taker fees if the stop is hit (inside risk_usdt)
     fee_rate: Decimal = Decimal(0)  # the taker rate used
     risk_base: str = "available balance"  # what risk_pct is a % of
+    entry_fee_rate: Decimal | None = None  # the entry's rate sized with (maker first: the maker rate)
+    maker: bool = False  # maker first: a PostOnly entry and a limit take-profit
+    manual_by: str | None = None  # a manual card (/long, /short): who asked for it ("": a re-ask)
+    capped: bool = False  # the size was limited by balance × leverage (margin), max_position_pct or max order qty
+    asked_pct: Decimal | None = None  # the risk % /risk asks for (risk_pct is what the capped size risks)
     kind = "signal"
 
 
@@ -102,7 +113,7 @@ class PositionClosed(Event):
     exit_price: Decimal
     pnl: Decimal
     fees: Decimal
-    reason: str  # take_profit | stop_loss | breakeven_stop | trailing_stop | liquidation | adl | manual | unknown
+    reason: str  # an ExitReason: take_profit | stop_loss | breakeven_stop | trailing_stop | ... | unprotected
     trade_id: int
     funding: Decimal | None = None  # funding paid (+) while holding; like the fees it is already inside pnl
     kind = "closed"
@@ -118,6 +129,18 @@ class UnknownPosition(Event):
     avg_price: Decimal
     default_action: str
     decide_by: datetime
+    kind = "protection"
+
+
+@dataclass(frozen=True)
+class UnknownDefaulted(Event):
+    """Nobody answered an unknown position's card in time: the default (``[bot] unknown_position_action``) was
+    applied by the tick; ``outcome``: what it came to. The card's copies show it, their buttons gone."""
+
+    symbol: str
+    size: Decimal
+    decision: UnknownDecision
+    outcome: str
     kind = "protection"
 
 
@@ -166,24 +189,11 @@ class EventBus:
     async def emit(self, event: Event) -> None:
         for listener in list(self.listeners):
             try:
-                result: Any = listener(event)
+                result = listener(event)
                 if inspect.isawaitable(result):
                     await result
             except Exception:
                 log.exception("event listener failed on %s", type(event).__name__)
-
-
-class Recorder:
-    """A listener that keeps every event (tests, the demo summary)."""
-
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    def __call__(self, event: Event) -> None:
-        self.events.append(event)
-
-    def of(self, cls: type[Event]) -> list[Any]:
-        return [e for e in self.events if isinstance(e, cls)]
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,17 @@ import threading
 import traceback
 import warnings
 from collections.abc import Iterable
-from typing import Any, TextIO
+from types import TracebackType
+from typing import TextIO
+
+from tradebot.settings.dburl import PASSWORD_PARAM
 
 _BOT_TOKEN = re.compile(r"(?<![0-9])\d{5,12}:[A-Za-z0-9_-]{30,}")
-_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s/]+@", re.IGNORECASE)
+# a URL's password, up to the URL's last @ (it may hold an unencoded @, /, ? or #)
+_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)\S*@", re.IGNORECASE)
 FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+# chatty libraries kept at WARNING or above (httpx logs URLs, which carry the bot token)
+QUIET = ("httpx", "httpcore", "apscheduler", "telegram.ext.Updater", "matplotlib", "urllib3", "tornado", "alembic")
 
 
 class RedactingFilter(logging.Filter):
@@ -26,7 +32,8 @@ class RedactingFilter(logging.Filter):
     def redact(self, text: str) -> str:
         for s in self.secrets:
             text = text.replace(s, "***")
-        return _URL_PASSWORD.sub(r"\1***@", _BOT_TOKEN.sub("***", text))
+        text = _URL_PASSWORD.sub(r"\1***@", _BOT_TOKEN.sub("***", text))
+        return PASSWORD_PARAM.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)  # ?password=..., password=...
 
     def filter(self, record: logging.LogRecord) -> bool:
         msg = record.getMessage()
@@ -59,7 +66,7 @@ def install_stderr_hooks(redactor: RedactingFilter) -> None:
     """What reaches stderr outside logging is redacted too: uncaught exceptions (main thread, other threads,
     unraisable ones) and warnings. asyncio's default exception handler logs through logging (redacted there)."""
 
-    def excepthook(tp: type[BaseException], exc: BaseException, tb: Any) -> None:
+    def excepthook(tp: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
         _write(redactor, "".join(traceback.format_exception(tp, exc, tb)))
 
     def thread_hook(args: threading.ExceptHookArgs) -> None:
@@ -69,13 +76,13 @@ def install_stderr_hooks(redactor: RedactingFilter) -> None:
         _write(redactor, f"Exception in thread {name}:\n"
                + "".join(traceback.format_exception(args.exc_type, args.exc_value, args.exc_traceback)))
 
-    def unraisable_hook(args: Any) -> None:
+    def unraisable_hook(args: sys.UnraisableHookArgs) -> None:
         head = f"{args.err_msg or 'Exception ignored in'}: {args.object!r}\n"
         _write(redactor, head + "".join(traceback.format_exception(args.exc_type, args.exc_value,
                                                                    args.exc_traceback)))
 
     def showwarning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
-                    file: Any = None, line: str | None = None) -> None:
+                    file: TextIO | None = None, line: str | None = None) -> None:
         text = redactor.redact(warnings.formatwarning(message, category, filename, lineno, line))
         target = file if file is not None else sys.stderr
         if target is not None:
@@ -100,7 +107,6 @@ def setup_logging(level: str = "INFO", secrets: Iterable[str] = (), stream: Text
     handler.addFilter(redactor)
     root.addHandler(handler)
     root.setLevel(level)
-    for noisy in ("httpx", "httpcore", "apscheduler", "telegram.ext.Updater", "matplotlib", "urllib3", "tornado",
-                  "alembic"):
+    for noisy in QUIET:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     return redactor

@@ -15,6 +15,11 @@ class Side(StrEnum):
         return 1 if self is Side.BUY else -1
 
     @property
+    def word(self) -> str:
+        """"long" or "short", as a trader says it."""
+        return "long" if self is Side.BUY else "short"
+
+    @property
     def opposite(self) -> Side:
         return Side.SELL if self is Side.BUY else Side.BUY
 

@@ -9,35 +9,34 @@ from typing import Any
 
 os.environ.setdefault("PTB_TIMEDELTA", "true")  # PTB 22: timedelta retry_after, no deprecation warning
 
-from telegram import BotCommand
-from telegram.error import TelegramError
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+from telegram.ext import Application, ApplicationBuilder
 from telegram.request import HTTPXRequest
 
 import handlers
-from handlers import jobs
+from handlers import jobs, journal_alarm
 from handlers.alerts import AlertSink
-from handlers.commands import COMMANDS
 from handlers.deps import (
     DEPS_KEY,
-    LOCK_NAME,
     SETUP_KEY,
     Deps,
     PollTracker,
     Setup,
 )
 from handlers.errors import polling_error_callback
+from handlers.menus import set_menus
+from handlers.outgoing import FittingRateLimiter
 from proving.sim import Simulator
 from storage.db import init_db, make_engine
 from storage.journal import Journal
-from storage.lock import new_owner, take_lock
+from storage.lock import LOCK_NAME, new_owner, take_lock
+from storage.trouble import DOWN, reason
 from tradebot.bybit.client import BybitClient
-from tradebot.config import Config
-from tradebot.engine import TradingEngine
+from tradebot.chat.service import BotService, env_label
 from tradebot.errors import ExchangeError
 from tradebot.events import Lifecycle
-from tradebot.service import BotService, env_label
-from tradebot.streams import start_streams
+from tradebot.settings.config import Config
+from tradebot.tick.engine import TradingEngine
+from tradebot.tick.streams import start_streams
 from tradebot.timeutil import utcnow
 
 log = logging.getLogger("wiring.app")
@@ -72,9 +71,9 @@ def build_application(cfg: Config, builder: ApplicationBuilder[Any, Any, Any, An
         builder = ApplicationBuilder().token(token).get_updates_request(info.poll)
         if (api := cfg.env.TELEGRAM_API_URL) is not None:  # a self-hosted Bot API server
             builder = builder.base_url(f"{api}/bot").base_file_url(f"{api}/file/bot")
-    app = builder.rate_limiter(AIORateLimiter()).post_init(post_init).post_shutdown(post_shutdown).build()
+    app = builder.rate_limiter(FittingRateLimiter()).post_init(post_init).post_shutdown(post_shutdown).build()
     app.bot_data[SETUP_KEY] = info
-    handlers.register(app, cfg.env.TELEGRAM_ALLOWED_CHAT_IDS)
+    handlers.register(app)
     return app
 
 
@@ -97,11 +96,13 @@ async def post_init(app: App) -> None:
     engine = TradingEngine(cfg, client, journal, clock=clock)
     service = BotService(cfg, engine, client, journal, clock)
     deps = Deps(cfg=cfg, engine=engine, service=service, client=client, journal=journal,
-                sim=sim, clock=clock, allowed=frozenset(cfg.env.TELEGRAM_ALLOWED_CHAT_IDS), owner=info.owner,
+                sim=sim, clock=clock, owner=info.owner,
                 poll=info.poll, managed_loop=info.managed_loop, own_journal=info.journal is None, own_db=own_db)
     app.bot_data[DEPS_KEY] = deps
+    journal_alarm.install(app, deps)  # a journal that cannot be written is told to the owner directly
     engine.bus.subscribe(AlertSink(deps))
     try:
+        await service.watch.restore()  # the watch list /symbols left, before anything reads the symbols
         await engine.start()
     except ExchangeError as exc:  # the first tick retries start(); tell the user now
         log.error("exchange not ready at start: %s", exc)
@@ -109,13 +110,10 @@ async def post_init(app: App) -> None:
         key = cfg.env.BYBIT_API_KEY.get_secret_value() if cfg.env.BYBIT_API_KEY else "paper-key"
         secret = cfg.env.BYBIT_API_SECRET.get_secret_value() if cfg.env.BYBIT_API_SECRET else "paper-secret"
         deps.streams = await start_streams(engine, cfg.exchange_env, key, secret, sim)
-        service.streams = deps.streams
-    try:
-        await app.bot.set_my_commands([BotCommand(c.name, c.help[:256]) for c in COMMANDS])
-    except TelegramError as exc:
-        log.warning("could not set the command menu: %s", exc)
+        service.streams = service.watch.streams = deps.streams
+    await set_menus(app.bot, deps.access)  # owners see every command, viewers the read-only ones
     await engine.bus.emit(Lifecycle(f"Started on {env_label(cfg)}: {', '.join(cfg.bot.symbols)}, mode "
-                                    f"{engine.mode}{', PAUSED' if engine.paused else ''}."))
+                                    f"{engine.settings.mode}{', PAUSED' if engine.settings.paused else ''}."))
     jobs.schedule(app, deps, info)
 
 
@@ -123,9 +121,13 @@ async def post_shutdown(app: App) -> None:
     deps: Deps | None = app.bot_data.get(DEPS_KEY)
     if deps is None:
         return
+    journal_alarm.uninstall(app, deps)
     if deps.streams is not None:
         await deps.streams.stop()
-    await deps.journal.ops.release_lock(LOCK_NAME, deps.owner)
+    try:
+        await deps.journal.ops.release_lock(LOCK_NAME, deps.owner)
+    except DOWN as exc:  # the journal cannot be written: the lock goes stale on its own; the rest still closes
+        log.warning("could not release the instance lock: %s", reason(exc))
     await deps.client.aclose()
     if deps.sim is not None:
         deps.sim.close()
@@ -145,9 +147,18 @@ async def startup(app: App, *, poll_timeout: float = 1.0) -> None:
                                         error_callback=polling_error_callback(app))
 
 
+def stop_heavy(app: App) -> None:
+    """Cancel the queued and running /backtest, /optimize, /chart (their worker is terminated) before the
+    Application stops: it would otherwise wait for each of them to finish."""
+    deps: Deps | None = app.bot_data.get(DEPS_KEY)
+    if deps is not None:
+        deps.service.heavy.close()
+
+
 async def shutdown(app: App) -> None:
     if app.updater is not None and app.updater.running:
         await app.updater.stop()
+    stop_heavy(app)
     if app.running:
         await app.stop()
     await app.shutdown()

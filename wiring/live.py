@@ -13,7 +13,6 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from telegram.error import InvalidToken, RetryAfter, TelegramError
 
@@ -23,7 +22,6 @@ from handlers.deps import (
     DEPS_KEY,
     EXIT_BAD_JOURNAL,
     EXIT_OTHER_INSTANCE,
-    LOCK_NAME,
     SETUP_KEY,
     Deps,
     Setup,
@@ -31,16 +29,17 @@ from handlers.deps import (
 )
 from handlers.errors import polling_error_callback
 from proving.sim import Simulator
-from storage.db import StorageError, init_db, make_engine, normalize_url
+from storage.db import StorageError, init_db, make_engine
 from storage.journal import Journal
-from storage.lock import new_owner, take_lock
+from storage.lock import LOCK_NAME, new_owner, take_lock
 from tradebot.bybit.client import BybitClient
-from tradebot.config import Config
-from tradebot.engine import TradingEngine
+from tradebot.chat.service import BotService, env_label
 from tradebot.logs import redact
-from tradebot.service import BotService, env_label
+from tradebot.settings.config import Config
+from tradebot.settings.dburl import shown_url
+from tradebot.tick.engine import TradingEngine
 from tradebot.timeutil import utcnow
-from wiring.app import InstanceLocked, build_application, make_exchange, post_init, post_shutdown
+from wiring.app import InstanceLocked, build_application, make_exchange, post_init, post_shutdown, stop_heavy
 
 log = logging.getLogger("wiring.live")
 EXIT_OK, EXIT_CRASH, EXIT_CONFIG = 0, 1, 2  # and EXIT_OTHER_INSTANCE = 3
@@ -81,10 +80,10 @@ class Guard:
         else:
             self.client, self.sim = exchange
         self.engine = TradingEngine(cfg, self.client, journal, clock=utcnow)
-        self.engine.entries_held = HELD
+        self.engine.gate.held = HELD
         deps = Deps(cfg=cfg, engine=self.engine, service=BotService(cfg, self.engine, self.client, journal, utcnow),
                     client=self.client, journal=journal, sim=self.sim, clock=utcnow,
-                    allowed=frozenset(cfg.env.TELEGRAM_ALLOWED_CHAT_IDS), owner=owner, poll=None, managed_loop=True)
+                    owner=owner, poll=None, managed_loop=True)
         self.engine.bus.subscribe(AlertSink(deps))
         self.lost_lock = False
         self._halt = asyncio.Event()
@@ -165,15 +164,16 @@ async def connect(app: Any, cfg: Config, journal: Journal, owner: str, stop: asy
 
 
 async def start_updates(app: Any, cfg: Config) -> None:
-    """Polling (default) or, with TELEGRAM_WEBHOOK_URL, python-telegram-bot's webhook server with the secret."""
+    """Polling (default) or, with TELEGRAM_WEBHOOK_URL, the webhook server (python-telegram-bot's update handler,
+    guarded: the secret and the size are checked before the body is read, handlers/webhook.py)."""
     env = cfg.env
     if env.TELEGRAM_WEBHOOK_URL:
+        from handlers import webhook  # tornado: python-telegram-bot[webhooks], needed in webhook mode only
+
         assert env.TELEGRAM_WEBHOOK_SECRET is not None  # config validation requires it
         path = urlsplit(env.TELEGRAM_WEBHOOK_URL).path.strip("/")
-        await app.updater.start_webhook(listen=env.TELEGRAM_WEBHOOK_LISTEN, port=env.TELEGRAM_WEBHOOK_PORT,
-                                        url_path=path, webhook_url=env.TELEGRAM_WEBHOOK_URL,
-                                        secret_token=env.TELEGRAM_WEBHOOK_SECRET.get_secret_value(),
-                                        allowed_updates=UPDATES, drop_pending_updates=False, bootstrap_retries=-1)
+        await webhook.serve(app, env.TELEGRAM_WEBHOOK_LISTEN, env.TELEGRAM_WEBHOOK_PORT, env.TELEGRAM_WEBHOOK_URL,
+                            path, env.TELEGRAM_WEBHOOK_SECRET.get_secret_value(), UPDATES)
         log.info("webhook server listening on %s:%d/%s", env.TELEGRAM_WEBHOOK_LISTEN, env.TELEGRAM_WEBHOOK_PORT,
                  path)
         return
@@ -182,8 +182,13 @@ async def start_updates(app: Any, cfg: Config) -> None:
 
 
 async def stop_app(app: Any) -> None:
+    if liveness.webhook_running(app):
+        from handlers import webhook
+
+        await webhook.stop(app)
     if app.updater is not None and app.updater.running:
         await app.updater.stop()
+    stop_heavy(app)
     if app.running:
         await app.stop()
     await app.shutdown()  # a no-op when initialize() never succeeded
@@ -216,8 +221,13 @@ async def serve(cfg: Config, *, builder: Any = None, stop: asyncio.Event | None 
             say(f"Refusing to start: {exc}")
             return EXIT_BAD_JOURNAL
         except OperationalError as exc:  # e.g. PostgreSQL not up yet: one line; a supervisor restarts us
-            shown = make_url(normalize_url(cfg.env.DATABASE_URL)).render_as_string(hide_password=True)
-            say(f"Cannot open the journal at {shown} (DATABASE_URL): {str(exc.orig).strip().splitlines()[0]}")
+            reason = str(exc.orig).strip().splitlines()[0]
+            if db.dialect.name == "sqlite" and "locked" in reason:  # held past the wait: the other start has it
+                say(f"Refusing to start: Another bot instance is running on this database, or another program "
+                    f"holds it: the journal at {shown_url(cfg.env.DATABASE_URL)} (DATABASE_URL) stayed locked "
+                    f"({reason}). Stop the other one first.")
+                return EXIT_OTHER_INSTANCE
+            say(f"Cannot open the journal at {shown_url(cfg.env.DATABASE_URL)} (DATABASE_URL): {reason}")
             return EXIT_CRASH
         if (refusal := await journal.worker.call(lambda: take_lock(db, owner))) is not None:
             say(f"Refusing to start: {refusal}")
@@ -248,6 +258,9 @@ async def serve(cfg: Config, *, builder: Any = None, stop: asyncio.Event | None 
         except OSError as exc:  # the webhook port is taken or the address is not ours
             say(f"The webhook server cannot listen on {cfg.env.TELEGRAM_WEBHOOK_LISTEN}:"
                 f"{cfg.env.TELEGRAM_WEBHOOK_PORT} (TELEGRAM_WEBHOOK_LISTEN/TELEGRAM_WEBHOOK_PORT): {exc.strerror}")
+            return EXIT_CONFIG
+        except TelegramError as exc:  # setWebhook refused (network trouble is retried): the URL is not usable
+            say(f"Telegram refused TELEGRAM_WEBHOOK_URL {cfg.env.TELEGRAM_WEBHOOK_URL}: {exc.message}")
             return EXIT_CONFIG
         done = asyncio.ensure_future(deps.stopping.wait())
         halt = asyncio.ensure_future(stop.wait())

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
-from tradebot.config import Config
+from tradebot.settings.config import Config
 
 
 def run(cfg: Config, *, demo: bool, demo_seconds: float | None, speed: float | None = None) -> int:
     """0 ok, 2 token rejected, 3 another instance (lock or Telegram conflict); see wiring/live.py."""
     if demo:
-        from proving.demo import run_demo
+        from wiring.demo import run_demo
 
         return run_demo(cfg, seconds=demo_seconds, speed=speed)
     from wiring.live import serve

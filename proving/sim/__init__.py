@@ -14,7 +14,11 @@ book=BookParams(), leverage=10, warmup=0, start_ms=None, funding_rate=0)``
 - ``warmup``: replay candles already closed at start (history for indicators).
 - ``.transport()`` / ``.sync_transport()``: in-process ``httpx`` transports (no sockets).
 - ``.serve(host="127.0.0.1", port=0)`` -> handle with ``.url``, ``.port``, ``.close()`` (HTTP/1.1 keep-alive).
-- ``.step(n=1) -> int`` candles stepped (0 when the replay is exhausted); ``.set_price(symbol, price)``;
+- ``.step(n=1) -> int`` candles stepped (0 when the replay is exhausted); ``.set_price(symbol, price, gap=False)``
+  (``gap``: the price jumps, a stop it crosses fills at the new price); ``.lag_closed_pnl()`` /
+  ``.release_closed_pnl()``: closed-pnl rows created in between are not listed until released (Bybit writes them
+  a moment after the fill and the position message); ``.advance_ms(ms)``: market time passes at the current
+  path point without a price move (capped before the next point), so actions in between get distinct times;
   ``.state() -> dict``; ``.faults.configure(**cfg)`` / ``.faults.clear()``; ``.exchange`` (the engine).
 
 WebSocket streams (second port; the HTTP server stays a plain ``http.server``)
@@ -46,11 +50,11 @@ at the last price walked through :func:`market_fill_price`. All business timesta
 (the time of the current path point: open, +1/3, +2/3, end-1ms of the candle); auth and the envelope
 ``time`` use the wall clock.
 
-Control API (JSON, no auth, never subject to faults): ``POST /sim/price {"symbol","price"}``,
+Control API (JSON, no auth, never subject to faults): ``POST /sim/price {"symbol","price"[,"gap"]}``,
 ``POST /sim/step {"n"}``, ``GET /sim/state``, ``POST /sim/faults {...}`` (``{}`` clears). Fault keys:
 latency_ms, latency_prob (0 = always when latency_ms set), http5xx_prob, rate_limit_prob, drop_prob,
 lost_response_prob, next_n {kind: N} (kinds http5xx, rate_limit, drop, lost_response), paths [...], seed,
-lost_sleep_s. Faults apply to every /v5 path (including /v5/market/time) unless ``paths`` narrows them;
+lost_sleep_s, closed_pnl_lag_ms (a closed-pnl row booked while it is set is listed that many wall ms after its fill, or when cleared). Faults apply to every /v5 path (including /v5/market/time) unless ``paths`` narrows them;
 latency sleeps after executing, before answering. 5xx / 10006 / drop are not executed; lost_response is executed and then the connection is
 dropped (HTTP server; after sleeping lost_sleep_s if set) or ``httpx.ReadTimeout`` is raised (in-process).
 
@@ -61,8 +65,33 @@ Book (market/orderbook.mdx, market/tickers.mdx): a synthetic book around the las
 best bid = last - 1 tick < best ask = last + 1 tick by default, depth growing per level; tickers bid1/ask1 are
 the book's first levels. Market orders walk exactly these levels (:func:`market_fill_price`, shared with the
 backtest); a limit order at or through the best opposite price (also after an amend) fills at once as taker
-(capped at its price; PostOnly is cancelled instead); a resting limit fills as maker when the last price trades
-at or through it. ``BookParams.zero()`` (tests pinning exact prices) fills everything at the last price.
+(capped at its price). ``BookParams.zero()`` (tests pinning exact prices) fills everything at the last price.
+
+Maker execution (order/create-order.mdx, amend-order.mdx, enum.mdx, order/execution.mdx, account/fee-rate.mdx):
+a PostOnly limit that would take, at create or after an amend, is acknowledged (retCode 0, ids) and Cancelled with
+rejectReason ``EC_PostOnlyWillTakeLiquidity``, cancelType UNKNOWN, nothing executed (order-list.mdx's example);
+the streams publish that one order row. A resting limit fills at its price as maker by the rule
+``resting-limit`` (:mod:`proving.sim.resting`, a modelling choice): traded through by a tick or more, all of it;
+a touch (the last price arriving at exactly its price), ``BookParams.touch_share`` of one book level's size there
+(``level_notional / price``, floored to the qty step), the rest resting as PartiallyFilled (cumExecQty,
+leavesQty); one execution per fill. Cancelling the rest leaves the order Cancelled with its fills (enum.mdx:
+PartiallyFilledCanceled is spot-only); an amend down to the filled qty fills it. Every fill is charged the
+fee-rate endpoint's makerFeeRate or takerFeeRate and says which (``isMaker``, ``feeRate``). An active reduce-only
+order left with nothing to reduce (position closed or flipped) is Cancelled with ``CancelByReduceOnly``
+(``reduce-only-cancel``).
+
+Partial TP/SL (create-order.mdx, trading-stop.mdx; :mod:`proving.sim.partial`): ``tpslMode=Partial`` with
+``takeProfit``/``stopLoss`` on an entry, ``tpOrderType``/``slOrderType`` Market or Limit with
+``tpLimitPrice``/``slLimitPrice`` (Limit needs Partial and its price); trading-stop with ``tpslMode=Partial`` adds
+them with ``tpSize``/``slSize`` (equal; at most 20 of a kind: 110061). Each is a system order (stopOrderType
+PartialTakeProfit/PartialStopLoss, createType CreateByPartial…, tpslMode Partial, Untriggered, reduce-only, Limit
+at its limit price or Market). An entry's are created by its first opening fill and grow with its later fills
+(``partial-tpsl-size``); refusals rather than guesses for missing prices/sizes (``partial-tpsl-params``). A TP and
+SL created together are bound: the trigger of one Deactivates the other (``partial-tpsl-oco``). Triggered, a Market
+one fills as taker; a Limit one becomes an active limit (New, same orderId, qty capped at the position) filled by
+the resting-limit rule as maker, or at once as taker if marketable (``partial-tpsl-trigger``). The position row
+keeps tpslMode "Full" and shows the Full-mode TP/SL only (``partial-tpsl-position``). A closed or flipped position
+Deactivates the untriggered ones (CancelByTpSlTsClear) and cancels a resting triggered one (CancelByReduceOnly).
 
 Position TP/SL/trailing (position/trading-stop.mdx, order/open-order.mdx): Full-mode stops set at order create
 or via trading-stop are system conditional orders: ``orderStatus`` Untriggered, ``stopOrderType``
@@ -90,10 +119,15 @@ taken over: open active orders are Cancelled (``CancelAllBeforeLiq``), the posit
 price (equity → 0 after the taker fee) by an order created ``CreateByTakeOver_PassThrough``, with an
 execution and a closed-pnl row of ``execType`` BustTrade (enum.mdx, position/close-pnl.mdx).
 
+Other categories (proving/sim/categories.py): the account holds nothing in ``spot``, ``inverse`` or ``option``, so
+position, order, execution, closed-pnl, fee-rate, instruments-info, tickers and cancel-all requests in a category
+their docs page allows answer an empty ``list`` in the page's shape (the page's per-category required parameters
+and the 7-day window still apply); a category the page does not list is 10001 ``Illegal category``.
+
 Not simulated (answered with retCode 10001 and a "not simulated"/Bybit message, never silently): hedge mode
-(positionIdx 1/2, switch-mode mode=3), Partial TP/SL and Limit TP/SL orders, conditional (triggerPrice) orders,
-amending a TP/SL/trailing system order (use trading-stop) or an order's trigger/TP/SL fields (only qty and
-price amend), spot order filters (tpslOrder, OcoOrder, BidirectionalTpslOrder), /v5/market/mark-price-kline
+(positionIdx 1/2, switch-mode mode=3), conditional (triggerPrice) orders, amending a TP/SL/trailing system order
+(Full or Partial; use trading-stop, or cancel a Partial one) or an order's trigger/TP/SL fields (only qty and
+price amend), queue position at a price level (the touch rule above stands for it), spot order filters (tpslOrder, OcoOrder, BidirectionalTpslOrder), /v5/market/mark-price-kline
 and index-price-kline (no mark/index candle history), kline intervals finer than the feed's base candles.
 Simplified, as documented here: liquidation goes straight
 to the takeover (no laddered CreateByLiq partial liquidation), no auto-deleveraging (AdlTrade: no
@@ -125,9 +159,10 @@ Conformance: every answer matches the response example on its Bybit docs page (f
 (``NOT_SIMULATED``, ``EXTRA``, ``VALUES``) and checked by ``tests/sim/test_conformance.py``.
 """
 
-from .book import BookParams, market_fill_price
+from tradebot.market_model.book import BookParams, market_fill_price
+from tradebot.market_model.feed import candle_path
+
 from .core import Simulator
 from .exchange import Exchange, Fees, SimRejection
-from .feed import candle_path
 
 __all__ = ["BookParams", "Exchange", "SimRejection", "Fees", "Simulator", "candle_path", "market_fill_price"]

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tradebot.money import ZERO
 
+from .host import SimHost
 from .liquidation import position_mm
 from .models import fmt
 from .params import Params, Result, err
 
-if TYPE_CHECKING:
-    from .core import Simulator
 
-
-def wallet_row(sim: Simulator) -> dict[str, Any]:
+def wallet_row(sim: SimHost) -> dict[str, Any]:
     ex = sim.exchange
     upl, pim, oim = ex.upl(), ex.position_im(), ex.order_im()
     mm = position_mm(ex)
@@ -42,7 +40,7 @@ def wallet_row(sim: Simulator) -> dict[str, Any]:
     }
 
 
-def wallet_balance(sim: Simulator, p: Params) -> Result:
+def wallet_balance(sim: SimHost, p: Params) -> Result:
     acct = p.str("accountType", required=True)
     if acct not in ("UNIFIED", "CONTRACT"):
         raise err("accountType only support UNIFIED.")
@@ -53,7 +51,7 @@ def wallet_balance(sim: Simulator, p: Params) -> Result:
     return {"list": [row]}
 
 
-def account_info(sim: Simulator, p: Params) -> Result:
+def account_info(sim: SimHost, p: Params) -> Result:
     """account/account-info.mdx, shaped like its example; ``sim.account_settings`` may override
     unifiedMarginStatus / marginMode (the simulator itself always trades as a UTA 2.0 in cross margin)."""
     return {"marginMode": "REGULAR_MARGIN", "updatedTime": str(sim.market_time()), "unifiedMarginStatus": 5,
@@ -61,7 +59,7 @@ def account_info(sim: Simulator, p: Params) -> Result:
             "spotHedgingStatus": "OFF", **getattr(sim, "account_settings", {})}
 
 
-def fee_rate(sim: Simulator, p: Params) -> Result:
+def fee_rate(sim: SimHost, p: Params) -> Result:
     p.category()
     sym = p.symbol(sim, required=False)
     fees = sim.exchange.fees

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl
 
 from tradebot.bybit.auth import verify
 
 from .exchange import SimRejection
 from .handlers import PRIVATE, PUBLIC
+from .host import RouteResult, SimHost
 from .models import fmt
 from .params import Params
-
-if TYPE_CHECKING:
-    from .core import Simulator
 
 # Per-UID, per-endpoint limits (requests per rolling second), default Pro tier, linear.
 RATE_LIMITS = {
@@ -31,18 +28,6 @@ TIMESTAMP_MSG = ("invalid request, please check your server timestamp or recv_wi
                  "req_timestamp[{ts}],server_timestamp[{now}],recv_window[{recv}]")
 JSON_HEADERS = {"Content-Type": "application/json"}
 Json = dict[str, Any]
-
-
-@dataclass
-class RouteResult:
-    """A routed request: ``action`` is "respond", "drop" (not executed, no answer) or "lost" (executed)."""
-
-    status: int
-    headers: dict[str, str]
-    body: bytes
-    delay_s: float = 0.0
-    action: str = "respond"
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class RateLimiter:
@@ -67,7 +52,7 @@ class RateLimiter:
 class Router:
     """Maps (method, path, raw query, headers, body) to Bybit-shaped answers for one Simulator."""
 
-    def __init__(self, sim: Simulator) -> None:
+    def __init__(self, sim: SimHost) -> None:
         self.sim = sim
         self.limiter = RateLimiter()
 
@@ -177,7 +162,7 @@ class Router:
             if (method, path) == ("GET", "/sim/state"):
                 return 200, JSON_HEADERS, sim.state()
             if (method, path) == ("POST", "/sim/price"):
-                price = sim.set_price(str(data["symbol"]), Decimal(str(data["price"])))
+                price = sim.set_price(str(data["symbol"]), Decimal(str(data["price"])), gap=bool(data.get("gap")))
                 return 200, JSON_HEADERS, {"symbol": data["symbol"], "price": fmt(price), "time": sim.market_time()}
             if (method, path) == ("POST", "/sim/step"):
                 n = sim.step(int(data.get("n", 1)))

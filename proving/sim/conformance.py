@@ -47,3 +47,28 @@ VALUES: dict[str, dict[str, str]] = {
         "list.bustPrice": "table: 'Deprecated, always \"\"'; the example shows a price",
     },
 }
+
+# Behaviour Bybit's pages leave open, and the rule the simulator follows there (page, then the choice). Each key is
+# named in proving/sim/__init__.py's rule list (checked by tests/sim/test_conformance.py).
+MODELLED: dict[str, str] = {
+    "resting-limit": "order/execution.mdx says a resting limit fills as maker, not how much of it trades when the "
+                     "market reaches it (that depends on the unseen queue). Through its price by a tick or more: "
+                     "all of it; a touch (arriving at exactly its price): BookParams.touch_share of one book "
+                     "level's size at that price, floored to the qty step (proving/sim/resting.py)",
+    "reduce-only-cancel": "enum.mdx cancelType CancelByReduceOnly names the cancel, not the status: an active "
+                          "reduce-only order left with nothing to reduce (position closed or flipped) is "
+                          "Cancelled (Deactivated is for untriggered conditional orders, enum.mdx orderStatus)",
+    "partial-tpsl-size": "create-order.mdx: Partial TP/SL are created 'with the qty you actually fill'; one TP "
+                         "and one SL per entry, created by its first opening fill and grown by later ones",
+    "partial-tpsl-params": "a Limit TP/SL without tpLimitPrice/slLimitPrice, and a Partial trading-stop without "
+                           "tpSize/slSize, are refused (10001) rather than guessed; a size above the position, a "
+                           "'0' (Partial only adds) and a trailing stop in Partial mode too",
+    "partial-tpsl-oco": "enum.mdx cancelType CancelByOCOSlCanceledByTpTriggered / CancelByOCOTpCanceledBySlTriggered"
+                        ": a TP and SL created together are bound; the trigger of one Deactivates the other",
+    "partial-tpsl-trigger": "a triggered Limit TP/SL becomes an active limit order (New, same orderId) at its limit "
+                            "price, filled by the resting-limit rule, at once as taker if already marketable; its "
+                            "qty is capped at the position when it triggers (a reduced position keeps the larger "
+                            "untriggered size until then); it stays listed under orderFilter=StopOrder",
+    "partial-tpsl-position": "position.mdx: tpslMode is 'always Full'; the row's takeProfit/stopLoss show the "
+                             "Full-mode stops only, Partial ones are seen as their orders",
+}

@@ -9,11 +9,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .book import BookParams
+from tradebot.market_model.book import BookParams
+from tradebot.market_model.feed import BASE_MS, FUNDING_MS, SymbolFeed, load_candles
+from tradebot.market_model.instruments import INSTRUMENTS
+
 from .exchange import Exchange, Fees
 from .faults import Faults
-from .feed import BASE_MS, FUNDING_MS, SymbolFeed, load_candles
-from .instruments import INSTRUMENTS
 from .ledger import settle_funding
 from .liquidation import position_row
 from .models import fmt
@@ -52,6 +53,7 @@ class Simulator:
         self.faults = Faults()
         self.stream_faults = StreamFaults()
         self.ws_url: str | None = None  # set while a StreamServer runs (GET /sim/ws answers it)
+        self.closed_pnl_hidden_from: int | None = None  # closed-pnl rows from this index on lag (see lag_closed_pnl)
         self.book = book or BookParams()
         self.state_file = Path(state_file) if state_file else None
         self.feeds: dict[str, SymbolFeed] = {}
@@ -69,6 +71,7 @@ class Simulator:
                                            price=Decimal(p) if p is not None else INSTRUMENTS[s].default_price)
         self.exchange = Exchange({s: INSTRUMENTS[s] for s in syms}, Decimal(balance), self.market_time,
                                  fees=fees or Fees(), book=self.book, seed=seed, leverage=Decimal(leverage))
+        self.exchange.visible_at = lambda: self.wall_ms() + int(self.faults.closed_pnl_lag_ms)
         for s in syms:
             self.exchange.on_price(s, self.feeds[s].last)
         from .api import Router
@@ -100,8 +103,9 @@ class Simulator:
     def prices(self) -> dict[str, Decimal]:
         return {s: self.feeds[s].last for s in self.symbols}
 
-    def set_price(self, symbol: str, price: Decimal | str) -> Decimal:
-        """Walk ``symbol``'s last price to ``price`` (stops and limits in between trigger)."""
+    def set_price(self, symbol: str, price: Decimal | str, *, gap: bool = False) -> Decimal:
+        """Walk ``symbol``'s last price to ``price`` (stops and limits in between trigger at their level); with
+        ``gap`` the price jumps there instead (a stop it crosses fills at ``price``, as at a candle's gapped open)."""
         with self.lock:
             if symbol not in self.feeds:
                 raise ValueError(f"unknown symbol {symbol}")
@@ -109,7 +113,7 @@ class Simulator:
             p = (Decimal(str(price)) / tick).to_integral_value() * tick
             if p <= 0:
                 raise ValueError("price must be positive")
-            self.exchange.on_price(symbol, p, continuous=True)
+            self.exchange.on_price(symbol, p, continuous=not gap)
             self.feeds[symbol].move(p)
             self.publisher.flush(moved=True)
             self.save()
@@ -127,7 +131,7 @@ class Simulator:
                     for s, pts in paths.items():
                         if j < len(pts):
                             idx, p, _ = pts[j]
-                            self.feeds[s].point = idx
+                            self.feeds[s].at_point(idx)
                             self.exchange.on_price(s, p, continuous=True)
                             self.feeds[s].move(p)
                     self.publisher.flush(moved=True)
@@ -146,6 +150,25 @@ class Simulator:
             if done:
                 self.save()
         return done
+
+    def advance_ms(self, ms: int) -> int:
+        """Let ``ms`` of market time pass without a price move (capped before the candle path's next point, which
+        only :meth:`step` reaches): orders, fills and closes in between get distinct times. Returns the time."""
+        with self.lock:
+            for f in self.feeds.values():
+                f.advance_ms(ms)
+            return self.market_time()
+
+    def lag_closed_pnl(self) -> None:
+        """Closed-PnL rows created from now on are not listed by ``/v5/position/closed-pnl`` until
+        :meth:`release_closed_pnl`: Bybit writes them a moment after the fill and the position message."""
+        with self.lock:
+            if self.closed_pnl_hidden_from is None:
+                self.closed_pnl_hidden_from = len(self.exchange.closed)
+
+    def release_closed_pnl(self) -> None:
+        with self.lock:
+            self.closed_pnl_hidden_from = None
 
     # -- replay at speed ---------------------------------------------------------------------------
     def start_replay(self, speed: float) -> None:
@@ -167,7 +190,8 @@ class Simulator:
 
     # -- state -------------------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
-        """Snapshot: wallet, positions, open orders, executions, closed pnl, market time and prices (wire form)."""
+        """Snapshot: wallet, positions, open orders, executions, closed pnl, market time and prices (wire form), and
+        whether each symbol's trailing stop has activated (the simulator's own truth: Bybit's position does not say)."""
         from .account import wallet_row
 
         with self.lock:
@@ -181,6 +205,7 @@ class Simulator:
                 "open_orders": [o.wire() for o in reversed(ex.open_orders())],
                 "executions": [e.wire() for e in reversed(ex.executions)],
                 "closed_pnl": [c.wire() for c in reversed(ex.closed)],
+                "trailing_active": {s: ex.positions[s].trail_active for s in self.symbols},
                 "faults": self.faults.as_dict(),
             }
 

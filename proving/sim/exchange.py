@@ -7,15 +7,18 @@ import uuid
 from collections.abc import Callable
 from decimal import Decimal
 
+from tradebot.market_model.book import BookParams, market_fill_price, touch_price
+from tradebot.market_model.instruments import Instrument
 from tradebot.money import ZERO
+from tradebot.rules.bybit_trail import trail_update
 from tradebot.side import Side
 
-from .book import BookParams, market_fill_price, touch_price
-from .instruments import Instrument
+from . import partial
 from .ledger import book_fill
 from .liquidation import mark_events
 from .margin import push_mark
 from .models import ClosedPnl, Execution, Fees, Order, OrderRequest, Position, SimRejection
+from .resting import resting_fill_qty
 from .tpsl import StopOrders, check_tpsl_vs_price
 
 __all__ = ["Exchange", "SimRejection", "Fees", "OrderRequest"]
@@ -47,6 +50,7 @@ class Exchange:
         self.counter = 0
         self.seq = 1000
         self.stops = StopOrders(self.orders, self.new_id, clock)
+        self.visible_at: Callable[[], int] = lambda: 0  # wall ms from which a closed-pnl row booked now is listed
 
     # -- helpers -----------------------------------------------------------------------------------
     def new_id(self) -> str:
@@ -133,24 +137,26 @@ class Exchange:
                       tp_trigger_by=req.tp_trigger_by if req.take_profit else "",
                       sl_trigger_by=req.sl_trigger_by if req.stop_loss else "",
                       tpsl_mode=req.tpsl_mode or ("Full" if req.take_profit or req.stop_loss else ""),
+                      tp_order_type=req.tp_order_type, sl_order_type=req.sl_order_type,
+                      tp_limit_price=req.tp_limit_price, sl_limit_price=req.sl_limit_price,
                       last_price_on_created=last, created=now, updated=now, seq=self.next_seq())
         self.orders[order.order_id] = order
         if req.link_id:
             self.link_ids[req.link_id] = order.order_id
-        if self._crosses(order):
-            self._take(order)
+        if self.crosses(order):
+            self.take(order)
         elif req.tif in ("IOC", "FOK"):
             self.finish(order, "Cancelled", "EC_NoImmediateQtyToFill")
         return order
 
-    def _crosses(self, order: Order) -> bool:
+    def crosses(self, order: Order) -> bool:
         """Marketable: a market order, or a limit at/through the best opposite price (ask for Buy, bid for Sell)."""
         if order.order_type == "Market":
             return True
         touch = touch_price(order.side, self.last[order.symbol], self.instruments[order.symbol].tick_size, self.book)
         return order.price >= touch if order.side is Side.BUY else order.price <= touch
 
-    def _take(self, order: Order) -> None:
+    def take(self, order: Order) -> None:
         """Execute a marketable order as taker by walking the book (a limit never fills beyond its price);
         PostOnly is cancelled instead (create-order.mdx). What cannot fill is cancelled."""
         if order.tif == "PostOnly":
@@ -163,16 +169,18 @@ class Exchange:
             fill = order.price
         if qty > 0:
             self.fill(order, qty, fill, is_maker=False)
-        if order.status != "Filled":
-            self.finish(order, "Cancelled" if order.cum_qty == 0 else "PartiallyFilledCanceled")
+        if order.status != "Filled":  # enum.mdx: derivatives' Cancelled "may have an executed qty"
+            self.finish(order, "Cancelled")
 
     def amend_order(self, order: Order, qty: Decimal | None, price: Decimal | None) -> None:
         """Amend qty/price of an open limit order; if the new price crosses the book it fills at once as a
         taker (amend-order.mdx, create-order.mdx: a limit at or through the best opposite price executes)."""
         order.qty, order.price = qty or order.qty, price or order.price
         order.updated = self.clock()
-        if order.order_type == "Limit" and order.is_open and self._crosses(order):
-            self._take(order)
+        if order.cum_qty == order.qty:  # amended down to what already filled: nothing left to fill
+            order.status = "Filled"
+        if order.order_type == "Limit" and order.is_open and self.crosses(order):
+            self.take(order)
 
     @staticmethod
     def _protect(side: Side, last: Decimal, ins: Instrument) -> Decimal:
@@ -197,6 +205,9 @@ class Exchange:
         order = self.orders.get(oid)
         if order is None or order.symbol != symbol or not order.is_open:
             raise SimRejection(110001, "Order does not exist")
+        if order.stop_order_type in partial.KINDS:
+            partial.cancel(self, order)
+            return order
         if order.stop_order_type:  # a position TP/SL/trailing order: cancelling it removes that stop
             pos = self.positions[symbol]
             if order.stop_order_type == "TakeProfit":
@@ -276,13 +287,15 @@ class Exchange:
 
     # -- fills -------------------------------------------------------------------------------------
     def fill(self, order: Order, qty: Decimal, price: Decimal, is_maker: bool, exec_type: str = "Trade") -> None:
-        """Book the fill (ledger.book_fill); a flat position then deactivates its reduce-only orders, and the
-        position's TP/SL/trailing system orders follow it."""
+        """Book the fill (ledger.book_fill); a Partial-mode entry's TP/SL orders cover what it opened; reduce-only
+        orders left with nothing to reduce are cancelled; the position's system TP/SL/trailing orders follow it."""
         pos = book_fill(self, order, qty, price, is_maker, exec_type)
-        if not pos.size:
-            for o in self.open_orders(order.symbol):
-                if o.reduce_only and not o.stop_order_type:
-                    self.finish(o, "Deactivated", cancel_type="CancelByReduceOnly")
+        if order.tpsl_mode == "Partial":
+            partial.attach(self, order, self.executions[-1])
+        for o in self.open_orders(order.symbol):  # nothing left to reduce (enum.mdx cancelType CancelByReduceOnly)
+            if o.reduce_only and o.status != "Untriggered" and (not pos.size or o.side == pos.side):
+                self.finish(o, "Cancelled", cancel_type="CancelByReduceOnly")
+        partial.sync(self, order.symbol)
         self.stops.sync(pos, self.last[order.symbol], self.seq)
 
     # -- price path --------------------------------------------------------------------------------
@@ -297,8 +310,9 @@ class Exchange:
             self.last[symbol] = price
             self.mark[symbol] = push_mark(self.mark_window[symbol], price, self.instruments[symbol].tick_size)
             return
+        seen: set[str] = set()  # resting limits already served by this segment (a touch fills once)
         for _ in range(1000):
-            event = self._next_event(symbol, prev, price)
+            event = self._next_event(symbol, prev, price, seen)
             if event is None:
                 break
             kind, level, target = event
@@ -306,27 +320,36 @@ class Exchange:
             self.last[symbol] = base
             if kind == "limit":
                 assert isinstance(target, Order)
-                qty = self._reduce_cap(target)
+                seen.add(target.order_id)
+                qty = min(self._reduce_cap(target), self._resting_qty(target, prev, price))
                 if qty > 0:
                     self.fill(target, qty, target.price, is_maker=True)
                 elif target.is_open:
-                    self.finish(target, "Deactivated", cancel_type="CancelByReduceOnly")
+                    self.finish(target, "Cancelled", cancel_type="CancelByReduceOnly")
+            elif kind == "partial":
+                assert isinstance(target, Order)
+                partial.trigger(self, target, base)
             else:
                 self.trigger(symbol, kind, level, base)
         self.last[symbol] = price
         pos = self.positions[symbol]
-        if pos.size and pos.trailing_stop:
-            long = pos.side is Side.BUY
-            if not pos.trail_active and (price >= pos.active_price if long else price <= pos.active_price):
-                pos.trail_active, pos.trail_best = True, price
-            if pos.trail_active:
-                pos.trail_best = max(pos.trail_best, price) if long else min(pos.trail_best, price)
+        if pos.size and pos.trailing_stop and pos.side is not None:  # the rule, in long space
+            s = pos.side.sign
+            pos.trail_active, best = trail_update(pos.trail_active, s * pos.trail_best, s * pos.active_price, s * price)
+            pos.trail_best = s * best
         self.mark[symbol] = push_mark(self.mark_window[symbol], price, self.instruments[symbol].tick_size)
         mark_events(self, symbol)
+        partial.mark_triggers(self, symbol)
         if pos.size:
             self.stops.sync(pos, price, self.seq)
 
-    def _next_event(self, symbol: str, prev: Decimal, price: Decimal) -> tuple[str, Decimal, object] | None:
+    def _resting_qty(self, order: Order, prev: Decimal, price: Decimal) -> Decimal:
+        ins = self.instruments[order.symbol]
+        return resting_fill_qty(order.side, order.price, order.qty - order.cum_qty, prev, price, ins.tick_size,
+                                ins.qty_step, self.book)
+
+    def _next_event(self, symbol: str, prev: Decimal, price: Decimal,
+                    seen: set[str]) -> tuple[str, Decimal, object] | None:
         events: list[tuple[Decimal, int, str, Decimal, object]] = []
         pos = self.positions[symbol]
         if pos.size:
@@ -340,9 +363,11 @@ class Exchange:
             up = (price >= pos.take_profit) if long else (price <= pos.take_profit)
             if pos.take_profit and up and pos.tp_trigger_by == "LastPrice":
                 events.append((abs(pos.take_profit - prev), 2, "TakeProfit", pos.take_profit, None))
-        for o in self.open_orders(symbol):
-            if o.order_type == "Limit" and (price <= o.price if o.side is Side.BUY else price >= o.price):
+        for o in self.open_orders(symbol):  # resting limits (proving.sim.resting: through fills, a touch may part-fill)
+            if (o.order_type == "Limit" and o.status != "Untriggered" and o.order_id not in seen
+                    and self._resting_qty(o, prev, price) > 0):
                 events.append((abs(o.price - prev), 3 + o.seq, "limit", o.price, o))
+        events += partial.events(self, symbol, prev, price)
         if not events:
             return None
         _, _, kind, level, target = min(events, key=lambda e: (e[0], e[1]))

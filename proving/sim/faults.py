@@ -62,6 +62,10 @@ class Faults(FaultSettings):
 
     ``*_prob`` fire at random (seeded); ``next_n`` forces a kind for the next N matching requests
     (e.g. ``{"lost_response": 1}``); ``paths`` limits everything to those request paths.
+    ``closed_pnl_lag_ms``: a closed-pnl row booked while it is set is listed only that many wall-clock ms after the
+    fill that made it (the position and the execution show the fill at once), or once the fault is cleared:
+    Bybit's records are written asynchronously after the order is processed (order/order-list.mdx: "the data
+    returned from this endpoint may delay").
     """
 
     KINDS = KINDS
@@ -73,6 +77,7 @@ class Faults(FaultSettings):
     drop_prob: float = 0.0
     lost_response_prob: float = 0.0
     lost_sleep_s: float = 0.0
+    closed_pnl_lag_ms: float = 0.0  # a close's closed-pnl row shows on /v5/position/closed-pnl this much later
 
     def decide(self, path: str) -> FaultDecision:
         """Draw the fault (if any) for one request to ``path``."""

@@ -4,31 +4,31 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from tradebot.market_model.book import book_levels
+from tradebot.market_model.feed import FUNDING_MS, INTERVALS
+from tradebot.market_model.instruments import INSTRUMENTS
 from tradebot.money import ZERO
 from tradebot.side import Side
 
 from .account import account_info, fee_rate, wallet_balance
-from .book import book_levels
+from .categories import route_table
 from .exchange import OrderRequest, SimRejection
-from .feed import FUNDING_MS, INTERVALS
-from .instruments import INSTRUMENTS
+from .host import SimHost
 from .liquidation import position_row
 from .models import fmt
 from .params import DAY_MS, LINK_ID, TRIGGER_BY, WEEK_MS, Params, Result, err, keyed_page, page, window
-
-if TYPE_CHECKING:
-    from .core import Simulator
+from .tpsl_params import order_tpsl, partial_trading_stop
 
 
 # -- market ----------------------------------------------------------------------------------------
-def market_time(sim: Simulator, p: Params) -> Result:
+def market_time(sim: SimHost, p: Params) -> Result:
     ms = sim.wall_ms()
     return {"timeSecond": str(ms // 1000), "timeNano": str(ms * 1_000_000)}
 
 
-def kline(sim: Simulator, p: Params) -> Result:
+def kline(sim: SimHost, p: Params) -> Result:
     cat = p.category("linear")
     sym = p.symbol(sim, code_msg="Not supported symbols")
     interval = p.str("interval", required=True)
@@ -43,7 +43,7 @@ def kline(sim: Simulator, p: Params) -> Result:
     return {"category": cat, "symbol": sym, "list": rows}
 
 
-def funding_history(sim: Simulator, p: Params) -> Result:
+def funding_history(sim: SimHost, p: Params) -> Result:
     """Settled funding rates, newest first: every 8 h boundary of market time since the first candle, at the
     simulator's ``funding_rate`` (market/history-fund-rate.mdx: startTime alone is an error; endTime alone or
     neither gives the ``limit`` newest records up to endTime / now)."""
@@ -65,7 +65,7 @@ def funding_history(sim: Simulator, p: Params) -> Result:
                                       for t in times]}
 
 
-def tickers(sim: Simulator, p: Params) -> Result:
+def tickers(sim: SimHost, p: Params) -> Result:
     cat = p.category()
     sym = p.symbol(sim, required=False, code_msg="Not supported symbols")
     out = []
@@ -95,7 +95,7 @@ def tickers(sim: Simulator, p: Params) -> Result:
     return {"category": cat, "list": out}
 
 
-def orderbook(sim: Simulator, p: Params) -> Result:
+def orderbook(sim: SimHost, p: Params) -> Result:
     p.category()
     sym = p.symbol(sim, code_msg="Not supported symbols")
     limit = p.int("limit", 25, 1, 1000)
@@ -110,7 +110,7 @@ def orderbook(sim: Simulator, p: Params) -> Result:
             "seq": sim.exchange.seq, "cts": sim.market_time()}
 
 
-def instruments_info(sim: Simulator, p: Params) -> Result:
+def instruments_info(sim: SimHost, p: Params) -> Result:
     cat = p.category()
     sym = p.str("symbol")
     status = p.str("status", default="Trading")
@@ -119,7 +119,7 @@ def instruments_info(sim: Simulator, p: Params) -> Result:
     return {"category": cat, "list": chunk, "nextPageCursor": cursor}
 
 
-def not_simulated(sim: Simulator, p: Params) -> Result:
+def not_simulated(sim: SimHost, p: Params) -> Result:
     raise err("not simulated: the simulator keeps no mark/index price candle history (see proving.sim)")
 
 
@@ -132,7 +132,7 @@ def _position_idx(p: Params) -> None:
         raise err("params error: positionIdx invalid")
 
 
-def order_create(sim: Simulator, p: Params) -> Result:
+def order_create(sim: SimHost, p: Params) -> Result:
     p.category()
     sym = p.symbol(sim)
     side = p.side()
@@ -150,24 +150,15 @@ def order_create(sim: Simulator, p: Params) -> Result:
     _position_idx(p)
     if p.str("triggerPrice"):
         raise err("conditional orders (triggerPrice) are not supported by the simulator")
-    mode = p.str("tpslMode")
-    if mode not in ("", "Full") or "Limit" in (p.str("tpOrderType"), p.str("slOrderType")):
-        raise err("only tpslMode=Full with Market TP/SL is supported by the simulator")
-    tp_by, sl_by = p.str("tpTriggerBy", default="LastPrice"), p.str("slTriggerBy", default="LastPrice")
-    if tp_by not in TRIGGER_BY or sl_by not in TRIGGER_BY:
-        raise err("params error: TriggerBy invalid")
-    tp, sl = p.dec("takeProfit") or ZERO, p.dec("stopLoss") or ZERO
-    ins = INSTRUMENTS[sym]
-    for v in (tp, sl):
-        if v and v % ins.tick_size:
-            raise err("The price is not a multiple of tickSize")
+    t = order_tpsl(p, INSTRUMENTS[sym])  # Full or Partial (Market/Limit) TP/SL
     req = OrderRequest(sym, side, otype, qty, p.dec("price") if otype == "Limit" else None, tif, link,
-                       p.bool("reduceOnly"), p.bool("closeOnTrigger"), tp, sl, tp_by, sl_by, mode)
+                       p.bool("reduceOnly"), p.bool("closeOnTrigger"), t.tp, t.sl, t.tp_by, t.sl_by, t.mode,
+                       t.tp_type, t.sl_type, t.tp_limit, t.sl_limit)
     order = sim.exchange.place_order(req)
     return {"orderId": order.order_id, "orderLinkId": order.link_id}
 
 
-def order_cancel(sim: Simulator, p: Params) -> Result:
+def order_cancel(sim: SimHost, p: Params) -> Result:
     p.category()
     sym = p.symbol(sim)
     oid, link = p.str("orderId"), p.str("orderLinkId")
@@ -181,7 +172,7 @@ AMEND_NOT_SIMULATED = ("triggerPrice", "takeProfit", "stopLoss", "tpTriggerBy", 
                        "tpLimitPrice", "slLimitPrice", "tpslMode", "orderIv")
 
 
-def order_amend(sim: Simulator, p: Params) -> Result:
+def order_amend(sim: SimHost, p: Params) -> Result:
     p.category()
     sym = p.symbol(sim)
     order = sim.exchange.find_order(p.str("orderId"), p.str("orderLinkId"))
@@ -204,7 +195,7 @@ def order_amend(sim: Simulator, p: Params) -> Result:
     return {"orderId": order.order_id, "orderLinkId": order.link_id}
 
 
-def order_cancel_all(sim: Simulator, p: Params) -> Result:
+def order_cancel_all(sim: SimHost, p: Params) -> Result:
     """cancel-all.mdx: by symbol > baseCoin > settleCoin (one is required for linear)."""
     p.category()
     sym, base, settle = p.symbol(sim, required=False), p.str("baseCoin"), p.str("settleCoin")
@@ -226,7 +217,7 @@ def order_cancel_all(sim: Simulator, p: Params) -> Result:
     return {"list": [{"orderId": o.order_id, "orderLinkId": o.link_id} for o in done], "success": "1"}
 
 
-def _orders_by(sim: Simulator, p: Params, *, need_scope: bool = True) -> list[Any]:
+def _orders_by(sim: SimHost, p: Params, *, need_scope: bool = True) -> list[Any]:
     """Orders matching the query. ``need_scope``: one of symbol/baseCoin/settleCoin is required for linear
     (open-order.mdx); order-list.mdx has no such rule for the history."""
     oid, link = p.str("orderId"), p.str("orderLinkId")
@@ -251,7 +242,7 @@ def _orders_by(sim: Simulator, p: Params, *, need_scope: bool = True) -> list[An
     return rows
 
 
-def order_realtime(sim: Simulator, p: Params) -> Result:
+def order_realtime(sim: SimHost, p: Params) -> Result:
     """open-order.mdx: openOnly 0 (default) = open orders (New, PartiallyFilled, Untriggered); 1 = the most
     recent 500 closed orders; ignored when querying by orderId/orderLinkId."""
     p.category()
@@ -267,7 +258,7 @@ def _by_id(p: Params) -> bool:
     return bool(p.str("orderId") or p.str("orderLinkId"))
 
 
-def order_history(sim: Simulator, p: Params) -> Result:
+def order_history(sim: SimHost, p: Params) -> Result:
     """Closed orders, newest first (order/order-list.mdx): the 7-day window rule; Cancelled/Rejected/Deactivated
     orders without fills are kept 24 hours, and beyond 7 days only orders with fills are returned."""
     p.category()
@@ -284,7 +275,7 @@ def order_history(sim: Simulator, p: Params) -> Result:
     return {"category": "linear", "list": [o.wire() for o in chunk], "nextPageCursor": cursor}
 
 
-def execution_list(sim: Simulator, p: Params) -> Result:
+def execution_list(sim: SimHost, p: Params) -> Result:
     """Fills and funding, newest first (order/execution.mdx): the 7-day window rule, except that a query by
     orderId/orderLinkId ignores the other parameters (the page's priority tip)."""
     p.category()
@@ -300,7 +291,7 @@ def execution_list(sim: Simulator, p: Params) -> Result:
 
 
 # -- positions -------------------------------------------------------------------------------------
-def position_list(sim: Simulator, p: Params) -> Result:
+def position_list(sim: SimHost, p: Params) -> Result:
     p.category()
     sym = p.symbol(sim, required=False)
     settle = p.str("settleCoin")
@@ -315,17 +306,17 @@ def position_list(sim: Simulator, p: Params) -> Result:
     return {"category": "linear", "list": [position_row(ex, r.symbol) for r in chunk], "nextPageCursor": cursor}
 
 
-def trading_stop(sim: Simulator, p: Params) -> Result:
+def trading_stop(sim: SimHost, p: Params) -> Result:
     p.category()
     sym = p.symbol(sim)
     mode = p.str("tpslMode", required=True)
     if mode not in ("Full", "Partial"):
         raise err("params error: tpslMode invalid")
-    if mode == "Partial":
-        raise err("tpslMode=Partial is not supported by the simulator")
     if "positionIdx" not in p.d:
         raise err("Missing some parameters that must be filled in, positionIdx")
     _position_idx(p)
+    if mode == "Partial":
+        return partial_trading_stop(sim, p, sym)
     if "Limit" in (p.str("tpOrderType"), p.str("slOrderType")):
         raise err("tpOrderType/slOrderType Limit requires tpslMode=Partial")
     tp_by, sl_by = p.str("tpTriggerBy"), p.str("slTriggerBy")
@@ -336,7 +327,7 @@ def trading_stop(sim: Simulator, p: Params) -> Result:
     return {}
 
 
-def set_leverage(sim: Simulator, p: Params) -> Result:
+def set_leverage(sim: SimHost, p: Params) -> Result:
     p.category()
     sym = p.symbol(sim)
     buy, sell = p.dec("buyLeverage", True), p.dec("sellLeverage", True)
@@ -347,7 +338,7 @@ def set_leverage(sim: Simulator, p: Params) -> Result:
     return {}
 
 
-def switch_mode(sim: Simulator, p: Params) -> Result:
+def switch_mode(sim: SimHost, p: Params) -> Result:
     p.category()
     mode = p.int("mode")
     if mode is None:
@@ -357,23 +348,28 @@ def switch_mode(sim: Simulator, p: Params) -> Result:
     raise err("hedge mode (mode=3) is not supported by the simulator")
 
 
-def closed_pnl(sim: Simulator, p: Params) -> Result:
-    """Closed-position records, newest first, in the 7-day window (position/close-pnl.mdx)."""
+def closed_pnl(sim: SimHost, p: Params) -> Result:
+    """Closed-position records, newest first, in the 7-day window (position/close-pnl.mdx); with the
+    ``closed_pnl_lag_ms`` fault a row booked while it is set is listed that long (wall clock) after its fill, or
+    as soon as the fault is cleared."""
     p.category()
     sym = p.symbol(sim, required=False)
-    rows = [(i, c) for i, c in reversed(list(enumerate(sim.exchange.closed))) if not sym or c.symbol == sym]
+    held, wall = sim.faults.closed_pnl_lag_ms > 0, sim.wall_ms()
+    hidden = len(sim.exchange.closed) if sim.closed_pnl_hidden_from is None else sim.closed_pnl_hidden_from
+    rows = [(i, c) for i, c in reversed(list(enumerate(sim.exchange.closed)))
+            if (not sym or c.symbol == sym) and i < hidden and (not held or c.visible_at <= wall)]
     chunk, cursor = keyed_page(window(p, lambda c: c.created, rows, sim.market_time()), p, 50, 100)
     return {"category": "linear", "list": [c.wire() for c in chunk], "nextPageCursor": cursor}
 
 
-PUBLIC: dict[tuple[str, str], Callable[[Simulator, Params], Result]] = {
+PUBLIC: dict[tuple[str, str], Callable[[SimHost, Params], Result]] = route_table({
     ("GET", "/v5/market/time"): market_time, ("GET", "/v5/market/kline"): kline,
     ("GET", "/v5/market/tickers"): tickers, ("GET", "/v5/market/orderbook"): orderbook,
     ("GET", "/v5/market/instruments-info"): instruments_info,
     ("GET", "/v5/market/mark-price-kline"): not_simulated, ("GET", "/v5/market/index-price-kline"): not_simulated,
     ("GET", "/v5/market/funding/history"): funding_history,
-}
-PRIVATE: dict[tuple[str, str], Callable[[Simulator, Params], Result]] = {
+})
+PRIVATE: dict[tuple[str, str], Callable[[SimHost, Params], Result]] = route_table({
     ("POST", "/v5/order/create"): order_create, ("POST", "/v5/order/cancel"): order_cancel,
     ("POST", "/v5/order/amend"): order_amend, ("POST", "/v5/order/cancel-all"): order_cancel_all, ("GET", "/v5/order/realtime"): order_realtime,
     ("GET", "/v5/order/history"): order_history, ("GET", "/v5/execution/list"): execution_list,
@@ -381,4 +377,4 @@ PRIVATE: dict[tuple[str, str], Callable[[Simulator, Params], Result]] = {
     ("POST", "/v5/position/set-leverage"): set_leverage, ("POST", "/v5/position/switch-mode"): switch_mode,
     ("GET", "/v5/position/closed-pnl"): closed_pnl, ("GET", "/v5/account/wallet-balance"): wallet_balance,
     ("GET", "/v5/account/info"): account_info, ("GET", "/v5/account/fee-rate"): fee_rate,
-}
+})

@@ -4,17 +4,14 @@ the executions and the closed PnL (fees, realised PnL, Bybit's closed-PnL split 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from tradebot.money import ZERO
 
+from .books import Books
 from .models import ClosedPnl, Execution, Order, Position
 
-if TYPE_CHECKING:
-    from .exchange import Exchange
 
-
-def book_fill(ex: Exchange, order: Order, qty: Decimal, price: Decimal, is_maker: bool,
+def book_fill(ex: Books, order: Order, qty: Decimal, price: Decimal, is_maker: bool,
               exec_type: str = "Trade") -> Position:
     """Book ``qty`` of ``order`` filled at ``price``: close against the position first (a closed-PnL row), open
     the rest, charge the fee, advance the order and append the execution. Returns the position."""
@@ -41,6 +38,7 @@ def book_fill(ex: Exchange, order: Order, qty: Decimal, price: Decimal, is_maker
         pos.cur_realised += pnl
         pos.cum_realised += pnl
         ex.closed[-1].exec_type = exec_type  # Trade, or BustTrade for a takeover liquidation
+        ex.closed[-1].visible_at = ex.visible_at()
         if not pos.size:
             _flatten(pos)
     opening = qty - closed
@@ -53,12 +51,8 @@ def book_fill(ex: Exchange, order: Order, qty: Decimal, price: Decimal, is_maker
             pos.avg_price = (pos.avg_price * pos.size + price * opening) / (pos.size + opening)
             pos.size += opening
         pos.open_fee += fee - (fee * closed / qty if closed else ZERO)
-        if order.take_profit:
-            pos.take_profit, pos.tp_trigger_by = order.take_profit, order.tp_trigger_by or "LastPrice"
-        if order.stop_loss:
-            pos.stop_loss, pos.sl_trigger_by = order.stop_loss, order.sl_trigger_by or "LastPrice"
-        if order.take_profit or order.stop_loss:
-            pos.tpsl_parent = order.link_id
+        if order.tpsl_mode != "Partial":  # Partial TP/SL are orders of their own (proving.sim.partial)
+            _attach_full_tpsl(pos, order)
     ex.wallet -= fee
     pos.cur_realised -= fee
     pos.cum_realised -= fee
@@ -76,13 +70,23 @@ def book_fill(ex: Exchange, order: Order, qty: Decimal, price: Decimal, is_maker
     return pos
 
 
+def _attach_full_tpsl(pos: Position, order: Order) -> None:
+    """An opening fill's Full-mode TP/SL become the position's (trading-stop.mdx: the whole position)."""
+    if order.take_profit:
+        pos.take_profit, pos.tp_trigger_by = order.take_profit, order.tp_trigger_by or "LastPrice"
+    if order.stop_loss:
+        pos.stop_loss, pos.sl_trigger_by = order.stop_loss, order.sl_trigger_by or "LastPrice"
+    if order.take_profit or order.stop_loss:
+        pos.tpsl_parent = order.link_id
+
+
 def _flatten(pos: Position) -> None:
     pos.side, pos.avg_price, pos.open_time, pos.open_fee, pos.funding = None, ZERO, 0, ZERO, ZERO
     pos.take_profit = pos.stop_loss = pos.trailing_stop = pos.active_price = pos.trail_best = ZERO
     pos.trail_active, pos.tpsl_parent = False, ""
 
 
-def settle_funding(ex: Exchange, symbol: str, rate: Decimal, at: int | None = None) -> None:
+def settle_funding(ex: Books, symbol: str, rate: Decimal, at: int | None = None) -> None:
     """Charge (fee > 0) or pay (fee < 0) funding on an open position: size × mark price × rate, as an execution
     with execType Funding at ``at`` (market ms, default now); the amount also goes into the closedPnl of the
     close that follows, as Bybit's Closed P&L includes the funding paid while holding."""

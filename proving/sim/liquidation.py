@@ -4,28 +4,25 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from tradebot.money import ZERO
 from tradebot.side import Side
 
+from .books import Books
 from .margin import MMR, breakeven_price, bust_price, liq_price
 from .models import Order
 
-if TYPE_CHECKING:
-    from .exchange import Exchange
 
-
-def position_mm(ex: Exchange, exclude: str = "") -> Decimal:
+def position_mm(ex: Books, exclude: str = "") -> Decimal:
     """Maintenance margin: size × mark × MMR over the positions (risk tier 1)."""
     return sum((p.size * ex.mark[s] * MMR for s, p in ex.positions.items() if p.size and s != exclude), ZERO)
 
 
-def _others_upl(ex: Exchange, symbol: str) -> Decimal:
+def _others_upl(ex: Books, symbol: str) -> Decimal:
     return sum((p.upl(ex.mark[s]) for s, p in ex.positions.items() if p.size and s != symbol), ZERO)
 
 
-def position_liq_price(ex: Exchange, symbol: str) -> Decimal | None:
+def position_liq_price(ex: Books, symbol: str) -> Decimal | None:
     """Estimated cross-margin liquidation price of ``symbol``'s position (margin.liq_price)."""
     pos = ex.positions[symbol]
     if not pos.size or pos.side is None:
@@ -34,7 +31,7 @@ def position_liq_price(ex: Exchange, symbol: str) -> Decimal | None:
     return liq_price(pos.side, pos.size, pos.avg_price, cushion, ex.instruments[symbol].tick_size)
 
 
-def position_row(ex: Exchange, symbol: str) -> dict[str, object]:
+def position_row(ex: Books, symbol: str) -> dict[str, object]:
     """The /v5/position/list row with markPrice, liqPrice and breakEvenPrice."""
     pos, ins = ex.positions[symbol], ex.instruments[symbol]
     liq = position_liq_price(ex, symbol)
@@ -46,7 +43,7 @@ def position_row(ex: Exchange, symbol: str) -> dict[str, object]:
 
 
 # -- mark price: MarkPrice/IndexPrice triggers and liquidation ------------------------------------------
-def mark_events(ex: Exchange, symbol: str) -> None:
+def mark_events(ex: Books, symbol: str) -> None:
     """After a price move: TP/SL with triggerBy MarkPrice/IndexPrice (index = mark here) fire when the mark
     reaches them and fill at market from the last price; then any position whose mark price has reached
     its liquidation price is liquidated."""
@@ -64,7 +61,7 @@ def mark_events(ex: Exchange, symbol: str) -> None:
             liquidate(ex, s)
 
 
-def liquidate(ex: Exchange, symbol: str) -> None:
+def liquidate(ex: Books, symbol: str) -> None:
     """Takeover liquidation (enum.mdx): open active orders are cancelled (CancelAllBeforeLiq), then the
     liquidation engine closes the whole position at the bankruptcy price with an order created
     ``CreateByTakeOver_PassThrough``, an execution and a closed-pnl row of execType ``BustTrade``."""

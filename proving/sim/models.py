@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from tradebot.money import ZERO
+from tradebot.rules.bybit_trail import trail_level
 from tradebot.side import Side
 
 
@@ -58,6 +59,13 @@ class Order:
     created: int = 0
     updated: int = 0
     seq: int = 0
+    # Partial-mode TP/SL (create-order.mdx): on an entry, how its TP/SL orders execute once triggered
+    tp_order_type: str = ""
+    sl_order_type: str = ""
+    tp_limit_price: Decimal = ZERO
+    sl_limit_price: Decimal = ZERO
+    parent_id: str = ""  # a Partial TP/SL order: the orderId of the entry it was attached to ("" from trading-stop)
+    pair_id: str = ""  # a Partial TP/SL order: its bound partner (the SL of its TP, or the TP of its SL)
 
     @property
     def leaves(self) -> Decimal:
@@ -87,7 +95,8 @@ class Order:
             "lastPriceOnCreated": fmt(self.last_price_on_created), "basePrice": "",
             "reduceOnly": self.reduce_only, "closeOnTrigger": self.close_on_trigger, "placeType": "",
             "smpType": "None", "smpGroup": 0, "smpOrderId": "", "tpslMode": self.tpsl_mode,
-            "tpLimitPrice": "", "slLimitPrice": "", "ocoTriggerBy": "", "parentOrderLinkId": self.parent_link_id,
+            "tpLimitPrice": fmt(self.tp_limit_price) if self.tp_limit_price else "",
+            "slLimitPrice": fmt(self.sl_limit_price) if self.sl_limit_price else "", "ocoTriggerBy": "", "parentOrderLinkId": self.parent_link_id,
             "createdTime": str(self.created), "updatedTime": str(self.updated),
             # order-list.mdx fields: no slippage tolerance, no extra fees, no RPI (retail price improvement) fills
             "slippageToleranceType": "UNKNOWN", "slippageTolerance": "", "extraFees": "",
@@ -125,11 +134,11 @@ class Position:
     @property
     def trail_level(self) -> Decimal | None:
         """Current trailing-stop trigger price, or None when unset/not yet activated."""
-        if not self.trailing_stop or not self.trail_active or not self.size:
+        if not self.trailing_stop or not self.size or self.side is None:
             return None
-        if self.side is Side.BUY:
-            return self.trail_best - self.trailing_stop
-        return self.trail_best + self.trailing_stop
+        s = self.side.sign  # tradebot.rules.bybit_trail's level, in long space
+        lvl = trail_level(self.trail_active, s * self.trail_best, self.trailing_stop)
+        return None if lvl is None else s * lvl
 
     def upl(self, mark: Decimal) -> Decimal:
         if not self.size or self.side is None:
@@ -223,6 +232,7 @@ class ClosedPnl:
     updated: int
     exec_type: str = "Trade"
     fill_count: int = 1
+    visible_at: int = 0  # wall-clock ms from which the row is listed (the closed_pnl_lag_ms fault; not on the wire)
 
     def wire(self) -> dict[str, object]:
         return {
@@ -271,6 +281,10 @@ class OrderRequest:
     tp_trigger_by: str = "LastPrice"
     sl_trigger_by: str = "LastPrice"
     tpsl_mode: str = ""
+    tp_order_type: str = ""  # Partial mode: "Limit" rests a limit at tp_limit_price once triggered
+    sl_order_type: str = ""
+    tp_limit_price: Decimal = ZERO
+    sl_limit_price: Decimal = ZERO
 
     def __post_init__(self) -> None:
         self.side = Side(self.side)  # in-process callers (tests, bench) may pass the wire string "Buy"/"Sell"

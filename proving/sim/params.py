@@ -6,14 +6,12 @@ import builtins
 import re
 from collections.abc import Callable, Sequence
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tradebot.side import Side
 
 from .exchange import SimRejection
-
-if TYPE_CHECKING:
-    from .core import Simulator
+from .host import SimHost
 
 LINK_ID = re.compile(r"^[A-Za-z0-9_-]{1,36}$")
 TRIGGER_BY = ("LastPrice", "MarkPrice", "IndexPrice")
@@ -91,7 +89,7 @@ class Params:
             raise err("Illegal category" if cat in ("spot", "inverse", "option") else "params error: category")
         return cat
 
-    def symbol(self, sim: Simulator, required: builtins.bool = True,
+    def symbol(self, sim: SimHost, required: builtins.bool = True,
                code_msg: builtins.str = "params error: symbol invalid") -> builtins.str:
         sym = self.str("symbol", required)
         if sym and sym not in sim.feeds:

@@ -13,20 +13,17 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from tradebot.market_model.book import book_levels
+from tradebot.market_model.instruments import INSTRUMENTS
 from tradebot.money import ZERO
 from tradebot.side import Side
 
-from .book import book_levels
-from .instruments import INSTRUMENTS
+from .host import SimHost, Sink
 from .models import fmt
 from .params import Params
 
-if TYPE_CHECKING:
-    from .core import Simulator
-
-Sink = Callable[[str, dict[str, Any]], None]  # (topic, message) — called with the simulator lock held
 BOOK_DEPTHS = (1, 50, 200, 1000)
 
 
@@ -40,7 +37,7 @@ def _position_row(row: dict[str, Any]) -> dict[str, Any]:
 class Publisher:
     """Diffs the simulator's state at each flush and hands Bybit-shaped messages to the sinks."""
 
-    def __init__(self, sim: Simulator) -> None:
+    def __init__(self, sim: SimHost) -> None:
         self.sim = sim
         self.sinks: list[Sink] = []
         self.wanted: Callable[[str], bool] = lambda topic: False  # public topics with subscribers
@@ -150,7 +147,7 @@ class Publisher:
         return out
 
     def _kline(self, topic: str, interval: str, row: list[str], confirm: bool) -> dict[str, Any]:
-        from .feed import DAY_MS, MINUTE_INTERVALS
+        from tradebot.market_model.feed import DAY_MS, MINUTE_INTERVALS
 
         start = int(row[0])
         span = MINUTE_INTERVALS[interval] * 60_000 if interval in MINUTE_INTERVALS else (

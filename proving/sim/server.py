@@ -8,12 +8,8 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING
 
-from .api import RouteResult
-
-if TYPE_CHECKING:
-    from .core import Simulator
+from .host import RouteResult, SimHost
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -67,7 +63,7 @@ class _Server(ThreadingHTTPServer):
     block_on_close = False
     allow_reuse_address = True
 
-    def __init__(self, sim: Simulator, addr: tuple[str, int], verbose: bool) -> None:
+    def __init__(self, sim: SimHost, addr: tuple[str, int], verbose: bool) -> None:
         self.sim, self.verbose = sim, verbose
         super().__init__(addr, _Handler)
 
@@ -82,7 +78,7 @@ class _Server(ThreadingHTTPServer):
 class SimServer:
     """A running server: ``.url``, ``.host``, ``.port``, ``.close()`` (also a context manager)."""
 
-    def __init__(self, sim: Simulator, host: str = "127.0.0.1", port: int = 0, verbose: bool = False) -> None:
+    def __init__(self, sim: SimHost, host: str = "127.0.0.1", port: int = 0, verbose: bool = False) -> None:
         self.sim = sim
         self._httpd = _Server(sim, (host, port), verbose)
         self.host, self.port = host, self._httpd.server_address[1]

@@ -8,17 +8,15 @@ import os
 import typing
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from tradebot.market_model.feed import Candle
+from tradebot.market_model.instruments import INSTRUMENTS
 from tradebot.side import Side
 
-from .feed import Candle
-from .instruments import INSTRUMENTS
+from .host import SimHost
 from .margin import push_mark
 from .models import ClosedPnl, Execution, Order, Position
-
-if TYPE_CHECKING:
-    from .core import Simulator
 
 VERSION = 1
 KEEP_CANDLES = 1000  # closed candles persisted per symbol (the rest of a replay comes from the data file)
@@ -51,7 +49,7 @@ def _load(cls: type, data: dict[str, Any]) -> Any:
     return cls(**kwargs)
 
 
-def snapshot(sim: Simulator) -> dict[str, Any]:
+def snapshot(sim: SimHost) -> dict[str, Any]:
     ex = sim.exchange
     feeds = {}
     for s, f in sim.feeds.items():
@@ -70,7 +68,7 @@ def snapshot(sim: Simulator) -> dict[str, Any]:
     }
 
 
-def save(sim: Simulator, path: Path) -> None:
+def save(sim: SimHost, path: Path) -> None:
     """Atomically write the state file (temp file + rename)."""
     tmp = path.with_name(path.name + ".tmp")
     tmp.parent.mkdir(parents=True, exist_ok=True)  # --state-file state/paper.json works on a fresh checkout
@@ -78,7 +76,7 @@ def save(sim: Simulator, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def restore(sim: Simulator, path: Path) -> None:
+def restore(sim: SimHost, path: Path) -> None:
     """Load a state file written by :func:`save` into a freshly built simulator (same symbols/data)."""
     data = json.loads(path.read_text())
     if data.get("version") != VERSION:

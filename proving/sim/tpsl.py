@@ -65,11 +65,14 @@ class StopOrders:
     def __init__(self, orders: dict[str, Order], new_id: Callable[[], str], clock: Callable[[], int]) -> None:
         self.orders, self.new_id, self.clock = orders, new_id, clock
         self.ids: dict[tuple[str, str], str] = {}
+        self.partial: dict[str, None] = {}  # untriggered Partial-mode TP/SL order ids, in order (proving.sim.partial)
 
     def rebuild(self) -> None:
         """Re-index open system orders (after a state restore)."""
         self.ids = {(o.symbol, o.stop_order_type): o.order_id for o in self.orders.values()
                     if o.is_open and o.stop_order_type in KINDS}
+        self.partial = {o.order_id: None for o in self.orders.values()
+                        if o.status == "Untriggered" and o.stop_order_type.startswith("Partial")}
 
     def get(self, symbol: str, kind: str) -> Order | None:
         oid = self.ids.get((symbol, kind))

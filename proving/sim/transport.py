@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING
 
 import httpx
 
-from .api import RouteResult
-
-if TYPE_CHECKING:
-    from .core import Simulator
+from .host import RouteResult, SimHost
 
 
-def _route(sim: Simulator, request: httpx.Request, body: bytes) -> RouteResult:
+def _route(sim: SimHost, request: httpx.Request, body: bytes) -> RouteResult:
     headers = {k: v for k, v in request.headers.items()}
     return sim.router.dispatch(request.method, request.url.path, request.url.query.decode(), headers, body)
 
@@ -31,7 +27,7 @@ def _response(out: RouteResult, request: httpx.Request) -> httpx.Response:
 class AsyncSimTransport(httpx.AsyncBaseTransport):
     """``httpx.AsyncClient(base_url="http://sim", transport=sim.transport())``."""
 
-    def __init__(self, sim: Simulator) -> None:
+    def __init__(self, sim: SimHost) -> None:
         self.sim = sim
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -45,7 +41,7 @@ class AsyncSimTransport(httpx.AsyncBaseTransport):
 class SyncSimTransport(httpx.BaseTransport):
     """``httpx.Client(base_url="http://sim", transport=sim.sync_transport())``."""
 
-    def __init__(self, sim: Simulator) -> None:
+    def __init__(self, sim: SimHost) -> None:
         self.sim = sim
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:

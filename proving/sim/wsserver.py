@@ -12,7 +12,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
@@ -21,10 +21,8 @@ from websockets.http11 import Request, Response
 
 from tradebot.bybit.auth import ws_auth_signature
 
+from .host import SimHost
 from .publish import BOOK_DEPTHS
-
-if TYPE_CHECKING:
-    from .core import Simulator
 
 PUBLIC, PRIVATE = "/v5/public/linear", "/v5/private"
 PRIVATE_TOPICS = {"order", "execution", "position", "wallet"}
@@ -60,7 +58,7 @@ class StreamServer:
     ``idle_seconds`` overrides Bybit's 10-minute idle cut-off (tests use a short one).
     """
 
-    def __init__(self, sim: Simulator, host: str = "127.0.0.1", port: int = 0,
+    def __init__(self, sim: SimHost, host: str = "127.0.0.1", port: int = 0,
                  idle_seconds: float = IDLE_SECONDS) -> None:
         self.sim, self.idle_seconds = sim, idle_seconds
         self.faults = sim.stream_faults

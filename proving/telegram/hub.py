@@ -15,7 +15,7 @@ from telegram.error import NetworkError, TimedOut
 from telegram.ext import ApplicationBuilder
 from telegram.request import BaseRequest, RequestData
 
-from proving.telegram.methods import BotApiMethods
+from proving.telegram.methods import BotApiMethods, menu_for
 from proving.telegram.types import (
     CONFLICT,
     ApiCall,
@@ -78,7 +78,8 @@ class OfflineTelegram:
         self.bot_id, self.username, self.first_name = bot_id, username, first_name
         self.calls: list[ApiCall] = []
         self.answers: list[CallbackAnswer] = []
-        self.commands: list[dict[str, Any]] = []
+        self.commands: list[dict[str, Any]] = []  # the default scope's menu
+        self.menus: dict[str, list[dict[str, Any]]] = {}  # every scope's (methods.scope_key), the default's too
         self.webhook: dict[str, Any] = {}
         self.by_id: dict[tuple[int, int], SentMessage] = {}
         self.incoming: dict[tuple[int, int], dict[str, Any]] = {}
@@ -210,6 +211,10 @@ class OfflineTelegram:
         """Number of pushed updates not yet returned by getUpdates."""
         with self.lock:
             return sum(1 for u in self.updates if u["update_id"] > self._delivered)
+
+    def menu(self, chat_id: int, user_id: int | None = None) -> list[str]:
+        """The command menu ``user_id`` sees in ``chat_id`` (setMyCommands' scopes resolved as Telegram does)."""
+        return menu_for(self.menus, chat_id, user_id)
 
     def dump(self) -> str:
         """Human-readable state for failure messages."""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
+import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from proving.telegram.types import (
     NOT_MODIFIED,
@@ -19,15 +21,59 @@ from proving.telegram.types import (
     parse_html,
 )
 
-if TYPE_CHECKING:
-    from proving.telegram.hub import OfflineTelegram
+
+class Hub(Protocol):
+    """The hub's state as the methods read and write it (``hub.OfflineTelegram`` satisfies it; a protocol, so this
+    module does not import the hub that composes it)."""
+
+    bot_id: int
+    username: str
+    first_name: str
+    answers: list[CallbackAnswer]
+    commands: list[dict[str, Any]]
+    menus: dict[str, list[dict[str, Any]]]
+    webhook: dict[str, Any]
+    by_id: dict[tuple[int, int], SentMessage]
+    incoming: dict[tuple[int, int], dict[str, Any]]
+    queries: dict[str, tuple[int, int | None]]
+    updates: list[dict[str, Any]]
+    lock: threading.RLock
+
+    def chat(self, chat_id: int, chat_type: str | None = None) -> dict[str, Any]: ...
+
+    def new_message_id(self, chat_id: int) -> int: ...
+
+    def notify(self, kind: str, obj: SentMessage | CallbackAnswer) -> None: ...
+
+
+DEFAULT_SCOPE = '{"type": "default"}'
+
+
+def scope_key(scope: Any) -> str:
+    """A BotCommandScope as the key its menu is kept under (absent: the default scope)."""
+    return json.dumps(scope or {"type": "default"}, sort_keys=True)
+
+
+def menu_for(menus: dict[str, list[dict[str, Any]]], chat_id: int, user_id: int | None = None) -> list[str]:
+    """The command names a user sees in a chat, resolved as the Bot API documents it ("Determining list of
+    commands", language codes and administrator scopes left out): in a private chat (a positive id) the chat's
+    scope, then all private chats, then the default; in a group the member's scope, the chat's, all group chats,
+    then the default."""
+    private = chat_id > 0
+    order = ([{"type": "chat", "chat_id": chat_id}, {"type": "all_private_chats"}] if private else
+             [{"type": "chat_member", "chat_id": chat_id, "user_id": user_id}, {"type": "chat", "chat_id": chat_id},
+              {"type": "all_group_chats"}])
+    for scope in [*order, None]:
+        if (found := menus.get(scope_key(scope))) is not None:
+            return [c["command"] for c in found]
+    return []
 
 
 class BotApiMethods:
     """The handlers behind ``OfflineTelegram.api``: composed into the hub (``BotApiMethods(hub).table()``); they
     read and write the hub's public state (``by_id``, ``incoming``, ``queries``, ``updates``, ``lock``, ...)."""
 
-    def __init__(self, hub: OfflineTelegram) -> None:
+    def __init__(self, hub: Hub) -> None:
         self.hub = hub
 
     def _message_json(self, sent: SentMessage) -> dict[str, Any]:
@@ -180,8 +226,15 @@ class BotApiMethods:
                 info[key] = self.hub.webhook[key]
         return info
 
-    def _set_commands(self, commands: list[dict[str, Any]]) -> bool:
-        self.hub.commands = list(commands)
+    def _set_commands(self, params: dict[str, Any], commands: list[dict[str, Any]] | None) -> bool:
+        """setMyCommands / deleteMyCommands (``commands`` None) for the params' ``scope`` (default: every chat)."""
+        key = scope_key(params.get("scope"))
+        if commands is None:
+            self.hub.menus.pop(key, None)
+        else:
+            self.hub.menus[key] = list(commands)
+        if key == DEFAULT_SCOPE:
+            self.hub.commands = list(commands or [])
         return True
 
     def table(self) -> dict[str, ApiMethod]:
@@ -203,7 +256,7 @@ class BotApiMethods:
             "deleteMessage": lambda p, f: self._delete(p),
             "answerCallbackQuery": lambda p, f: self._answer(p),
             "sendChatAction": lambda p, f: True,
-            "setMyCommands": lambda p, f: self._set_commands(p.get("commands") or []),
-            "getMyCommands": lambda p, f: self.hub.commands,
-            "deleteMyCommands": lambda p, f: self._set_commands([]),
+            "setMyCommands": lambda p, f: self._set_commands(p, p.get("commands") or []),
+            "getMyCommands": lambda p, f: self.hub.menus.get(scope_key(p.get("scope")), []),
+            "deleteMyCommands": lambda p, f: self._set_commands(p, None),
         }

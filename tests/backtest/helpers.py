@@ -6,10 +6,10 @@ from decimal import Decimal
 
 import pandas as pd
 
-from proving.sim.book import BookParams
 from tradebot.backtest import run_backtest
 from tradebot.backtest.models import BacktestResult
-from tradebot.risk import RiskParams
+from tradebot.market_model.book import BookParams
+from tradebot.sizing.risk import RiskParams
 
 T0 = 1_750_000_000_000 // 900_000 * 900_000  # a 15-minute boundary
 STEP = 900_000
@@ -31,7 +31,9 @@ def signals(df: pd.DataFrame, at: dict[int, str], atr: float = 100.0) -> pd.Data
 def quiet_risk(**kw: object) -> RiskParams:
     """Risk settings whose protections never interfere unless a test asks."""
     base: dict[str, object] = {"cooldown_minutes": 0, "max_consecutive_losses": 0,
-                               "daily_loss_limit_pct": Decimal(100)}
+                               "daily_loss_limit_pct": Decimal(100),
+                               # the stops the hand-made candles were drawn for (the defaults before issue 21)
+                               "sl_atr": Decimal("1.5"), "tp_atr": Decimal("3.0"), "max_fee_share": Decimal("0.5")}
     return RiskParams(**{**base, **kw})
 
 

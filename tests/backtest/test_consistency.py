@@ -17,10 +17,11 @@ from tests.engine.conftest import KEY, SECRET, SYMBOL, ema_only
 from tests.journals import journal
 from tradebot.backtest import run_backtest
 from tradebot.bybit.client import BybitClient, RetryPolicy
-from tradebot.config import BotSettings, Config, EnvSettings, FileConfig
-from tradebot.engine import TradingEngine
 from tradebot.market import frame_from_rows, ms_to_datetime
-from tradebot.risk import RiskParams
+from tradebot.settings.config import BotSettings, Config, EnvSettings, FileConfig
+from tradebot.sizing.execution import MARKET_ENTRIES
+from tradebot.sizing.risk import RiskParams
+from tradebot.tick.engine import TradingEngine
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample" / "BTCUSDT_5m.csv"
 WARMUP = 1100  # closed candles before the first tick: the live 1000-candle window then equals full history
@@ -39,7 +40,7 @@ async def test_live_engine_and_backtest_make_the_same_trades(tmp_path: Path, tra
     risk = RiskParams(trailing_mode=trailing, breakeven_trigger_atr=Decimal("0.8"), trail_trigger_atr=Decimal("1.2"),
                       trail_atr=Decimal("0.8"), cooldown_minutes=20, max_consecutive_losses=4)
     bot = BotSettings(symbols=[SYMBOL], interval="5", candles=1000, mode="auto")
-    cfg = Config(env=EnvSettings(), file=FileConfig(bot=bot, risk=risk, strategy=ema_only(threshold=1.0)),
+    cfg = Config(env=EnvSettings(), file=FileConfig(execution=MARKET_ENTRIES, bot=bot, risk=risk, strategy=ema_only(threshold=1.0)),
                  source="test", demo=True)
     sim = Simulator(symbols=[SYMBOL], candles={SYMBOL: data}, warmup=WARMUP, rate_limits=False, book=BOOK,
                     api_key=KEY, api_secret=SECRET, balance=Decimal("10000"))

@@ -14,7 +14,7 @@ import pandas as pd
 from tradebot.backtest import compute_metrics, plot_equity, render_summary, to_dict
 from tradebot.backtest.models import BacktestResult, Trade
 from tradebot.backtest.report import write_json, write_trades_csv
-from tradebot.risk import RiskParams
+from tradebot.sizing.risk import RiskParams
 from tradebot.strategy import StrategyParams
 
 D0 = datetime(2025, 1, 1, tzinfo=UTC)

@@ -11,7 +11,7 @@ FLAT = (10000.0, 10010.0, 9990.0, 10000.0)  # signal bar; the entry fills at the
 # 1% of 10,000 = 100 USDT lost at the stop AFTER fees (risk.size_position): 150 stop + 0.02% slippage allowance
 # (1.97) + taker 0.00055 × (10000 + 9848.03) = 162.8864165 per coin -> 0.61392 -> 0.613 (0.666 before fees)
 QTY = Decimal("0.613")
-# 10000 × (1 + 0.00055) / (1 − 0.00055) + 0.1 × ATR = 10021.0066..., rounded up to the tick (stops.breakeven_price)
+# 10000 × (1 + 0.00055) / (1 − 0.00055) + 0.1 × ATR = 10021.0066..., rounded up to the tick (the rule's stop_walk.breakeven_level)
 BREAKEVEN = Decimal("10021.10")
 
 

@@ -15,7 +15,7 @@ from tradebot.backtest import plot_equity, render_summary, to_dict
 from tradebot.backtest.models import Pause
 from tradebot.backtest.plot import buy_and_hold
 from tradebot.backtest.report import changed_settings
-from tradebot.risk import RiskParams
+from tradebot.sizing.risk import RiskParams
 from tradebot.strategy import StrategyParams
 
 STREAK = "4 losing trades in a row (limit 4); resume manually to reset"
@@ -29,7 +29,7 @@ def test_settings_line_and_changed_parameters() -> None:
     assert ("Settings: 1440m candles, risk 2.5% of balance per trade after fees (taker 0.06% per side and a "
             "0.02% stop slippage allowance counted), threshold 4.0") in text
     changed = changed_settings(r.risk, r.strategy)
-    assert "risk.risk_pct=2.5 (default 1.0)" in changed and "risk.sl_atr=3 (default 1.5)" in changed
+    assert "risk.risk_pct=2.5 (default 1.0)" in changed and "risk.sl_atr=3 (default 2.0)" in changed
     assert "risk.taker_fee_rate=0.0006 (default 0.00055)" in changed
     assert "strategy.threshold=4.0 (default 6.0)" in changed and "strategy.ema.fast=5 (default 9)" in changed
     assert "indicators off: rsi" in changed and len(changed) == 6

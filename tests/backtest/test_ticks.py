@@ -1,19 +1,21 @@
-"""The integer-tick replicas equal the real sizing and trailing functions (so a change there is caught)."""
+"""The tick replay sizes as size_position and trails as next_stop (so a change in either is caught)."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
+import numpy as np
 from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
 
 from tradebot.backtest.position import journal_atr
-from tradebot.backtest.sizer import FastSizer, real_size
-from tradebot.backtest.tickpath import tick_columns
+from tradebot.backtest.tickpath import TickPath, tick_columns
 from tradebot.backtest.ticks import trail_stop
-from tradebot.instruments import Instrument
-from tradebot.risk import RiskParams
-from tradebot.stops import next_stop
+from tradebot.care.stops import next_stop
+from tradebot.market_model.book import BookParams
+from tradebot.side import Side
+from tradebot.sizing.instruments import Instrument
+from tradebot.sizing.risk import RiskParams, size_position
 
 TICKS = [Decimal("0.1"), Decimal("0.01"), Decimal("0.5"), Decimal("0.0001"), Decimal("1"), Decimal("0.05")]
 STEPS = [Decimal("0.001"), Decimal("0.01"), Decimal("1"), Decimal("0.1"), Decimal("10")]
@@ -26,6 +28,23 @@ def inst(tick: Decimal, step: Decimal) -> Instrument:
                       Decimal(100))
 
 
+def tick_sized(i: Instrument, risk: RiskParams, side: int, entry: int, atr: Decimal, wallet: Decimal
+               ) -> tuple[int, int, int] | str:
+    """What the tick replay sizes for a market entry at ``entry`` ticks (the sizing rule on ticks)."""
+    cols = [np.array([entry, entry], dtype=np.int64) for _ in range(4)]
+    return TickPath(cols, i, risk, BookParams.zero(), risk.taker_fee_rate).size(side, 0, atr, wallet)
+
+
+def real_size(side: int, entry: int, atr: Decimal, wallet: Decimal, i: Instrument, risk: RiskParams
+              ) -> tuple[int, int, int] | str:
+    """``size_position`` itself, in ticks and steps; a refusal comes back as its message."""
+    sz = size_position(side=Side.BUY if side > 0 else Side.SELL, entry_price=entry * i.tick_size, atr=atr,
+                       available_balance=wallet, inst=i, params=risk)
+    if not sz.ok:
+        return sz.refused or "refused"
+    return int(sz.qty / i.qty_step), int(sz.sl / i.tick_size), int(sz.tp / i.tick_size)
+
+
 @settings(max_examples=400, deadline=None)
 @given(tick=st.sampled_from(TICKS), step=st.sampled_from(STEPS), side=st.sampled_from([1, -1]),
        entry=st.integers(10, 10**7), atr=st.floats(1e-6, 1e5, allow_nan=False), risk_pct=pct,
@@ -36,29 +55,29 @@ def inst(tick: Decimal, step: Decimal) -> Instrument:
        slip=st.sampled_from([Decimal(0), Decimal("0.02"), Decimal("0.5")]),
        share=st.sampled_from([Decimal("0.5"), Decimal("0.1"), Decimal(1)]),
        mode=st.sampled_from(["bot", "exchange"]))
-def test_fast_sizer_equals_size_position(tick: Decimal, step: Decimal, side: int, entry: int, atr: float,
-                                         risk_pct: Decimal, sl_atr: Decimal, tp_atr: Decimal, lev: Decimal,
-                                         fee: Decimal, max_pct: Decimal, wallet: Decimal, slip: Decimal,
-                                         share: Decimal, mode: str) -> None:
+def test_tick_sizing_equals_size_position(tick: Decimal, step: Decimal, side: int, entry: int, atr: float,
+                                          risk_pct: Decimal, sl_atr: Decimal, tp_atr: Decimal, lev: Decimal,
+                                          fee: Decimal, max_pct: Decimal, wallet: Decimal, slip: Decimal,
+                                          share: Decimal, mode: str) -> None:
+    """The tick replay sizes with the rule itself (no replica): the same qty, stop and target, or the same
+    refusal, as size_position (the rule's Decimal edge)."""
     i = inst(tick, step)
     assume(mode == "bot" or tp_atr >= RiskParams().trail_trigger_atr)  # exchange trailing activates before the TP
     risk = RiskParams(risk_pct=risk_pct, sl_atr=sl_atr, tp_atr=tp_atr, leverage=lev, taker_fee_rate=fee,
                       max_position_pct=max_pct, slippage_pct=slip, max_fee_share=share,
                       trailing_mode=mode)  # type: ignore[arg-type]
     a = Decimal(repr(atr))
-    got = FastSizer(i, risk).size(side, entry, a, wallet)
-    want = real_size(side, entry, a, wallet, i, risk)
-    if got is not None:  # None = "ask size_position": always allowed, and the engine then does
-        assert got == want
+    got = tick_sized(i, risk, side, entry, a, wallet)
+    event("sized" if isinstance(got, tuple) else "refused")
+    assert got == real_size(side, entry, a, wallet, i, risk)
 
 
-def test_fast_sizer_answers_the_usual_cases() -> None:
+def test_tick_sizing_answers_the_usual_cases() -> None:
     i = inst(Decimal("0.1"), Decimal("0.001"))
     risk = RiskParams(taker_fee_rate=Decimal("0.00055"), trailing_mode="bot")
-    sizer = FastSizer(i, risk)
     for side, entry, atr in [(1, 430001, "125.5"), (-1, 430001, "93.1415926535"), (1, 25000, "7.07")]:
-        got = sizer.size(side, entry, Decimal(atr), Decimal("10000"))
-        assert got is not None and got == real_size(side, entry, Decimal(atr), Decimal("10000"), i, risk)
+        got = tick_sized(i, risk, side, entry, Decimal(atr), Decimal("10000"))
+        assert isinstance(got, tuple) and got == real_size(side, entry, Decimal(atr), Decimal("10000"), i, risk)
 
 
 @settings(max_examples=400, deadline=None)
@@ -130,9 +149,9 @@ def test_tick_run_equals_the_decimal_replay(case: tuple[object, ...], mode: str,
     both) give the same exit, stop and stop history as ``Replayer`` walking every bar in Decimal."""
     import numpy as np
 
-    from proving.sim.book import BookParams
     from tradebot.backtest.position import Replayer
     from tradebot.backtest.ticks import TickRunner, load_kernel
+    from tradebot.market_model.book import BookParams
 
     bars, s, atr_ticks, atr_frac, sl_atr, tp_atr, be, trig, trail, fee, deep = case  # type: ignore[misc]
     assume(trig <= tp_atr and be > Decimal("0.1"))  # RiskParams validation (defaults: offset 0.1 ATR)

@@ -10,12 +10,14 @@ import pytest
 from proving.sim import BookParams, Simulator
 from storage.journal import Journal
 from tests.journals import db_params, journal
+from tests.pinned import OLD_STOPS
+from tests.recorder import Recorder
 from tradebot.bybit.client import BybitClient, RetryPolicy
-from tradebot.config import BotSettings, Config, EnvSettings, FileConfig
-from tradebot.engine import TradingEngine
-from tradebot.events import Recorder
-from tradebot.risk import RiskParams
+from tradebot.settings.config import BotSettings, Config, EnvSettings, FileConfig
+from tradebot.sizing.execution import MARKET_ENTRIES
+from tradebot.sizing.risk import RiskParams
 from tradebot.strategy import StrategyParams
+from tradebot.tick.engine import TradingEngine
 
 KEY, SECRET = "engine-key", "engine-secret"
 SYMBOL = "BTCUSDT"
@@ -44,8 +46,8 @@ def trend_rows(n: int, start: float = 50000.0, step: float = 5.0, rng: float = 1
 def make_config(*, mode: str = "confirm", trailing: str = "bot", **risk: Any) -> Config:
     bot = BotSettings(symbols=[SYMBOL], interval="5", candles=200, mode=mode, unknown_position_wait_seconds=0,
                       confirmation_expiry_seconds=600)
-    r = RiskParams.model_validate({"trailing_mode": trailing, "cooldown_minutes": 0, **risk})
-    return Config(env=EnvSettings(), file=FileConfig(bot=bot, risk=r, strategy=ema_only()), source="test", demo=True)
+    r = RiskParams.model_validate({**OLD_STOPS, "trailing_mode": trailing, "cooldown_minutes": 0, **risk})
+    return Config(env=EnvSettings(), file=FileConfig(execution=MARKET_ENTRIES, bot=bot, risk=r, strategy=ema_only()), source="test", demo=True)
 
 
 class Rig:
@@ -99,3 +101,31 @@ async def make_rig(sim, db):
     yield build
     for r in rigs:
         await r.close()
+
+
+@pytest.fixture
+async def streamed(make_rig: Any, sim: Simulator) -> Any:
+    """``await streamed(grace_seconds=…, **rig settings)``: an auto-mode rig started, with a StreamRunner on the
+    simulator's WebSocket streams, once they are healthy and the connect hooks' reconcile and settle jobs are done
+    (a late one would journal a close the test means to leave to something else)."""
+    from tests.waiting import until
+    from tradebot.bybit.stream import PRIVATE_PATH, PUBLIC_PATH, Backoff, StreamURLs
+    from tradebot.tick.streams import StreamRunner
+
+    server = sim.serve_streams()
+    runners: list[StreamRunner] = []
+
+    async def build(grace_seconds: float = 0.3, **kw: Any) -> tuple[Any, StreamRunner]:
+        rig = make_rig(mode="auto", **kw)
+        await rig.engine.start()
+        runner = StreamRunner(rig.engine, StreamURLs(server.url + PUBLIC_PATH, server.url + PRIVATE_PATH), KEY,
+                              SECRET, grace_seconds=grace_seconds, backoff=Backoff(0.02, 0.1))
+        runner.start()
+        runners.append(runner)
+        await until(lambda: runner.healthy() and runner.idle())  # the connect reconciles are done, too
+        return rig, runner
+
+    yield build
+    for r in runners:
+        await r.stop()
+    server.close()

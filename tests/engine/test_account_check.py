@@ -16,9 +16,9 @@ import pytest
 from proving.sim import Fees
 from tests.engine.conftest import SYMBOL
 from tests.sim.helpers import SyncApi, make_sim
-from tradebot.account import account_problems
 from tradebot.bybit.account_models import AccountInfo
-from tradebot.events import ConfirmationNeeded, EntryFilled, ErrorEvent, Lifecycle
+from tradebot.events import ConfirmationNeeded, EntryFilled, ErrorEvent, Lifecycle, SignalEvent
+from tradebot.tick.account import account_problems
 
 UTA = AccountInfo(5, "REGULAR_MARGIN", 0)
 
@@ -68,8 +68,8 @@ async def test_engine_refuses_to_trade_on_unsupported_account(make_rig, sim, set
     [alert] = [e for e in rig.events.of(ErrorEvent) if e.critical]
     assert alert.message.startswith("not trading:") and all(w in alert.message for w in words)
     assert not rig.events.of(EntryFilled) and rig.position() is None  # the Buy signal was not traded
-    block = await rig.engine.entry_block(SYMBOL, rig.engine.now_for(SYMBOL))
-    assert block is not None and block.text == rig.engine.account.refusal
+    block = await rig.engine.gate.block(SYMBOL, rig.engine.market.now_for(SYMBOL))
+    assert block is not None and block.text == rig.engine.gate.account.refusal
 
 
 async def test_engine_sizes_with_the_exchange_fee_rate(make_rig, sim):
@@ -92,8 +92,10 @@ async def test_trade_whose_fees_exceed_max_fee_share_is_refused_in_chat_and_jour
 
     rig = make_rig(mode="auto", max_fee_share=Decimal("0.1"))
     await rig.engine.tick(SYMBOL)
-    [alert] = [e for e in rig.events.of(ErrorEvent) if "not traded" in e.message]
-    assert "round-trip fees would take" in alert.message and "max_fee_share 10%" in alert.message
+    # the refusal is said in the signal's own message (issue 21: "a signal that gets no card says why")
+    [alert] = [e for e in rig.events.of(SignalEvent) if e.not_traded]
+    assert alert.not_traded is not None
+    assert "round-trip fees would take" in alert.not_traded and "max_fee_share 10%" in alert.not_traded
     assert not rig.events.of(EntryFilled) and rig.position() is None
     with session_scope(db) as s:
         [rec] = [r for r in s.exec(select(SignalRecord)).all() if r.action == "BUY"]

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from sqlmodel import select
 
+from handlers.render.formatting import render_event
 from storage.db import session_scope
 from storage.models import Confirmation, OrderRecord, TradeRecord
 from tests.engine.conftest import SYMBOL
@@ -52,7 +53,7 @@ async def test_confirm_breakeven_trailing_stop_cycle(make_rig, sim, db, sim_url)
     assert card.side == "Buy" and card.sl < card.price < card.tp and card.qty > 0
     assert not rig.position()  # nothing traded before approval
 
-    out = await rig.engine.approve(card.confirmation_id, user_id=42)
+    out = await rig.engine.desk.approve(card.confirmation_id, user_id=42)
     assert out.status == "executed", out.text
     [fill] = rig.events.of(EntryFilled)
     pos = rig.position()
@@ -99,11 +100,11 @@ async def test_double_approve_places_one_order(make_rig, sim, db):
     rig = make_rig(mode="confirm")
     await rig.engine.tick(SYMBOL)
     [card] = rig.events.of(ConfirmationNeeded)
-    first = await rig.engine.approve(card.confirmation_id, 1)
-    second = await rig.engine.approve(card.confirmation_id, 2)
+    first = await rig.engine.desk.approve(card.confirmation_id, 1)
+    second = await rig.engine.desk.approve(card.confirmation_id, 2)
     assert first.status == "executed" and second.status == "already"
     assert len([e for e in sim.state()["executions"] if e["execType"] == "Trade"]) == 1
-    assert (await rig.engine.reject(card.confirmation_id, 1)).status == "already"
+    assert (await rig.engine.desk.reject(card.confirmation_id, 1)).status == "already"
 
 
 async def test_auto_mode_exchange_trailing_stop(make_rig, sim, db):
@@ -154,7 +155,11 @@ async def test_missing_stop_is_restored_or_position_closed(make_rig, sim, db):
     assert any(e.critical for e in rig.events.of(ErrorEvent))
     await rig.engine.tick(SYMBOL)
     [t] = trades(db)
-    assert t.status == "closed" and t.reason == "manual"
+    assert t.status == "closed" and t.reason == "unprotected"  # named truly: not "closed manually" (issue 19)
+    [closed] = rig.events.of(PositionClosed)
+    rendered = render_event(closed)
+    assert rendered is not None and "closed: no stop could be set" in rendered.text
+    assert "manually" not in rendered.text
 
 
 async def test_position_opened_by_hand_is_adopted_and_protected(make_rig, sim, db):
@@ -197,7 +202,7 @@ async def test_daily_loss_limit_trips_and_pauses_entries(make_rig, sim, db):
     assert rig.position() is None
     tripped = rig.events.of(ProtectionTripped)
     assert tripped and "daily loss" in tripped[0].reason
-    assert "daily loss" in str(await rig.engine.entry_block(SYMBOL, rig.engine.now_for(SYMBOL)) or "")
+    assert "daily loss" in str(await rig.engine.gate.block(SYMBOL, rig.engine.market.now_for(SYMBOL)) or "")
 
 
 async def test_pause_blocks_entries_and_survives_restart(make_rig, sim, db):
@@ -207,7 +212,7 @@ async def test_pause_blocks_entries_and_survives_restart(make_rig, sim, db):
     assert rig.position() is None
     rig2 = make_rig(mode="auto")
     await rig2.engine.settings.load()  # what start() does first
-    assert rig2.engine.paused
+    assert rig2.engine.settings.paused
     await rig2.engine.resume()
     sim.step(1)
     await rig2.engine.tick(SYMBOL)
@@ -220,7 +225,7 @@ async def test_tap_right_after_restart_reasks_with_fresh_numbers(make_rig, sim, 
     [card] = rig.events.of(ConfirmationNeeded)
     sim.set_price(SYMBOL, card.sl - Decimal("50"))  # the price crossed the card's stop: it cannot be placed as is
     fresh_process = make_rig(mode="confirm")  # no start(), no tick yet: no instruments, no signal, no ATR
-    out = await fresh_process.engine.approve(card.confirmation_id, user_id=7)
+    out = await fresh_process.engine.desk.approve(card.confirmation_id, user_id=7)
     assert out.status == "stale" and out.confirmation_id != card.confirmation_id, out.text
     [again] = fresh_process.events.of(ConfirmationNeeded)
     assert again.replaces == card.confirmation_id and again.signal.atr > 0
@@ -246,4 +251,4 @@ async def test_higher_timeframe_candles_fetched_once_per_htf_candle(make_rig, si
     sim.step(12)  # an hour of 5m candles: a new hourly candle has opened
     await rig.engine.tick(SYMBOL)
     assert calls.count("60") == 2
-    assert rig.engine.last_signals[SYMBOL].vote("htf_60") is not None
+    assert rig.engine.market.last_signals[SYMBOL].vote("htf_60") is not None

@@ -18,9 +18,11 @@ from proving.sim import BookParams, Simulator
 from storage.db import session_scope
 from storage.models import TradeRecord
 from tests.engine.conftest import KEY, SECRET, SYMBOL, Rig, ema_only
-from tradebot.config import BotSettings, Config, EnvSettings, FileConfig
+from tests.pinned import OLD_STOPS
 from tradebot.events import EntryFilled, PositionClosed
-from tradebot.risk import RiskParams
+from tradebot.settings.config import BotSettings, Config, EnvSettings, FileConfig
+from tradebot.sizing.execution import MARKET_ENTRIES
+from tradebot.sizing.risk import RiskParams
 
 HOUR = 3_600_000
 T0 = 1_749_999_600_000  # a whole hour (2025-06-15 15:00 UTC)
@@ -42,8 +44,8 @@ def rows(days: int) -> list[tuple[int, str, str, str, str, str]]:
 
 def config() -> Config:
     bot = BotSettings(symbols=[SYMBOL], interval="60", candles=200, mode="auto", unknown_position_wait_seconds=0)
-    risk = RiskParams.model_validate({"trailing_mode": "exchange", "cooldown_minutes": 0})
-    return Config(env=EnvSettings(), file=FileConfig(bot=bot, risk=risk, strategy=ema_only()), source="test",
+    risk = RiskParams.model_validate({**OLD_STOPS, "trailing_mode": "exchange", "cooldown_minutes": 0})
+    return Config(env=EnvSettings(), file=FileConfig(execution=MARKET_ENTRIES, bot=bot, risk=risk, strategy=ema_only()), source="test",
                   demo=True)
 
 

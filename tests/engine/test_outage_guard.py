@@ -26,7 +26,7 @@ async def test_guard_manages_the_open_position_and_holds_entries(make_rig, sim, 
     rig = make_rig(mode="confirm", trailing="bot")
     await rig.engine.tick(SYMBOL)
     [card] = rig.events.of(ConfirmationNeeded)
-    assert (await rig.engine.approve(card.confirmation_id, user_id=42)).status == "executed"
+    assert (await rig.engine.desk.approve(card.confirmation_id, user_id=42)).status == "executed"
     [fill] = rig.events.of(EntryFilled)
     entry, atr = fill.price, card.signal.atr
 
@@ -35,7 +35,7 @@ async def test_guard_manages_the_open_position_and_holds_entries(make_rig, sim, 
     guard = Guard(rig.cfg.__class__(env=rig.cfg.env.model_copy(update={"TELEGRAM_ALLOWED_CHAT_IDS": [42]}),
                                      file=rig.cfg.file, source="test", demo=True),
                   rig.journal, owner, exchange=(rig.client, sim))
-    assert guard.engine.entries_held == HELD
+    assert guard.engine.gate.held == HELD
     sim.set_price(SYMBOL, entry + entry * Decimal("0.0011") + atr * Decimal("0.4"))  # past the break-even trigger
     assert await guard.run_once()
     assert Decimal(rig.position()["stopLoss"]) > entry  # the stop moved to break-even without Telegram

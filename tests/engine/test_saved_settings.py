@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+import pytest
 from sqlmodel import select
 
 from storage import make_engine, session_scope
@@ -13,7 +14,9 @@ from storage.journal import Journal
 from storage.models import DayMark, PendingAction, ProtectionAlert
 from storage.state import put_pending
 from tests.engine.conftest import make_config
-from tradebot.saved import SavedSettings
+from tradebot.chat.service import BotService
+from tradebot.errors import ArgumentError
+from tradebot.tick.saved import SavedSettings
 
 NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 
@@ -75,3 +78,33 @@ async def test_a_new_days_first_mark_prunes_by_that_day(tmp_path) -> None:
     assert tokens == ["live"]
     journal.close()
     db.dispose()
+
+
+async def test_risk_is_kept_exactly_or_refused_with_the_allowed_range(make_rig, sim, db) -> None:
+    """Issue 19: ``/risk 1e-30`` answered "set to 1E-30%" and kept 0 (the journal keeps 10 decimal places), which
+    reads as "no override": live risk silently went back to the config's. Now it is refused, nothing kept."""
+    rig = make_rig(mode="confirm")
+    service = BotService(rig.cfg, rig.engine, rig.client, rig.journal, lambda: NOW)
+    with pytest.raises(ArgumentError, match=r"'1e-30' is not a number"):  # chat input: ASCII digits, no exponent
+        await service.set_risk("1e-30")
+    with pytest.raises(ArgumentError, match=r"Risk 0\.0{11}1% cannot be kept: the smallest step is 0\.0{9}1%"):
+        await service.set_risk("0.000000000001")
+    assert rig.engine.settings.row.risk_pct is None and rig.engine.settings.risk.risk_pct == rig.cfg.risk.risk_pct
+    with pytest.raises(ArgumentError, match=r"^Risk 50% is out of range\.$"):
+        await service.set_risk("50")
+    out = await service.set_risk("1.50")
+    assert out.text.startswith("Risk per trade set to 1.5% ") and rig.engine.settings.risk.risk_pct == Decimal("1.5")
+    out = await service.set_risk("0.0000000001")  # the smallest step is kept as it is
+    assert "set to 0.0000000001%" in out.text and rig.engine.settings.risk.risk_pct == Decimal("1e-10")
+
+
+async def test_saved_settings_are_applied_with_validation(make_rig, sim, db) -> None:
+    """A saved risk % the rules do not allow (written by an older release, or the config changed under it) is
+    validated when applied, never copied in unchecked: the config's value applies and the error is logged."""
+    rig = make_rig(mode="confirm")
+    await rig.journal.state.save_settings(NOW, risk_pct=Decimal("50"))
+    await rig.engine.settings.load()
+    assert rig.engine.settings.risk.risk_pct == rig.cfg.risk.risk_pct  # not 50
+    await rig.journal.state.save_settings(NOW, risk_pct=Decimal("2"))
+    await rig.engine.settings.load()
+    assert rig.engine.settings.risk.risk_pct == Decimal("2")

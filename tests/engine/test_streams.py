@@ -7,15 +7,13 @@ import asyncio
 from decimal import Decimal
 from typing import Any
 
-import pytest
-
 from storage.db import session_scope
 from storage.models import TradeRecord
-from tests.engine.conftest import KEY, SECRET, SYMBOL
+from tests.engine.conftest import SYMBOL
 from tests.waiting import until
-from tradebot.bybit.stream import PRIVATE_PATH, PUBLIC_PATH, Backoff, StreamURLs
+from tradebot.bybit.stream import PRIVATE_PATH
 from tradebot.events import EntryFilled, Health, PositionClosed
-from tradebot.streams import StreamRunner, describe
+from tradebot.tick.streams import describe
 
 
 def _trades(db: Any) -> list[TradeRecord]:
@@ -26,27 +24,6 @@ def _trades(db: Any) -> list[TradeRecord]:
         for r in rows:
             s.expunge(r)
     return rows
-
-
-@pytest.fixture
-async def streamed(make_rig, sim):
-    server = sim.serve_streams()
-    runners: list[StreamRunner] = []
-
-    async def build(**kw: Any) -> tuple[Any, StreamRunner]:
-        rig = make_rig(mode="auto", **kw)
-        await rig.engine.start()
-        runner = StreamRunner(rig.engine, StreamURLs(server.url + PUBLIC_PATH, server.url + PRIVATE_PATH), KEY,
-                              SECRET, grace_seconds=0.3, backoff=Backoff(0.02, 0.1))
-        runner.start()
-        runners.append(runner)
-        await until(runner.healthy)
-        return rig, runner
-
-    yield build
-    for r in runners:
-        await r.stop()
-    server.close()
 
 
 async def test_stop_loss_is_journaled_from_the_stream_once(streamed, sim, db):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.optimize.helpers import write_config, write_data
-from tradebot.config import FileConfig
+from tradebot.settings.config import FileConfig
 
 
 def _run(tmp_path: Path, cfg: str, *extra: str) -> int:
@@ -30,7 +30,9 @@ def test_two_local_workers_report_and_resume(tmp_path: Path, monkeypatch: pytest
     assert Path("data/cache/optuna.db").exists()  # the default shared storage
     assert "Settings: 5m candles · risk 1.0% of balance per trade, fees included" in out.out
     assert "Walk-forward: 2 window(s)" in out.out and "Hold-out (untouched" in out.out
-    assert "OOS" in out.out and "IS" in out.out and "Paste into config.toml:" in out.out
+    assert "OOS" in out.out and "IS" in out.out and "Paste into config.toml" in out.out
+    if rep_warning := json.loads(Path("r.json").read_text())["warning"]:  # a losing result opens with it
+        assert out.out.splitlines()[0] == rep_warning
     rep = json.loads(Path("r.json").read_text())
     c = rep["counts"]
     assert 6 <= c["complete"] + c["pruned"] <= 7 and c["fail"] == 0 and c["running"] == 0  # 2 workers: ≤ 1 extra

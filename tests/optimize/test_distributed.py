@@ -16,11 +16,18 @@ from optuna.trial import TrialState
 from sqlalchemy import text
 
 from storage import make_engine
-from tests.journals import PG_URL, _pg_schema_url
+from tests.journals import PG_URL, _pg_schema_url, need_postgres
 from tests.optimize.helpers import ROOT, write_config, write_data
 from tradebot.optimize.study import quiet_optuna
 
-pytestmark = [pytest.mark.postgres, pytest.mark.skipif(not PG_URL, reason="TEST_DATABASE_URL is not set")]
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture(autouse=True)
+def _postgres() -> None:
+    need_postgres()  # skips without TEST_DATABASE_URL, fails in CI
+
+
 TRIALS = 14
 
 

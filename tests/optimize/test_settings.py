@@ -12,10 +12,10 @@ import pytest
 from pydantic import ValidationError
 
 from tests.optimize.helpers import ROOT, SAMPLE
-from tradebot.config import FileConfig, load_config
 from tradebot.optimize.settings import OptimizeSettings
-from tradebot.overrides import apply_changes, current_value, toml_snippet
-from tradebot.risk import RiskParams
+from tradebot.settings.config import FileConfig, load_config
+from tradebot.settings.overrides import apply_changes, current_value, toml_snippet
+from tradebot.sizing.risk import RiskParams
 from tradebot.strategy import StrategyParams
 
 

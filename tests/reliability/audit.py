@@ -12,7 +12,8 @@ from sqlmodel import select
 
 from storage.db import session_scope
 from storage.models import Confirmation, OrderRecord, TradeRecord
-from tradebot.trader import CLOSE_PREFIX, entry_link_id
+from tradebot.care.trader import CLOSE_PREFIX, close_link_reason, entry_link_id
+from tradebot.states import CloseReason
 
 CENT = Decimal("0.01")
 ZERO = Decimal(0)
@@ -27,11 +28,12 @@ def rows(db: Engine, model: type) -> list[Any]:
 
 
 def unprotected(state: dict[str, Any]) -> list[str]:
-    """Open exchange positions with neither a stop-loss nor a trailing stop."""
+    """Open exchange positions with no stop that acts now: neither a stop-loss nor an ACTIVE trailing stop (one with
+    an activation price does nothing until that price trades, position/trading-stop.mdx; the simulator says)."""
     bad = []
     for p in state["positions"]:
-        if Decimal(p["size"] or "0") > 0 and not (Decimal(p["stopLoss"] or "0") > 0
-                                                   or Decimal(p["trailingStop"] or "0") > 0):
+        trailing = Decimal(p["trailingStop"] or "0") > 0 and state["trailing_active"][p["symbol"]]
+        if Decimal(p["size"] or "0") > 0 and not (Decimal(p["stopLoss"] or "0") > 0 or trailing):
             bad.append(f"{p['symbol']} {p['side']} {p['size']}")
     return bad
 
@@ -45,9 +47,23 @@ def expected_reason(stop_order_types: set[str], links: set[str], trade: TradeRec
     if "StopLoss" in stop_order_types:
         last = (trade.stop_history or [{}])[-1].get("reason")
         return {"trailing": "trailing_stop", "breakeven": "breakeven_stop"}.get(last, "stop_loss")
-    if any(link.startswith(CLOSE_PREFIX) for link in links):
-        return "manual"
+    bot = {close_link_reason(link) for link in links if link.startswith(CLOSE_PREFIX)}
+    if bot:  # the bot's reduce-only close names its reason in its orderLinkId
+        return "unprotected" if CloseReason.UNPROTECTED in bot else "manual"
     return "unknown"
+
+
+def owner(row: dict[str, Any], closed: list[TradeRecord]) -> TradeRecord | None:
+    """The closed trade a closed-pnl row belongs to: same symbol and position side, created from the trade's start
+    (adoption) to its close (a hand reduction before the final close is the trade's too)."""
+    created = int(row["createdTime"])
+    side = "Buy" if row["side"] == "Sell" else "Sell"
+    for t in closed:
+        start = t.adopted_at or t.entry_time
+        if (t.symbol == row["symbol"] and t.side == side and t.exit_time is not None
+                and int(start.timestamp() * 1000) <= created <= int(t.exit_time.timestamp() * 1000)):
+            return t
+    return None
 
 
 @dataclass
@@ -131,8 +147,7 @@ def audit(state: dict[str, Any], db: Engine) -> Audit:
     a.closes_on_exchange = len(state["closed_pnl"])
     exit_ids = [t.exit_order_id for t in closed]
     a.closes_journaled_twice = len(exit_ids) - len(set(exit_ids))
-    journaled = set(exit_ids)
-    a.closes_unjournaled = sum(1 for r in state["closed_pnl"] if r["orderId"] not in journaled)
+    a.closes_unjournaled = sum(1 for r in state["closed_pnl"] if owner(r, closed) is None)
     if a.journal_pnl.quantize(CENT) != a.sim_pnl.quantize(CENT):
         a.problems.append(f"journal PnL {a.journal_pnl} != simulator closed-pnl {a.sim_pnl}")
     if a.closes_unjournaled or a.closes_journaled_twice:

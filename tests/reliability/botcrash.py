@@ -32,7 +32,7 @@ from tests.reliability.crash import (
     write_csv,
 )
 from tests.reliability.fake_tg import Approver, FakeTelegram
-from tradebot.config import load_file_config
+from tradebot.settings.config import load_file_config
 
 ROOT = Path(__file__).resolve().parents[2]
 USER = 4242

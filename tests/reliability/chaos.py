@@ -23,12 +23,15 @@ from proving.sim.faults import FaultDecision
 from storage.db import init_db, make_engine
 from storage.journal import Journal
 from tests.engine.conftest import KEY, SECRET, SYMBOL, ema_only
+from tests.pinned import OLD_STOPS
+from tests.recorder import Recorder
 from tests.reliability.audit import Audit, audit, settle_problems, unprotected
 from tradebot.bybit.client import BybitClient, RetryPolicy
-from tradebot.config import BotSettings, Config, EnvSettings, FileConfig
-from tradebot.engine import TradingEngine
-from tradebot.events import ConfirmationNeeded, Recorder
-from tradebot.risk import RiskParams
+from tradebot.events import ConfirmationNeeded
+from tradebot.settings.config import BotSettings, Config, EnvSettings, FileConfig
+from tradebot.sizing.execution import MARKET_ENTRIES
+from tradebot.sizing.risk import RiskParams
+from tradebot.tick.engine import TradingEngine
 
 CRITICAL_PATHS = ("/v5/order/create", "/v5/position/trading-stop")
 
@@ -49,12 +52,12 @@ def zigzag_rows(n: int, *, start: float = 50000.0, step: float = 20.0, leg: int 
 def chaos_config(db_url: str = "sqlite://", **risk: Any) -> Config:
     bot = BotSettings(symbols=[SYMBOL], interval="5", candles=120, mode="confirm", unknown_position_wait_seconds=0,
                       confirmation_expiry_seconds=600, reconcile_minutes=0.1, max_price_drift_atr=0.5)
-    r = RiskParams.model_validate({
+    r = RiskParams.model_validate({**OLD_STOPS, 
         "trailing_mode": "bot", "cooldown_minutes": 0, "max_consecutive_losses": 0, "daily_loss_limit_pct": 100,
         "risk_pct": "0.2", "sl_atr": "0.25", "tp_atr": "0.4", "breakeven_trigger_atr": "0.15",
         "breakeven_offset_atr": "0.03", "trail_trigger_atr": "0.25", "trail_atr": "0.1", **risk})
     env = EnvSettings(DATABASE_URL=db_url)
-    return Config(env=env, file=FileConfig(bot=bot, risk=r, strategy=ema_only()), source="chaos", demo=True)
+    return Config(env=env, file=FileConfig(execution=MARKET_ENTRIES, bot=bot, risk=r, strategy=ema_only()), source="chaos", demo=True)
 
 
 @dataclass
@@ -189,7 +192,7 @@ class ChaosRun:
         while self._queue:
             card = self._queue.pop(0)
             try:
-                out = await engine.approve(card.confirmation_id, user_id=4242)
+                out = await engine.desk.approve(card.confirmation_id, user_id=4242)
                 self.fig.approvals[out.status] += 1
             except Exception as exc:  # approve is called by a chat handler: record, keep going
                 self.fig.approvals[f"raised {type(exc).__name__}"] += 1
@@ -202,7 +205,7 @@ class ChaosRun:
             return
         sign = Decimal(1 if pos["side"] == "Buy" else -1)
         entry = Decimal(pos["avgPrice"])
-        atr = engine.atrs.get(SYMBOL) or Decimal(400)
+        atr = engine.market.atrs.get(SYMBOL) or Decimal(400)
         kind = self.rng.choice(("take_profit", "stop_loss", "breakeven", "trail", "wiggle"))
         self.fig.scenarios[kind] += 1
         if kind in ("breakeven", "trail", "wiggle"):

@@ -26,8 +26,8 @@ from storage.models import Confirmation
 from tests.engine.conftest import SYMBOL
 from tests.reliability.chaos import chaos_config
 from tradebot.bybit.client import BybitClient, RetryPolicy
-from tradebot.engine import TradingEngine
 from tradebot.events import ConfirmationNeeded
+from tradebot.tick.engine import TradingEngine
 from tradebot.timeutil import utcnow
 
 USER = 4242
@@ -55,7 +55,7 @@ async def main(url: str, db_path: str, settle: int, timeout_s: float, defer: flo
         if status == "pending" and rng.random() < defer:
             say("DEFER", conf_id)  # the user answers later (or never: it expires)
             continue
-        out = await engine.approve(conf_id, USER)
+        out = await engine.desk.approve(conf_id, USER)
         say("REPLAY", conf_id, status, out.status, out.text.replace("\n", " "))
     ticks = 0
     while settle == 0 or ticks < settle:
@@ -68,7 +68,7 @@ async def main(url: str, db_path: str, settle: int, timeout_s: float, defer: flo
                 say("DEFER", conf_id)
                 continue
             say("APPROVE", conf_id)
-            out = await engine.approve(conf_id, USER)
+            out = await engine.desk.approve(conf_id, USER)
             say("OUTCOME", conf_id, out.status, out.text.replace("\n", " "))
         await asyncio.sleep(0.05)
     if settle:

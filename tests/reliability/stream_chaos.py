@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 from tests.reliability.chaos import ChaosFigures, ChaosRun
 from tradebot.bybit.stream import PRIVATE_PATH, PUBLIC_PATH, Backoff, StreamURLs
-from tradebot.engine import TradingEngine
 from tradebot.events import EntryFilled, PositionClosed
-from tradebot.streams import StreamRunner
+from tradebot.tick.engine import TradingEngine
+from tradebot.tick.streams import StreamRunner
 
 KEY_SECRET = ("engine-key", "engine-secret")
 

@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from tradebot.config import BotSettings, ConfigErrors, FileConfig, load_config
-from tradebot.risk import RiskParams
+from tradebot.settings.config import BotSettings, ConfigErrors, FileConfig, load_config
+from tradebot.sizing.risk import RiskParams
 from tradebot.strategy.params import StrategyParams
 
 ROOT = Path(__file__).resolve().parents[2]

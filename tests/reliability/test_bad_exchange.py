@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.engine.conftest import SYMBOL
-from tradebot.events import ConfirmationNeeded, EntryFailed, ErrorEvent
+from tradebot.events import ConfirmationNeeded, EntryFailed, ErrorEvent, SignalEvent
 
 Body = Callable[[dict[str, Any] | None], bytes | dict[str, Any]]
 
@@ -108,23 +108,23 @@ async def test_bad_answer_before_the_entry_sends_nothing_and_the_loop_goes_on(ma
     box[0].corrupt(path, body, n=20, forward=forward)
     status = await rig.engine.tick(SYMBOL)  # must return, never raise
     for card in rig.events.of(ConfirmationNeeded):
-        out = await rig.engine.approve(card.confirmation_id, 1)
+        out = await rig.engine.desk.approve(card.confirmation_id, 1)
         rig.events.events.append(ErrorEvent(f"approve: {out.status}: {out.text}"))
     texts = [status.error or ""] + [e.message for e in rig.events.of(ErrorEvent)] + [
-        e.reason for e in rig.events.of(EntryFailed)]
+        e.reason for e in rig.events.of(EntryFailed)] + [e.not_traded or "" for e in rig.events.of(SignalEvent)]
     print(f"\n  {case}: tick ok={status.ok}; {next((t for t in texts if t), 'no error text')[:160]}")
     assert box[0].hits.get(path), "the corruption was not exercised"
     assert not [e for e in rig.sim.state()["executions"] if e["execType"] == "Trade"], "an order was sent"
     if words:
         assert any(words.lower() in t.lower() for t in texts), texts
     else:
-        assert status.ok and rig.engine.last_signals[SYMBOL].action == "HOLD"
+        assert status.ok and rig.engine.market.last_signals[SYMBOL].action == "HOLD"
     assert "Traceback" not in " ".join(texts)
     box[0].rules.clear()
     rig.sim.step(1)
     assert (await rig.engine.tick(SYMBOL)).ok  # the loop goes on: the next bar trades
     for card in rig.events.of(ConfirmationNeeded)[-1:]:
-        await rig.engine.approve(card.confirmation_id, 1)
+        await rig.engine.desk.approve(card.confirmation_id, 1)
     assert rig.position() is not None and Decimal(rig.position()["stopLoss"]) > 0
 
 
@@ -140,7 +140,7 @@ async def test_bad_answer_to_the_order_create(make_rig, db, case, body, expect):
     await rig.engine.tick(SYMBOL)
     [card] = rig.events.of(ConfirmationNeeded)
     box[0].corrupt(CREATE, body, n=10, forward=False)
-    out = await rig.engine.approve(card.confirmation_id, 1)
+    out = await rig.engine.desk.approve(card.confirmation_id, 1)
     print(f"\n  create → {case}: {out.status}: {out.text[:160]}")
     assert not [e for e in rig.sim.state()["executions"] if e["execType"] == "Trade"]
     assert out.status == expect and out.text  # was "executing: Order sent" for an unknown retCode
@@ -166,7 +166,7 @@ async def test_malformed_answer_to_an_executed_create_is_journaled_once_and_prot
     if lookups == "fail too":
         for path in ("/v5/order/realtime", "/v5/order/history"):
             box[0].corrupt(path, lambda o: b"", n=2)
-    out = await rig.engine.approve(card.confirmation_id, 1)
+    out = await rig.engine.desk.approve(card.confirmation_id, 1)
     print(f"\n  executed create, garbage answer, lookups {lookups} → {out.status}: {out.text[:160]}")
     assert out.status == ("executed" if lookups == "work" else "executing")
     statuses = [await rig.engine.tick(SYMBOL) for _ in range(3)]  # one more garbage lookup, then it settles

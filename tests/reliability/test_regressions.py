@@ -19,7 +19,7 @@ async def test_wick_before_entry_does_not_move_the_stop(make_rig):
     rig = make_rig(rows, mode="confirm", trailing="bot")
     await rig.engine.tick(SYMBOL)
     [card] = rig.events.of(ConfirmationNeeded)
-    assert (await rig.engine.approve(card.confirmation_id, 1)).status == "executed"
+    assert (await rig.engine.desk.approve(card.confirmation_id, 1)).status == "executed"
     await rig.engine.tick(SYMBOL)  # the price has not moved since the fill
     assert not rig.events.of(StopMoved)
     assert Decimal(rig.position()["stopLoss"]) == card.sl
@@ -52,7 +52,7 @@ async def test_card_whose_stop_the_price_crossed_is_re_asked_not_rejected(make_r
     await rig.engine.tick(SYMBOL)
     [card] = rig.events.of(ConfirmationNeeded)
     rig.sim.set_price(SYMBOL, card.sl - Decimal("5"))  # a long card: price now below its stop
-    out = await rig.engine.approve(card.confirmation_id, 1)
+    out = await rig.engine.desk.approve(card.confirmation_id, 1)
     assert out.status == "stale", out.text
     assert not [e for e in rig.sim.state()["executions"] if e["execType"] == "Trade"]
     fresh = rig.events.of(ConfirmationNeeded)[-1]
@@ -79,7 +79,7 @@ async def test_confirmation_claimed_by_a_killed_process_is_settled_at_start(make
     await restarted.engine.start()
     with session_scope(db) as s:
         assert repo.get_confirmation(session=s, id=card.confirmation_id).status == "failed"
-    assert (await restarted.engine.approve(card.confirmation_id, 1)).status == "already"
+    assert (await restarted.engine.desk.approve(card.confirmation_id, 1)).status == "already"
     assert not [e for e in rig.sim.state()["executions"] if e["execType"] == "Trade"]
 
 

@@ -186,4 +186,4 @@ def test_unreachable_database_is_one_line_without_the_password(tmp_path: Path) -
     assert proc.returncode == 1, out
     assert "Traceback" not in out
     assert_no_secret(out)
-    assert "Cannot open the journal at postgresql+psycopg://bot:***@127.0.0.1" in out
+    assert "Cannot open the journal at postgresql://bot:***@127.0.0.1" in out  # the URL as configured

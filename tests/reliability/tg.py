@@ -20,11 +20,13 @@ from proving.telegram.types import SentMessage
 from storage.db import init_db, make_engine, session_scope
 from storage.models import AuditLog, Confirmation, OrderRecord
 from tests.engine.conftest import KEY, SECRET, SYMBOL, ema_only, trend_rows
+from tests.pinned import OLD_STOPS
 from tests.telegram.conftest import stop
 from tests.waiting import until
 from tradebot.bybit.client import BybitClient, RetryPolicy
-from tradebot.config import BotSettings, Config, EnvSettings, FileConfig
-from tradebot.risk import RiskParams
+from tradebot.settings.config import BotSettings, Config, EnvSettings, FileConfig
+from tradebot.sizing.execution import MARKET_ENTRIES
+from tradebot.sizing.risk import RiskParams
 from wiring.app import build_application, startup
 
 CHAT, STRANGER, GROUP = 42, 666, -100555
@@ -34,10 +36,10 @@ def tg_config(db_url: str, env: dict[str, Any] | None = None, **bot: Any) -> Con
     settings = BotSettings.model_validate({"symbols": [SYMBOL], "interval": "5", "candles": 200, "mode": "confirm",
                                            "confirmation_expiry_seconds": 600, "loop_seconds": 60,
                                            "unknown_position_wait_seconds": 3600, **bot})
-    risk = RiskParams.model_validate({"trailing_mode": "bot", "cooldown_minutes": 0})
+    risk = RiskParams.model_validate({**OLD_STOPS, "trailing_mode": "bot", "cooldown_minutes": 0})
     settings_env = EnvSettings.model_validate({"TELEGRAM_ALLOWED_CHAT_IDS": [CHAT], "DATABASE_URL": db_url,
                                                **(env or {})})
-    return Config(env=settings_env, file=FileConfig(bot=settings, risk=risk, strategy=ema_only()), source="test")
+    return Config(env=settings_env, file=FileConfig(execution=MARKET_ENTRIES, bot=settings, risk=risk, strategy=ema_only()), source="test")
 
 
 @dataclass

@@ -1,7 +1,10 @@
 """Builds tests/fixtures/bybit_docs/*.json from Bybit's docs pages: each page's response example + field table.
 
-Run ``python -m tests.sim.docs_fixtures`` (reads ``../shared/reference/bybit-docs``) to rewrite the fixtures;
-``test_conformance`` checks that the committed fixtures still equal what this extracts.
+The pages themselves are copied into ``tests/fixtures/bybit_docs/pages/`` (Bybit's docs, bybit-exchange/docs at
+commit 072c197d0, as the team's reference snapshot holds them), so the suite reads nothing outside the repository.
+Run ``python -m tests.sim.docs_fixtures [BYBIT_DOCS_DIR]`` (default ``../shared/reference/bybit-docs``) to copy
+the pages again and rewrite the fixtures; ``test_conformance`` checks that the committed fixtures still equal what
+this extracts from the committed pages.
 Each fixture is the docs' JSON example with one added top-level key, ``_source`` (stripped by the tests):
 ``{"page": <path under bybit-docs>, "example": <which example>, "documented": {field: type}}`` where
 ``documented`` is the page's "Response Parameters" table (first tab, i.e. linear/inverse); a field's name is
@@ -12,13 +15,15 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-DOCS = ROOT.parent / "shared" / "reference" / "bybit-docs"
 FIXTURES = ROOT / "tests" / "fixtures" / "bybit_docs"
+DOCS = FIXTURES / "pages"  # the copied pages the fixtures are extracted from
+SOURCE = ROOT.parent / "shared" / "reference" / "bybit-docs"  # where they are copied from (main() only)
 
 # fixture name -> (page, which example (index among the JSON values of the first example tab), note)
 SPECS: dict[str, tuple[str, int, str]] = {
@@ -48,7 +53,32 @@ SPECS: dict[str, tuple[str, int, str]] = {
     "account_fee_rate": ("account/fee-rate.mdx", 0, "Response Example"),
 }
 
+# WebSocket pages (their examples are pushed messages, not REST answers): fixture name -> (page, which message)
+WS_SPECS: dict[str, tuple[str, str]] = {
+    "ws_order": ("websocket/private/order.mdx", "the first message"),
+    "ws_execution": ("websocket/private/execution.mdx", "the first message"),
+    "ws_position": ("websocket/private/position.mdx", "the first message"),
+    "ws_wallet": ("websocket/private/wallet.mdx", "the first message"),
+    "ws_kline": ("websocket/public/kline.mdx", "the first message"),
+    "ws_tickers": ("websocket/public/ticker.mdx", "the BTCUSDT message (the linear one)"),
+    "ws_orderbook": ("websocket/public/orderbook.mdx", "the first message"),
+}
+
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+# endpoint -> page whose Request Parameters' ``category`` row lists the product types it accepts
+# (categories.json: the simulator answers the non-linear ones with an account that holds nothing there)
+CATEGORY_PAGES: dict[str, str] = {
+    "/v5/position/list": "position/position.mdx",
+    "/v5/order/realtime": "order/open-order.mdx",
+    "/v5/order/history": "order/order-list.mdx",
+    "/v5/execution/list": "order/execution.mdx",
+    "/v5/position/closed-pnl": "position/close-pnl.mdx",
+    "/v5/order/cancel-all": "order/cancel-all.mdx",
+    "/v5/account/fee-rate": "account/fee-rate.mdx",
+    "/v5/market/instruments-info": "market/instrument.mdx",
+    "/v5/market/tickers": "market/tickers.mdx",
+}
 
 
 def _first_tab(section: str) -> str:
@@ -104,6 +134,21 @@ def documented(page: str) -> dict[str, str]:
     return out
 
 
+def categories(page: str) -> list[str]:
+    """The product types in the ``category`` row of the page's Request Parameters table (backticked values)."""
+    text = (DOCS / page).read_text()
+    section = text[text.index("Request Parameters"):text.index("Response Parameters")]
+    for line in section.splitlines():
+        cells = line.strip().strip("|").split("|")
+        if len(cells) >= 4 and "category" in cells[0]:
+            return re.findall(r"`(spot|linear|inverse|option)`", cells[3])
+    raise AssertionError(f"{page}: no category row in Request Parameters")
+
+
+def build_categories() -> dict[str, Any]:
+    return {path: {"page": page, "categories": categories(page)} for path, page in CATEGORY_PAGES.items()}
+
+
 def build(name: str) -> dict[str, Any]:
     page, index, note = SPECS[name]
     example = examples(page)[index]
@@ -111,13 +156,51 @@ def build(name: str) -> dict[str, Any]:
     return {"_source": {"page": page, "example": note, "documented": documented(page)}, **example}
 
 
-def main() -> int:
+def ws_examples(page: str) -> list[dict[str, Any]]:
+    """Every JSON example with a ``topic`` on a WebSocket docs page ('...' elisions, // comments and trailing
+    commas removed; "LinearPerpetual"-style captions split the blocks)."""
+    text = (DOCS / page).read_text()
+    out = []
+    for block in re.findall(r"```json\n(.*?)```", text, re.S):
+        lines = [ln for ln in block.splitlines() if ln.strip() not in ("...,", "...")
+                 and not ln.strip().startswith("//")]
+        for part in re.split(r"^[A-Za-z]+$", "\n".join(lines), flags=re.M):
+            part = re.sub(r",(\s*[\]}])", r"\1", part.strip())
+            if part.startswith("{"):
+                obj = json.loads(part)
+                if isinstance(obj, dict) and "topic" in obj:
+                    out.append(obj)
+    return out
+
+
+def build_ws(name: str) -> dict[str, Any]:
+    page, note = WS_SPECS[name]
+    rows = ws_examples(page)
+    if name == "ws_tickers":
+        rows = [r for r in rows if r["data"].get("symbol") == "BTCUSDT"]
+    return {"_source": {"page": page, "example": note}, **rows[0]}
+
+
+def pages() -> list[str]:
+    """Every docs page the fixtures are extracted from."""
+    return sorted({p for p, _, _ in SPECS.values()} | {p for p, _ in WS_SPECS.values()} | set(CATEGORY_PAGES.values()))
+
+
+def main(argv: list[str]) -> int:
+    source = Path(argv[0]) if argv else SOURCE
     FIXTURES.mkdir(parents=True, exist_ok=True)
-    for name in SPECS:
-        (FIXTURES / f"{name}.json").write_text(json.dumps(build(name), indent=2) + "\n")
+    for page in pages():
+        (DOCS / page).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source / page, DOCS / page)
+    print(f"copied {len(pages())} pages from {source}")
+    for name in [*SPECS, *WS_SPECS]:
+        data = build(name) if name in SPECS else build_ws(name)
+        (FIXTURES / f"{name}.json").write_text(json.dumps(data, indent=2) + "\n")
         print(f"wrote {name}.json")
+    (FIXTURES / "categories.json").write_text(json.dumps(build_categories(), indent=2) + "\n")
+    print("wrote categories.json")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -62,15 +63,19 @@ class SyncApi:
 class AsyncApi:
     """Signed raw requests over an httpx.AsyncClient."""
 
-    def __init__(self, client: httpx.AsyncClient) -> None:
+    def __init__(self, client: httpx.AsyncClient, clock: Callable[[], int] | None = None) -> None:
         self.c = client
+        self.clock = clock  # the timestamp to sign with (ms): a simulator on a clock of its own is asked at its time
+
+    def _ts(self) -> int | None:
+        return None if self.clock is None else self.clock()
 
     async def get(self, path: str, **params: Any) -> dict[str, Any]:
         q = query(params)
-        r = await self.c.get(f"{path}?{q}" if q else path, headers=signed_headers(q))
+        r = await self.c.get(f"{path}?{q}" if q else path, headers=signed_headers(q, ts=self._ts()))
         return r.json()
 
     async def post(self, path: str, **params: Any) -> dict[str, Any]:
         body = json.dumps(params)
-        r = await self.c.post(path, content=body, headers=signed_headers(body))
+        r = await self.c.post(path, content=body, headers=signed_headers(body, ts=self._ts()))
         return r.json()

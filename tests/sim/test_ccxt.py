@@ -4,8 +4,8 @@ ccxt is used unchanged; only its configuration differs from a mainnet setup, bec
 endpoints outside what the bot (and so the simulator) uses:
 - ``enableRateLimit=False``: the simulator is local (its own per-endpoint limits still apply).
 - ``urls["api"]``: every host key (spot, futures, v2, public, private) -> the simulator's URL.
-- ``options["fetchMarkets"] = {"types": ["linear"]}``: by default ``load_markets`` also asks instruments-info
-  for spot, inverse and option (the simulator serves linear only: ``Illegal category``).
+- ``load_markets`` asks instruments-info for spot, linear, inverse and option, as it does on Bybit: the simulator
+  answers the categories it holds nothing in with an empty list (tests/sim/test_categories.py).
 - ``has["fetchCurrencies"] = False``: with API keys set, ``load_markets`` calls ``/v5/asset/coin/query-info``
   (not simulated: HTTP 404, retCode 10017).
 - ``options["enableUnifiedMargin"] = False, ["enableUnifiedAccount"] = True``: otherwise the first private call
@@ -37,7 +37,7 @@ UNSERVED: dict[str, str] = {
 
 def _ccxt(url: str) -> Any:
     ex = ccxt.bybit({"apiKey": KEY, "secret": SECRET, "timeout": 5000, "enableRateLimit": False, "options": {
-        "fetchMarkets": {"types": ["linear"]}, "enableUnifiedMargin": False, "enableUnifiedAccount": True}})
+        "enableUnifiedMargin": False, "enableUnifiedAccount": True}})
     ex.urls["api"] = {k: url for k in ("spot", "futures", "v2", "public", "private")}
     ex.has["fetchCurrencies"] = False
     return ex

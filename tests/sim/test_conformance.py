@@ -1,7 +1,7 @@
 """The simulator answers like Bybit's own docs examples: same fields, same JSON types, same empty-value style.
 
 Each fixture in tests/fixtures/bybit_docs/ is the response example of one docs page (its ``_source`` names the
-page under ../shared/reference/bybit-docs/). One signed trading scenario over the in-process transport puts the
+page, copied under tests/fixtures/bybit_docs/pages/). One signed trading scenario over the in-process transport puts the
 simulator in the state each example shows (a resting Limit order with TP/SL for open-order.mdx, a cancelled one
 for order-list.mdx, an opening Market fill for execution.mdx, an open Sell position for position.mdx, ...) and
 records its answers. Known, written differences live in proving/sim/conformance.py.
@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from proving.sim import conformance
+from proving.sim import BookParams, conformance
 from tests.sim import docs_fixtures
 from tests.sim.helpers import SyncApi, make_sim, signed_headers
 from tests.sim.shapes import ENVELOPE, Diff, jtype, load
@@ -36,13 +36,11 @@ ENDPOINTS = {
     "position_closed_pnl": "GET /v5/position/closed-pnl", "account_wallet_balance": "GET /v5/account/wallet-balance",
     "account_info": "GET /v5/account/info", "account_fee_rate": "GET /v5/account/fee-rate",
 }
-# Which engineer's branch adds an endpoint the simulator lacks here (the test skips until it is merged).
-PENDING = {"GET /v5/market/funding/history": "btfast", "POST /v5/order/cancel-all": "simrules"}
 SYM = {"category": "linear", "symbol": "BTCUSDT"}
 
 
-def _call(api: SyncApi, endpoint: str, **params: Any) -> dict[str, Any] | None:
-    """The raw signed answer (envelope included); None when the simulator has no such route (HTTP 404)."""
+def _call(api: SyncApi, endpoint: str, **params: Any) -> dict[str, Any]:
+    """The raw signed answer (envelope included); a route the simulator lacks fails here (HTTP 404)."""
     method, path = endpoint.split(" ")
     q = "&".join(f"{k}={v}" for k, v in sorted(params.items()))
     if method == "GET":
@@ -50,19 +48,17 @@ def _call(api: SyncApi, endpoint: str, **params: Any) -> dict[str, Any] | None:
     else:
         body = json.dumps(params)
         r = api.c.post(path, content=body, headers=signed_headers(body))
-    if r.status_code == 404:
-        return None
-    assert r.status_code == 200, r.text
+    assert r.status_code == 200, f"{endpoint}: HTTP {r.status_code} {r.text}"
     out = r.json()
     assert out["retCode"] == 0, (endpoint, params, out)
     return out
 
 
 @pytest.fixture(scope="module")
-def answers() -> dict[str, dict[str, Any] | None]:
+def answers() -> dict[str, dict[str, Any]]:
     """Drive one simulator through the states the docs examples show; record each endpoint's answer."""
     sim = make_sim()
-    got: dict[str, dict[str, Any] | None] = {}
+    got: dict[str, dict[str, Any]] = {}
     with httpx.Client(base_url="http://sim", transport=sim.sync_transport()) as client:
         api = SyncApi(client)
         got["market_time"] = _call(api, ENDPOINTS["market_time"])
@@ -81,8 +77,10 @@ def answers() -> dict[str, dict[str, Any] | None]:
         got["order_amend"] = _call(api, ENDPOINTS["order_amend"], **SYM, orderLinkId="conform-limit",
                                    price="58900")
         got["order_realtime"] = _call(api, ENDPOINTS["order_realtime"], **SYM)
-        # order-list.mdx: a cancelled Limit order
+        # order-list.mdx: a cancelled Limit order, and its example's own state: a PostOnly that would have taken
         got["order_cancel"] = _call(api, ENDPOINTS["order_cancel"], **SYM, orderLinkId="conform-limit")
+        _call(api, ENDPOINTS["order_create"], **SYM, side="Buy", orderType="Limit", qty="0.003", price="60000",
+              timeInForce="PostOnly", orderLinkId="conform-postonly")
         got["order_history"] = _call(api, ENDPOINTS["order_history"], **SYM)
         _call(api, ENDPOINTS["order_create"], **SYM, side="Buy", orderType="Limit", qty="0.010", price="59000",
               orderLinkId="conform-rest")
@@ -110,6 +108,20 @@ def answers() -> dict[str, dict[str, Any] | None]:
         funding.step(8 * 12 + 1)  # 8 h of 5-minute candles: the position pays funding once
         got["market_funding_history"] = _call(api, ENDPOINTS["market_funding_history"], **SYM, limit=1)
         got["funding_executions"] = _call(api, ENDPOINTS["execution_list"], **SYM, execType="Funding")
+    maker = make_sim(book=BookParams(enabled=False, level_notional=Decimal("300")))  # a touch fills 0.005
+    with httpx.Client(base_url="http://sim", transport=maker.sync_transport()) as client:
+        api = SyncApi(client)
+        _call(api, ENDPOINTS["order_create"], **SYM, side="Buy", orderType="Limit", qty="0.012", price="59990",
+              timeInForce="PostOnly", orderLinkId="conform-maker", tpslMode="Partial", takeProfit="60900",
+              tpOrderType="Limit", tpLimitPrice="61000", stopLoss="59000")
+        maker.set_price("BTCUSDT", "59990")
+        got["partial_fill"] = _call(api, ENDPOINTS["order_realtime"], **SYM, orderLinkId="conform-maker")
+        got["partial_stops"] = _call(api, ENDPOINTS["order_realtime"], **SYM, orderFilter="StopOrder")
+        got["partial_position"] = _call(api, ENDPOINTS["position_list"], **SYM)
+        maker.set_price("BTCUSDT", "60950")
+        maker.set_price("BTCUSDT", "61000.1")
+        got["maker_executions"] = _call(api, ENDPOINTS["execution_list"], **SYM)
+        got["partial_history"] = _call(api, ENDPOINTS["order_history"], **SYM)
     return got
 
 
@@ -137,10 +149,7 @@ def _unexplained(endpoint: str, d: Diff) -> list[str]:
 
 @pytest.mark.parametrize("name", sorted(ENDPOINTS))
 def test_simulator_answers_like_the_docs_example(name, answers):
-    endpoint = ENDPOINTS[name]
-    if answers[name] is None:
-        pytest.skip(f"simulator has no {endpoint} on this branch (engineer {PENDING.get(endpoint, '?')} adds it)")
-    endpoint, d = _diff(name, answers[name])  # type: ignore[arg-type]
+    endpoint, d = _diff(name, answers[name])
     problems = _unexplained(endpoint, d)
     assert not problems, f"{endpoint} vs {load(name)[1]['page']}:\n  " + "\n  ".join(problems)
 
@@ -149,17 +158,21 @@ def test_simulator_answers_like_the_docs_example(name, answers):
                                              ("execution_list", "all_executions"),
                                              ("position_list", "flat_position"),
                                              ("order_realtime", "stop_orders"),
-                                             ("execution_list", "funding_executions")])
+                                             ("execution_list", "funding_executions"),
+                                             ("order_realtime", "partial_fill"), ("order_realtime", "partial_stops"),
+                                             ("position_list", "partial_position"),
+                                             ("execution_list", "maker_executions"),
+                                             ("order_history", "partial_history")])
 def test_other_states_have_the_same_shape(name, extra, answers):
-    """Filled orders, closing and funding fills, a flat position, the position's TP/SL orders: the example's shape."""
-    if extra == "stop_orders" and not answers[extra]["result"]["list"]:  # type: ignore[index]
-        pytest.skip("no system TP/SL orders in /v5/order/realtime on this branch (engineer simrules adds them)")
-    endpoint, d = _diff(name, answers[extra], values=False)  # type: ignore[arg-type]
+    """Filled orders, closing and funding fills, a flat position, the position's TP/SL orders, a partly filled
+    PostOnly entry, its Partial TP/SL orders and their maker fills: the example's shape."""
+    assert answers[extra]["result"]["list"], f"{extra}: the simulator answered an empty list"
+    endpoint, d = _diff(name, answers[extra], values=False)
     assert not _unexplained(endpoint, d)
     if extra == "funding_executions":
-        assert {e["execType"] for e in answers[extra]["result"]["list"]} == {"Funding"}  # type: ignore[index]
+        assert {e["execType"] for e in answers[extra]["result"]["list"]} == {"Funding"}
     if extra == "flat_position":  # position.mdx table: side is "" for an empty position
-        row = answers[extra]["result"]["list"][0]  # type: ignore[index]
+        row = answers[extra]["result"]["list"][0]
         assert (row["side"], row["size"]) == ("", "0")
 
 
@@ -167,9 +180,7 @@ def test_written_differences_are_current(answers):
     """Every entry in proving/sim/conformance.py still names a real difference (else delete it)."""
     found: dict[str, dict[str, set[str]]] = {}
     for name, endpoint in ENDPOINTS.items():
-        if answers[name] is None:
-            continue
-        _, d = _diff(name, answers[name])  # type: ignore[arg-type]
+        _, d = _diff(name, answers[name])
         found[endpoint] = {"NOT_SIMULATED": set(d.missing), "EXTRA": set(d.extra), "VALUES": set(d.empties)}
     stale = [f"{kind} {endpoint} {p}" for kind in ("NOT_SIMULATED", "EXTRA", "VALUES")
              for endpoint, fields in getattr(conformance, kind).items() for p in fields
@@ -177,12 +188,31 @@ def test_written_differences_are_current(answers):
     assert not stale, "no longer differs; remove from proving/sim/conformance.py: " + ", ".join(stale)
 
 
-@pytest.mark.skipif(not docs_fixtures.DOCS.is_dir(), reason="../shared/reference/bybit-docs not present")
-@pytest.mark.parametrize("name", sorted(docs_fixtures.SPECS))
+@pytest.mark.parametrize("name", sorted([*docs_fixtures.SPECS, *docs_fixtures.WS_SPECS]))
 def test_fixture_is_the_docs_example(name):
     """The committed fixture is exactly the page's example (rebuild: python -m tests.sim.docs_fixtures)."""
     committed = json.loads((docs_fixtures.FIXTURES / f"{name}.json").read_text())
-    assert committed == docs_fixtures.build(name)
+    built = docs_fixtures.build(name) if name in docs_fixtures.SPECS else docs_fixtures.build_ws(name)
+    assert committed == built
+
+
+def test_postonly_history_row_is_the_docs_example_state(answers):
+    """order-list.mdx's example is a PostOnly that would have taken: Cancelled, cancelType UNKNOWN, rejectReason
+    EC_PostOnlyWillTakeLiquidity, nothing executed; the simulator's row for such an order says the same."""
+    doc = load("order_history")[0]["result"]["list"][0]
+    row = next(r for r in answers["order_history"]["result"]["list"]
+               if r["orderLinkId"] == "conform-postonly")
+    keys = ("orderStatus", "cancelType", "rejectReason", "timeInForce", "orderType", "side", "tpslMode")
+    assert {k: row[k] for k in keys} == {k: doc[k] for k in keys}
+    assert Decimal(row["cumExecQty"]) == Decimal(doc["cumExecQty"]) == 0
+
+
+def test_modelling_choices_are_in_the_rule_list():
+    """Each choice in conformance.MODELLED is named in proving/sim/__init__.py's rule list."""
+    import proving.sim
+
+    doc = proving.sim.__doc__ or ""
+    assert [k for k in conformance.MODELLED if f"``{k}``" not in doc] == []
 
 
 def test_every_fixture_is_checked():

@@ -75,3 +75,39 @@ def test_http_server_faults_via_control_api():
         assert time.monotonic() - t0 >= 0.14
         assert client.post("/sim/faults", json={}).json()["faults"]["latency_ms"] == 0
         assert client.post("/sim/faults", json={"bogus": 1}).status_code == 400
+
+
+async def test_closed_pnl_lag_holds_a_close_row_back():
+    """``closed_pnl_lag_ms``: the close shows in the position and the executions at once, its closed-pnl row only
+    after the lag (order/order-list.mdx: order processing is asynchronous, "the data returned may delay"), or when
+    the fault is cleared. Rows booked before it was set are listed as before."""
+    ahead = [0]  # ms the simulator's frozen wall clock is moved on by the test
+    frozen = int(time.time() * 1000)
+    sim = make_sim(wall_clock=lambda: frozen + ahead[0])
+    async with httpx.AsyncClient(base_url="http://sim", transport=sim.transport()) as client:
+        # requests are signed at the simulator's time: a loaded machine taking over a second to get here was
+        # "timestamp ahead of the server" (10002) with the real clock
+        api = AsyncApi(client, clock=lambda: frozen + ahead[0])
+
+        async def listed() -> list[str]:
+            rows = await api.get("/v5/position/closed-pnl", category="linear", symbol="BTCUSDT")
+            return [r["closedSize"] for r in rows["result"]["list"]]
+
+        sell = {**BUY, "side": "Sell", "qty": "0.004", "reduceOnly": True}
+        await api.post("/v5/order/create", **BUY, orderLinkId="open-1")
+        await api.post("/v5/order/create", **sell, orderLinkId="part-1")  # booked before the lag: listed
+        sim.faults.configure(closed_pnl_lag_ms=1500)
+        await api.post("/v5/order/create", **{**sell, "qty": "0.006"}, orderLinkId="close-1")
+        pos = await api.get("/v5/position/list", category="linear", symbol="BTCUSDT")
+        assert pos["result"]["list"][0]["size"] == "0"  # flat at once
+        assert await listed() == ["0.004"]  # the close's row lags
+        ahead[0] += 1499
+        assert await listed() == ["0.004"]
+        ahead[0] += 1
+        assert await listed() == ["0.006", "0.004"]
+        assert len(sim.state()["closed_pnl"]) == 2  # the simulator's own truth shows both throughout
+        await api.post("/v5/order/create", **BUY, orderLinkId="open-2")
+        await api.post("/v5/order/create", **{**sell, "qty": "0.01"}, orderLinkId="close-2")
+        assert len(await listed()) == 2
+        sim.faults.configure()  # cleared: every held row is listed at once
+        assert len(await listed()) == 3

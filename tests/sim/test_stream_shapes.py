@@ -1,43 +1,24 @@
 """Simulator stream messages have the fields and JSON types of the examples in Bybit's WebSocket docs pages
-(shared/reference/bybit-docs/websocket/private/{order,execution,position,wallet}.mdx,
-public/{kline,ticker,orderbook}.mdx)."""
+(websocket/private/{order,execution,position,wallet}.mdx, public/{kline,ticker,orderbook}.mdx), copied into
+tests/fixtures/bybit_docs/ws_*.json by tests/sim/docs_fixtures.py."""
 
 from __future__ import annotations
 
 import json
-import re
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from proving.sim import BookParams
 from proving.sim.exchange import OrderRequest
 from tests.sim.helpers import make_sim
+from tests.sim.shapes import load
 
-ROOT = Path(__file__).resolve().parents[2]
-DOCS = next((p / "shared" / "reference" / "bybit-docs" / "websocket" for p in (ROOT.parent, ROOT.parent.parent)
-             if (p / "shared" / "reference" / "bybit-docs").exists()), Path("../shared/reference/bybit-docs/websocket"))
 # Fields of the docs' examples that do not apply to a linear USDT perpetual in a unified account.
 NOT_LINEAR = {"extraFees", "brokerOrderPrice", "rpiTakerAccess", "rpiMatchedQty", "colRes", "spotBorrow",
               "availableToBorrow", "availableToWithdraw", "free", "delta", "gamma", "vega", "theta",
               "deliveryTime", "basisRate", "deliveryFeeRate", "basis", "basisRateYear", "predictedDeliveryPrice"}
-
-
-def doc_examples(page: str) -> list[dict[str, Any]]:
-    """Every JSON example with a ``topic`` on a docs page ('...' elisions and // comments removed)."""
-    text = (DOCS / page).read_text()
-    out = []
-    for block in re.findall(r"```json\n(.*?)```", text, re.S):
-        lines = [ln for ln in block.splitlines() if ln.strip() not in ("...,", "...")
-                 and not ln.strip().startswith("//")]
-        for part in re.split(r"^[A-Za-z]+$", "\n".join(lines), flags=re.M):  # "LinearPerpetual" captions
-            part = re.sub(r",(\s*[\]}])", r"\1", part.strip())
-            if part.startswith("{"):
-                obj = json.loads(part)
-                if isinstance(obj, dict) and "topic" in obj:
-                    out.append(obj)
-    return out
 
 
 def jtype(v: Any) -> str:
@@ -69,12 +50,9 @@ def published() -> dict[str, list[dict[str, Any]]]:
     return json.loads(json.dumps(got))  # exactly what goes on the wire
 
 
-@pytest.mark.parametrize("page,topic", [("private/order.mdx", "order"), ("private/execution.mdx", "execution"),
-                                        ("private/position.mdx", "position"), ("private/wallet.mdx", "wallet"),
-                                        ("public/kline.mdx", "kline"), ("public/ticker.mdx", "tickers"),
-                                        ("public/orderbook.mdx", "orderbook")])
-def test_fields_and_types_match_the_docs_example(published, page, topic):
-    [doc, *_] = [d for d in doc_examples(page) if topic != "tickers" or d["data"].get("symbol") == "BTCUSDT"]
+@pytest.mark.parametrize("topic", ["order", "execution", "position", "wallet", "kline", "tickers", "orderbook"])
+def test_fields_and_types_match_the_docs_example(published, topic):
+    doc, _ = load(f"ws_{topic}")
     ours = published[topic][0]
     assert_same_shape(ours, doc, f"{topic} envelope")
     ours_row = ours["data"][0] if isinstance(ours["data"], list) else ours["data"]
@@ -82,3 +60,28 @@ def test_fields_and_types_match_the_docs_example(published, page, topic):
     assert_same_shape(ours_row, doc_row, f"{topic} row")
     if topic == "wallet":
         assert_same_shape(ours_row["coin"][0], doc_row["coin"][0], "wallet coin")
+
+
+def test_maker_messages_have_the_docs_shape():
+    """A PostOnly cancelled for taking, a partly filled PostOnly entry, its Partial limit TP triggering and filling
+    as maker: every order and execution row published has the docs example's fields and types."""
+    sim = make_sim(book=BookParams(enabled=False, level_notional=Decimal("300")))
+    got: dict[str, list[dict[str, Any]]] = {}
+    sim.publisher.sinks.append(lambda topic, msg: got.setdefault(topic, []).extend(msg["data"]))
+    with sim.lock:
+        sim.exchange.place_order(OrderRequest("BTCUSDT", "Buy", "Limit", Decimal("0.01"), Decimal(60000),
+                                              "PostOnly"))
+        sim.exchange.place_order(OrderRequest(
+            "BTCUSDT", "Buy", "Limit", Decimal("0.012"), Decimal(59990), "PostOnly", take_profit=Decimal(60900),
+            tpsl_mode="Partial", tp_order_type="Limit", tp_limit_price=Decimal(61000)))
+        sim.publisher.flush()
+    for price in ("59990", "60950", "61000.1"):
+        sim.set_price("BTCUSDT", price)
+    rows = json.loads(json.dumps(got))
+    for topic in ("order", "execution"):
+        doc = load(f"ws_{topic}")[0]["data"][0]
+        for row in rows[topic]:
+            assert_same_shape(row, doc, f"{topic} row {row.get('orderStatus', row.get('execType'))}")
+    assert {(r["stopOrderType"], r["orderStatus"]) for r in rows["order"]} >= {
+        ("", "Cancelled"), ("", "PartiallyFilled"), ("PartialTakeProfit", "New"), ("PartialTakeProfit", "Filled")}
+    assert [(r["stopOrderType"], r["isMaker"]) for r in rows["execution"]] == [("", True), ("PartialTakeProfit", True)]

@@ -37,7 +37,7 @@ from storage.models import (
 from storage.stats import pnl_summary
 from storage.trades import get_open_trade
 from storage.types import JSONValue, UTCDateTime
-from tests.journals import PG_URL, _pg_schema_url
+from tests.journals import PG_URL, _pg_schema_url, need_postgres
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "journals"
 V1_TABLES = ["auditlog", "botstate", "confirmation", "fundingrecord", "instancelock", "orderrecord",
@@ -56,8 +56,7 @@ def _sqlite_v1(tmp_path: Path) -> Engine:
 
 @pytest.fixture
 def pg_schema() -> Iterator[str]:
-    if not PG_URL:
-        pytest.skip("TEST_DATABASE_URL not set")
+    need_postgres()
     schema = f"mig_{uuid.uuid4().hex[:12]}"
     admin = make_engine(PG_URL)
     yield schema
@@ -120,13 +119,16 @@ def _botstate(engine: Engine) -> dict[str, object]:
         return dict(conn.execute(sa.select(BOTSTATE.c.key, BOTSTATE.c.value)).all())
 
 
-def _snapshot(engine: Engine, tables: list[str] = KEPT_TABLES) -> dict[str, list[tuple]]:
-    """Every row of ``tables``, as the database returns it, ordered by primary key."""
+def _snapshot(engine: Engine, tables: list[str] = KEPT_TABLES,
+              columns: dict[str, set[str]] | None = None) -> dict[str, list[tuple]]:
+    """Every row of ``tables``, as the database returns it, ordered by primary key (only ``columns`` if given: the
+    columns a table had before a revision added some)."""
     out = {}
     with engine.connect() as conn:
         for name in tables:
             table = SQLModel.metadata.tables[name]
-            cols = [c for c in table.columns if c.name in {c["name"] for c in inspect(conn).get_columns(name)}]
+            have = {c["name"] for c in inspect(conn).get_columns(name)}
+            cols = [c for c in table.columns if c.name in have and (columns is None or c.name in columns[name])]
             rows = conn.execute(select(*cols).order_by(*table.primary_key.columns)).all()
             out[name] = [tuple(r) for r in rows]
     return out
@@ -170,6 +172,7 @@ def _check_upgrade(engine: Engine, caplog: pytest.LogCaptureFixture) -> None:
     assert {k: len(v) for k, v in fixture.items()} == V1_COUNTS
     _add_state(engine, MORE_STATE | UNREADABLE_STATE)
     before, state_before = _snapshot(engine), _botstate(engine)
+    v1_columns = {t: {c["name"] for c in inspect(engine).get_columns(t)} for t in KEPT_TABLES}
     assert current_revision(engine) is None
 
     with caplog.at_level(logging.WARNING, logger="storage.migrate"):
@@ -177,8 +180,15 @@ def _check_upgrade(engine: Engine, caplog: pytest.LogCaptureFixture) -> None:
     for key in UNREADABLE_STATE:  # one line each for what could not be moved
         assert len([r for r in caplog.records if repr(key) in r.getMessage() and "not moved" in r.getMessage()]) == 1
     assert current_revision(engine) == head_revision()
-    after = _snapshot(engine)
-    assert after == before  # nothing lost, nothing altered
+    after = _snapshot(engine, columns=v1_columns)
+    assert after == before  # nothing lost, nothing altered (0003 adds columns)
+    trades = SQLModel.metadata.tables["traderecord"]
+    with engine.connect() as conn:  # 0003: entry_qty from each trade's entry order where it has one
+        assert dict(conn.execute(sa.select(trades.c.symbol, trades.c.entry_qty)).all()) == {
+            "BTCUSDT": Decimal("0.465"), "ETHUSDT": None, "SOLUSDT": None}
+        cards = SQLModel.metadata.tables["confirmation"]  # 0004: every earlier card and trade came from a signal
+        assert {o for (o,) in conn.execute(sa.select(trades.c.origin)).all()} == {"signal"}
+        assert {o for (o,) in conn.execute(sa.select(cards.c.origin)).all()} == {"signal"}
     assert "botstate" not in inspect(engine).get_table_names()
     _check_moved_state(engine, state_before)
     moved = _snapshot(engine, TYPED_TABLES)
@@ -196,13 +206,14 @@ def _check_upgrade(engine: Engine, caplog: pytest.LogCaptureFixture) -> None:
         summary = pnl_summary(session=s, since=None, until=None)
         assert summary.trades == 2
     assert init_db(engine) == SCHEMA_VERSION  # idempotent
-    assert _snapshot(engine) == before and _snapshot(engine, TYPED_TABLES) == moved
+    assert _snapshot(engine, columns=v1_columns) == before and _snapshot(engine, TYPED_TABLES) == moved
 
 
 def _check_downgrade(engine: Engine) -> None:
     """0002 → 0001 puts every typed row back into botstate as the first release wrote it; up again, the same rows."""
     _add_state(engine, MORE_STATE)
     before, kept = _botstate(engine), _snapshot(engine)
+    v1_columns = {t: {c["name"] for c in inspect(engine).get_columns(t)} for t in KEPT_TABLES}
     init_db(engine)
     moved = _snapshot(engine, TYPED_TABLES)
     with engine.begin() as conn:
@@ -215,7 +226,7 @@ def _check_downgrade(engine: Engine) -> None:
     assert _botstate(engine) == before | {"risk_pct": "0.75"}
     assert _snapshot(engine) == kept
     assert init_db(engine) == SCHEMA_VERSION and current_revision(engine) == head_revision()
-    assert _snapshot(engine, TYPED_TABLES) == moved and _snapshot(engine) == kept
+    assert _snapshot(engine, TYPED_TABLES) == moved and _snapshot(engine, columns=v1_columns) == kept
 def test_v1_sqlite_journal_upgrades_in_place(tmp_path, caplog):
     engine = _sqlite_v1(tmp_path)
     try:

@@ -203,6 +203,54 @@ def test_take_pending_from_threads_one_taker_wins(engine, now):
     assert not errors and [g for g in got if g is not None] == [{"action": "close", "symbol": "BTCUSDT"}]
 
 
+def test_decide_pending_once_and_keep_the_decision(engine, now):
+    card = {"actions": ["close", "cancel"], "chats": [42], "symbol": "BTCUSDT"}
+    decided = {**card, "decided": "close", "by": "@owner", "chat": 42}
+    with session_scope(engine) as s:
+        st.put_pending(session=s, token="card", kind="button", payload=card, expires_at=now + timedelta(minutes=10))
+        st.put_pending(session=s, token="late", kind="button", payload=card, expires_at=now - timedelta(seconds=1))
+    with session_scope(engine) as s:
+        assert not st.decide_pending(session=s, token="card", kind="proposal", record=decided, now=now,
+                                     keep_until=now + timedelta(days=1))  # kind must match
+        assert st.decide_pending(session=s, token="card", kind="button", record=decided, now=now,
+                                 keep_until=now + timedelta(days=1))
+        assert not st.decide_pending(session=s, token="card", kind="button", record={**decided, "by": "@x"},
+                                     now=now, keep_until=now + timedelta(days=1))  # once
+        assert not st.decide_pending(session=s, token="late", kind="button", record=decided, now=now,
+                                     keep_until=now + timedelta(days=1))  # expired
+        assert not st.decide_pending(session=s, token="nope", kind="button", record=decided, now=now,
+                                     keep_until=now + timedelta(days=1))
+    with session_scope(engine) as s:
+        assert st.peek_pending(session=s, token="card", kind="button", now=now) is None
+        assert st.peek_pending(session=s, token="card", kind="decided", now=now + timedelta(hours=23)) == decided
+        assert st.prune(session=s, now=now + timedelta(days=2))["pending_actions"] == 2  # kept a day, then gone
+
+
+def test_decide_pending_from_threads_one_decider_wins(engine, now):
+    with session_scope(engine) as s:
+        st.put_pending(session=s, token="tok", kind="button", payload={"actions": ["close"]},
+                       expires_at=now + timedelta(minutes=1))
+    won, errors = [], []
+
+    def decide(i: int) -> None:
+        try:
+            with session_scope(engine) as s:
+                if st.decide_pending(session=s, token="tok", kind="button", record={"by": i}, now=now,
+                                     keep_until=now + timedelta(days=1)):
+                    won.append(i)
+        except Exception as exc:  # pragma: no cover
+            errors.append(exc)
+
+    threads = [threading.Thread(target=decide, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert not errors and len(won) == 1
+    with session_scope(engine) as s:
+        assert st.peek_pending(session=s, token="tok", kind="decided", now=now) == {"by": won[0]}
+
+
 def test_heartbeats(engine, now):
     with session_scope(engine) as s:
         assert st.heartbeat(session=s, name="tick") is None

@@ -25,10 +25,12 @@ from proving.telegram.types import SentMessage
 from storage.db import init_db, make_engine, session_scope
 from storage.models import AuditLog, OrderRecord
 from tests.engine.conftest import KEY, SECRET, SYMBOL, ema_only, trend_rows
+from tests.pinned import OLD_STOPS
 from tests.waiting import until
 from tradebot.bybit.client import BybitClient, RetryPolicy
-from tradebot.config import BotSettings, Config, EnvSettings, FileConfig
-from tradebot.risk import RiskParams
+from tradebot.settings.config import BotSettings, Config, EnvSettings, FileConfig
+from tradebot.sizing.execution import MARKET_ENTRIES, ExecutionSettings
+from tradebot.sizing.risk import RiskParams
 from wiring.app import build_application, shutdown, startup
 
 CHAT = 42
@@ -48,13 +50,13 @@ class Clock:
         self.offset += timedelta(seconds=seconds)
 
 
-def make_cfg(db_url: str, **bot: Any) -> Config:
+def make_cfg(db_url: str, execution: ExecutionSettings = MARKET_ENTRIES, **bot: Any) -> Config:
     settings = BotSettings.model_validate({"symbols": [SYMBOL], "interval": "5", "candles": 200, "mode": "confirm",
                                            "confirmation_expiry_seconds": 600, "loop_seconds": 60,
                                            "unknown_position_wait_seconds": 3600, **bot})
-    risk = RiskParams.model_validate({"trailing_mode": "bot", "cooldown_minutes": 0})
+    risk = RiskParams.model_validate({**OLD_STOPS, "trailing_mode": "bot", "cooldown_minutes": 0})
     env = EnvSettings(TELEGRAM_ALLOWED_CHAT_IDS=[CHAT], DATABASE_URL=db_url)
-    return Config(env=env, file=FileConfig(bot=settings, risk=risk, strategy=ema_only()), source="test")
+    return Config(env=env, file=FileConfig(execution=execution, bot=settings, risk=risk, strategy=ema_only()), source="test")
 
 
 @dataclass
@@ -145,10 +147,10 @@ async def make_rig(db_url: str) -> AsyncIterator[Callable[..., Any]]:
     started: list[Rig] = []
 
     async def build(hub: OfflineTelegram | None = None, sim: Simulator | None = None, schedule_ticks: bool = False,
-                    **bot: Any) -> Rig:
+                    execution: ExecutionSettings = MARKET_ENTRIES, **bot: Any) -> Rig:
         hub = hub or OfflineTelegram()
         sim = sim or make_sim()
-        cfg = make_cfg(db_url, **bot)
+        cfg = make_cfg(db_url, execution, **bot)
         db = make_engine(db_url)
         init_db(db)
         client = BybitClient("http://sim.local", KEY, SECRET, transport=sim.transport(),

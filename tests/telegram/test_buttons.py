@@ -71,7 +71,7 @@ async def test_reject_edits_the_card(rig: Rig) -> None:
 async def test_expiry_edits_the_card(rig: Rig) -> None:
     card = await rig.card()
     rig.clock.advance(601)
-    assert await rig.deps.engine.expire_confirmations() == [conf_id(card)]
+    assert await rig.deps.engine.desk.expire() == [conf_id(card)]
     await rig.hub.wait_for(lambda m: m.message_id == card.message_id and "Expired" in m.plain)
     assert card.buttons == [] and "nothing was traded" in card.plain
     await rig.tap_data(card, f"ap:{conf_id(card)}")
@@ -80,7 +80,7 @@ async def test_expiry_edits_the_card(rig: Rig) -> None:
 
 async def test_stale_price_re_asks_with_a_fresh_card(rig: Rig) -> None:
     card = await rig.card()
-    atr = rig.deps.engine.last_signals[SYMBOL].atr
+    atr = rig.deps.engine.market.last_signals[SYMBOL].atr
     rig.sim.set_price(SYMBOL, Decimal(rig.sim.state()["prices"][SYMBOL]) + atr * 2)
     await rig.tap(card, "Approve")
     assert "Stale" in card.plain and "fresh confirmation was sent" in card.plain and rig.orders() == []
@@ -104,15 +104,15 @@ async def test_stop_all_cancel_then_confirm(rig: Rig) -> None:
     ask = await rig.send("/stop all")
     assert "Stop all" in ask.plain and "BTCUSDT LONG" in ask.plain
     await rig.tap(ask, "Cancel")
-    assert "Cancelled by @user42" in ask.plain and open_size(rig) > 0 and not rig.deps.engine.paused
+    assert "Cancelled by @user42" in ask.plain and open_size(rig) > 0 and not rig.deps.engine.settings.paused
     ask = await rig.send("/stop all")
     yes = rig.hub.button(ask, "⚠️ Yes, close all")
     assert yes.startswith("sa:")
     await rig.tap(ask, "⚠️ Yes, close all")
     assert "Done" in ask.plain and "closed" in ask.plain
-    assert open_size(rig) == 0 and rig.deps.engine.paused
+    assert open_size(rig) == 0 and rig.deps.engine.settings.paused
     await rig.tap_data(ask, yes)  # the same button again: single use
-    assert "expired or was already used" in rig.hub.answers[-1].text
+    assert rig.hub.answers[-1].text == "Already decided: Close all by @user42."
 
 
 async def test_close_confirm(rig: Rig) -> None:

@@ -19,7 +19,7 @@ async def test_help_and_start_list_every_command(rig: Rig) -> None:
         assert SYMBOL in text and "Mode: confirm" in text
         for c in COMMANDS:
             assert f"/{c.name}" in text, c.name
-    assert {c["command"] for c in rig.hub.commands} == {c.name for c in COMMANDS}
+    assert rig.hub.menu(CHAT, CHAT) == [c.name for c in COMMANDS]  # the menu in an owner's chat (test_menus.py)
 
 
 async def test_unknown_command_and_text_hint(rig: Rig) -> None:
@@ -34,7 +34,7 @@ SYMBOL_WORDS = "a USDT perpetual like BTCUSDT"
 @pytest.mark.parametrize(("line", "expected"), [
     ("/signal", "Usage: /signal SYMBOL — SYMBOL: " + SYMBOL_WORDS),
     ("/chart", "Usage: /chart SYMBOL [interval]"),
-    ("/close", "Usage: /close SYMBOL"),
+    ("/close", "No open positions."),  # no symbol: the open positions as buttons (none here)
     ("/mode", "Usage: /mode auto|confirm — auto (trades on its own) or confirm"),
     ("/mode fast", "'fast' is not a mode. Usage: /mode auto|confirm — auto"),
     ("/risk", "Usage: /risk PCT — PCT: % of the balance risked per trade, " + RISK_RANGE),
@@ -43,8 +43,8 @@ SYMBOL_WORDS = "a USDT perpetual like BTCUSDT"
     ("/risk 0", "Risk 0% is out of range. Usage: /risk PCT"),
     ("/risk 10.01", "Risk 10.01% is out of range."),
     ("/risk nan", "is not a number. Usage: /risk PCT"),
-    ("/pnl yesterday", "'yesterday' is not a period. Usage: /pnl [today|7d|30d|all] — the period: today (default), "
-                       "7d, 30d or all."),
+    ("/pnl yesterday", "'yesterday' is not a period. Usage: /pnl [today|7d|30d|all] or daily|weekly|monthly [N] — "
+                       "the period: today (default), 7d, 30d or all; or daily, weekly or monthly and N"),
     ("/trades x", "'x' is not a whole number. Usage: /trades [N] — N: how many trades, a whole number from 1 to 100"),
     ("/trades 500", "500 trades is out of range. Usage: /trades [N]"),
     ("/trades 1 2", "Usage: /trades [N]"),
@@ -57,7 +57,7 @@ SYMBOL_WORDS = "a USDT perpetual like BTCUSDT"
     ("/close BTCUSDT", "No open BTCUSDT position"),
     ("/close DOGEUSDT", "No open DOGEUSDT position: DOGEUSDT is not traded by this bot (traded: BTCUSDT)."),
     ("/close doge", "DOGEUSDT is not traded by this bot"),
-    ("/close $$", "'$$' is not a symbol. Usage: /close SYMBOL"),
+    ("/close $$", "'$$' is not a symbol. Usage: /close [SYMBOL [PCT|QTY]]"),
     ("/backtest BTCUSDT", "Usage: /backtest SYMBOL DAYS — SYMBOL: " + SYMBOL_WORDS + " (or just BTC); DAYS: a whole "
                           "number from 1 to 365."),
     ("/backtest BTCUSDT many", "DAYS must be a whole number, not 'many'. Usage: /backtest SYMBOL DAYS"),
@@ -91,12 +91,12 @@ async def test_views_when_flat(rig: Rig) -> None:
 async def test_mode_risk_stop_resume_persist(rig: Rig) -> None:
     engine = rig.deps.engine
     assert "Mode set to auto" in (await rig.send("/mode auto")).plain
-    assert engine.mode == "auto"
+    assert engine.settings.mode == "auto"
     assert "2.5%" in (await rig.send("/risk 2.5")).plain
-    assert engine.risk.risk_pct == Decimal("2.5")
-    assert "Paused" in (await rig.send("/stop")).plain and engine.paused
+    assert engine.settings.risk.risk_pct == Decimal("2.5")
+    assert "Paused" in (await rig.send("/stop")).plain and engine.settings.paused
     assert "PAUSED" in (await rig.send("/status")).plain
-    assert "Resumed" in (await rig.send("/resume")).plain and not engine.paused
+    assert "Resumed" in (await rig.send("/resume")).plain and not engine.settings.paused
     assert "Already running" in (await rig.send("/resume")).plain
 
 
@@ -121,8 +121,8 @@ async def test_signal_shows_breakdown(rig: Rig) -> None:
 async def test_chart_sends_png(rig: Rig) -> None:
     card = await rig.card()
     await rig.tap(card, "Approve")
-    replies = await rig.replies(f"/chart {SYMBOL}")
-    [photo] = [m for m in replies if m.photo is not None]
+    rig.hub.push_message(CHAT, f"/chart {SYMBOL}")  # drawn in the heavy queue's worker process (started now)
+    photo = await rig.hub.wait_for(lambda m: m.photo is not None, timeout=30)
     assert photo.photo.startswith(b"\x89PNG") and len(photo.photo) > 10_000
     assert SYMBOL in photo.plain
     assert "is not an interval" in (await rig.send(f"/chart {SYMBOL} 7")).plain
@@ -165,7 +165,7 @@ async def test_backtest_uses_the_live_risk_setting(rig: Rig) -> None:
 
 async def test_backtest_with_many_pauses_attaches_the_full_report(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every pause is listed: past one message the start goes to the chat and the whole report as a file."""
-    import tradebot.service as service
+    import tradebot.chat.service as service
     from tradebot.backtest.remote import BacktestReport
 
     pauses = "\n".join(f"  2025-01-{1 + k % 28:02d} 00:00 → 2025-01-02 00:00: cooling down ({k} skipped)"

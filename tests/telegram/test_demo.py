@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pty
 import re
@@ -89,8 +90,11 @@ class Terminal:
 
     def __init__(self, tmp: Path, *args: str) -> None:
         self.master, slave = pty.openpty()
+        # its own process group: a failed test kills the demo and its worker processes (a heavy-queue worker
+        # left alive would hold the output pipe open and hang the test)
         self.proc = subprocess.Popen([sys.executable, str(ROOT / "bot.py"), "--demo", *args], stdin=slave,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env=_env(tmp))
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env=_env(tmp),
+                                     start_new_session=True)
         os.close(slave)
         self.out = ""
 
@@ -122,9 +126,10 @@ class Terminal:
         return self.proc.returncode, self.out, err.decode()
 
     def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.communicate()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)  # the demo and whatever it started
+        if self.proc.returncode is None:
+            self.proc.communicate(timeout=30)
 
 
 @pytest.fixture
@@ -142,7 +147,8 @@ def terminal(tmp_path: Path):  # noqa: ANN201
 
 def test_terminal_demo_pauses_on_cards_stale_buttons_end_and_ctrl_c(terminal) -> None:  # noqa: ANN001
     t = terminal("--speed", "20")
-    t.expect(r"The replay pauses while a card is open")
+    t.expect(r"The replay pauses while an entry card or a /close question is open, and after a fill until you "
+             r"press Enter")
     t.expect(r"\[1\] ✅ Approve  \[2\] ❌ Reject")
     t.type("/status")
     first = t.expect(r"Replay: candle (\d+) of 130").group(1)
@@ -156,6 +162,8 @@ def test_terminal_demo_pauses_on_cards_stale_buttons_end_and_ctrl_c(terminal) ->
     t.expect(r"⚠ \[2\] ❌ Reject belongs to a card that is no longer open .*stale, nothing was sent")
     t.type("3")  # approve the new card through its own number
     t.expect(r"Executed")
+    t.expect(r"a position is open, so the replay waits: try /positions and /close BTCUSDT\. Press Enter")
+    t.type("")  # Enter: let the market run
     t.type("/stop")  # pausing new entries lets the replay run to its end without more cards
     t.expect(r"Paused")
     t.expect(r"replay finished — all 130 candles played; no new candles will come\. The bot still answers", 90)
@@ -195,19 +203,86 @@ def test_terminal_demo_close_card_holds_the_replay(terminal) -> None:  # noqa: A
     assert code == 0 and "=== DEMO SUMMARY ===" in out and "Traceback" not in out + err
 
 
+def test_terminal_demo_waits_with_an_open_position_until_enter(terminal) -> None:  # noqa: ANN001
+    """At a terminal a fresh position holds the replay until the user presses Enter: /positions and /close can be
+    tried on it (it used to last 2–6 s at --speed 1). The summary names its side like every other screen."""
+    t = terminal("--speed", "20")
+    t.expect(r"\[1\] ✅ Approve  \[2\] ❌ Reject")
+    t.type("1")
+    t.expect(r"Filled")
+    t.expect(r"a position is open, so the replay waits")
+    t.type("/status")
+    held = t.expect(r"Replay: candle (\d+) of 130").group(1)
+    time.sleep(1.5)  # 30 candles' worth at --speed 20
+    t.type("/positions")
+    t.expect(r"Open positions \(1\)")
+    t.type("/status")
+    assert t.expect(r"Replay: candle (\d+) of 130[^\n]*\n[^\n]*\n\s*Open positions: 1").group(1) == held
+    t.type("/stop")  # no more cards: what follows is only the market
+    t.expect(r"Paused")
+    t.type("")  # Enter: the market runs again
+    time.sleep(1.0)
+    t.type("/status")
+    moved = t.expect(r"Replay(?:: candle (\d+) of 130| finished)").group(1)
+    assert moved is None or int(moved) > int(held)
+    code, out, err = t.finish()
+    assert code == 0 and "=== DEMO SUMMARY ===" in out and "Traceback" not in out + err
+    summary = out[out.index("=== DEMO SUMMARY ==="):]
+    assert " Buy " not in summary and " Sell " not in summary  # LONG/SHORT, as on every other screen
+    if "Open positions: 1" in summary:
+        assert "BTCUSDT LONG " in summary
+
+
+OPTIMIZE_CFG = """
+[optimize]
+seed = 1
+min_trades = 1
+
+[optimize.params]
+"strategy.threshold" = { choices = [3.0, 3.5] }
+"""
+
+
+def test_terminal_demo_goes_on_while_the_optimiser_offers_apply(terminal, tmp_path: Path) -> None:  # noqa: ANN001
+    """The optimiser's Apply… is not a trade decision: the replay never waits for it (it froze at candle 107).
+    A seeded search over low thresholds, so the study always has a result to apply."""
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(OPTIMIZE_CFG)
+    t = terminal("--speed", "0.3", "--config", str(cfg))  # slow: the replay still runs when the study ends
+    t.expect(r"Started on offline demo")
+    t.type("/stop")  # no more cards from here on
+    t.expect(r"Paused")
+    time.sleep(1.0)  # a card asked before the pause has arrived by now
+    if re.search(r"\[\d+\] ✅ Approve", t.out):  # answer it: an entry card rightly holds the replay
+        t.type("reject")
+        t.expect(r"Rejected")
+    t.type("/optimize BTCUSDT 7 3")
+    apply = t.expect(r"\[(\d+)\] (?:⚠ Apply anyway…|Apply…)", 400).group(1)  # a loaded machine: minutes
+    t.type("/status")
+    first = t.expect(r"Replay(?:: candle (\d+) of 130| finished)").group(1)
+    t.type(apply)
+    t.expect(r"Apply these settings to the live bot\?")
+    time.sleep(10)  # three candles' worth at --speed 0.3
+    t.type("/status")
+    later = t.expect(r"Replay(?:: candle (\d+) of 130| finished)").group(1)
+    assert first is not None and (later is None or int(later) > int(first)), (first, later)
+    code, out, err = t.finish()
+    assert code == 0 and "=== DEMO SUMMARY ===" in out and "Traceback" not in out + err
+
+
 def test_logs_and_warnings_go_to_the_demo_log_file(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     import logging
     import warnings
 
-    from proving.demo import _log_to_file
     from tradebot.logs import setup_logging
+    from wiring.demo import _log_to_file
 
     root = logging.getLogger()
     saved = (list(root.handlers), root.level)
     try:
         setup_logging("WARNING", ["s3cr3t-api-key"])
         _log_to_file(tmp_path / "demo.log")
-        logging.getLogger("tradebot.engine").warning("exchange slow; key s3cr3t-api-key")
+        logging.getLogger("tradebot.tick.engine").warning("exchange slow; key s3cr3t-api-key")
         with warnings.catch_warnings():
             warnings.simplefilter("always")
             warnings.warn("something deprecated", UserWarning, stacklevel=1)

@@ -11,14 +11,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from handlers.deps import LOCK_NAME
 from storage import lock
 from storage.db import init_db, make_engine, session_scope
-from storage.lock import host_id, new_owner, parse_owner, take_lock
+from storage.lock import LOCK_NAME, host_id, new_owner, parse_owner, take_lock
 from storage.runtime import acquire_lock, lock_holder
 from tests.reliability.fake_tg import FakeTelegram
 from tests.telegram.conftest import CHAT, make_cfg
-from tradebot.config import ConfigErrors, EnvSettings, load_config
+from tradebot.settings.config import ConfigErrors, EnvSettings, load_config
 from wiring.app import build_application
 from wiring.process import run
 

@@ -17,13 +17,14 @@ from handlers.liveness import CHAT, TICK
 from storage.db import init_db, make_engine
 from storage.journal import Journal
 from tests.reliability.fake_tg import FakeTelegram
-from tradebot.config import load_config
+from tradebot.settings.config import load_config
 from wiring.health import check
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "123456789:AAHhealthHEALTHhealthHEALTHhealth12"
 USER = 4242
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+HEALTH_AGE = 120
 
 
 def cfg_for(tmp: Path, **bot: float):
@@ -86,8 +87,11 @@ def test_unreadable_journal_is_one_line(tmp_path: Path) -> None:
 
 def test_the_real_bot_writes_heartbeats_that_health_reads(tmp_path: Path) -> None:
     """bot.py against a fake Bot API: `bot.py health` turns 0 once the loop ticked and polling answered; after the
-    bot stops, the same heartbeats are stale past the configured age."""
-    (tmp_path / "config.toml").write_text("[bot]\nloop_seconds = 1\nhealth_max_age_seconds = 20\n")
+    bot stops, the same heartbeats are stale past the configured age.
+
+    The age allowed is generous (the heartbeats are written every 15 s, and on a loaded machine a start or one
+    `bot.py health` takes several seconds): what is checked is that they are written and read, and go stale."""
+    (tmp_path / "config.toml").write_text(f"[bot]\nloop_seconds = 1\nhealth_max_age_seconds = {HEALTH_AGE}\n")
     fake = FakeTelegram(USER).start()
     base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "PYTHONPATH")}
     env = base | {"DATABASE_URL": f"sqlite:///{tmp_path / 'journal.db'}", "CONFIG_FILE": str(tmp_path / "config.toml"),
@@ -97,7 +101,7 @@ def test_the_real_bot_writes_heartbeats_that_health_reads(tmp_path: Path) -> Non
     proc = subprocess.Popen([sys.executable, str(ROOT / "bot.py")], env=bot_env, cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        deadline, health = time.monotonic() + 60, None
+        deadline, health = time.monotonic() + 180, None
         while time.monotonic() < deadline and proc.poll() is None:
             health = subprocess.run([sys.executable, str(ROOT / "bot.py"), "health"], env=env, cwd=tmp_path,
                                     capture_output=True, text=True, timeout=60)
@@ -115,5 +119,5 @@ def test_the_real_bot_writes_heartbeats_that_health_reads(tmp_path: Path) -> Non
             proc.wait()
         fake.close()
     cfg = load_config(env, demo=True)
-    code, line = check(cfg, datetime.now(UTC) + timedelta(seconds=21))
+    code, line = check(cfg, datetime.now(UTC) + timedelta(seconds=HEALTH_AGE + 1))
     assert code == 1 and "stale tick" in line

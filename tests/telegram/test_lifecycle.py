@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from handlers.deps import LOCK_NAME
 from handlers.jobs import check_health
 from storage.db import init_db, make_engine, session_scope
+from storage.lock import LOCK_NAME
 from storage.runtime import acquire_lock
 from tests.engine.conftest import SYMBOL
 from tests.telegram.conftest import CHAT, Rig, make_cfg
-from tradebot.engine import TickStatus
+from tradebot.tick.engine import TickStatus
 from wiring.app import InstanceLocked
 from wiring.process import run
 
@@ -87,7 +87,7 @@ async def test_unexpected_error_is_logged_and_admin_told(rig: Rig, caplog: pytes
     async def boom() -> None:
         raise RuntimeError("kaput")
 
-    rig.deps.service.balance = boom  # type: ignore[method-assign]
+    rig.deps.service.client.wallet = boom  # type: ignore[method-assign]  # what /balance reads
     reply = await rig.send("/balance")
     assert "went wrong" in reply.plain or "kaput" in reply.plain
     await rig.hub.wait_for(lambda m: m.chat_id == CHAT and "RuntimeError: kaput" in m.plain)

@@ -13,8 +13,8 @@ from sqlmodel import select
 from proving.telegram.hub import OfflineTelegram, build_offline_application
 from storage.db import make_engine, session_scope
 from storage.models import InstanceLock
-from tradebot.config import load_config
 from tradebot.logs import setup_logging
+from tradebot.settings.config import load_config
 from wiring import live
 
 TOKEN = "123456789:AAHliveLIVEliveLIVEliveLIVEliveLIVE12"

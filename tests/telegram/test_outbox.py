@@ -5,12 +5,12 @@ from __future__ import annotations
 from sqlmodel import select
 
 from handlers.alerts import queue
+from handlers.render.formatting import Rendered
 from proving.telegram.hub import OfflineTelegram
 from storage.db import session_scope
 from storage.models import OutboxMessage
 from tests.telegram.conftest import CHAT, Rig, stop
 from tradebot.events import Lifecycle
-from tradebot.formatting import Rendered
 from tradebot.intents import Button, ButtonAction
 
 

@@ -65,7 +65,7 @@ async def test_forwarded_command_from_allowed_chat_is_not_executed(rig: Rig) -> 
                                                               "sender_user_name": "someone"}}})
     assert raw
     await rig.hub.wait_idle(quiet=0.2)
-    assert len(rig.hub.sent()) == sent and not rig.deps.engine.paused
+    assert len(rig.hub.sent()) == sent and not rig.deps.engine.settings.paused
 
 
 async def test_secrets_never_in_messages(rig: Rig) -> None:

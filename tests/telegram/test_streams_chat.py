@@ -10,9 +10,10 @@ from handlers.deps import DEPS_KEY
 from proving.telegram.hub import OfflineTelegram, build_offline_application
 from storage.db import init_db, make_engine
 from tests.engine.conftest import KEY, SECRET, SYMBOL
+from tests.recorder import Recorder
 from tests.telegram.conftest import Clock, Rig, make_cfg, make_sim, stop
 from tradebot.bybit.client import BybitClient, RetryPolicy
-from tradebot.events import EntryFilled, Recorder
+from tradebot.events import EntryFilled
 from wiring.app import build_application, startup
 
 

@@ -1,26 +1,52 @@
-"""Bybit's trailing stop (trailing_mode "exchange") in the integer-tick replay: the simulator's segment rules
-(``Replayer.segment``/``trail_update``) in long-space ticks, bar by bar. Owned by a
+"""Bybit's trailing stop (trailing_mode "exchange") in the integer-tick replay: the rule
+(``tradebot.rules.bybit_trail``, which the simulator and the Decimal replay call too) in long-space ticks, bar by
+bar, skipping the bars where provably nothing happens. Owned by a
 :class:`tradebot.backtest.ticks.TickRunner`, whose position (stop, take-profit, best price) and exits it uses."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import Protocol
+
+import numpy as np
 
 from tradebot.backtest.position import Exit, ExitKind
+from tradebot.care.stops import exchange_trailing
+from tradebot.rules.bybit_trail import first_exit, trail_level, trail_update
 from tradebot.side import Side
-from tradebot.stops import exchange_trailing
+from tradebot.sizing.instruments import Instrument
+from tradebot.sizing.risk import RiskParams
 
-if TYPE_CHECKING:
-    from tradebot.backtest.ticks import TickRunner
+
+class Runner(Protocol):
+    """The position a ``BybitTrail`` walks, as it reads and moves it (``ticks.TickRunner`` satisfies it; a protocol,
+    so this module does not import its owner)."""
+
+    n: int
+    tick: Decimal
+    inst: Instrument
+    risk: RiskParams
+    s: int
+    sl: int
+    tp: int
+    best: int
+
+    @property
+    def cols(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]: ...
+
+    def exit_at(self, bar: int, point: int, kind: ExitKind, base: int) -> Exit: ...
+
+    def manage(self, last: int) -> None: ...
+
+    def threshold(self) -> int: ...
 
 
 class BybitTrail:
     """The exchange-trailing walk of one ``TickRunner`` (long space: a short's prices are negated). Its own state
     is Bybit's trailing stop: distance, active price, best price since activation, and whether it is active."""
 
-    def __init__(self, runner: TickRunner) -> None:
+    def __init__(self, runner: Runner) -> None:
         self.r = runner
         self.t_dist = self.t_act = self.t_best = 0
         self.t_on = False
@@ -83,25 +109,10 @@ class BybitTrail:
         return None
 
     def segment(self, a: int, b: int, continuous: bool) -> tuple[ExitKind, int] | None:
-        """``Replayer.segment`` in long space: the first level the move ``a``→``b`` crosses (by distance from
-        ``a``; ties stop-loss, trailing, take-profit) and the price it executes against."""
-        sl, tp = self.r.sl, self.r.tp
-        events: list[tuple[int, int, ExitKind, int]] = []
-        if b <= sl:
-            events.append((abs(sl - a), 0, "StopLoss", sl))
-        if self.t_on and b <= self.t_best - self.t_dist:
-            level = self.t_best - self.t_dist
-            events.append((abs(level - a), 1, "TrailingStop", level))
-        if b >= tp:
-            events.append((abs(tp - a), 2, "TakeProfit", tp))
-        if not events:
-            return None
-        _, _, kind, level = min(events)
-        return kind, level if continuous and min(a, b) <= level <= max(a, b) else b
+        """``tradebot.rules.bybit_trail.first_exit`` with this position's levels (long space)."""
+        r = self.r
+        return first_exit(a, b, r.sl, trail_level(self.t_on, self.t_best, self.t_dist), r.tp, continuous)
 
     def update(self, price: int) -> None:
-        """``Replayer.trail_update`` in long space: activate at the active price, then track the best price."""
-        if not self.t_on and price >= self.t_act:
-            self.t_on, self.t_best = True, price
-        elif self.t_on and price > self.t_best:
-            self.t_best = price
+        """``tradebot.rules.bybit_trail.trail_update``: activate at the active price, then track the best price."""
+        self.t_on, self.t_best = trail_update(self.t_on, self.t_best, self.t_act, price)

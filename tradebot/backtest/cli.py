@@ -15,11 +15,11 @@ from tradebot.backtest.data import load_candles, parse_date, window
 from tradebot.backtest.download import cache_path, download, funding_line
 from tradebot.backtest.engine import run_backtest
 from tradebot.backtest.funding import funding_path, load_funding
-from tradebot.backtest.models import BacktestResult
-from tradebot.backtest.report import render_summary, write_json, write_trades_csv
-from tradebot.config import Config
+from tradebot.backtest.models import MARKET, BacktestResult
+from tradebot.backtest.report import market_figures, render_summary, write_json, write_trades_csv
 from tradebot.errors import TradebotError
 from tradebot.market import DAY_MS, MINUTE_MS, fit_interval, interval_ms
+from tradebot.settings.config import Config
 
 DEFAULT_DAYS = 30
 
@@ -73,6 +73,9 @@ def run_backtest_cli(args: argparse.Namespace, cfg: Config) -> int:
         df = window(df, start, parse_date(args.date_to))
         funding = _funding(args, source, symbol)
         result = run_backtest(df, cfg, symbol, balance, start=start, progress=not args.no_progress, funding=funding)
+        if result.execution.maker:  # the same signals with market entries, for the fee comparison
+            market = run_backtest(df, cfg, symbol, balance, start=start, funding=funding, execution=MARKET)
+            result.market = market_figures(market)
     except (ValueError, OSError, TradebotError, httpx.HTTPError) as exc:
         print(f"backtest failed: {exc}", file=sys.stderr)
         return 1
@@ -93,7 +96,7 @@ def run_backtest_cli(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def _notes(result: BacktestResult, cfg: Config, symbol: str) -> None:
-    from proving.sim.instruments import INSTRUMENTS
+    from tradebot.market_model.instruments import INSTRUMENTS
 
     if symbol not in INSTRUMENTS:
         result.notes.append(f"{symbol}: not in the built-in instrument table; BTCUSDT tick/qty rules were used")

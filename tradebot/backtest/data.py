@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 
 from tradebot.backtest.cache import load_cached
-from tradebot.instruments import Instrument
 from tradebot.market import DataQuality, load_csv, resample
+from tradebot.sizing.instruments import Instrument
 from tradebot.strategy import StrategyParams
 
 MAX_LISTED = 5  # gaps/duplicates printed one per line; the rest are counted
@@ -20,7 +20,7 @@ MAX_LISTED = 5  # gaps/duplicates printed one per line; the rest are counted
 def default_instrument(symbol: str) -> Instrument:
     """The simulator's built-in rules for ``symbol`` (so backtest and simulator agree), else BTCUSDT-like rules."""
     try:
-        from proving.sim.instruments import INSTRUMENTS
+        from tradebot.market_model.instruments import INSTRUMENTS
     except ImportError:  # pragma: no cover - the simulator ships with the repo
         INSTRUMENTS = {}
     sim = INSTRUMENTS.get(symbol) or INSTRUMENTS.get("BTCUSDT")

@@ -75,6 +75,7 @@ async def fetch_range(client: BybitClient, symbol: str, interval: str, start_ms:
         if oldest <= start_ms:
             break
         end = oldest - 1
+        await asyncio.sleep(0)  # let the trading loop in between pages, even when an answer needed no waiting
     return rows, requests
 
 

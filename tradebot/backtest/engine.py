@@ -16,23 +16,27 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from proving.sim.book import BookParams
 from tradebot.backtest import tickpath
 from tradebot.backtest.data import default_instrument, htf_frames
 from tradebot.backtest.funding import FundingBook
-from tradebot.backtest.models import BacktestResult, Pause, Trade
+from tradebot.backtest.maker import find_fill, limit_price
+from tradebot.backtest.models import MARKET, BacktestResult, Pause, Trade
 from tradebot.backtest.position import Replayer, dec
 from tradebot.backtest.protect import Protections
+from tradebot.backtest.ticks import CompiledWalk
 from tradebot.backtest.walk import Bars, DecimalRunner
-from tradebot.config import Config
-from tradebot.instruments import Instrument
 from tradebot.market import index_ms, ms_to_datetime
-from tradebot.risk import RiskParams, size_position
+from tradebot.market_model.book import BookParams
+from tradebot.settings.config import Config
 from tradebot.side import Side
+from tradebot.sizing.execution import ExecutionSettings
+from tradebot.sizing.instruments import Instrument
+from tradebot.sizing.risk import RiskParams, size_position
 from tradebot.strategy import StrategyParams
 from tradebot.strategy.engine import compute_actions
 
-_TOO_SMALL = "qty # is below the minimum order qty (balance too small for the risk)"
+_TOO_SMALL = "qty below the minimum order qty (balance too small for the risk)"
+_UNFILLED = "maker entry not filled within its window (fallback skip)"
 _NUMBER = re.compile(r"-?\d+(\.\d+)?(E[-+]?\d+)?")
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -79,6 +83,9 @@ def run_backtest(
     verify: bool = False,
     exact: bool = False,
     funding: Sequence[tuple[int, Decimal]] | None = None,
+    execution: ExecutionSettings | None = None,
+    maker_fee: Decimal | None = None,
+    walks: CompiledWalk | None = None,
 ) -> BacktestResult:
     """Replay ``df`` (closed candles, oldest first) through the live signal, sizing and stop rules.
 
@@ -91,13 +98,20 @@ def run_backtest(
     funding at the settlements it holds, inside its PnL (see :class:`tradebot.backtest.funding.FundingBook`);
     None = funding not included (the report says so).
     ``exact`` forces the Decimal replay even where the integer-tick replay applies (benchmarks and tests compare
-    the two).
+    the two). ``execution``: how entries are sent (default: ``cfg.execution`` for a Config, market entries for
+    RiskParams); maker-first entries and the limit take-profit follow :mod:`tradebot.backtest.maker`, paying
+    ``maker_fee`` (default ``risk.maker_fee_rate``). ``walks``: when the bot-trailing walk runs compiled (a
+    long-lived process passes the same one to each backtest; default: a new one, so a one-off stays in Python).
     """
     t0 = time.perf_counter()
     risk, params = _settings(cfg, strategy)
     inst = inst or default_instrument(symbol)
     book = book_params if book_params is not None else BookParams()
     fee = risk.taker_fee_rate if taker_fee is None else taker_fee
+    ex_cfg = execution or (cfg.execution if isinstance(cfg, Config) else MARKET)
+    maker = ex_cfg.maker
+    m_fee = risk.maker_fee_rate if maker_fee is None else maker_fee
+    tp_fee = m_fee if maker else fee
     if len(df) < 2:
         raise ValueError(f"need at least 2 candles to backtest, got {len(df)}")
     if series is None:
@@ -116,9 +130,11 @@ def run_backtest(
     ks = ks[ks + 1 >= i0]
     ks_list = ks.tolist()
     rp = Replayer(inst, risk, book, fee)
+    window, unfilled = ex_cfg.window_bars(bars.interval_ms), 0
+    raw_refusals: dict[str, list[list[str]]] = {}
     runner = DecimalRunner(bars, rp, risk)
     cols = None if exact or not tickpath.usable(risk) else tickpath.tick_columns(bars.arr, inst.tick_size)
-    fast = tickpath.TickPath(cols, inst, risk, book, fee) if cols is not None else None
+    fast = tickpath.TickPath(cols, inst, risk, book, fee, walks) if cols is not None else None
 
     def open_at(t_ms: int) -> Decimal:
         return dec(bars.arr[0].item(min(int(np.searchsorted(ts, t_ms)), n - 1)))
@@ -169,46 +185,62 @@ def run_backtest(
             pause_start = None
         side = Side.BUY if s_k > 0 else Side.SELL
         signal_atr = dec(a) if math.isfinite(a) else Decimal(0)
+        e_bar, limit, fee_in = j, None, fee
+        if maker:
+            got = find_fill(side, limit_price(side, open_at_bar(j), inst), j, window, bars.h, bars.lo, inst)
+            if got is not None:
+                e_bar, limit, fee_in = got.bar, got.price, m_fee
+            else:
+                unfilled += 1
+                if ex_cfg.fallback == "skip" or j + window >= n:
+                    if ex_cfg.fallback == "skip":
+                        refusals[_UNFILLED] = refusals.get(_UNFILLED, 0) + 1
+                    next_tick = j + window
+                    continue
+                e_bar = j + window
+        t_e = ts_at(e_bar)
         if fast is not None:
-            sized = fast.size(s_k, j, signal_atr, wallet)
+            sized = fast.size(s_k, e_bar, signal_atr, wallet, limit, fee_in)
             if isinstance(sized, str):
-                key = _NUMBER.sub("#", sized.split(" (")[0])
-                refusals[key] = refusals.get(key, 0) + 1
-                next_tick = j + 1
+                _refused(raw_refusals, sized)
+                next_tick = e_bar + 1
                 continue
-            qty, entry, ex = fast.run(s_k, sized, signal_atr, j)
+            qty, entry, ex = fast.run(s_k, sized, signal_atr, e_bar, limit, maker)
             tick = inst.tick_size
             sign, initial_sl, tp = s_k, sized[1] * tick, sized[2] * tick
             reason, moves, exit_sl = fast.reason(ex.kind), fast.runner.moves, sign * fast.runner.sl * tick
         else:
-            ref = dec(open_at_bar(j))
-            sizing = size_position(side=side, entry_price=ref, atr=signal_atr, available_balance=wallet, inst=inst,
-                                   params=risk)
+            ref = dec(open_at_bar(e_bar))
+            sizing = size_position(side=side, entry_price=limit or ref, atr=signal_atr, available_balance=wallet,
+                                   inst=inst, params=risk, entry_fee_rate=fee_in, tp_fee_rate=tp_fee)
             if not sizing.ok:
-                key = _NUMBER.sub("#", (sizing.refused or "refused").split(" (")[0])
-                refusals[key] = refusals.get(key, 0) + 1
-                next_tick = j + 1
+                _refused(raw_refusals, sizing.refused or "refused")
+                next_tick = e_bar + 1
                 continue
-            pos = rp.open(side=side, qty=sizing.qty, ref=ref, atr=signal_atr, sl=sizing.sl, tp=sizing.tp, bar=j)
+            tp_level = sizing.tp + side.sign * inst.tick_size * maker  # a limit TP fills only a tick beyond it
+            pos = rp.open(side=side, qty=sizing.qty, ref=ref, atr=signal_atr, sl=sizing.sl, tp=tp_level, bar=e_bar,
+                          limit=limit, limit_fee=m_fee)
             ex = runner.run(pos)
-            qty, entry, sign, initial_sl, tp = pos.qty, pos.entry, pos.sign, pos.initial_sl, pos.tp
+            qty, entry, sign, initial_sl, tp = pos.qty, pos.entry, pos.sign, pos.initial_sl, sizing.tp
             reason, moves, exit_sl = rp.close_reason(pos.last_stop_reason, ex.kind), pos.stop_moves, pos.sl
-        open_fee = qty * entry * fee
-        close_fee = qty * ex.price * fee
-        gross = (ex.price - entry) * qty * sign
+        exit_maker = maker and ex.kind == "TakeProfit"
+        exit_px = tp if exit_maker else ex.price
+        open_fee = qty * entry * fee_in
+        close_fee = qty * exit_px * (m_fee if exit_maker else fee)
+        gross = (exit_px - entry) * qty * sign
         pnl = gross - open_fee - close_fee
         exit_ms = bars.path_ms(ex.bar, ex.point)
         paid = Decimal(0)
         if fbook is not None:
-            paid, held = fbook.charge(sign, qty, t_j, exit_ms)
+            paid, held = fbook.charge(sign, qty, t_e, exit_ms)
             pnl -= paid
             funding_paid += paid
             settlements += held
         wallet += pnl
-        trades.append(Trade(symbol, side, ms_to_datetime(t_j), entry, ms_to_datetime(exit_ms), ex.price,
-                            qty, pnl, open_fee + close_fee, reason, initial_sl, tp, signal_atr, j, ex.bar, ex.point,
-                            open_fee, moves, exit_sl, paid))
-        prot.record(exit_ms=exit_ms, entry_ms=t_j, pnl=pnl, open_fee=open_fee, sign=sign, entry=entry,
+        trades.append(Trade(symbol, side, ms_to_datetime(t_e), entry, ms_to_datetime(exit_ms), exit_px,
+                            qty, pnl, open_fee + close_fee, reason, initial_sl, tp, signal_atr, e_bar, ex.bar,
+                            ex.point, open_fee, moves, exit_sl, paid, limit is not None, exit_maker))
+        prot.record(exit_ms=exit_ms, entry_ms=t_e, pnl=pnl, open_fee=open_fee, sign=sign, entry=entry,
                     qty=qty)
         next_tick = ex.bar if ex.point == 0 else ex.bar + 1
     if pause_start is not None:
@@ -218,6 +250,7 @@ def run_backtest(
         bar_pbar.update(n - i0 - bar_pbar.n)
         bar_pbar.close()
     t_loop = time.perf_counter()
+    refusals.update(_filled_in(raw_refusals))
     equity, in_pos = _equity(bars, trades, float(balance), i0)
     index = df.index[i0:]
     return BacktestResult(
@@ -227,8 +260,29 @@ def run_backtest(
         in_position=in_pos, risk=risk, strategy=params, signals=len(ks_list), pauses=pauses, refusals=refusals,
         replay="ticks" if fast is not None else "decimal", funding_included=fbook is not None,
         funding_paid=funding_paid, funding_settlements=settlements, close=bars.arr[3][i0:],
+        execution=ex_cfg, maker_unfilled=unfilled,
         timings={"signals_s": t_signals - t0, "loop_s": t_loop - t_signals, "report_s": time.perf_counter() - t_loop},
     )
+
+
+def _refused(raw: dict[str, list[list[str]]], text: str) -> None:
+    """Count a sizing refusal under its text with the numbers taken out (they are put back as ranges)."""
+    head = text.split(" (")[0]
+    raw.setdefault(_NUMBER.sub("#", head), []).append([m.group(0) for m in _NUMBER.finditer(head)])
+
+
+def _filled_in(raw: dict[str, list[list[str]]]) -> dict[str, int]:
+    """Each refusal's text with every number shown as the range it took (``28.4–61.2``), and its count."""
+    out: dict[str, int] = {}
+    for key, seen in raw.items():
+        parts = key.split("#")
+        text = parts[0]
+        for i, part in enumerate(parts[1:]):
+            vals = sorted({Decimal(v[i]) for v in seen if i < len(v)})
+            lo, hi = (f"{v.normalize():f}" for v in (vals[0], vals[-1])) if vals else ("?", "?")
+            text += (lo if lo == hi else f"{lo}–{hi}") + part
+        out[text] = out.get(text, 0) + len(seen)
+    return out
 
 
 def _equity(bars: Bars, trades: list[Trade], balance: float, i0: int) -> tuple[np.ndarray, np.ndarray]:

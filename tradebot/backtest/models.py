@@ -9,8 +9,9 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
-from tradebot.risk import RiskParams
 from tradebot.side import Side
+from tradebot.sizing.execution import MARKET_ENTRIES, ExecutionSettings
+from tradebot.sizing.risk import RiskParams
 from tradebot.strategy import StrategyParams
 
 
@@ -39,6 +40,8 @@ class Trade:
     stop_moves: int = 0
     exit_sl: Decimal | None = None  # the stop in force when the position closed
     funding: Decimal = Decimal(0)  # funding paid while open (negative = received); already inside ``pnl``
+    entry_maker: bool = False  # the entry filled as maker (a PostOnly limit), else taker
+    exit_maker: bool = False  # the exit filled as maker (the take-profit limit), else taker
 
     @property
     def sign(self) -> int:
@@ -56,7 +59,11 @@ class Trade:
             "pnl": str(self.pnl), "fees": str(self.fees), "reason": self.reason, "sl": str(self.sl),
             "tp": str(self.tp), "atr": str(self.atr), "stop_moves": self.stop_moves,
             "exit_sl": None if self.exit_sl is None else str(self.exit_sl), "funding": str(self.funding),
+            "entry_fill": "maker" if self.entry_maker else "taker", "exit_fill": "maker" if self.exit_maker else "taker",
         }
+
+
+MARKET = MARKET_ENTRIES
 
 
 @dataclass(frozen=True)
@@ -93,6 +100,9 @@ class BacktestResult:
     replay: str = "decimal"  # "ticks" when the integer-tick replay ran (same trades, faster)
     funding_included: bool = False  # a funding-rate history was given (else funding is not in the PnL)
     funding_paid: Decimal = Decimal(0)  # total over all trades (negative = received)
+    execution: ExecutionSettings = field(default_factory=lambda: MARKET)  # how entries were sent
+    maker_unfilled: int = 0  # maker entries not filled in their window (then a market entry or none: fallback)
+    market: dict[str, str] | None = None  # the same run with market entries: trades, fees, gross_pnl, net_pnl
     funding_settlements: int = 0  # settlements charged to open positions
     close: np.ndarray | None = None  # each bar's close over the window (buy-and-hold comparison)
     settings_source: str = ""  # where the settings came from, e.g. "live settings (/risk 2%)"

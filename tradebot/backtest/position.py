@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Literal
 
-from proving.sim.book import BookParams, market_fill_price
-from proving.sim.feed import candle_path
-from tradebot.instruments import Instrument, stop_price
+from tradebot.care.stops import breakeven_stop, exchange_trailing, next_stop, update_best
+from tradebot.market_model.book import BookParams, market_fill_price
+from tradebot.market_model.feed import candle_path
 from tradebot.money import ZERO
-from tradebot.risk import RiskParams
+from tradebot.rules.bybit_trail import ExitKind as ExitKind
+from tradebot.rules.bybit_trail import first_exit, trail_level, trail_update
 from tradebot.side import Side
+from tradebot.sizing.instruments import Instrument
+from tradebot.sizing.risk import RiskParams
 from tradebot.states import ExitReason
-from tradebot.stops import breakeven_price, exchange_trailing, next_stop, update_best
 
 _MONEY = Decimal("1e-10")  # the journal's column scale: live management reads the ATR back at 10 dp
-ExitKind = Literal["StopLoss", "TrailingStop", "TakeProfit", "EndOfData"]
 
 
 def dec(x: float) -> Decimal:
@@ -54,9 +54,10 @@ class OpenPosition:
     trail_best: Decimal = ZERO
 
     def trail_level(self) -> Decimal | None:
-        if not self.trail_dist or not self.trail_on:
+        if not self.trail_dist:
             return None
-        return self.trail_best - self.sign * self.trail_dist
+        lvl = trail_level(self.trail_on, self.sign * self.trail_best, self.trail_dist)  # the rule, long space
+        return None if lvl is None else self.sign * lvl
 
 
 @dataclass(frozen=True)
@@ -77,11 +78,13 @@ class Replayer:
         self.inst, self.risk, self.book, self.taker = inst, risk, book, taker_fee
 
     def open(self, *, side: Side, qty: Decimal, ref: Decimal, atr: Decimal, sl: Decimal, tp: Decimal,
-             bar: int) -> OpenPosition:
-        """Market entry at ``ref`` (the last price) with TP/SL attached, then the exchange trailing stop if used."""
+             bar: int, limit: Decimal | None = None, limit_fee: Decimal = ZERO) -> OpenPosition:
+        """Market entry at ``ref`` (the last price) with TP/SL attached (or a maker fill at ``limit``, paying
+        ``limit_fee``), then the exchange trailing stop if used (it starts from ``ref``)."""
         side = Side(side)  # also takes the wire string "Buy"/"Sell" (tests pass it)
-        fill = market_fill_price(side, qty, ref, self.inst.tick_size, self.book)
-        pos = OpenPosition(side, side.sign, qty, fill, qty * fill * self.taker, bar, atr, journal_atr(atr), sl, tp, sl,
+        fill = market_fill_price(side, qty, ref, self.inst.tick_size, self.book) if limit is None else limit
+        rate = self.taker if limit is None else limit_fee
+        pos = OpenPosition(side, side.sign, qty, fill, qty * fill * rate, bar, atr, journal_atr(atr), sl, tp, sl,
                            best=fill)
         if self.risk.trailing_mode == "exchange" and atr > 0:
             spec = exchange_trailing(side=side, entry=fill, atr=atr, inst=self.inst, params=self.risk)
@@ -93,31 +96,23 @@ class Replayer:
     @staticmethod
     def segment(pos: OpenPosition, a: Decimal, b: Decimal, continuous: bool) -> tuple[ExitKind, Decimal] | None:
         """The first stop/TP a monotone move ``a``→``b`` crosses (by distance from ``a``; ties SL, trailing, TP)
-        and the price it executes against: its level on a continuous move, ``b`` on a gap."""
-        long = pos.sign > 0
-        events: list[tuple[Decimal, int, ExitKind, Decimal]] = []
-        if pos.sl and (b <= pos.sl if long else b >= pos.sl):
-            events.append((abs(pos.sl - a), 0, "StopLoss", pos.sl))
+        and the price it executes against: its level on a continuous move, ``b`` on a gap
+        (``tradebot.rules.bybit_trail.first_exit`` in long space)."""
+        s = pos.sign
         lvl = pos.trail_level()
-        if lvl is not None and (b <= lvl if long else b >= lvl):
-            events.append((abs(lvl - a), 1, "TrailingStop", lvl))
-        if pos.tp and (b >= pos.tp if long else b <= pos.tp):
-            events.append((abs(pos.tp - a), 2, "TakeProfit", pos.tp))
-        if not events:
-            return None
-        _, _, kind, level = min(events, key=lambda e: (e[0], e[1]))
-        base = level if continuous and min(a, b) <= level <= max(a, b) else b
-        return kind, base
+        hit = first_exit(s * a, s * b, s * pos.sl if pos.sl else None, None if lvl is None else s * lvl,
+                         s * pos.tp if pos.tp else None, continuous)
+        return None if hit is None else (hit[0], s * hit[1])
 
     @staticmethod
     def trail_update(pos: OpenPosition, price: Decimal) -> None:
-        """After each segment: activate the exchange trailing stop at its active price, then track the best."""
+        """After each segment: activate the exchange trailing stop at its active price, then track the best
+        (``tradebot.rules.bybit_trail.trail_update`` in long space)."""
         if not pos.trail_dist:
             return
-        if not pos.trail_on and pos.sign * (price - pos.trail_active_price) >= 0:
-            pos.trail_on, pos.trail_best = True, price
-        if pos.trail_on:
-            pos.trail_best = max(pos.trail_best, price) if pos.sign > 0 else min(pos.trail_best, price)
+        s = pos.sign
+        pos.trail_on, best = trail_update(pos.trail_on, s * pos.trail_best, s * pos.trail_active_price, s * price)
+        pos.trail_best = s * best
 
     def exit_at(self, pos: OpenPosition, bar: int, point: int, kind: ExitKind, base: Decimal) -> Exit:
         fill = market_fill_price(pos.side.opposite, pos.qty, base, self.inst.tick_size, self.book)
@@ -142,7 +137,7 @@ class Replayer:
         """False once a break-even move could no longer tighten the stop (so the scan can ignore it)."""
         if pos.breakeven_done:
             return False
-        be = stop_price(breakeven_price(pos.sign, pos.entry, pos.atr_mgmt, self.risk), self.inst, pos.side)
+        be = breakeven_stop(pos.sign, pos.entry, pos.atr_mgmt, self.inst, self.risk)
         return pos.sign * (be - pos.sl) >= self.inst.tick_size
 
     # -- one bar, exactly ----------------------------------------------------------------------------
@@ -177,7 +172,7 @@ class Replayer:
         return self.walk_path(pos, j, o, h, lo, c)
 
     def close_reason(self, last_stop_reason: str, kind: ExitKind) -> str:
-        """The live journal's reason (``close_reason`` in tradebot/positions.py), from the exit and the position's
+        """The live journal's reason (``close_reason`` in tradebot/care/closes.py), from the exit and the position's
         last stop move."""
         if kind == "TrailingStop":
             return ExitReason.TRAILING_STOP

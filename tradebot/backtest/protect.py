@@ -12,8 +12,8 @@ from typing import NamedTuple
 import numpy as np
 
 from tradebot.market import DAY_MS, ms_to_datetime
-from tradebot.protections import ClosedTradeView, ProtectionState, losses_tripped, protection_state
-from tradebot.risk import RiskParams
+from tradebot.sizing.risk import RiskParams
+from tradebot.tick.protections import ClosedTradeView, ProtectionState, losses_tripped, protection_state
 
 WINDOW = timedelta(days=7)  # the live engine reads closed trades of the last 7 days (TradingEngine.entry_block)
 WINDOW_MS = 7 * DAY_MS
@@ -41,7 +41,7 @@ _ALLOWED = Check(ProtectionState(True, (), None), None)
 
 
 class Protections:
-    """Feeds :func:`tradebot.protections.protection_state` exactly what the live engine would.
+    """Feeds :func:`tradebot.tick.protections.protection_state` exactly what the live engine would.
 
     - closed trades: those closed in the last 7 days (``exit_time >= now - 7d``), as the live journal query;
       only the subset that can change the verdict is passed (today's closes, the latest loss, the newest

@@ -22,8 +22,8 @@ import numpy as np
 from tradebot.backtest.models import BacktestResult, Trade
 from tradebot.market import DAY_MS, index_ms
 from tradebot.money import ZERO
-from tradebot.risk import RiskParams
 from tradebot.side import Side
+from tradebot.sizing.risk import RiskParams
 from tradebot.strategy import StrategyParams
 
 CENT = Decimal("0.01")
@@ -67,6 +67,10 @@ class Metrics:
     by_side: dict[Side, SideStats]
     gross_pnl: Decimal = ZERO  # price PnL of the trades, before fees: gross − fees = the trades' net
     fee_share_pct: float | None = None  # fees as % of gross PnL (None when gross ≤ 0: fees then took it all)
+    maker_fees: Decimal = ZERO  # fees of the fills made as maker (PostOnly entries, limit take-profits)
+    taker_fees: Decimal = ZERO  # fees of the taker fills (market entries, stops)
+    maker_fills: int = 0
+    taker_fills: int = 0
 
 
 def _daily_returns(result: BacktestResult) -> np.ndarray:
@@ -127,7 +131,12 @@ def _gross_and_fees(trades: list[Trade]) -> dict[str, Any]:
     """Gross (price) PnL and the share of it the fees took; trade.pnl = gross − fees."""
     gross = sum((t.pnl + t.fees for t in trades), ZERO)
     fees = sum((t.fees for t in trades), ZERO)
-    return {"gross_pnl": gross, "fee_share_pct": float(fees / gross * 100) if gross > 0 else None}
+    entry_maker = sum((t.open_fee for t in trades if t.entry_maker), ZERO)
+    exit_maker = sum((t.fees - t.open_fee for t in trades if t.exit_maker), ZERO)
+    fills = sum(t.entry_maker + t.exit_maker for t in trades)
+    return {"gross_pnl": gross, "fee_share_pct": float(fees / gross * 100) if gross > 0 else None,
+            "maker_fees": entry_maker + exit_maker, "taker_fees": fees - entry_maker - exit_maker,
+            "maker_fills": fills, "taker_fills": 2 * len(trades) - fills}
 
 
 def _num(x: float | None) -> float | None:
@@ -152,6 +161,10 @@ def to_dict(result: BacktestResult, metrics: Metrics | None = None) -> dict[str,
         "max_drawdown": _num(m.max_drawdown), "sharpe": _num(m.sharpe), "sortino": _num(m.sortino),
         "exposure_pct": _num(m.exposure_pct), "fees": str(m.fees), "gross_pnl": str(m.gross_pnl),
         "trades_net_pnl": str(m.gross_pnl - m.fees), "fee_share_of_gross_pct": _num(m.fee_share_pct),
+        "fees_by_fill": {"maker": str(m.maker_fees), "taker": str(m.taker_fees), "maker_fills": m.maker_fills,
+                         "taker_fills": m.taker_fills},
+        "execution": result.execution.model_dump(), "maker_unfilled": result.maker_unfilled,
+        "market_entries": result.market,
         "signals": result.signals,
         "by_side": {k: {"trades": v.trades, "win_rate": _num(v.win_rate), "net_pnl": str(v.net_pnl)}
                     for k, v in m.by_side.items()},
@@ -201,7 +214,7 @@ def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _show(v: Any) -> str:
+def _show(v: object) -> str:
     if isinstance(v, list):
         return "[" + ", ".join(_show(x) for x in v) + "]"
     if isinstance(v, dict):
@@ -241,6 +254,7 @@ def settings_lines(result: BacktestResult) -> list[str]:
         f"SL {r.sl_atr} ATR, TP {r.tp_atr} ATR, trailing by {r.trailing_mode}, leverage {r.leverage}x"
         + (f"; {result.settings_source}" if result.settings_source else ""),
     ]
+    lines.append(execution_line(result))
     changed = changed_settings(r, st)
     lines.append("Changed from defaults: " + ("; ".join(changed) if changed else "none"))
     if result.funding_included:
@@ -251,6 +265,26 @@ def settings_lines(result: BacktestResult) -> list[str]:
     else:
         lines.append("Funding: not included (no funding-rate history; `bot.py download` fetches it)")
     return lines
+
+
+def market_figures(market: BacktestResult) -> dict[str, str]:
+    """A market-entry run's figures, kept beside a maker-first run's report."""
+    m = compute_metrics(market)
+    return {"trades": str(m.trades), "fees": str(m.fees), "gross_pnl": str(m.gross_pnl),
+            "net_pnl": str(m.net_pnl), "fee_share_of_gross_pct": "-" if m.fee_share_pct is None
+            else f"{m.fee_share_pct:.1f}"}
+
+
+def execution_line(result: BacktestResult) -> str:
+    """How entries were sent and filled, with the limits of the model."""
+    ex = result.execution
+    if not ex.maker:
+        return "Entries: market orders (taker), take-profit a market fill (taker)"
+    after = "then a market entry" if ex.fallback == "market" else "then no trade"
+    return (f"Entries: maker first: a limit at the next bar's open, filled only when a later bar within "
+            f"{ex.window_bars(result.interval_ms)} bar(s) ({ex.reprice_window_s:g} s rounded up) trades through it by a "
+            f"tick, {after} ({result.maker_unfilled} not filled); take-profit a maker limit, filled a tick beyond "
+            "it; stops taker. Queue position is not modelled: a touch fills nothing")
 
 
 def pause_lines(result: BacktestResult) -> list[str]:
@@ -292,7 +326,14 @@ def render_summary(result: BacktestResult, metrics: Metrics | None = None) -> st
         ("Gross/fees/net", f"{_money(m.gross_pnl)} − {_money(m.fees)} = {_money(m.gross_pnl - m.fees)} USDT"),
         ("Fee share", f"fees took {m.fee_share_pct:.1f}% of gross PnL" if m.fee_share_pct is not None
          else f"fees took all of it: gross PnL {_money(m.gross_pnl)} USDT is not positive"),
+        ("Fees by fill", f"maker {_money(m.maker_fees)} USDT ({m.maker_fills} fills), taker "
+                         f"{_money(m.taker_fees)} USDT ({m.taker_fills} fills)"),
     ]
+    if result.market is not None:
+        mk = result.market
+        rows.append(("Market entries", f"the same signals with market entries: {mk['trades']} trades, fees "
+                                       f"{_money(Decimal(mk['fees']))} USDT, gross {_money(Decimal(mk['gross_pnl']))}, "
+                                       f"net {_money(Decimal(mk['net_pnl']))} USDT"))
     for side, label in ((Side.BUY, "Longs"), (Side.SELL, "Shorts")):
         st = m.by_side[side]
         rows.append((label, f"{st.trades} trades, win {_pct(st.win_rate)}, net {_money(st.net_pnl)} USDT"))

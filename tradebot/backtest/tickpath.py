@@ -7,13 +7,13 @@ from decimal import Decimal
 
 import numpy as np
 
-from proving.sim.book import BookParams
 from tradebot.backtest.position import Exit, ExitKind, Replayer
-from tradebot.backtest.sizer import FastSizer, real_size
-from tradebot.backtest.ticks import CHECKS, TickRunner
-from tradebot.instruments import Instrument
-from tradebot.risk import RiskParams
+from tradebot.backtest.ticks import CompiledWalk, TickRunner
+from tradebot.market_model.book import BookParams
+from tradebot.rules.sizing import SizePlan, size
 from tradebot.side import Side
+from tradebot.sizing.instruments import Instrument
+from tradebot.sizing.risk import RiskParams, size_plan, sizing_of
 
 
 def tick_columns(arr: list[np.ndarray], tick: Decimal) -> list[np.ndarray] | None:
@@ -42,32 +42,46 @@ class TickPath:
     """Sizing, entry, the position's run and its Trade, all over integer ticks (the bar loop's fast branch)."""
 
     def __init__(self, cols: list[np.ndarray], inst: Instrument, risk: RiskParams, book: BookParams,
-                 fee: Decimal) -> None:
+                 fee: Decimal, walks: CompiledWalk | None = None) -> None:
         self.inst, self.risk, self.fee = inst, risk, fee
-        self.sizer = FastSizer(inst, risk)
-        self.runner = TickRunner(cols, inst, risk, book, fee)
+        self.runner = TickRunner(cols, inst, risk, book, fee, walks)
         self.open = self.runner.cols[0].item
-        self.checks = CHECKS  # sizing replica results still to compare with size_position
+        self._plans: dict[Decimal | None, SizePlan] = {}  # the sizing rule's plan by entry fee (None: taker)
         self._names = Replayer(inst, risk, book, fee)
         self._reasons: dict[tuple[str, str], str] = {}
 
-    def size(self, s: int, j: int, atr: Decimal, wallet: Decimal) -> tuple[int, int, int] | str:
-        """(qty steps, sl ticks, tp ticks) for an entry at bar ``j``'s open, or size_position's refusal."""
-        e = self.open(j)
-        got = self.sizer.size(s, e, atr, wallet) if self.sizer.usable else None
-        if got is not None and self.checks:
-            self.checks -= 1
-            if real_size(s, e, atr, wallet, self.inst, self.risk) != got:
-                self.sizer.usable, self.checks, got = False, 0, None  # the replica disagrees: stop using it
-        return got if got is not None else real_size(s, e, atr, wallet, self.inst, self.risk)
+    def size(self, s: int, j: int, atr: Decimal, wallet: Decimal, limit: Decimal | None = None,
+             entry_fee: Decimal | None = None) -> tuple[int, int, int] | str:
+        """(qty steps, sl ticks, tp ticks) for a market entry at bar ``j``'s open, or a maker entry at ``limit``
+        paying ``entry_fee``: the sizing rule (``tradebot.rules.sizing``) on ticks, with the exit at the risk
+        settings' taker rate, as ``size_position`` sizes it; a refusal in ``size_position``'s words (``sizing_of``)."""
+        fee = None if limit is None else entry_fee
+        e = self.open(j) if limit is None else int(limit / self.inst.tick_size)
+        plan = self._plans.get(fee)
+        if plan is None:
+            taker = self.risk.taker_fee_rate
+            plan = self._plans[fee] = size_plan(self.inst, self.risk, taker, taker if fee is None else fee)
+        w = wallet.as_integer_ratio()
+        got = size(plan, s=s, entry=e, atr=atr.as_integer_ratio(), base=w, available=w)
+        if got.refusal is None:
+            return got.q, got.sl, got.tp
+        taker, tick = self.risk.taker_fee_rate, self.inst.tick_size
+        return sizing_of(got, 1, tick.as_integer_ratio(), side=Side.BUY if s > 0 else Side.SELL, entry=e * tick,
+                         atr=atr, available=wallet, base=wallet, fee=taker, fee_in=taker if fee is None else fee,
+                         fee_tp=taker, inst=self.inst, params=self.risk, on_equity=False).refused or "refused"
 
-    def run(self, s: int, sized: tuple[int, int, int], atr: Decimal, j: int) -> tuple[Decimal, Decimal, Exit]:
-        """Enter at bar ``j``'s open and run to the exit: (qty, entry fill price, exit)."""
+    def run(self, s: int, sized: tuple[int, int, int], atr: Decimal, j: int, limit: Decimal | None = None,
+            tp_through: bool = False) -> tuple[Decimal, Decimal, Exit]:
+        """Enter at bar ``j``'s open (or at ``limit``, a maker fill in bar ``j``) and run to the exit: (qty, entry
+        fill price, exit). ``tp_through``: the take-profit is a limit, reached only a tick beyond its price."""
         q, sl, tp = sized
         qty = q * self.inst.qty_step
         r = self.runner
-        entry = r.fill(Side.BUY if s > 0 else Side.SELL, qty, self.open(j))
-        return qty, entry * self.inst.tick_size, r.run(s, qty, entry, sl, tp, atr, j)
+        if limit is None:
+            entry = r.fill(Side.BUY if s > 0 else Side.SELL, qty, self.open(j))
+        else:
+            entry = int(limit / self.inst.tick_size)
+        return qty, entry * self.inst.tick_size, r.run(s, qty, entry, sl, tp + s * tp_through, atr, j)
 
     def reason(self, kind: ExitKind) -> str:
         """The journal's close reason, named by the Decimal replay's own ``close_reason`` (cached per case)."""

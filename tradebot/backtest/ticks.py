@@ -2,12 +2,10 @@
 
 # Used by the bar loop (through tradebot.backtest.tickpath) when every candle price sits on the tick grid, with
 # either trailing mode: the same rules as tradebot.backtest.position, with identical results (tests compare
-# both). Sizing (tradebot.backtest.sizer) and the bot's trailing step have exact integer replicas of
-# size_position and next_stop; each is cross-checked against the real function on the first calls of every run
-# (and by hypothesis tests), and any doubtful case (a refusal, a rounding edge, a break-even move) calls the real
-# function. Bybit's trailing stop follows the simulator's segment rules (Replayer.segment/trail_update) in
-# integers (tradebot.backtest.bybit_trail); the bot-trailing walk runs compiled (tradebot.backtest.kernel) once a
-# process has walked enough positions to pay for loading numba.
+# both). The stop walk is tradebot.rules.stop_walk itself (the rule's one home, which the live next_stop calls
+# too); Bybit's trailing stop walks in tradebot.backtest.bybit_trail. The bot-trailing walk runs compiled
+# (tradebot.backtest.kernel, checked against the rule in tests) once a CompiledWalk has walked enough positions to
+# pay for loading numba.
 
 from __future__ import annotations
 
@@ -18,33 +16,51 @@ from types import ModuleType
 
 import numpy as np
 
-from proving.sim.book import BookParams, market_fill_price
 from tradebot.backtest.bybit_trail import BybitTrail
 from tradebot.backtest.position import Exit, ExitKind, journal_atr
-from tradebot.instruments import Instrument, stop_price
-from tradebot.risk import RiskParams
+from tradebot.market_model.book import BookParams, market_fill_price
+from tradebot.rules.stop_walk import NEVER as _NEVER
+from tradebot.rules.stop_walk import StopPlan, next_stop, trail_step
 from tradebot.side import Side
-from tradebot.stops import breakeven_price, next_stop
+from tradebot.sizing.instruments import Instrument
+from tradebot.sizing.risk import RiskParams
 
 log = logging.getLogger(__name__)
-CHECKS = 64  # replica results compared with the real function at the start of every run
-_NEVER = 1 << 62
 _PROBE = 128  # bars scanned in Python before a quiet stretch is searched with numpy
+trail_stop = trail_step  # the bot's trailing step in ticks (tests name it so)
+# Positions walked in Python before a CompiledWalk loads the compiled walk: numba's import and the kernel's load
+# cost ~0.4 s once per process and save ~10 µs per position, so a one-off backtest (even a year of 1m with
+# thousands of trades) stays in Python and a long-lived process that keeps one CompiledWalk across its backtests
+# (the benchmark preloads it) switches over.
+KERNEL_AFTER = 50_000
 
 
-def _ratio(d: Decimal) -> tuple[int, int]:
-    n, m = d.as_integer_ratio()
-    return n, m
+class CompiledWalk:
+    """Whether the bot-trailing bar walk runs compiled: counts the positions walked through it and loads the kernel
+    (``tradebot.backtest.kernel``, numba) after ``after`` of them; ``enabled=False`` keeps the Python walk. One per
+    backtest by default; a long-lived process keeps one across its backtests (state in this object, none in the
+    module)."""
 
+    def __init__(self, after: int = KERNEL_AFTER, enabled: bool = True) -> None:
+        self.after, self.enabled, self.walked = after, enabled, 0
+        self.kernel: ModuleType | None = None
 
-def trail_stop(s: int, best: int, sl: int, last: int, floor_d: int) -> int | None:
-    """``next_stop``'s bot trailing step in long-space ticks (past the trigger, no break-even candidate): the
-    stop ``floor(trail_atr×ATR)`` ticks behind the best price, clamped one tick inside the last price, if it
-    tightens the current stop by at least one tick."""
-    new = best - floor_d
-    if last <= new:
-        new = last - 1
-    return None if s * new <= 0 or new - sl < 1 else new
+    def __reduce__(self) -> tuple[type[CompiledWalk], tuple[int, bool]]:
+        """Pickled (to a worker process) without the loaded module: the copy loads its own when it pays."""
+        return CompiledWalk, (max(0, self.after - self.walked), self.enabled)
+
+    def preload(self) -> ModuleType | None:
+        """Load the compiled walk now (None without numba, or when disabled)."""
+        if self.enabled and self.kernel is None:
+            self.kernel = load_kernel()
+        return self.kernel
+
+    def count(self) -> ModuleType | None:
+        """One more position walked: the kernel to walk it with, or None for the Python walk."""
+        self.walked += 1
+        if self.kernel is None and self.walked > self.after:
+            self.preload()
+        return self.kernel
 
 
 class TickRunner:
@@ -52,7 +68,7 @@ class TickRunner:
     Bybit's trailing stop walks in its :class:`BybitTrail`."""
 
     def __init__(self, cols: list[np.ndarray], inst: Instrument, risk: RiskParams, book: BookParams,
-                 fee: Decimal) -> None:
+                 fee: Decimal, walks: CompiledWalk | None = None) -> None:
         o, h, lo, c = (np.asarray(x, dtype=np.int64) for x in cols)
         self.n = o.size
         self._long: tuple[list[int], ...] | None = None
@@ -63,15 +79,17 @@ class TickRunner:
         self._neg_high: np.ndarray | None = None
         self.inst, self.risk, self.book, self.fee = inst, risk, book, fee
         self.tick = inst.tick_size
-        self.tn, self.td = _ratio(inst.tick_size)
-        self.trig = _ratio(risk.trail_trigger_atr)
-        self.trail = _ratio(risk.trail_atr)
-        self.be_trig = _ratio(risk.breakeven_trigger_atr)
+        self.tn, self.td = inst.tick_size.as_integer_ratio()
         self.bot = risk.trailing_mode == "bot"
         self.exchange = risk.trailing_mode == "exchange"
-        self.checks = CHECKS  # trailing replica results still to compare with next_stop
-        self.replica = True
-        self.kernel = _loaded if self.bot and KERNEL else None  # loaded once it pays (see KERNEL_AFTER)
+        self.walks = walks if walks is not None else CompiledWalk()
+        self.kernel = self.walks.kernel if self.bot else None  # loaded once it pays (see KERNEL_AFTER)
+        self.plan = StopPlan(1, _NEVER, _NEVER, _NEVER, _NEVER, 0)
+        self.ratios = {"fee": risk.taker_fee_rate.as_integer_ratio(),  # break-even at the rate the run sizes with
+                       "be_trigger_atr": risk.breakeven_trigger_atr.as_integer_ratio(),
+                       "be_offset_atr": risk.breakeven_offset_atr.as_integer_ratio(),
+                       "trail_trigger_atr": risk.trail_trigger_atr.as_integer_ratio(),
+                       "trail_atr": risk.trail_atr.as_integer_ratio()}
         # per-position state (long space)
         self.sl = self.tp = self.entry = self.best = 0
         self.s, self.qty, self.atr_mgmt = 1, Decimal(0), Decimal(0)
@@ -97,16 +115,10 @@ class TickRunner:
         price = market_fill_price(side, qty, base * self.tick, self.tick, self.book)
         return int(price / self.tick)
 
-    def _ceil(self, k: tuple[int, int], an: int, ad: int) -> int:
-        num, den = k[0] * an * self.td, k[1] * ad * self.tn
-        return -((-num) // den)
-
     def run(self, s: int, qty: Decimal, entry: int, sl: int, tp: int, atr: Decimal, j0: int) -> Exit:
         """``entry``/``sl``/``tp`` in real ticks; the position enters at bar ``j0``'s open."""
-        global _walked
-        _walked += 1
-        if self.bot and self.kernel is None and _walked > KERNEL_AFTER:
-            self.kernel = load_kernel()
+        if self.bot:
+            self.kernel = self.walks.count()
         self.s, self.qty = s, qty
         self.entry, self.sl, self.tp, self.best = s * entry, s * sl, s * tp, s * entry
         self.be_done, self.reason, self.moves = False, "", 0
@@ -114,15 +126,11 @@ class TickRunner:
         thr = self.t_trig = self.b_trig = _NEVER
         self.be_level, self.floor_d = -_NEVER, 0
         if am > 0:
-            an, ad = am.as_integer_ratio()
-            self.floor_d = (self.trail[0] * an * self.td) // (self.trail[1] * ad * self.tn)
-            self.t_trig = self.entry + self._ceil(self.trig, an, ad) if self.bot else _NEVER
-            self.b_trig = self.entry + self._ceil(self.be_trig, an, ad)
-            self.be_level = -_NEVER  # below any stop: break-even cannot tighten it
+            self.plan = plan = StopPlan.build(entry=(self.entry * self.tn, self.td), atr=am.as_integer_ratio(),
+                                              unit=(self.tn, self.td), s=s, trailing=self.bot, tick=1, **self.ratios)
+            self.floor_d, self.t_trig, self.b_trig = plan.trail_gap, plan.trail_trigger, plan.be_trigger
             if self.b_trig < self.tp:  # else unreachable: the take-profit closes the position first
-                side = Side.BUY if s > 0 else Side.SELL
-                be = stop_price(breakeven_price(s, entry * self.tick, am, self.risk), self.inst, side)
-                self.be_level = s * int(be / self.tick)
+                self.be_level = plan.breakeven_stop()  # else below any stop: break-even cannot tighten it
             thr = self.threshold()
         if self.exchange and atr > 0:  # the walks reading numpy arrays; the Python walk below reads lists
             ao, afav, aadv = self._arrays(s)
@@ -166,7 +174,7 @@ class TickRunner:
 
     def _run_kernel(self, s: int, j0: int, ko: np.ndarray, kfav: np.ndarray, kadv: np.ndarray) -> Exit:
         """The bar walk in the compiled kernel; the ticks it hands back (a possible break-even move, a trailing
-        result still to be checked) are finished here with the real ``next_stop``."""
+        result still to be checked) are finished here with the rule itself (``manage``)."""
         k = self.kernel
         assert k is not None
         o, fav, adv = ko.item, kfav.item, kadv.item
@@ -175,8 +183,7 @@ class TickRunner:
         j = j0 + 1
         while True:
             status, j, sl, best, moves = k.walk(ko, kfav, kadv, j, self.sl, self.tp, self.best, self.b_trig,
-                                                self.be_level, self.be_done, self.t_trig, self.floor_d, s,
-                                                self.replica and not self.checks)
+                                                self.be_level, self.be_done, self.t_trig, self.floor_d, s)
             self.best = best
             if moves:
                 self.sl, self.reason, self.moves = sl, "trailing", self.moves + moves
@@ -260,48 +267,14 @@ class TickRunner:
         return Exit(bar, point, kind, base_d, fill)
 
     def manage(self, last: int) -> None:
-        """The live tick's ``next_stop`` (long space): the integer trailing replica, else the real function."""
-        s, sl = self.s, self.sl
-        exc = self.best - self.entry
-        if not self.replica or (not self.be_done and self.be_level - sl >= 1 and exc >= self.b_trig - self.entry):
-            self._real(last)
+        """The live tick's stop walk (long space): ``tradebot.rules.stop_walk.next_stop`` on the position's plan."""
+        if self.best < self.b_trig and self.best < self.t_trig:
             return
-        if not self.bot or self.best < self.t_trig:
-            return
-        got = trail_stop(s, self.best, sl, last, self.floor_d)
-        if self.checks:
-            self.checks -= 1
-            if self._real(last, apply=False) != got:  # the replica disagrees: the real function decides
-                self.replica, self.checks = False, 0  # a bool: the kernel is compiled for a bool flag
-                self._real(last)
-                return
+        got = next_stop(self.plan, sl=self.sl, best=self.best, last=last, breakeven_done=self.be_done, s=self.s)
         if got is not None:
-            self.sl, self.reason, self.moves = got, "trailing", self.moves + 1
-
-    def _real(self, last: int, apply: bool = True) -> int | None:
-        s, tick = self.s, self.tick
-        side = Side.BUY if s > 0 else Side.SELL
-        upd = next_stop(side=side, entry=s * self.entry * tick, current_sl=s * self.sl * tick,
-                        best_price=s * self.best * tick, last_price=s * last * tick, atr=self.atr_mgmt,
-                        inst=self.inst, params=self.risk, breakeven_done=self.be_done)
-        if upd is None:
-            return None
-        new = s * int(upd.new_sl / tick)
-        if apply:
-            self.sl, self.reason, self.moves = new, upd.reason, self.moves + 1
-            if upd.reason == "breakeven":
+            self.sl, self.reason, self.moves = got[0], got[1], self.moves + 1
+            if got[1] == "breakeven":
                 self.be_done = True
-        return new
-
-
-KERNEL = True  # use the compiled walk when numba is installed
-# Positions a process walks in Python before it loads the compiled walk: numba's import and the kernel's load
-# cost ~0.4 s once per process and save ~10 µs per position, so a one-off backtest (even a year of 1m with
-# thousands of trades) stays in Python and a long-lived process (optimize workers, the chat's /backtest, the
-# benchmark, which preloads it) switches over.
-KERNEL_AFTER = 50_000
-_walked = 0
-_loaded: ModuleType | None = None
 
 
 @functools.cache
@@ -319,9 +292,6 @@ def _kernel() -> ModuleType | None:
 
 
 def load_kernel() -> ModuleType | None:
-    """Load the compiled bar walk (``tradebot.backtest.kernel``) for this process's bot-trailing backtests from
-    now on; None without numba (or with ``KERNEL`` off)."""
-    global _loaded
-    if KERNEL and _loaded is None:
-        _loaded = _kernel()
-    return _loaded if KERNEL else None
+    """The compiled bar walk (``tradebot.backtest.kernel``, imported and warmed once, like any import); None
+    without numba."""
+    return _kernel()

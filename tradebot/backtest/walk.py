@@ -11,7 +11,7 @@ import pandas as pd
 
 from tradebot.backtest.position import Exit, OpenPosition, Replayer, dec
 from tradebot.market import index_ms
-from tradebot.risk import RiskParams
+from tradebot.sizing.risk import RiskParams
 
 INF = math.inf
 _EPS = 1e-9  # relative slack of the float pre-scan; every candidate bar is then replayed exactly in Decimal

@@ -8,9 +8,10 @@ from dataclasses import field as dc_field
 from decimal import Decimal
 from typing import Any
 
-from tradebot.bybit.parse import dec, field, ms, opt_price, req_dec
+from tradebot.bybit.parse import dec, field, ms, opt_price, opt_side, req_dec, side
 from tradebot.errors import ExchangeError
 from tradebot.money import ZERO
+from tradebot.side import Side
 
 SETTLE_COIN = "USDT"  # linear USDT perpetuals settle, and charge fees, in USDT
 
@@ -28,7 +29,7 @@ class Order:
     order_id: str
     order_link_id: str
     symbol: str
-    side: str
+    side: Side
     order_type: str
     status: str
     price: Decimal
@@ -46,12 +47,27 @@ class Order:
     created_ms: int
     updated_ms: int
     other_fees: dict[str, Decimal] = dc_field(default_factory=dict)  # fees charged in coins other than USDT
+    # order/open-order.mdx: how it was placed and why it ended (a PostOnly that would take: Cancelled with
+    # rejectReason EC_PostOnlyWillTakeLiquidity); Partial TP/SL orders carry tpslMode/triggerPrice/parentOrderLinkId
+    time_in_force: str = ""
+    cancel_type: str = ""
+    create_type: str = ""
+    trigger_price: Decimal | None = None
+    tpsl_mode: str = ""  # Full / Partial ("" without TP/SL)
+    tp_limit_price: Decimal | None = None
+    sl_limit_price: Decimal | None = None
+    parent_order_link_id: str = ""
 
     FINAL = frozenset({"Filled", "Cancelled", "Rejected", "Deactivated", "PartiallyFilledCanceled"})
 
     @property
     def is_final(self) -> bool:
         return self.status in self.FINAL
+
+    @property
+    def post_only_cancelled(self) -> bool:
+        """A PostOnly that would have taken liquidity, cancelled by Bybit (enum.mdx#rejectreason)."""
+        return self.reject_reason == "EC_PostOnlyWillTakeLiquidity"
 
     @classmethod
     def from_api(cls, row: dict[str, Any]) -> Order:
@@ -68,7 +84,7 @@ class Order:
             order_id=field(row, "orderId"),
             order_link_id=row.get("orderLinkId", ""),
             symbol=field(row, "symbol"),
-            side=field(row, "side"),
+            side=side(field(row, "side")),
             order_type=row.get("orderType", ""),
             status=field(row, "orderStatus"),
             price=dec(row.get("price")) or ZERO,
@@ -86,6 +102,14 @@ class Order:
             created_ms=ms(row.get("createdTime")),
             updated_ms=ms(row.get("updatedTime")),
             other_fees=fees,
+            time_in_force=row.get("timeInForce", "") or "",
+            cancel_type=row.get("cancelType", "") or "",
+            create_type=row.get("createType", "") or "",
+            trigger_price=opt_price(row.get("triggerPrice")),
+            tpsl_mode=row.get("tpslMode", "") or "",
+            tp_limit_price=opt_price(row.get("tpLimitPrice")),
+            sl_limit_price=opt_price(row.get("slLimitPrice")),
+            parent_order_link_id=row.get("parentOrderLinkId", "") or "",
         )
 
 
@@ -95,7 +119,7 @@ class Execution:
     order_id: str
     order_link_id: str
     symbol: str
-    side: str
+    side: Side | None  # None: the wire gave none
     exec_type: str  # Trade, Funding, BustTrade, AdlTrade, ...
     exec_price: Decimal
     exec_qty: Decimal
@@ -108,6 +132,10 @@ class Execution:
     order_type: str
     exec_time_ms: int
     fee_currency: str = SETTLE_COIN  # "" on the wire for linear means the settle coin (order/execution.mdx)
+    order_qty: Decimal = ZERO
+    order_price: Decimal = ZERO
+    leaves_qty: Decimal = ZERO  # what the order still has to fill after this execution
+    create_type: str = ""  # CreateByUser, CreateByPartialTakeProfit, ...
 
     @classmethod
     def from_api(cls, row: dict[str, Any]) -> Execution:
@@ -116,7 +144,7 @@ class Execution:
             order_id=row.get("orderId", ""),
             order_link_id=row.get("orderLinkId", ""),
             symbol=field(row, "symbol"),
-            side=row.get("side", ""),
+            side=opt_side(row.get("side")),
             exec_type=row.get("execType", "Trade"),
             exec_price=dec(row.get("execPrice")) or ZERO,
             exec_qty=dec(row.get("execQty")) or ZERO,
@@ -129,13 +157,17 @@ class Execution:
             order_type=row.get("orderType", "") or "",
             exec_time_ms=ms(row.get("execTime")),
             fee_currency=row.get("feeCurrency") or SETTLE_COIN,
+            order_qty=dec(row.get("orderQty")) or ZERO,
+            order_price=dec(row.get("orderPrice")) or ZERO,
+            leaves_qty=dec(row.get("leavesQty")) or ZERO,
+            create_type=row.get("createType", "") or "",
         )
 
 
 @dataclass(frozen=True, slots=True)
 class Position:
     symbol: str
-    side: str  # "Buy" long, "Sell" short, "" flat
+    side: Side | None  # Buy long, Sell short; None flat (the wire's "", or "None" on classic accounts)
     size: Decimal
     avg_price: Decimal
     mark_price: Decimal
@@ -155,17 +187,21 @@ class Position:
 
     @property
     def is_open(self) -> bool:
-        return self.size > 0 and self.side in ("Buy", "Sell")
+        return self.size > 0 and self.side is not None
+
+    @property
+    def held(self) -> Side:
+        """An open position's side (``ValueError`` on a flat one: check :attr:`is_open` first)."""
+        if self.side is None:
+            raise ValueError(f"{self.symbol}: a flat position has no side")
+        return self.side
 
     @classmethod
     def from_api(cls, row: dict[str, Any]) -> Position:
         size = dec(row.get("size")) or ZERO
-        side = row.get("side", "") or ""
-        if side == "None":  # classic accounts
-            side = ""
         return cls(
             symbol=field(row, "symbol"),
-            side=side,
+            side=opt_side(row.get("side")),
             size=size,
             avg_price=dec(row.get("avgPrice", row.get("entryPrice"))) or ZERO,
             mark_price=dec(row.get("markPrice")) or ZERO,
@@ -189,7 +225,7 @@ class Position:
 class ClosedPnl:
     symbol: str
     order_id: str  # the closing order
-    side: str  # the closing order's side (Sell closes a long)
+    side: Side  # the closing order's side (Sell closes a long)
     qty: Decimal
     closed_size: Decimal
     avg_entry_price: Decimal
@@ -204,15 +240,15 @@ class ClosedPnl:
     updated_ms: int
 
     @property
-    def position_side(self) -> str:
-        return "Buy" if self.side == "Sell" else "Sell"
+    def position_side(self) -> Side:
+        return self.side.opposite
 
     @classmethod
     def from_api(cls, row: dict[str, Any]) -> ClosedPnl:
         return cls(
             symbol=field(row, "symbol"),
             order_id=field(row, "orderId"),
-            side=field(row, "side"),
+            side=side(field(row, "side")),
             qty=dec(row.get("qty")) or ZERO,
             closed_size=dec(row.get("closedSize")) or ZERO,
             avg_entry_price=req_dec(row.get("avgEntryPrice"), "avgEntryPrice"),

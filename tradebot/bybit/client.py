@@ -19,6 +19,16 @@ from tradebot.bybit.account_models import (
 )
 from tradebot.bybit.codes import DUPLICATE_ORDER_LINK_ID, ORDER_NOT_FOUND
 from tradebot.bybit.market_models import FundingRate, Kline, OrderBook, Ticker, instrument_from_api
+from tradebot.bybit.orders import (
+    Amend,
+    NewOrder,
+    OrderRef,
+    OrderType,
+    TimeInForce,
+    TpslMode,
+    TradingStop,
+    TriggerBy,
+)
 from tradebot.errors import (
     BybitAPIError,
     ExchangeError,
@@ -27,12 +37,14 @@ from tradebot.errors import (
     RetryableError,
     TransportError,
 )
-from tradebot.instruments import Instrument
+from tradebot.side import Side
+from tradebot.sizing.instruments import Instrument
 
 CATEGORY, ENVIRONMENTS, RetryPolicy = http.CATEGORY, http.ENVIRONMENTS, http.RetryPolicy
 _wire, order_link_id, resolve_base_url = http._wire, http.order_link_id, http.resolve_base_url
 
 log = logging.getLogger("tradebot.bybit")
+GONE = frozenset({ORDER_NOT_FOUND, 110008, 110010})  # no such open order: filled, cancelled or unknown
 WEEK_MS = 7 * 86_400_000  # the widest startTime..endTime Bybit accepts on closed-pnl, executions, order history
 
 __all__ = ["ENVIRONMENTS", "BybitClient", "RetryPolicy", "order_link_id", "resolve_base_url"]
@@ -106,43 +118,45 @@ class BybitClient(http.BybitHTTP):
     # ------------------------------------------------------------------ orders (private)
 
     async def place_order(
-        self, *, symbol: str, side: str, qty: Decimal, order_link_id: str, order_type: str = "Market",
+        self, *, symbol: str, side: Side, qty: Decimal, order_link_id: str, order_type: OrderType = OrderType.MARKET,
         price: Decimal | None = None, take_profit: Decimal | None = None, stop_loss: Decimal | None = None,
-        tpsl_mode: str | None = None, tp_trigger_by: str | None = None, sl_trigger_by: str | None = None,
-        reduce_only: bool = False, close_on_trigger: bool = False, time_in_force: str | None = None,
-        position_idx: int = 0,
+        tpsl_mode: TpslMode | None = None, tp_trigger_by: TriggerBy | None = None,
+        sl_trigger_by: TriggerBy | None = None, reduce_only: bool = False, close_on_trigger: bool = False,
+        time_in_force: TimeInForce | None = None, position_idx: int = 0, tp_order_type: OrderType | None = None,
+        sl_order_type: OrderType | None = None, tp_limit_price: Decimal | None = None,
+        sl_limit_price: Decimal | None = None,
     ) -> OrderAck:
-        """Create an order. Accepted is not filled: confirm with :meth:`wait_order`."""
+        """Create an order from keywords: :meth:`place` of a :class:`NewOrder` (the enums' wire strings, "Buy" or
+        "Limit", are read as their members). Accepted is not filled: confirm with :meth:`wait_order`."""
         if side not in ("Buy", "Sell"):
             raise ValueError(f"side must be 'Buy' or 'Sell', not {side!r}")
-        if not order_link_id:
-            raise ValueError("every order needs an orderLinkId")
-        with_tpsl = take_profit is not None or stop_loss is not None
-        body = {
-            "category": CATEGORY, "symbol": symbol, "side": side, "orderType": order_type,
-            "qty": _wire(qty), "price": _wire(price) if order_type == "Limit" else None,
-            "timeInForce": time_in_force, "positionIdx": position_idx, "orderLinkId": order_link_id,
-            "takeProfit": _wire(take_profit), "stopLoss": _wire(stop_loss),
-            "tpslMode": (tpsl_mode or "Full") if with_tpsl else None,
-            "tpTriggerBy": tp_trigger_by if take_profit is not None else None,
-            "slTriggerBy": sl_trigger_by if stop_loss is not None else None,
-            "reduceOnly": True if reduce_only else None, "closeOnTrigger": True if close_on_trigger else None,
-        }
+        return await self.place(NewOrder.of(
+            symbol=symbol, side=side, qty=qty, order_link_id=order_link_id, order_type=order_type,
+            price=price if order_type == OrderType.LIMIT else None, take_profit=take_profit, stop_loss=stop_loss,
+            tpsl_mode=tpsl_mode, tp_trigger_by=tp_trigger_by, sl_trigger_by=sl_trigger_by, reduce_only=reduce_only,
+            close_on_trigger=close_on_trigger, time_in_force=time_in_force, position_idx=position_idx,
+            tp_order_type=tp_order_type, sl_order_type=sl_order_type, tp_limit_price=tp_limit_price,
+            sl_limit_price=sl_limit_price))
+
+    async def place(self, order: NewOrder) -> OrderAck:
+        """Create ``order`` (order/create-order.mdx). An unknown outcome (network, 5xx, unreadable answer) is
+        looked up by its orderLinkId before any re-send, and a re-send reuses it: it cannot fill twice."""
+        body, symbol, link = order.body(), order.symbol, order.order_link_id
         for attempt in range(1, self.retry.attempts + 1):
             try:
                 res = await self._call("POST", "/v5/order/create", body, private=True, idempotent=False)
-                return OrderAck(res.get("orderId", ""), res.get("orderLinkId", order_link_id))
+                return OrderAck(res.get("orderId", ""), res.get("orderLinkId", link))
             except OrderRejected as exc:
                 if exc.code != DUPLICATE_ORDER_LINK_ID:
                     raise
-                found = await self.get_order(symbol, order_link_id=order_link_id)
+                found = await self.get_order(symbol, order_link_id=link)
                 if found is None:
                     raise
-                log.info("order %s already exists (duplicate orderLinkId): not sent again", order_link_id)
+                log.info("order %s already exists (duplicate orderLinkId): not sent again", link)
                 return OrderAck(found.order_id, found.order_link_id)
             except (TransportError, RetryableError) as exc:
-                log.warning("order %s outcome unknown (%s): looking it up before any re-send", order_link_id, exc)
-                found = await self.get_order(symbol, order_link_id=order_link_id)
+                log.warning("order %s outcome unknown (%s): looking it up before any re-send", link, exc)
+                found = await self.get_order(symbol, order_link_id=link)
                 if found is not None:
                     return OrderAck(found.order_id, found.order_link_id)
                 if attempt >= self.retry.attempts:
@@ -151,20 +165,47 @@ class BybitClient(http.BybitHTTP):
             except BybitAPIError:
                 raise
             except ExchangeError as exc:  # malformed / unexpected answer: the order may exist; look, never re-send
-                log.warning("order %s got an unreadable answer (%s): looking it up", order_link_id, exc)
-                found = await self.get_order(symbol, order_link_id=order_link_id)
+                log.warning("order %s got an unreadable answer (%s): looking it up", link, exc)
+                found = await self.get_order(symbol, order_link_id=link)
                 if found is not None:
                     return OrderAck(found.order_id, found.order_link_id)
                 raise
+        raise AssertionError("unreachable")
+
+    async def amend_order(self, symbol: str, *, order_id: str | None = None, order_link_id: str | None = None,
+                          qty: Decimal | None = None, price: Decimal | None = None) -> OrderAck | None:
+        """Re-price and/or re-size an open order (order/amend-order.mdx: unfilled or partially filled only).
+
+        None when the order is no longer open (110001/110008/110010: filled or cancelled meanwhile; a PostOnly
+        re-priced across the book is cancelled by Bybit after the ack, which :meth:`get_order` shows). An
+        unknown outcome is looked up: already at the new values, it is done; otherwise it is sent again."""
+        body = Amend(OrderRef(symbol, order_id, order_link_id), qty, price).body()
+        for attempt in range(1, self.retry.attempts + 1):
+            try:
+                res = await self._call("POST", "/v5/order/amend", body, private=True, idempotent=False)
+                return OrderAck(res.get("orderId", order_id or ""), res.get("orderLinkId", order_link_id or ""))
+            except OrderRejected as exc:
+                if exc.code in GONE:
+                    return None
+                raise
+            except (TransportError, RetryableError) as exc:
+                log.warning("amend of %s outcome unknown (%s): looking it up", order_link_id or order_id, exc)
+                found = await self.get_order(symbol, order_id=order_id, order_link_id=order_link_id)
+                if found is None or found.is_final:
+                    return None
+                if (qty is None or found.qty == qty) and (price is None or found.price == price):
+                    return OrderAck(found.order_id, found.order_link_id)
+                if attempt >= self.retry.attempts:
+                    raise
+                await self._sleep(self.retry.delay(attempt))
         raise AssertionError("unreachable")
 
     async def cancel_order(self, symbol: str, *, order_id: str | None = None,
                            order_link_id: str | None = None) -> bool:
         """Cancel; False when the order was already final or unknown (110001)."""
         try:
-            await self._call("POST", "/v5/order/cancel", {
-                "category": CATEGORY, "symbol": symbol, "orderId": order_id, "orderLinkId": order_link_id},
-                private=True)
+            await self._call("POST", "/v5/order/cancel", OrderRef(symbol, order_id, order_link_id).params(),
+                             private=True)
         except OrderRejected as exc:
             if exc.code == ORDER_NOT_FOUND:
                 return False
@@ -174,7 +215,7 @@ class BybitClient(http.BybitHTTP):
     async def get_order(self, symbol: str, *, order_id: str | None = None,
                         order_link_id: str | None = None) -> Order | None:
         """One order by id from realtime (open and recent), falling back to history; None if Bybit has none."""
-        params = {"category": CATEGORY, "symbol": symbol, "orderId": order_id, "orderLinkId": order_link_id}
+        params = OrderRef(symbol, order_id, order_link_id).params()
         for path in ("/v5/order/realtime", "/v5/order/history"):
             res = await self._call("GET", path, params, private=True)
             rows = res.get("list") or []
@@ -251,26 +292,35 @@ class BybitClient(http.BybitHTTP):
     async def set_trading_stop(
         self, *, symbol: str, take_profit: Decimal | None = None, stop_loss: Decimal | None = None,
         trailing_stop: Decimal | None = None, active_price: Decimal | None = None,
-        tp_trigger_by: str | None = None, sl_trigger_by: str | None = None, position_idx: int = 0,
+        tp_trigger_by: TriggerBy | None = None, sl_trigger_by: TriggerBy | None = None, position_idx: int = 0,
+        tpsl_mode: TpslMode = TpslMode.FULL, tp_size: Decimal | None = None, sl_size: Decimal | None = None,
+        tp_order_type: OrderType | None = None, sl_order_type: OrderType | None = None,
+        tp_limit_price: Decimal | None = None, sl_limit_price: Decimal | None = None,
     ) -> bool:
-        """Set TP/SL/trailing on the position (Full mode). ``trailing_stop`` is a price DISTANCE.
+        """TP/SL/trailing on the position: :meth:`trading_stop` of a :class:`TradingStop` (Full by default: the
+        whole position, ``trailing_stop`` a price DISTANCE; Partial adds TP/SL orders of ``tp_size``/``sl_size``,
+        Limit ones with ``tp_order_type`` Limit and ``tp_limit_price``). Bad values are refused before sending."""
+        return await self.trading_stop(TradingStop.of(
+            symbol=symbol, tpsl_mode=tpsl_mode, take_profit=take_profit, stop_loss=stop_loss,
+            trailing_stop=trailing_stop, active_price=active_price, tp_trigger_by=tp_trigger_by,
+            sl_trigger_by=sl_trigger_by, tp_size=tp_size, sl_size=sl_size, tp_order_type=tp_order_type,
+            sl_order_type=sl_order_type, tp_limit_price=tp_limit_price, sl_limit_price=sl_limit_price,
+            position_idx=position_idx))
 
-        Returns False when Bybit says nothing changed (34040), which is not an error. A negative price or
-        distance is refused before sending (position/trading-stop.mdx: they are prices and a price distance).
-        """
-        for name, value in (("take_profit", take_profit), ("stop_loss", stop_loss),
-                            ("trailing_stop", trailing_stop), ("active_price", active_price)):
-            if value is not None and value < 0:
-                raise ValueError(f"{name} must not be negative, got {value}")
-        body = {"category": CATEGORY, "symbol": symbol, "tpslMode": "Full", "positionIdx": position_idx,
-                "takeProfit": _wire(take_profit), "stopLoss": _wire(stop_loss),
-                "trailingStop": _wire(trailing_stop), "activePrice": _wire(active_price),
-                "tpTriggerBy": tp_trigger_by, "slTriggerBy": sl_trigger_by}
+    async def trading_stop(self, stop: TradingStop) -> bool:
+        """``POST /v5/position/trading-stop``; False when Bybit says nothing changed (34040), not an error."""
         try:
-            await self._call("POST", "/v5/position/trading-stop", body, private=True)
+            await self._call("POST", "/v5/position/trading-stop", stop.body(), private=True)
         except NotModified:
             return False
         return True
+
+    async def leverage(self, symbol: str) -> Decimal | None:
+        """The symbol's leverage as the exchange has it (its position row, flat or not); None without a row."""
+        rows = await self._paged("/v5/position/list", {"category": CATEGORY, "symbol": symbol}, limit=200,
+                                 max_items=200)
+        levs = [p.leverage for p in (Position.from_api(r) for r in rows) if p.leverage > 0]
+        return levs[0] if levs else None
 
     async def set_leverage(self, symbol: str, leverage: Decimal) -> bool:
         """Set buy and sell leverage (one-way mode); False when already set (110043)."""

@@ -26,7 +26,7 @@ from tradebot.errors import (
     TimestampError,
     TransportError,
 )
-from tradebot.instruments import format_decimal
+from tradebot.sizing.instruments import format_decimal
 
 log = logging.getLogger("tradebot.bybit")
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from tradebot.bybit.parse import dec, field, ms, req_dec
 from tradebot.errors import ExchangeError
-from tradebot.instruments import Instrument
 from tradebot.money import ZERO
+from tradebot.sizing.instruments import Instrument
 
 
 @dataclass(frozen=True)

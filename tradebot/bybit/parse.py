@@ -1,4 +1,5 @@
-"""Bybit's wire strings → values: Decimal numbers (rejecting NaN/inf and garbage), epoch ms, required fields."""
+"""Bybit's wire strings → values: Decimal numbers (rejecting NaN/inf and garbage), epoch ms, sides, required
+fields."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ from typing import Any
 
 from tradebot.errors import ExchangeError
 from tradebot.money import ZERO
+from tradebot.side import Side
+
+NO_SIDE = ("", "None")  # a flat position's side: "" (position.mdx), "None" on classic accounts
 
 
 def dec(value: Any, default: Decimal | None = ZERO) -> Decimal | None:
@@ -47,3 +51,16 @@ def field(row: dict[str, Any], name: str) -> Any:
     if name not in row:
         raise ExchangeError(f"Bybit response is missing {name}")
     return row[name]
+
+
+def side(value: Any, name: str = "side") -> Side:
+    """An order's or a fill's side: "Buy" or "Sell" (enum.mdx#side); anything else is malformed."""
+    try:
+        return Side(value)
+    except ValueError:
+        raise ExchangeError(f"malformed {name} from Bybit: {value!r} (Buy or Sell)") from None
+
+
+def opt_side(value: Any, name: str = "side") -> Side | None:
+    """A side that may be empty: a flat position's ("" or "None", or missing) is None."""
+    return None if value is None or value in NO_SIDE else side(value, name)

@@ -17,7 +17,6 @@ from tqdm import tqdm
 
 from tradebot.backtest.data import load_candles
 from tradebot.backtest.download import cache_path, download
-from tradebot.config import INTERVALS, Config, _errors
 from tradebot.errors import TradebotError
 from tradebot.market import DAY_MS, fit_interval, index_ms, interval_ms
 from tradebot.optimize.evaluate import Evaluator
@@ -41,6 +40,7 @@ from tradebot.optimize.study import (
     wait_for,
 )
 from tradebot.optimize.windows import Plan, plan
+from tradebot.settings.config import INTERVALS, Config, _errors
 
 
 def load_frames(args: argparse.Namespace, cfg: Config, symbols: list[str]) -> tuple[dict[str, pd.DataFrame], int, int]:
@@ -117,9 +117,9 @@ def run_optimize_cli(args: argparse.Namespace, cfg: Config) -> int:
     except (ValueError, OSError, TradebotError, httpx.HTTPError) as exc:
         print(f"optimize failed: {exc}", file=sys.stderr)
         return 1
-    fp = fingerprint(frames, args.interval, settings, cfg.risk, cfg.strategy, the_plan)
+    fp = fingerprint(frames, args.interval, settings, cfg.risk, cfg.strategy, the_plan, cfg.execution)
     name = args.study or study_name(symbols, args.interval, settings.objective, fp)
-    job = Job(url, name, args.trials, settings, cfg.risk, cfg.strategy, frames, the_plan)
+    job = Job(url, name, args.trials, settings, cfg.risk, cfg.strategy, frames, the_plan, execution=cfg.execution)
     try:
         study = open_study(job, fp)
         before, t0 = counted(study), time.perf_counter()
@@ -176,7 +176,7 @@ def _run(job: Job, study: optuna.Study, workers: int, before: int, no_progress: 
 
 def _report(args: argparse.Namespace, cfg: Config, study: optuna.Study, job: Job, symbols: list[str],
             settings: OptimizeSettings, the_plan: Plan, rate: float | None) -> int:
-    evaluator = Evaluator(job.frames, the_plan, settings.objective, settings.balance)
+    evaluator = Evaluator(job.frames, the_plan, settings.objective, settings.balance, execution=job.execution)
     with quiet_optuna():
         rep = build_report(study, storage=safe_url(job.url), symbols=symbols, interval=args.interval,
                            settings=settings, risk=cfg.risk, strategy=cfg.strategy, plan=the_plan,

@@ -13,10 +13,12 @@ import pandas as pd
 from tradebot.backtest.data import htf_frames
 from tradebot.backtest.engine import run_backtest
 from tradebot.backtest.models import BacktestResult
+from tradebot.backtest.ticks import CompiledWalk
 from tradebot.market import index_ms
 from tradebot.optimize.settings import Objective
 from tradebot.optimize.windows import DAY_MS, Plan, Span
-from tradebot.risk import RiskParams
+from tradebot.sizing.execution import MARKET_ENTRIES, ExecutionSettings
+from tradebot.sizing.risk import RiskParams
 from tradebot.strategy import StrategyParams, compute_series
 
 YEAR_MS = 365 * DAY_MS
@@ -89,11 +91,13 @@ class Evaluator:
     """Holds the candles of every symbol and caches signal series per strategy (risk-only changes reuse them)."""
 
     def __init__(self, frames: dict[str, pd.DataFrame], plan: Plan, objective: Objective, balance: Decimal,
-                 cache_size: int = 4) -> None:
+                 cache_size: int = 4, execution: ExecutionSettings = MARKET_ENTRIES) -> None:
         self.frames, self.plan, self.objective, self.balance = frames, plan, objective, balance
+        self.execution = execution  # how entries are sent in every backtest (the live [execution])
         self._ts = {s: index_ms(df.index) for s, df in frames.items()}
         self._cache: OrderedDict[str, dict[str, pd.DataFrame]] = OrderedDict()
         self._cache_size = cache_size
+        self.walks = CompiledWalk()  # every backtest of this search counts toward the compiled walk's switch
 
     def series(self, strategy: StrategyParams) -> dict[str, pd.DataFrame]:
         key = strategy.model_dump_json()
@@ -118,7 +122,7 @@ class Evaluator:
         lo = max(0, a - 1)
         df = self.frames[symbol]
         return run_backtest(df.iloc[lo:b], risk, symbol, self.balance, strategy=strategy, start=df.index[a],
-                            series=series.iloc[lo:b])
+                            series=series.iloc[lo:b], execution=self.execution, walks=self.walks)
 
     def part(self, result: BacktestResult, span: Span) -> PartResult:
         eq = result.equity.to_numpy(np.float64)

@@ -42,9 +42,12 @@ def draw_equity(ax: Axes, eq: pd.Series, bh: pd.Series, rep: OptimizeReport) -> 
 
 
 def draw_history(ax: Axes, study: optuna.Study, rep: OptimizeReport) -> None:
+    """Scores over trials with a zero line (above it a trial made money by the objective); pruned trials have no
+    score, so they get their own strip under the scores, never a place on the score axis."""
     trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
     done = [(t.number, t.value) for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
     pruned = [t.number for t in trials if t.state == TrialState.PRUNED]
+    ax.axhline(0.0, color="black", linewidth=0.8, label="0 (no gain)")
     if done:
         n, v = np.array(done, dtype=float).T
         order = np.argsort(n)
@@ -53,14 +56,16 @@ def draw_history(ax: Axes, study: optuna.Study, rep: OptimizeReport) -> None:
                 drawstyle="steps-post")
         ins = [t.user_attrs.get("is_score") for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
         ax.scatter(n, np.array(ins, dtype=float), s=6, color="tab:grey", alpha=0.6, label="in-sample score")
-    if pruned:
-        y0 = ax.get_ylim()[0] if done else 0.0
-        ax.scatter(pruned, [y0] * len(pruned), marker="x", s=10, color="tab:orange", label="pruned")
     ax.set_title(f"Score over trials ({UNITS[rep.settings.objective]})")
-    ax.set_xlabel("trial")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
+    strip = ax.inset_axes((0.0, -0.22, 1.0, 0.1), sharex=ax)  # below the score panel, its own axis
+    strip.scatter(pruned, [0.0] * len(pruned), marker="|", s=60, color="tab:orange")
+    strip.set_yticks([0.0], [f"pruned ({len(pruned)})"], fontsize=7)
+    strip.set_ylim(-1, 1)
+    strip.set_xlabel("trial")
+    strip.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.tick_params(axis="x", labelbottom=False)
 
 
 def importances(study: optuna.Study) -> dict[str, float] | str:
@@ -145,7 +150,7 @@ def write_pngs(pngs: dict[str, bytes], path: str | Path) -> list[Path]:
 def best_curves(rep: OptimizeReport, evaluator: object) -> tuple[pd.Series, pd.Series] | tuple[None, None]:
     """The best trial's chained out-of-sample equity (then the hold-out, if any) and buy-and-hold over it."""
     from tradebot.optimize.evaluate import Evaluator
-    from tradebot.overrides import apply_changes
+    from tradebot.settings.overrides import apply_changes
 
     if rep.best is None or not isinstance(evaluator, Evaluator):
         return None, None

@@ -1,8 +1,10 @@
-"""/optimize from the chat: fetch candles through the client, run a small walk-forward study in a thread, render."""
+"""/optimize from the chat: fetch candles through the client on the event loop, then run a small walk-forward study
+and render its report in a worker process (``cpu``: the heavy queue's pool, see ``tradebot/chat/heavy.py``), polled."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -10,16 +12,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import optuna
-import pandas as pd
 from optuna.trial import TrialState
 
 from tradebot.backtest.download import fetch_range
 from tradebot.bybit.client import BybitClient
+from tradebot.chat.heavy import Cpu, in_thread
 from tradebot.errors import ExchangeError, UserError
 from tradebot.market import frame_from_rows, interval_ms
 from tradebot.optimize.evaluate import Evaluator
 from tradebot.optimize.plot import best_curves, render
-from tradebot.optimize.report import OptimizeReport, build_report, render_report
+from tradebot.optimize.report import build_report, render_report
 from tradebot.optimize.settings import OptimizeSettings, check_spec
 from tradebot.optimize.study import (
     Job,
@@ -28,11 +30,13 @@ from tradebot.optimize.study import (
     counted,
     open_study,
     quiet_optuna,
-    spawn_workers,
+    run_worker,
 )
-from tradebot.optimize.windows import DAY_MS, Plan, plan
-from tradebot.overrides import as_plain
-from tradebot.risk import RiskParams
+from tradebot.optimize.windows import DAY_MS, plan
+from tradebot.parsing import whole
+from tradebot.settings.overrides import as_plain
+from tradebot.sizing.execution import MARKET_ENTRIES, ExecutionSettings
+from tradebot.sizing.risk import RiskParams
 from tradebot.strategy import StrategyParams
 
 MAX_DAYS = 365
@@ -45,12 +49,12 @@ class OptimizeOutcome:
     summary: str
     png: bytes
     changes: dict[str, object]  # dotted path -> best value (JSON-safe), only what differs from the live settings
-    report: OptimizeReport
+    warning: str | None = None  # the report's headline when the best trial loses money (see report.losses)
 
 
 def parse_args(days_text: str, trials_text: str) -> tuple[int, int]:
     try:
-        days, trials = int(days_text), int(trials_text)
+        days, trials = whole(days_text), whole(trials_text)  # ASCII digits only
     except ValueError:
         raise UserError(f"DAYS and TRIALS must be whole numbers (DAYS 1-{MAX_DAYS}, TRIALS 1-{MAX_TRIALS}).") from None
     if not 1 <= days <= MAX_DAYS:
@@ -60,27 +64,29 @@ def parse_args(days_text: str, trials_text: str) -> tuple[int, int]:
     return days, trials
 
 
-async def _study(job: Job, progress: Progress, poll: float = 1.0) -> optuna.Study:
-    """Run the study in a separate worker process (the bot's event loop keeps its CPU), polling its progress."""
+async def _study(job: Job, progress: Progress, cpu: Cpu, finish: Callable[[Job], OptimizeOutcome],
+                 poll: float = 1.0) -> OptimizeOutcome:
+    """Run the study and its report through ``cpu`` (a worker process), polling the study's progress meanwhile."""
     with quiet_optuna():
-        study = await asyncio.to_thread(open_study, job)
-    procs = spawn_workers(job, 1)
+        study = await asyncio.to_thread(open_study, job)  # created here, so progress can be read from the start
     try:
-        while any(p.is_alive() for p in procs):
-            await asyncio.sleep(poll)
-            done, best = await asyncio.to_thread(lambda: (counted(study), best_value(study)))
-            progress(done, job.trials, best)
+        work = asyncio.ensure_future(cpu(finish, job))
+        try:
+            while not work.done():
+                await asyncio.wait({work}, timeout=poll)
+                done, best = await asyncio.to_thread(lambda: (counted(study), best_value(study)))
+                progress(done, job.trials, best)
+            return work.result()
+        finally:
+            work.cancel()
     finally:
-        for p in procs:
-            if p.is_alive():
-                p.terminate()
-            p.join(timeout=10)
-    return study
+        close_study(study)
 
 
 async def optimize_recent(client: BybitClient, settings: OptimizeSettings, risk: RiskParams,
                           strategy: StrategyParams, interval: str, warmup_bars: int, symbol: str, days: int,
-                          trials: int, end_ms: int, progress: Progress) -> OptimizeOutcome:
+                          trials: int, end_ms: int, progress: Progress, cpu: Cpu = in_thread,
+                          execution: ExecutionSettings = MARKET_ENTRIES) -> OptimizeOutcome:
     """Walk-forward search over the last ``days`` of ``symbol`` from the live settings, without blocking the loop."""
     for path, spec in settings.params.items():
         problem = check_spec(path, spec, risk, strategy)
@@ -106,32 +112,35 @@ async def optimize_recent(client: BybitClient, settings: OptimizeSettings, risk:
     folder = tempfile.mkdtemp(prefix="tradebot-optimize-")
     try:
         job = Job(f"sqlite:///{Path(folder) / 'study.db'}", f"chat-{symbol}-{interval}-{days}d", trials, settings,
-                  risk, strategy, {symbol: df}, the_plan)
-        study = await _study(job, progress)
-        try:
-            return await _outcome(study, settings, risk, strategy, the_plan, symbol, interval, days,
-                                  (last - first) / DAY_MS, df)
-        finally:
-            close_study(study)
+                  risk, strategy, {symbol: df}, the_plan, execution=execution)
+        finish = functools.partial(study_outcome, symbol=symbol, interval=interval, days=days,
+                                   covered=(last - first) / DAY_MS)
+        return await _study(job, progress, cpu, finish)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-async def _outcome(study: optuna.Study, settings: OptimizeSettings, risk: RiskParams, strategy: StrategyParams,
-                   the_plan: Plan, symbol: str, interval: str, days: int, covered: float,
-                   df: pd.DataFrame) -> OptimizeOutcome:
-    evaluator = Evaluator({symbol: df}, the_plan, settings.objective, settings.balance)
+def study_outcome(job: Job, *, symbol: str, interval: str, days: int, covered: float) -> OptimizeOutcome:
+    """The CPU part (a worker process): run the study's trials, then its report, PNG and summary. Plain data out."""
+    run_worker(job)
+    with quiet_optuna():
+        study = open_study(job)
+    try:
+        return _outcome(study, job, symbol, interval, days, covered)
+    finally:
+        close_study(study)
 
-    def finish() -> tuple[OptimizeReport, bytes]:
-        with quiet_optuna():
-            rep = build_report(study, storage="a temporary study of this bot", symbols=[symbol], interval=interval, settings=settings,
-                               risk=risk, strategy=strategy, plan=the_plan, evaluator=evaluator)
-            eq, bh = best_curves(rep, evaluator)
-            return rep, render(study, rep, eq, bh)["summary"]
 
-    rep, png = await asyncio.to_thread(finish)
+def _outcome(study: optuna.Study, job: Job, symbol: str, interval: str, days: int, covered: float) -> OptimizeOutcome:
+    settings = job.settings
+    evaluator = Evaluator(job.frames, job.plan, settings.objective, settings.balance, execution=job.execution)
+    with quiet_optuna():
+        rep = build_report(study, storage="a temporary study of this bot", symbols=[symbol], interval=interval,
+                           settings=settings, risk=job.risk, strategy=job.strategy, plan=job.plan, evaluator=evaluator)
+        eq, bh = best_curves(rep, evaluator)
+        png = render(study, rep, eq, bh)["summary"]
     if covered < days - 0.5:
         rep.notes.append(f"Only {covered:.1f} day(s) of {symbol} history were available (asked for {days}).")
     failed = len(study.get_trials(deepcopy=False, states=(TrialState.FAIL,)))
     summary = render_report(rep) + (f"\n{failed} trial(s) failed." if failed else "")
-    return OptimizeOutcome(summary, png, {p: as_plain(new) for p, (_, new) in rep.changes.items()}, rep)
+    return OptimizeOutcome(summary, png, {p: as_plain(new) for p, (_, new) in rep.changes.items()}, rep.headline)

@@ -14,8 +14,8 @@ from optuna.trial import FrozenTrial, TrialState
 from tradebot.optimize.evaluate import Evaluator
 from tradebot.optimize.settings import OptimizeSettings
 from tradebot.optimize.windows import Plan
-from tradebot.overrides import apply_changes, as_plain, current_value, toml_snippet
-from tradebot.risk import RiskParams
+from tradebot.settings.overrides import apply_changes, as_plain, current_value, toml_snippet
+from tradebot.sizing.risk import RiskParams
 from tradebot.strategy import StrategyParams
 
 UNITS = {"net_pnl": "% return per 30 days", "sharpe": "annualised Sharpe", "calmar": "annual % / max drawdown %"}
@@ -49,6 +49,14 @@ class OptimizeReport:
     changes: dict[str, tuple[object, object]]  # path -> (config value, best value), only what differs
     toml: str
     notes: list[str] = field(default_factory=list)
+    losing: list[str] = field(default_factory=list)  # why the result lost money; empty: the best trial made money
+
+    @property
+    def headline(self) -> str | None:
+        """The plain warning the CLI report, the JSON, the chat and the TOML snippet open with (None: no loss)."""
+        if not self.losing:
+            return None
+        return "⚠ LOSING: " + "; ".join(self.losing) + ". Do not trade these settings."
 
     @property
     def best(self) -> Row | None:
@@ -74,6 +82,8 @@ def refit_score(trials: list[FrozenTrial], windows: int) -> float | None:
 
 def divergence(row: Row, ratio: float) -> list[str]:
     out = []
+    if row.is_ <= 0:
+        out.append(f"trial {row.number}: in-sample {row.is_:.2f} ≤ 0: it lost even on the data it was fitted to")
     if row.is_ > 0 and row.oos < ratio * row.is_:
         out.append(f"trial {row.number}: out-of-sample {row.oos:.2f} is far below in-sample {row.is_:.2f}: "
                    "likely overfit, do not trust its parameters")
@@ -104,13 +114,40 @@ def build_report(study: optuna.Study, *, storage: str, symbols: list[str], inter
             if old != new:
                 changes[path] = (old, new)
         toml = toml_snippet({p: new for p, (_, new) in changes.items()})
+    losing = losses(done, rows)
+    if losing and toml:
+        toml = "".join(f"# {line}\n" for line in ("⚠ LOSING: " + "; ".join(losing) + ".",
+                                                  "Do not trade these settings.")) + toml
     notes = []
     if len(symbols) > 1:
         notes.append("each symbol is backtested on its own account; max_open_positions across symbols is not "
                      "modelled")
     return OptimizeReport(study.study_name, storage, symbols, interval, settings, risk, strategy, plan,
                           counts_of(study), rows, refit_score(done, len(plan.windows)), trials_per_minute,
-                          changes, toml, notes)
+                          changes, toml, notes, losing)
+
+
+def _pnl(attrs: dict[str, Any], part: str) -> float:
+    return float((attrs.get(part) or {}).get("pnl", 0.0))
+
+
+def losses(done: list[FrozenTrial], rows: list[Row]) -> list[str]:
+    """Why the result does not make money, in plain words: no trial made money out-of-sample, the best trial's
+    out-of-sample or hold-out PnL is a loss, or it lost in-sample too. Empty: the best trial made money."""
+    if not rows:
+        return []
+    out = []
+    best = rows[0]
+    if not any(_pnl(t.user_attrs, "oos") > 0 for t in done):
+        out.append(f"no trial made money out-of-sample (best trial {best.number}: "
+                   f"{_pnl(best.attrs, 'oos'):+.2f} USDT)")
+    elif _pnl(best.attrs, "oos") <= 0:
+        out.append(f"best trial {best.number} lost {_pnl(best.attrs, 'oos'):+.2f} USDT out-of-sample")
+    if best.holdout is not None and float(best.holdout.get("pnl", 0.0)) < 0:
+        out.append(f"its hold-out loses {float(best.holdout['pnl']):+.2f} USDT")
+    if best.is_ <= 0:
+        out.append(f"it lost in-sample too (score {best.is_:.2f})")
+    return out
 
 
 def _fmt(v: object) -> str:
@@ -138,7 +175,8 @@ def settings_lines(rep: OptimizeReport) -> list[str]:
 def render_report(rep: OptimizeReport) -> str:
     p = rep.plan
     w0 = p.windows[0]
-    lines = [f"Optimize {', '.join(rep.symbols)} · study {rep.study} ({rep.storage})", *settings_lines(rep),
+    lines = [*([rep.headline] if rep.headline else []),
+             f"Optimize {', '.join(rep.symbols)} · study {rep.study} ({rep.storage})", *settings_lines(rep),
              f"Walk-forward: {len(p.windows)} window(s), train {w0.train.days:.1f} d then test {w0.test.days:.1f} d; "
              f"out-of-sample {p.oos.label()}",
              (f"Hold-out (untouched, best {rep.settings.holdout_top} only): {p.holdout.label()} ({p.holdout.days:.1f} d)"
@@ -172,10 +210,12 @@ def render_report(rep: OptimizeReport) -> str:
         h = best.holdout
         lines.append(f"Hold-out of trial {best.number}: score {h['score']:.2f}, PnL {h['pnl']:+.2f} USDT, "
                      f"{h['trades']} trades, fees {h['fees']:.2f}, max drawdown {h['max_dd_pct']:.1f}%")
-    lines += ["", f"Best trial {best.number}: changes from your config:"]
+    losing = " (LOSING: do not trade them)" if rep.losing else ""
+    lines += ["", f"Best trial {best.number}: changes from your config{losing}:"]
     lines += [f"  {path}: {_fmt(old)} → {_fmt(new)}" for path, (old, new) in rep.changes.items()] or ["  (none)"]
     if rep.toml:
-        lines += ["", "Paste into config.toml:", rep.toml.rstrip()]
+        lines += ["", "Paste into config.toml only if you accept the warning above:" if rep.losing
+                  else "Paste into config.toml:", rep.toml.rstrip()]
     return "\n".join(lines + ([""] + rep.notes if rep.notes else []))
 
 
@@ -186,6 +226,7 @@ def report_dict(rep: OptimizeReport, study: optuna.Study) -> dict[str, Any]:
                "complete": t.datetime_complete.isoformat() if t.datetime_complete else None}
               for t in study.get_trials(deepcopy=False)]
     return {
+        "warning": rep.headline, "losing": rep.losing,
         "study": rep.study, "storage": rep.storage, "symbols": rep.symbols, "interval": rep.interval,
         "settings": rep.settings.model_dump(mode="json"), "risk": rep.risk.model_dump(mode="json"),
         "strategy_threshold": rep.strategy.threshold, "settings_text": settings_lines(rep),

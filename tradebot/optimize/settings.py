@@ -7,8 +7,8 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from tradebot.overrides import current_value
-from tradebot.risk import RiskParams
+from tradebot.settings.overrides import current_value
+from tradebot.sizing.risk import RiskParams
 from tradebot.strategy.params import StrategyParams
 
 Objective = Literal["net_pnl", "sharpe", "calmar"]

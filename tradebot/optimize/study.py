@@ -29,8 +29,9 @@ from storage.db import normalize_url
 from tradebot.optimize.evaluate import Evaluator
 from tradebot.optimize.settings import OptimizeSettings, ParamSpec
 from tradebot.optimize.windows import Plan
-from tradebot.overrides import apply_changes, coerce, current_value
-from tradebot.risk import RiskParams
+from tradebot.settings.overrides import apply_changes, current_value
+from tradebot.sizing.execution import MARKET_ENTRIES, ExecutionSettings
+from tradebot.sizing.risk import RiskParams
 from tradebot.strategy import StrategyParams
 
 DEFAULT_STORAGE = Path("data/cache/optuna.db")
@@ -81,7 +82,7 @@ def make_storage(url: str, heartbeat: int) -> RDBStorage:
 
 
 def fingerprint(frames: dict[str, pd.DataFrame], interval: str, settings: OptimizeSettings, risk: RiskParams,
-                strategy: StrategyParams, plan: Plan) -> dict[str, str]:
+                strategy: StrategyParams, plan: Plan, execution: ExecutionSettings = MARKET_ENTRIES) -> dict[str, str]:
     """Hashes of the data and of everything that changes a trial's score: workers must agree on both."""
     h = hashlib.sha256()
     for symbol in sorted(frames):
@@ -90,7 +91,7 @@ def fingerprint(frames: dict[str, pd.DataFrame], interval: str, settings: Optimi
         h.update(pd.util.hash_pandas_object(df[["open", "high", "low", "close", "volume"]], index=True).to_numpy())
     setup = json.dumps({"interval": interval, "optimize": settings.model_dump(mode="json", exclude={"top", "holdout_top",
                         "overfit_ratio", "heartbeat_seconds", "seed"}), "risk": risk.model_dump(mode="json"),
-                        "strategy": strategy.model_dump(mode="json"),
+                        "strategy": strategy.model_dump(mode="json"), "execution": execution.model_dump(mode="json"),
                         "windows": [[w.train.start_ms, w.test.start_ms, w.test.end_ms] for w in plan.windows]},
                        sort_keys=True)
     return {"data": h.hexdigest()[:16], "setup": hashlib.sha256(setup.encode()).hexdigest()[:16]}
@@ -123,6 +124,7 @@ class Job:
     frames: dict[str, pd.DataFrame]
     plan: Plan
     worker: int = 0
+    execution: ExecutionSettings = MARKET_ENTRIES  # how the backtests send entries (the live [execution])
 
 
 def objective_for(job: Job, evaluator: Evaluator) -> Callable[[optuna.Trial], float]:
@@ -175,7 +177,8 @@ def run_worker(job: Job, callbacks: list[Callable[[optuna.Study, FrozenTrial], N
         study = open_study(job)
         if counted(study) >= job.trials:
             return
-        evaluator = Evaluator(job.frames, job.plan, job.settings.objective, job.settings.balance)
+        evaluator = Evaluator(job.frames, job.plan, job.settings.objective, job.settings.balance,
+                              execution=job.execution)
         objective = objective_for(job, evaluator)
         stop = optuna.study.MaxTrialsCallback(job.trials, states=COUNTED)
         study.optimize(objective, callbacks=[stop, *(callbacks or [])], gc_after_trial=False)
@@ -241,8 +244,3 @@ def wait_for(study: optuna.Study, procs: list[multiprocessing.process.BaseProces
         on_progress(counted(study), best_value(study))
         time.sleep(poll)
     on_progress(counted(study), best_value(study))
-
-
-def changes_of(trial: FrozenTrial, risk: RiskParams, strategy: StrategyParams) -> dict[str, object]:
-    """The trial's parameters in the settings' own types (Decimal for risk multiples)."""
-    return {p: coerce(p, v, current_value(p, risk, strategy)) for p, v in trial.params.items()}

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from operator import itemgetter
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
 from tradebot.market import COLUMNS, close_time_ms, index_ms, interval_ms, ms_to_datetime
-from tradebot.strategy.indicators import EMA, SMA, Candles, Raw, compute_raw
+from tradebot.strategy.arrays import EMA, SMA, Candles, Raw
+from tradebot.strategy.indicator import Inputs
+from tradebot.strategy.indicators import compute_raw
 from tradebot.strategy.params import HTFParams, OrderBookParams, StrategyParams
 from tradebot.strategy.signal import Signal, Vote, decide
-from tradebot.strategy.votes import RULES, ScalarOps, VecOps, trend_vote
+from tradebot.strategy.votes import ScalarOps, VecOps, trend_vote
 
 HTF = Mapping[str, pd.DataFrame]
 WARMING_UP = "warming up"
@@ -120,16 +122,31 @@ def _htf_vote(frame: pd.DataFrame | None, hp: HTFParams, base_close: int) -> Vot
     return Vote(name, value if valid else None, vote, hp.weight, hp.weight * vote, not valid, note)
 
 
-def _top_size(side: Any, depth: int, highest_first: bool) -> float:
+Levels = Sequence[tuple[Decimal | float | str, Decimal | float | str]]  # (price, size), in any order
+
+
+class BookSides(Protocol):
+    """An order book as the strategy reads it (``OrderBook``, the REST and stream model, is one)."""
+
+    @property
+    def bids(self) -> Levels: ...
+    @property
+    def asks(self) -> Levels: ...
+
+
+Book = BookSides | Mapping[str, Levels]  # or a mapping with "bids" and "asks"
+
+
+def _top_size(side: Levels, depth: int, highest_first: bool) -> float:
     """Σ size of the ``depth`` best levels (prices compared as given unless they are strings)."""
-    levels = list(side)
+    levels: list[tuple[Decimal | float | str, Decimal | float | str]] = list(side)
     if levels and isinstance(levels[0][0], str):
         levels = [(float(price), size) for price, size in levels]
     levels.sort(key=itemgetter(0), reverse=highest_first)  # near-free when already best-first
     return sum(float(size) for _, size in levels[:depth])
 
 
-def book_imbalance(book: Any, depth: int) -> float | None:
+def book_imbalance(book: Book, depth: int) -> float | None:
     """(bid size - ask size) / (bid size + ask size) over the best ``depth`` levels of each side.
 
     ``book`` has ``bids``/``asks`` (mapping keys or attributes): sequences of (price, size) as Decimal,
@@ -144,7 +161,7 @@ def book_imbalance(book: Any, depth: int) -> float | None:
     return (bid_vol - ask_vol) / total
 
 
-def _book_vote(book: Any, p: OrderBookParams) -> Vote:
+def _book_vote(book: Book | None, p: OrderBookParams) -> Vote:
     """Vote = clip(imbalance / full_imbalance, -1, 1); abstains without a (non-empty) book."""
     if book is None:
         return Vote("orderbook", None, 0.0, p.weight, 0.0, True, "no order book")
@@ -156,7 +173,7 @@ def _book_vote(book: Any, p: OrderBookParams) -> Vote:
 
 
 def _vote_weights(params: StrategyParams) -> list[tuple[str, float]]:
-    out = [(name, sub.weight) for name, sub in params.indicators().items()]
+    out = [(indicator.name, sub.weight) for indicator, sub in params.enabled()]
     out += [(f"htf_{h.interval}", h.weight) for h in params.higher_timeframes]
     return out + ([("orderbook", params.orderbook.weight)] if params.orderbook.enabled else [])
 
@@ -167,7 +184,7 @@ def vote_columns(params: StrategyParams) -> list[str]:
 
 
 def compute_series(
-    df: pd.DataFrame, params: StrategyParams, htf: HTF | None = None, book: Any = None
+    df: pd.DataFrame, params: StrategyParams, htf: HTF | None = None, book: Book | None = None
 ) -> pd.DataFrame:
     """Score, action, ATR (0.0 while unavailable) and every vote for every bar of ``df`` (vectorised).
 
@@ -197,25 +214,36 @@ def compute_actions(df: pd.DataFrame, params: StrategyParams, htf: HTF | None = 
     """:func:`compute_series`'s action and ATR columns only, as arrays: (int8 +1 BUY / -1 SELL / 0 HOLD, ATR).
 
     The backtest's path: it skips building the frame (its string column alone costs more than some indicators)."""
-    score, atr, _ = _score_arrays(df, params, htf, None)
+    score, atr, _ = _score_arrays(df, params, htf, None, keep_votes=False)
     th = params.threshold
     return np.where(score >= th, 1, np.where(score <= -th, -1, 0)).astype(np.int8), atr
 
 
-def _score_arrays(df: pd.DataFrame, params: StrategyParams, htf: HTF | None, book: Any
+def _score_arrays(df: pd.DataFrame, params: StrategyParams, htf: HTF | None, book: Book | None, keep_votes: bool = True
                   ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-    """Score, ATR (0.0 while unavailable) and every vote column, one value per row of ``df``."""
+    """Score, ATR (0.0 while unavailable) and every vote column (none unless ``keep_votes``), one value per
+    row of ``df``.
+
+    Memory: each indicator is computed, voted and its raw arrays dropped before the next one runs, so a year
+    of 1m holds one indicator's arrays at a time, not all of them (the backtest's peak memory)."""
     candles, mask, _ = _candles(df)
     n = len(candles)
     cols: dict[str, np.ndarray] = {}
     score = np.zeros(n)
     with np.errstate(all="ignore"):
-        raw = compute_raw(candles, params)
-        ops = VecOps(raw)
-        for name, sub in params.indicators().items():
-            _, vote, ok = RULES[name](ops, sub)
-            cols[name], _ = ops.finish(vote, ok)
-            score = score + sub.weight * cols[name]
+        chosen = params.enabled()
+        raw = compute_raw(candles, params, indicators=[])
+        base = set(raw)
+        ops, inputs = VecOps(raw), Inputs(candles, raw["atr"], params.atr_period, False)
+        for indicator, sub in chosen:
+            indicator.compute(inputs, sub, raw)
+            _, vote, ok = indicator.vote(ops, sub)
+            finished, _ = ops.finish(vote, ok)
+            score += sub.weight * finished
+            if keep_votes:
+                cols[indicator.name] = finished
+            for key in set(raw) - base:
+                del raw[key]
         base_close = _base_close_ms(candles.ts_ms)
         for hp in params.higher_timeframes:
             vote = _htf_series((htf or {}).get(hp.interval), hp, base_close)
@@ -246,7 +274,7 @@ def _decimal(x: float) -> Decimal:
 
 
 def compute_signal(
-    symbol: str, df: pd.DataFrame, params: StrategyParams, book: Any = None, htf: HTF | None = None
+    symbol: str, df: pd.DataFrame, params: StrategyParams, book: Book | None = None, htf: HTF | None = None
 ) -> Signal:
     """The signal for the last bar of ``df`` with its full breakdown (equals ``compute_series`` there)."""
     if len(df) == 0:
@@ -261,16 +289,18 @@ def compute_signal(
     breakdown: list[Vote] = []
     score = 0.0
     with np.errstate(all="ignore"):
-        raw = compute_raw(candles, params, live=True)
+        chosen = params.enabled()
+        raw = compute_raw(candles, params, live=True, indicators=chosen)
         ops = ScalarOps(raw, -1, i)
-        for name, sub in params.indicators().items():
-            value, vote, ok = RULES[name](ops, sub)
+        for indicator, sub in chosen:
+            value, vote, ok = indicator.vote(ops, sub)
             vote, valid = ops.finish(vote, ok)
             w = sub.weight
             contribution = w * vote
             score = score + contribution
             shown = value if math.isfinite(value) else None
-            breakdown.append(Vote(name, shown, vote, w, contribution, not valid, "" if valid else WARMING_UP))
+            breakdown.append(Vote(indicator.name, shown, vote, w, contribution, not valid,
+                                  "" if valid else WARMING_UP))
         if params.higher_timeframes:
             base_close = int(_base_close_ms(candles.ts_ms)[-1])
             for hp in params.higher_timeframes:

@@ -1,15 +1,19 @@
-"""Vote rules, written once and run vectorised (every bar) or on one bar (live), bit-identically."""
+"""Vote arithmetic, written once and run vectorised (every bar) or on one bar (live), bit-identically.
+
+A rule is written once against :data:`Ops` (``c.get``, ``c.clip``, ``c.where`` ...) and returns (value shown,
+vote, valid); :class:`VecOps` runs it over whole arrays, :class:`ScalarOps` on one bar with the same
+arithmetic. Each indicator's rule lives in its module (``tradebot/strategy/indicators/``); the shared shapes
+(the band, the higher-timeframe trend) are here.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from tradebot.strategy.indicators import Raw, pattern_lookback
-from tradebot.strategy.params import PATTERNS
+from tradebot.strategy.arrays import Raw
 
 NAN = float("nan")
 
@@ -121,113 +125,6 @@ Result = tuple[Any, Any, Any]
 def band(c: Ops, x: Any, low: float, high: float) -> Any:
     """+1 at/below ``low``, -1 at/above ``high``, linear in between."""
     return c.clip(1.0 - 2.0 * (x - low) / (high - low), -1.0, 1.0)
-
-
-def _ema(c: Ops, p: Any) -> Result:
-    f, s, x = c.get("ema_fast"), c.get("ema_slow"), c.get("close")
-    vote = c.where(f > s, c.where(x > f, 1.0, 0.5), c.where(f < s, c.where(x < f, -1.0, -0.5), 0.0))
-    return f - s, vote, c.ok(f, s)
-
-
-def _sma(c: Ops, p: Any) -> Result:
-    s = c.get("sma")
-    return s, c.sign(c.get("close") - s), c.ok(s)
-
-
-def _band_rule(key: str) -> Callable[[Ops, Any], Result]:
-    def rule(c: Ops, p: Any) -> Result:
-        x = c.get(key)
-        return x, band(c, x, p.low, p.high), c.ok(x)
-
-    return rule
-
-
-def _macd(c: Ops, p: Any) -> Result:
-    m, hist = c.get("macd"), c.get("macd_hist")
-    return hist, 0.5 * c.sign(m) + 0.5 * c.sign(hist), c.ok(m, hist)
-
-
-def _bbands(c: Ops, p: Any) -> Result:
-    up, lo, x = c.get("bb_upper"), c.get("bb_lower"), c.get("close")
-    width = up - lo
-    pct_b = c.where(width > 0.0, c.div(x - lo, width), 0.5)
-    return pct_b, band(c, pct_b, 0.0, 1.0), c.ok(up, lo)
-
-
-def _adx(c: Ops, p: Any) -> Result:
-    adx, pdi, mdi = c.get("adx"), c.get("plus_di"), c.get("minus_di")
-    strength = c.clip((adx - p.min_adx) / (p.strong_adx - p.min_adx), 0.0, 1.0)
-    return adx, c.sign(pdi - mdi) * strength, c.ok(adx, pdi, mdi)
-
-
-def _obv(c: Ops, p: Any) -> Result:
-    diff = c.get("obv") - c.get("obv_ma")
-    return diff, c.sign(diff), c.ok(diff)
-
-
-def _sar(c: Ops, p: Any) -> Result:
-    s = c.get("sar")
-    return s, c.sign(c.get("close") - s), c.ok(s)
-
-
-def _roc(c: Ops, p: Any) -> Result:
-    r = c.get("roc")
-    return r, c.clip(r / p.full_pct, -1.0, 1.0), c.ok(r)
-
-
-def _keltner(c: Ops, p: Any) -> Result:
-    mid, atr = c.get("kc_middle"), c.get("kc_atr")
-    pos = c.div(c.get("close") - mid, p.multiplier * atr)
-    return pos, c.clip(pos, -1.0, 1.0), c.ok(mid, atr)
-
-
-def _patterns(c: Ops, p: Any) -> Result:
-    total: Any = 0.0
-    lookback = 0
-    for name in p.patterns:
-        function, direction = PATTERNS[name]
-        lookback = max(lookback, pattern_lookback(function))
-        hit = c.get("cdl_" + name)
-        if direction == 0:
-            total = total + c.sign(hit)
-        elif direction == "doji":
-            total = total + c.where(hit != 0.0, -c.sign(c.prev("close") - c.prev("open")), 0.0)
-        else:
-            total = total + c.where(hit != 0.0, float(direction), 0.0)
-    return total, c.clip(total, -1.0, 1.0), c.index() >= lookback
-
-
-def _vwap(c: Ops, p: Any) -> Result:
-    vwap, atr = c.get("vwap"), c.get("atr")
-    return vwap, c.clip(c.div(c.get("close") - vwap, p.atr_scale * atr), -1.0, 1.0), c.ok(vwap, atr)
-
-
-def _volume(c: Ops, p: Any) -> Result:
-    rel = c.div(c.get("volume"), c.prev("volume_ma"))
-    strength = c.clip((rel - 1.0) / (p.full_ratio - 1.0), 0.0, 1.0)
-    return rel, c.sign(c.get("close") - c.get("open")) * strength, c.ok(rel)
-
-
-# The documented table of these rules is in the StrategyParams docstring (tradebot/strategy/params.py).
-RULES: dict[str, Callable[[Ops, Any], Result]] = {
-    "ema": _ema,
-    "sma": _sma,
-    "rsi": _band_rule("rsi"),
-    "stochrsi": _band_rule("stochrsi_k"),
-    "macd": _macd,
-    "bbands": _bbands,
-    "adx": _adx,
-    "cci": _band_rule("cci"),
-    "willr": _band_rule("willr"),
-    "mfi": _band_rule("mfi"),
-    "obv": _obv,
-    "sar": _sar,
-    "roc": _roc,
-    "keltner": _keltner,
-    "patterns": _patterns,
-    "vwap": _vwap,
-    "volume": _volume,
-}
 
 
 def trend_vote(c: Ops, method: str, flat_pct: float) -> Result:

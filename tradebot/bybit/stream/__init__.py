@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import TypedDict, Unpack
 
 from .connection import (
     AuthRefused,
@@ -45,8 +45,19 @@ async def resolve_stream_urls(env: str) -> StreamURLs:
     return stream_urls(env)
 
 
+class Options(TypedDict, total=False):
+    """A connection's tuning (``StreamConnection``'s keywords; each has its default there)."""
+
+    ping_seconds: float
+    backoff: Backoff | None
+    open_timeout: float
+    ack_timeout: float
+    clock: Callable[[], float]
+    seed: int | None
+
+
 def private_stream(url: str, api_key: str, api_secret: str, on_event: EventHandler, *,
-                   on_connect: ConnectHook | None = None, **kw: Any) -> StreamConnection:
+                   on_connect: ConnectHook | None = None, **kw: Unpack[Options]) -> StreamConnection:
     """The authenticated stream subscribed to order, execution, position and wallet."""
     if not api_key or not api_secret:
         raise ValueError("the private stream needs an API key and secret")
@@ -55,6 +66,6 @@ def private_stream(url: str, api_key: str, api_secret: str, on_event: EventHandl
 
 
 def public_stream(url: str, topics: Iterable[str], on_event: EventHandler, *,
-                  on_connect: ConnectHook | None = None, **kw: Any) -> StreamConnection:
+                  on_connect: ConnectHook | None = None, **kw: Unpack[Options]) -> StreamConnection:
     """The public linear stream (``kline_topic``/``ticker_topic``/``book_topic`` topics)."""
     return StreamConnection("public", url, topics, on_event, on_connect=on_connect, **kw)

@@ -128,6 +128,11 @@ class StreamConnection:
             t.cancel()
         self.state = "stopped"
 
+    @property
+    def hooks_running(self) -> bool:
+        """Whether an ``on_connect`` hook (e.g. the reconcile after a reconnect) is still running."""
+        return any(not t.done() for t in self._hooks)
+
     def status(self) -> StreamStatus:
         now = self.clock()
         age = None if self.last_message_at is None else max(0.0, now - self.last_message_at)
@@ -214,11 +219,15 @@ class StreamConnection:
         req_id = f"{self.name}-{self._req}"
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._acks[req_id] = fut
-        await ws.send(json.dumps({"req_id": req_id, "op": op, "args": args}))
         try:
+            await ws.send(json.dumps({"req_id": req_id, "op": op, "args": args}))
             return await asyncio.wait_for(fut, self.ack_timeout)
         finally:
             self._acks.pop(req_id, None)
+            if not fut.done():
+                fut.cancel()
+            elif not fut.cancelled():
+                fut.exception()  # a close while sending failed it with nobody awaiting: retrieved, not "never retrieved"
 
     async def _subscribe(self, ws: ClientConnection, topics: list[str], op: str = "subscribe") -> None:
         for i in range(0, len(topics), SUBSCRIBE_CHUNK):

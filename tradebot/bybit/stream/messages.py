@@ -81,7 +81,8 @@ StreamEvent = Orders | Executions | Positions | WalletUpdate | Candle | TickerUp
 
 
 class BookGap(ExchangeError):
-    """An order-book delta does not follow the last update id: the topic must be resubscribed."""
+    """A delta that cannot be applied (an order-book update id gap, a ticker delta before its snapshot): the topic must
+    be resubscribed."""
 
     def __init__(self, topic: str, detail: str) -> None:
         super().__init__(f"{topic}: {detail}")
@@ -127,15 +128,23 @@ class TickerBook:
 
     def __init__(self) -> None:
         self.rows: dict[str, dict[str, Any]] = {}
+        self.asked: set[str] = set()  # symbols resubscribed for a snapshot, not here yet
 
     def apply(self, msg: dict[str, Any]) -> TickerUpdate | None:
+        """The merged ticker. A delta before any snapshot (the snapshot was lost) raises :class:`BookGap` once, so
+        the topic is resubscribed and Bybit sends a new snapshot; until it comes, deltas are skipped. Without it no
+        ticker would come until the next reconnect, with the stream looking healthy."""
         data = msg.get("data")
         if not isinstance(data, dict):
             raise ExchangeError("ticker data is not an object")
         sym = field(data, "symbol")
         if msg.get("type") == "snapshot" or sym not in self.rows:
             if msg.get("type") != "snapshot":
-                return None  # a delta before any snapshot: nothing to merge into yet
+                if sym in self.asked:
+                    return None  # resubscribed already: its snapshot is on the way
+                self.asked.add(sym)
+                raise BookGap(str(msg.get("topic") or f"tickers.{sym}"), "ticker delta before any snapshot")
+            self.asked.discard(sym)
             self.rows[sym] = dict(data)
         else:
             self.rows[sym].update(data)
@@ -143,6 +152,7 @@ class TickerBook:
 
     def clear(self) -> None:
         self.rows.clear()
+        self.asked.clear()
 
 
 class LocalBook:

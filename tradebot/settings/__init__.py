@@ -1,0 +1,1 @@
+"""Settings: the configuration (environment and TOML), the database URL, changes by dotted path."""
