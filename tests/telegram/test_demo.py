@@ -97,12 +97,15 @@ class Terminal:
                                      start_new_session=True)
         os.close(slave)
         self.out = ""
+        self.seen = 0  # where the last expected text ended: the next expect searches from there
 
     def expect(self, pattern: str, timeout: float = 30) -> re.Match[str]:
+        """The next `pattern` after the last match. Not after what was read: one read can hold the text a later
+        expect waits for (on a loaded machine the fill and the wait notice came in one chunk)."""
         deadline = time.monotonic() + timeout
-        start = len(self.out)
         while True:
-            if match := re.compile(pattern).search(self.out, start):
+            if match := re.compile(pattern).search(self.out, self.seen):
+                self.seen = match.end()
                 return match
             assert time.monotonic() < deadline, f"no {pattern!r} in:\n{self.out[-3000:]}"
             assert self.proc.stdout is not None
@@ -188,6 +191,7 @@ def test_terminal_demo_close_card_holds_the_replay(terminal) -> None:  # noqa: A
     t = terminal("--speed", "1")
     t.expect(r"\[1\] ✅ Approve  \[2\] ❌ Reject")
     t.type("approve")
+    t.expect(r"Filled LONG")  # the entry rests as a maker limit first (the replay runs meanwhile)
     t.type("/close BTC")  # a candle per second: the position is still open
     number = t.expect(r"\[(\d+)\] Close BTCUSDT  \[\d+\] Cancel").group(1)
     t.type("/status")
