@@ -15,7 +15,14 @@ from handlers.render.formatting import Rendered, render_pnl, render_status
 from storage.lock import LOCK_NAME
 
 log = logging.getLogger("handlers.jobs")
-NO_OVERLAP = {"max_instances": 1, "coalesce": True}
+
+
+def no_overlap(interval: float) -> dict[str, object]:
+    """A repeating job's APScheduler options: never two runs at once, runs that fell behind coalesce into one, and a
+    run that is late by less than its interval still runs (APScheduler's default grace is 1 s: a busy moment on a
+    loaded machine would skip a 1 s trading tick instead of running it late)."""
+    return {"max_instances": 1, "coalesce": True, "misfire_grace_time": max(1, round(interval))}
+
 STALL_INTERVALS = 3
 POLL_SILENCE_SECONDS = 180.0
 
@@ -89,13 +96,14 @@ def schedule(app: App, deps: Deps, setup: Setup) -> None:
     if setup.schedule_ticks:
         for i, symbol in enumerate(bot.symbols):
             jq.run_repeating(tick, interval=bot.loop_seconds, first=1 + i * 0.5, data=symbol, name=f"tick:{symbol}",
-                             job_kwargs=NO_OVERLAP)
+                             job_kwargs=no_overlap(bot.loop_seconds))
         jq.run_repeating(health, interval=bot.loop_seconds, first=bot.loop_seconds, name="health",
-                         job_kwargs=NO_OVERLAP)
-    jq.run_repeating(drain_outbox, interval=setup.drain_seconds, first=0.1, name="outbox", job_kwargs=NO_OVERLAP)
+                         job_kwargs=no_overlap(bot.loop_seconds))
+    jq.run_repeating(drain_outbox, interval=setup.drain_seconds, first=0.1, name="outbox",
+                     job_kwargs=no_overlap(setup.drain_seconds))
     jq.run_repeating(expire_confirmations, interval=setup.expiry_seconds, first=setup.expiry_seconds,
-                     name="expiry", job_kwargs=NO_OVERLAP)
-    jq.run_repeating(heartbeat, interval=20, first=20, name="heartbeat", job_kwargs=NO_OVERLAP)
+                     name="expiry", job_kwargs=no_overlap(setup.expiry_seconds))
+    jq.run_repeating(heartbeat, interval=20, first=20, name="heartbeat", job_kwargs=no_overlap(20))
     if bot.digest_utc:
         hh, mm = (int(x) for x in bot.digest_utc.split(":"))
         jq.run_daily(digest, time=dtime(hh, mm, tzinfo=wall_now().tzinfo), name="digest")

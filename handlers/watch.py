@@ -30,7 +30,7 @@ def _schedule(context: Context, deps: Deps) -> None:
     for symbol in deps.cfg.bot.symbols:
         if not _ticking(context, symbol):
             jq.run_repeating(jobs.tick, interval=deps.cfg.bot.loop_seconds, first=1, data=symbol,
-                             name=f"tick:{symbol}", job_kwargs=jobs.NO_OVERLAP)
+                             name=f"tick:{symbol}", job_kwargs=jobs.no_overlap(deps.cfg.bot.loop_seconds))
 
 
 def _unschedule(context: Context, symbol: str) -> None:

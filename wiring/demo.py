@@ -19,6 +19,7 @@ from typing import Any
 
 from handlers.buttons import decode, encode
 from handlers.deps import DEPS_KEY, Deps
+from handlers.jobs import no_overlap
 from handlers.render.formatting import SIDE_WORD
 from proving.sim import Simulator
 from proving.telegram.hub import OfflineTelegram, build_offline_application
@@ -219,8 +220,11 @@ async def _demo(cfg: Config, run: DemoRun) -> int:
     async def holding() -> bool:
         if run.interactive:  # a person decides: wait while a trade decision (entry, close, stop-all...) is open
             return bool(await pending_confirmations(deps) or decision_cards(chat)) or wait.holding()
-        # piped: from the first card until the piped commands are done, so /positions sees the position
-        return bool(run.auto) and not chat.eof.is_set()
+        # piped: from the first card until the piped commands are done, so /positions sees the position; the
+        # market moves while its approved entry rests as a maker limit (the limit fills when the price comes to it)
+        if not run.auto or chat.eof.is_set():
+            return False
+        return run.settled.is_set() or not await deps.journal.cards.entering(SYMBOL)
 
     deps.engine.bus.subscribe(on_event)
     replay = Replay(deps, sim, holding, REPLAYED, say=chat.write)
@@ -229,7 +233,7 @@ async def _demo(cfg: Config, run: DemoRun) -> int:
     deps.service.market_note = replay.note
     assert app.job_queue is not None
     app.job_queue.run_repeating(replay, interval=1 / run.speed, first=0.2, name="demo-replay",
-                                job_kwargs={"max_instances": 1, "coalesce": True})
+                                job_kwargs=no_overlap(1 / run.speed))
     feeder = asyncio.create_task(_feed(chat, run, deadline))
     try:
         await _wait(replay, feeder, chat, run, deadline)
