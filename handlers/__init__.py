@@ -60,6 +60,8 @@ def register(app: App) -> None:
     app.add_handler(TypeHandler(Update, gate), group=-1)
     for command in COMMANDS:
         app.add_handler(CommandHandler(command.name, make_handler(command), filters=messages))
-    app.add_handler(CallbackQueryHandler(on_button))
+    # a tap may wait for a maker-first entry (up to [execution] reprice_window_s): never hold /stop, /close or
+    # another tap behind it (each card is decided once by its own claim, whatever runs at the same time)
+    app.add_handler(CallbackQueryHandler(on_button, block=False))
     app.add_handler(MessageHandler(messages & (filters.COMMAND | filters.TEXT), unknown))
     app.add_error_handler(on_error)

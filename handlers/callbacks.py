@@ -15,7 +15,7 @@ from handlers.buttons import decode, needs
 from handlers.chat import origin, who
 from handlers.deps import Deps, get_deps
 from handlers.optimize import ask_again, optimize_button
-from handlers.render.formatting import card_result, esc
+from handlers.render.formatting import card_result, esc, resting_note
 from handlers.roles import REFUSED_BUTTON
 from tradebot.chat.tokens import CardData, ClaimStatus
 from tradebot.errors import UserError
@@ -62,11 +62,21 @@ async def _decide(query: CallbackQuery, deps: Deps, conf_id: str, user_id: int, 
     if not on_card and await deps.service.card_open(conf_id):  # forged onto another message: refused
         await _answer(query, NOT_THIS_CARD, alert=True)
         return "refused: not on the card"
-    out: Outcome = await (deps.service.desk.approve(conf_id, user_id) if approve
+    answered = False
+
+    async def resting(seconds: float) -> None:  # a maker-first entry may rest that long: answer the tap now
+        nonlocal answered
+        answered = True
+        text = resting_note(seconds)
+        await _answer(query, text)
+        await _edit(query, card_result(_card_html(query), OutcomeStatus.EXECUTING, text, by))
+
+    out: Outcome = await (deps.service.desk.approve(conf_id, user_id, resting) if approve
                               else deps.service.desk.reject(conf_id, user_id))
     chat_id = query.message.chat.id if query.message else None
     if out.status in DECIDED:
-        await _answer(query, out.text)
+        if not answered:
+            await _answer(query, out.text)
         await _edit(query, card_result(_card_html(query), out.status, out.text, by))
         await queue_card_edits(deps, conf_id, out.status, out.text, by, skip_chat=chat_id)
     else:  # already / unknown: someone (or an earlier tap) decided; just say so and drop stale buttons

@@ -60,6 +60,11 @@ class Cards(Part):
     async def with_status(self, statuses: tuple[str, ...]) -> list[Confirmation]:
         return await self._call(repo.confirmations_with_status, statuses=statuses)
 
+    async def entering(self, symbol: str) -> bool:
+        """True while an approved entry on ``symbol`` is being placed (a maker-first limit may rest for seconds)."""
+        rows = await self.with_status((CS.APPROVED.value, CS.EXECUTING.value))
+        return any(c.symbol == symbol for c in rows)
+
     async def claim(self, conf_id: str, user_id: int, now: datetime) -> tuple[Confirmation | None, str, bool]:
         """(the card, its status before this tap, whether this tap claimed it): one conditional UPDATE decides."""
         def work(s: Session) -> tuple[Confirmation | None, str, bool]:

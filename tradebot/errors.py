@@ -76,3 +76,11 @@ class InsufficientBalance(OrderRejected):
 
 class NotModified(BybitAPIError):
     """34040/110043/110025/110026/110027: already in the requested state; callers treat it as success."""
+
+
+def no_position(symbol: str, entering: bool) -> str:
+    """What a command about ``symbol``'s position says when there is none (yet: an approved entry still resting)."""
+    if entering:
+        return (f"No open {symbol} position yet: an approved entry is still being placed (its card shows the "
+                "result). Try again once it has filled.")
+    return f"No open {symbol} position."

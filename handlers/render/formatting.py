@@ -194,6 +194,11 @@ def liquidation(price: Decimal | None, source: str) -> str:
     return f"≈ {num(price)} (estimate, cross margin)"
 
 
+def resting_note(seconds: float) -> str:
+    """The answer to an Approve whose entry rests as a maker limit first (the result comes as a card edit)."""
+    return f"Approved. The entry rests as a PostOnly limit for up to {seconds:g} s; this card shows the result."
+
+
 def card_result(card_text: str, status: str, text: str, by: str = "") -> str:
     """The card with its outcome appended (buttons are dropped by the edit)."""
     icon = {"executed": "✅", "rejected": "🚫", "expired": "⌛", "stale": "♻️", "failed": "❌",

@@ -147,3 +147,30 @@ async def test_card_goes_to_every_allowed_chat_and_all_copies_are_edited(make_ri
     await rig.tap(card, "Reject")
     await rig.hub.wait_for(lambda m: m is other and "Rejected" in m.plain)
     assert other.buttons == []
+
+
+async def test_an_approve_resting_as_a_maker_limit_is_answered_at_once_and_commands_go_on(make_rig) -> None:
+    """Maker first: the entry may rest up to reprice_window_s. The tap is answered when the limit is about to rest
+    (Telegram drops answers that come seconds late) and the card says it is executing; meanwhile other updates are
+    handled: /positions answers while the limit still rests (it used to wait behind the tap). Then the card shows
+    the result (here the market fallback: nothing moves the simulator's price to the resting limit)."""
+    from tradebot.sizing.execution import ExecutionSettings
+
+    rig = await make_rig(execution=ExecutionSettings(mode="maker_first", reprice_max=0, reprice_window_s=3))
+    await rig.hub.wait_for(lambda m: "Started" in m.plain)
+    card = await rig.card()
+    await rig.tap(card, "Approve")
+    assert rig.hub.answers[-1].text == ("Approved. The entry rests as a PostOnly limit for up to 3 s; this card shows "
+                                        "the result.")
+    assert card.buttons == [] and "⏳ Executing (@user42): Approved." in card.plain
+    assert [o.order_type for o in await rig.deps.client.open_orders(SYMBOL)] == ["Limit"]  # resting now
+    before = {m.message_id for m in rig.hub.sent(CHAT)}
+    rig.hub.push_message(CHAT, "/positions")
+    reply = await rig.hub.wait_for(lambda m: m.message_id not in before and "position" in m.plain.lower())
+    assert "No open positions" in reply.plain, reply.plain  # answered while the entry still rests
+    close = await rig.send(f"/close {SYMBOL}")
+    assert "No open BTCUSDT position yet: an approved entry is still being placed" in close.plain, close.plain
+    assert [o.order_type for o in await rig.deps.client.open_orders(SYMBOL)] == ["Limit"]
+    await until(lambda: "Executed (@user42): Filled" in card.plain, limit=15)
+    assert "not filled in 3 s" in card.plain and status(rig, conf_id(card)) == "executed"
+    assert len(rig.hub.answers) == 1  # the tap was answered once

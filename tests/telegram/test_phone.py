@@ -193,8 +193,10 @@ async def test_a_maker_first_trades_target_is_shown_and_moved_as_its_limit_order
     rig = await make_rig(execution=ExecutionSettings(mode="maker_first", reprice_max=0, reprice_window_s=1))
     await rig.hub.wait_for(lambda m: "Started" in m.plain)
     card = await manual_card(rig, f"/long {SYMBOL}")
-    await rig.tap(card, "Approve")
-    await until(lambda: trade(rig) is not None and trade(rig).status == "open", limit=10)
+    await rig.tap(card, "Approve")  # answered when the limit rests; the card shows the end of the entry
+    await until(lambda: "Executed" in card.plain, limit=10)
+    await rig.hub.wait_for(lambda m: m.plain.startswith("🟢 Filled LONG"))  # the fill alert, before our commands
+    assert trade(rig).status == "open"
     [tp] = [o for o in await rig.deps.client.open_orders(SYMBOL) if o.stop_order_type == "PartialTakeProfit"]
     assert position(rig)["takeProfit"] in ("", "0")  # not on the position row
     picker = await rig.send("/sl")

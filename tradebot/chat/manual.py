@@ -10,7 +10,7 @@ from tradebot.bybit.account_models import Position
 from tradebot.bybit.orders import NewOrder, TradingStop
 from tradebot.care.maker_entry import limit_take_profit_price, move_limit_take_profit
 from tradebot.care.trader import close_link_id
-from tradebot.errors import ArgumentError, ExchangeError, OrderRejected, UserError
+from tradebot.errors import ArgumentError, ExchangeError, OrderRejected, UserError, no_position
 from tradebot.market_model.book import walk_levels
 from tradebot.money import ZERO
 from tradebot.outcome import Outcome
@@ -173,7 +173,7 @@ class ManualDesk:
     async def position(self, symbol: str) -> tuple[Position, Instrument]:
         found = [p for p in await self.engine.client.positions(symbol) if p.is_open]
         if not found:
-            raise UserError(f"No open {symbol} position.")
+            raise UserError(no_position(symbol, await self.engine.journal.cards.entering(symbol)))
         return await self._with_target(found[0]), await self.engine.market.instrument(symbol)
 
     async def open_positions(self) -> list[Position]:

@@ -34,7 +34,7 @@ from tradebot.chat.views import (
     trailing_state,
 )
 from tradebot.chat.watchlist import WatchList
-from tradebot.errors import ArgumentError, ExchangeError, UserError
+from tradebot.errors import ArgumentError, ExchangeError, UserError, no_position
 from tradebot.events import Health
 from tradebot.intents import UNKNOWN_DECISIONS, ButtonAction, UnknownDecision
 from tradebot.market import frame_from_rows
@@ -292,7 +292,7 @@ class BotService:
         symbol = parse_symbol(symbol)
         found = await self.client.positions(symbol)
         if not found:
-            raise UserError(f"No open {symbol} position.")
+            raise UserError(no_position(symbol, await self.journal.cards.entering(symbol)))
         return await self.tokens.issue([ButtonAction.CLOSE, ButtonAction.CANCEL], TOKEN_TTL, _chats(chat),
                                        CardData(symbol=symbol)), found[0]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -39,6 +39,7 @@ from tradebot.tick.resize import size_at_tap
 from tradebot.tick.saved import SavedSettings
 
 log = logging.getLogger("tradebot.tick.engine")
+Resting = Callable[[float], Awaitable[None]]  # told the seconds a maker-first entry may rest before it waits
 
 
 @dataclass(frozen=True)
@@ -110,8 +111,10 @@ class ConfirmationDesk:
                                       wallet.total_equity - opening_fee, other_maintenance=maintenance_margin(others))
         return ZERO if liq is None else round_price(liq, self.market.instruments[symbol], "nearest")
 
-    async def approve(self, conf_id: str, user_id: int) -> Outcome:
-        """Approve a confirmation: exactly one order however often it is tapped, from however many devices."""
+    async def approve(self, conf_id: str, user_id: int, resting: Resting | None = None) -> Outcome:
+        """Approve a confirmation: exactly one order however often it is tapped, from however many devices.
+        ``resting(seconds)`` is awaited once when the entry is about to rest as a maker limit for up to that long
+        (the chat answers the tap then instead of after the wait); its failure never stops the trade."""
         now = self.clock()
         conf, status, claimed = await self.journal.cards.claim(conf_id, user_id, now)
         if conf is None:
@@ -123,13 +126,13 @@ class ConfirmationDesk:
                 return Outcome(OS.EXPIRED, "Too late: this confirmation has expired. Nothing was traded.", conf_id)
             return Outcome(OS.ALREADY, f"Already handled ({status}). Nothing more was done.", conf_id)
         async with self.locks.symbol(card.symbol):
-            return await self._execute(card, now)
+            return await self._execute(card, now, resting)
 
     async def _finish(self, conf_id: str, status: CS, text: str) -> Outcome:
         await self.journal.cards.settle(conf_id, status, text=text[:500])
         return Outcome(OS(status.value), text, conf_id)
 
-    async def _execute(self, card: CardEntry, now: datetime) -> Outcome:
+    async def _execute(self, card: CardEntry, now: datetime, resting: Resting | None = None) -> Outcome:
         conf_id, symbol, side, price, sl, tp = card.conf_id, card.symbol, card.side, card.price, card.sl, card.tp
         block = await self.gate.block(symbol, self.market.now_for(symbol))
         if block is not None:
@@ -182,8 +185,13 @@ class ConfirmationDesk:
             return await self._finish(conf_id, CS.FAILED, f"Not traded: re-sized at {num(last)}: {sized.refused}.")
         await self.journal.cards.settle(conf_id, CS.EXECUTING, expected=CS.APPROVED,
                                         order_link_id=entry_link_id(conf_id))
+        execution = self.settings.cfg.execution
+        if resting is not None and execution.maker:
+            try:
+                await resting(execution.reprice_window_s)
+            except Exception:  # a chat that cannot be told must not stop an approved trade
+                log.exception("%s: could not say that the entry rests as a maker limit", symbol)
         async with self.locks.entry:
-            execution = self.settings.cfg.execution
             fallback = taker_qty(sized.qty, sized.risk_usdt, last, tap_fees.entry, tap_fees.stop, inst,
                                  max_fee_share=self.settings.risk.max_fee_share)
             res = await self.trader.enter(symbol=symbol, side=side, qty=sized.qty, sl=sized.sl, tp=sized.tp,
