@@ -292,6 +292,8 @@ def render_status(v: StatusView) -> str:
         ok = "" if s.ok else f" ⚠️ {esc(s.error or 'failed')}"
         lines.append(f"• {esc(s.symbol)}: last tick {s.last_tick:%H:%M:%S} UTC · {score}{thr} · "
                      f"{esc(s.action or 'HOLD')}{ok}")
+        if s.refused:
+            lines.append(f"  ↳ not traded: {esc(s.refused)}")
     n = "unknown (exchange unreachable)" if v.open_positions < 0 else str(v.open_positions)
     t = v.today
     lines.append(f"Open positions: {n}")

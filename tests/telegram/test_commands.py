@@ -183,3 +183,26 @@ async def test_backtest_with_many_pauses_attaches_the_full_report(rig: Rig, monk
     assert doc.document.filename == "backtest_BTCUSDT_2d.txt"
     text = [m for m in rig.hub.sent(CHAT) if m.plain.startswith("Settings:")]
     assert text and "attached file" in text[0].plain and len(text[0].plain) < 4096
+
+
+async def test_status_says_why_the_last_signal_was_not_traded(make_rig) -> None:
+    """A sizing refusal (minimum order, fees over max_fee_share) is said in the signal's message; with signal alerts
+    switched off that message never comes, so /status says it too, until a signal is sized again."""
+    from proving.sim import BookParams, Simulator
+    from tests.engine.conftest import KEY, SECRET, trend_rows
+
+    sim = Simulator(symbols=[SYMBOL], candles={SYMBOL: trend_rows(300)}, warmup=250, rate_limits=False,
+                    book=BookParams.zero(), api_key=KEY, api_secret=SECRET, balance=Decimal("2"))
+    rig = await make_rig(sim=sim)
+    await rig.hub.wait_for(lambda m: "Started" in m.plain)
+    await rig.tick()
+    status = (await rig.send("/status")).plain
+    line = next(x for x in status.splitlines() if "not traded" in x)
+    assert line.startswith("  ↳ not traded: BUY signal of the ") and "UTC bar: " in line, status
+    assert "minimum" in line, line
+    assert rig.deps.engine.refusals[SYMBOL] in line
+    sim.exchange.wallet += Decimal("10000")  # the balance is back: the next signal is sized and the note goes
+    rig.sim.step(1)
+    await rig.tick()
+    assert SYMBOL not in rig.deps.engine.refusals
+    assert "not traded" not in (await rig.send("/status")).plain

@@ -150,7 +150,7 @@ class BotService:
             rows.append(SymbolStatus(symbol, tick.time if tick else None, tick.ok if tick else None,
                                      tick.score if tick else None, sig.threshold if sig else None,
                                      tick.action if tick else None, tick.error if tick else None,
-                                     block.text if block else None))
+                                     block.text if block else None, self.engine.refusals.get(symbol)))
         try:
             n_open = len(await self.client.positions())
         except ExchangeError:

@@ -35,6 +35,7 @@ class SymbolStatus:
     action: str | None
     error: str | None
     blocked: str | None
+    refused: str | None = None  # why the last signal was not sized (fees over max_fee_share, below the minimum)
 
 
 @dataclass(frozen=True)

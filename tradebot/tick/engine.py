@@ -74,6 +74,9 @@ class TradingEngine:
         self.applier = SettingsApplier(settings=self.settings, client=self.client, journal=self.journal,
                                        market=self.market, locks=self.locks, symbols=list(bot.symbols))
         self.last_ticks: dict[str, TickStatus] = {}
+        # symbol → why its last signal was refused by the sizing (fees, minimum order): /status shows it, so a
+        # bot that never trades says why even with signal alerts switched off
+        self.refusals: dict[str, str] = {}
         self._failing: dict[str, type[Exception]] = {}  # symbol → what its last tick failed with (traceback logged)
         self._last_reconcile: datetime | None = None
         self.started = False
@@ -228,10 +231,13 @@ class TradingEngine:
                                inst=inst, params=self.settings.risk, fee_rate=fees.stop, entry_fee_rate=fees.entry,
                                tp_fee_rate=fees.tp)
         if not sizing.ok:
-            await self.bus.emit(SignalEvent(signal, not_traded=sizing.refused or "refused by sizing"))
+            why = sizing.refused or "refused by sizing"
+            self.refusals[symbol] = f"{signal.action} signal of the {signal.time:%H:%M} UTC bar: {why}"
+            await self.bus.emit(SignalEvent(signal, not_traded=why))
             if signal_id is not None:
                 await self.journal.signals.not_traded(signal_id, sizing.refused or "refused")
             return
+        self.refusals.pop(symbol, None)
         await self.bus.emit(SignalEvent(signal))
         if self.settings.mode == TradeMode.AUTO:
             root = f"a{symbol}{int(signal.time.timestamp())}"
