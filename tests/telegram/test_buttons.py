@@ -156,11 +156,12 @@ async def test_an_approve_resting_as_a_maker_limit_is_answered_at_once_and_comma
     the result (here the market fallback: nothing moves the simulator's price to the resting limit)."""
     from tradebot.sizing.execution import ExecutionSettings
 
-    rig = await make_rig(execution=ExecutionSettings(mode="maker_first", reprice_max=0, reprice_window_s=3))
+    # 8 s: room for two commands while the limit rests, on a loaded CI machine too
+    rig = await make_rig(execution=ExecutionSettings(mode="maker_first", reprice_max=0, reprice_window_s=8))
     await rig.hub.wait_for(lambda m: "Started" in m.plain)
     card = await rig.card()
     await rig.tap(card, "Approve")
-    assert rig.hub.answers[-1].text == ("Approved. The entry rests as a PostOnly limit for up to 3 s; this card shows "
+    assert rig.hub.answers[-1].text == ("Approved. The entry rests as a PostOnly limit for up to 8 s; this card shows "
                                         "the result.")
     assert card.buttons == [] and "⏳ Executing (@user42): Approved." in card.plain
     assert [o.order_type for o in await rig.deps.client.open_orders(SYMBOL)] == ["Limit"]  # resting now
@@ -172,5 +173,5 @@ async def test_an_approve_resting_as_a_maker_limit_is_answered_at_once_and_comma
     assert "No open BTCUSDT position yet: an approved entry is still being placed" in close.plain, close.plain
     assert [o.order_type for o in await rig.deps.client.open_orders(SYMBOL)] == ["Limit"]
     await until(lambda: "Executed (@user42): Filled" in card.plain, limit=15)
-    assert "not filled in 3 s" in card.plain and status(rig, conf_id(card)) == "executed"
+    assert "not filled in 8 s" in card.plain and status(rig, conf_id(card)) == "executed"
     assert len(rig.hub.answers) == 1  # the tap was answered once
