@@ -143,15 +143,28 @@ class Trader:
         except ExchangeError as exc:
             await self.bus.emit(ErrorEvent(f"{symbol}: could not check or set leverage {want}: {exc}", symbol))
 
+    async def _begin(self, link_root: str, symbol: str, side: Side, qty: Decimal,
+                     confirmation_id: str | None) -> tuple[str, EntryResult | None]:
+        """The entry's link id, and the result to return at once when that link was already executed (a repeated
+        approval or a restart): one entry per link, whichever way it is sent."""
+        link = entry_link_id(link_root)
+        done = await self.journal.trades.begin_entry(link=link, symbol=symbol, side=side, qty=qty,
+                                                     confirmation_id=confirmation_id)
+        return link, (None if done is None else EntryResult(False, "already executed", done))
+
+    async def _unknown(self, symbol: str, what: str, exc: ExchangeError) -> EntryResult:
+        """An entry whose outcome the exchange left unknown: said in chat; reconciliation resolves it."""
+        await self.bus.emit(ErrorEvent(f"{symbol}: {what} outcome unknown ({exc}); will reconcile", symbol))
+        return EntryResult(False, f"outcome unknown ({exc}); the bot will check the exchange and report",
+                           unknown=True)
+
     async def _enter_market(
         self, *, symbol: str, side: Side, qty: Decimal, sl: Decimal, tp: Decimal, atr: Decimal, inst: Instrument,
         risk: RiskParams, link_root: str, confirmation_id: str | None, signal_id: int | None, limit_tp: bool,
     ) -> EntryResult:
-        link = entry_link_id(link_root)
-        done = await self.journal.trades.begin_entry(link=link, symbol=symbol, side=side, qty=qty,
-                                                     confirmation_id=confirmation_id)
+        link, done = await self._begin(link_root, symbol, side, qty, confirmation_id)
         if done is not None:
-            return EntryResult(False, "already executed", done)
+            return done
         try:
             ack = await self.client.place(NewOrder(
                 symbol=symbol, side=side, qty=qty, order_link_id=link, take_profit=None if limit_tp else tp,
@@ -160,10 +173,7 @@ class Trader:
         except BybitAPIError as exc:
             return await self._failed(link, symbol, side, confirmation_id, str(exc), status="Rejected")
         except ExchangeError as exc:  # outcome unknown even after lookups: reconciliation resolves it
-            await self.bus.emit(ErrorEvent(f"{symbol}: entry {link} outcome unknown ({exc}); will reconcile",
-                                           symbol))
-            return EntryResult(False, f"outcome unknown ({exc}); the bot will check the exchange and report",
-                               unknown=True)
+            return await self._unknown(symbol, f"entry {link}", exc)
         order = await self.client.wait_order(symbol, order_id=ack.order_id or None, order_link_id=link)
         if order is None:
             return EntryResult(False, "order accepted but not visible yet; the bot will reconcile it", unknown=True)
@@ -179,19 +189,14 @@ class Trader:
         """Maker first (tradebot/care/maker_entry.py): the PostOnly limit at the touch, re-priced; what filled is the
         position (the rest cancelled) with a maker take-profit for it; nothing filled: a market entry of
         ``fallback_qty`` (sized at the taker rate) or no trade, as ``execution.fallback`` says."""
-        link = entry_link_id(link_root)
-        done = await self.journal.trades.begin_entry(link=link, symbol=symbol, side=side, qty=qty,
-                                                     confirmation_id=confirmation_id)
+        link, done = await self._begin(link_root, symbol, side, qty, confirmation_id)
         if done is not None:
-            return EntryResult(False, "already executed", done)
+            return done
         try:
             got = await rest_limit(self.client, symbol=symbol, side=side, qty=qty, sl=sl, link=link, inst=inst,
                                    execution=execution, sleep=self.sleep)
         except ExchangeError as exc:  # the order may rest or have filled: reconciliation resolves it
-            await self.bus.emit(ErrorEvent(f"{symbol}: maker entry {link} outcome unknown ({exc}); will reconcile",
-                                           symbol))
-            return EntryResult(False, f"outcome unknown ({exc}); the bot will check the exchange and report",
-                               unknown=True)
+            return await self._unknown(symbol, f"maker entry {link}", exc)
         if got.filled and got.order is not None:
             res = await self.record_entry(got.order, symbol=symbol, side=side, sl=sl, tp=tp, atr=atr, inst=inst,
                                           risk=risk, confirmation_id=confirmation_id, signal_id=signal_id)

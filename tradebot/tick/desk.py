@@ -39,7 +39,7 @@ from tradebot.tick.resize import size_at_tap
 from tradebot.tick.saved import SavedSettings
 
 log = logging.getLogger("tradebot.tick.engine")
-Resting = Callable[[float], Awaitable[None]]  # told the seconds a maker-first entry may rest before it waits
+Resting = Callable[[float], Awaitable[None]]  # told, before a maker-first entry rests, how many seconds it may
 
 
 @dataclass(frozen=True)
